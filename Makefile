@@ -1,0 +1,92 @@
+# gantry build. `make` builds libgantry (static + shared) and the CLI; `make test` runs the
+# unit suite; `make SAN=1 test` does the same under ASan + UBSan; `make bench` runs benchmarks.
+CC      ?= cc
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+WERROR  ?=
+SAN     ?=
+
+WARN    := -std=c11 -Wall -Wextra -Wpedantic $(if $(WERROR),-Werror)
+OPT     := -O2
+SANFLAGS :=
+ifeq ($(SAN),1)
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  OPT     := -O1 -g -fno-omit-frame-pointer $(SANFLAGS)
+  BUILD   ?= build-san
+else
+  BUILD   ?= build
+endif
+CFLAGS  ?=
+CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L
+ALLCFLAGS := $(WARN) $(OPT) -fPIC -fopenmp $(CFLAGS)
+LDLIBS  := -lm -fopenmp $(SANFLAGS)
+
+# Files named *_avx512.c / *_avx2.c hold ISA-specific kernels chosen at run time.
+ISA_avx512 := -mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma -mavx2
+ISA_avx2   := -mavx2 -mfma
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(if $(TOOL_SRC),$(BUILD)/gantry)
+
+.PHONY: all test bench install clean tests benches valgrind
+all: $(BUILD)/libgantry.a $(BUILD)/libgantry.so $(TOOL_BIN)
+
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(ISA_avx512) -MMD -MP -c $< -o $@
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) $(ISA_avx2) -MMD -MP -c $< -o $@
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libgantry.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libgantry.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gantry: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libgantry.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT:%.c=$(BUILD)/%.o) $(BUILD)/libgantry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libgantry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(TEST_BIN)
+benches: $(BENCH_BIN)
+
+test: $(TEST_BIN)
+	@sh tests/run.sh $(TEST_BIN)
+
+# Leak check of the unit suite (slow: valgrind runs each test binary).
+valgrind: $(TEST_BIN)
+	@VALGRIND=1 sh tests/run.sh $(TEST_BIN)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/gantry.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libgantry.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libgantry.so $(DESTDIR)$(PREFIX)/lib/
+	$(if $(TOOL_BIN),install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gantry.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gantry.pc
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d)

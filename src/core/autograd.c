@@ -1,0 +1,125 @@
+/* Reverse-mode autograd over the tape. The tape is in creation order, so a backward pass is a
+ * reverse walk. Backward rules are written in ops: with create_graph the walk itself is recorded
+ * and its results can be differentiated again (gradient penalties, path length, unrolling). */
+#include <string.h>
+
+#include "core/internal.h"
+
+/* One backward walk. A tensor takes part when it depends on a wanted input: for gt_grad, the
+ * tensors marked `walk_ == id` by a forward sweep; for gt_backward, all with requires_grad. */
+static struct {
+    uint32_t id;
+    bool active, backward_mode;
+} walk;
+
+static bool depends(const gt_tensor *t) {
+    return walk.backward_mode ? t->requires_grad : t->walk_ == walk.id;
+}
+
+bool gt_wants_grad_(const gt_tensor *x) { return walk.active && depends(x); }
+
+/* Gradients accumulate in grad_acc_, valid only once set during this walk (tracked by the
+ * pointer being reset when a tensor is marked, or by the mark itself in backward mode). */
+static void accumulate(gt_tensor *t, gt_tensor *g) {
+    GT_CHECK(gt_same_shape(t, g), "internal: gradient shape differs from its tensor's shape");
+    if (walk.backward_mode && t->node == NULL) {
+        if (!t->grad) t->grad = gt_zeros_like(t);
+        const float *src = gt_contiguous_data_(g);
+        int64_t one[GT_MAX_DIMS];
+        for (int i = 0; i < t->ndim; i++) one[i] = t->grad->stride[i];
+        gt_be()->binary(GT_BINARY_ADD, t->grad->data, t->grad->data, one, src, one, t->ndim,
+                        t->shape);
+        return;
+    }
+    t->grad_acc_ = t->grad_acc_ ? gt_add(t->grad_acc_, g) : g;
+}
+
+/* Marks, in tape order, every output that depends on a marked input. */
+static void mark_dependents(gt_node *const *tape, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        gt_node *n = tape[i];
+        for (int k = 0; k < n->n_in; k++) {
+            if (n->in[k]->walk_ == walk.id) {
+                n->out->walk_ = walk.id;
+                n->out->grad_acc_ = NULL;
+                break;
+            }
+        }
+    }
+}
+
+/* Clears grad_acc_ of every node output so a backward-mode walk starts clean. */
+static void clear_accumulators(gt_node *const *tape, size_t len) {
+    for (size_t i = 0; i < len; i++) tape[i]->out->grad_acc_ = NULL;
+}
+
+/* Walks nodes [0, len) backwards. The tape may grow (and move) while it runs, since a
+ * create_graph walk records the backward's own ops, so each node is fetched afresh. */
+static void run_walk(size_t len) {
+    gt_tensor *dx[8];
+    for (size_t i = len; i-- > 0;) {
+        size_t now;
+        gt_node *n = gt_tape_(&now)[i];
+        gt_tensor *dy = n->out->grad_acc_;
+        if (!dy || !depends(n->out)) continue;
+        gt_tensor **d = n->n_in <= 8 ? dx : gt_step_alloc_((size_t)n->n_in * sizeof *d);
+        memset(d, 0, (size_t)n->n_in * sizeof *d);
+        gt_op_backward_(n->op)(n, dy, d);
+        for (int k = 0; k < n->n_in; k++)
+            if (d[k] && depends(n->in[k])) accumulate(n->in[k], d[k]);
+    }
+}
+
+static void seed_outputs(int n_out, gt_tensor *const *outputs, gt_tensor *const *seeds) {
+    for (int j = 0; j < n_out; j++) {
+        if (!depends(outputs[j])) continue;
+        gt_tensor *s = seeds && seeds[j] ? seeds[j] : gt_full(outputs[j]->ndim, outputs[j]->shape, 1.0f);
+        accumulate(outputs[j], s);
+    }
+}
+
+void gt_grad(int n_out, gt_tensor *const *outputs, gt_tensor *const *seeds, int n_in,
+             gt_tensor *const *inputs, gt_tensor **grads, bool create_graph) {
+    GT_CHECK(!walk.active, "gt_grad called inside a backward walk");
+    size_t len;
+    gt_node *const *tape = gt_tape_(&len);
+    walk.id++;
+    walk.backward_mode = false;
+    for (int i = 0; i < n_in; i++) {
+        inputs[i]->walk_ = walk.id;
+        inputs[i]->grad_acc_ = NULL;
+    }
+    mark_dependents(tape, len);
+    bool prev = gt_grad_set(create_graph);
+    walk.active = true;
+    seed_outputs(n_out, outputs, seeds);
+    run_walk(len);
+    walk.active = false;
+    for (int i = 0; i < n_in; i++)
+        grads[i] = inputs[i]->grad_acc_ ? inputs[i]->grad_acc_ : gt_zeros_like(inputs[i]);
+    for (int i = 0; i < n_in; i++) inputs[i]->grad_acc_ = NULL;
+    gt_grad_set(prev);
+}
+
+void gt_backward(gt_tensor *loss) {
+    GT_CHECK(!walk.active, "gt_backward called inside a backward walk");
+    GT_CHECK(loss->numel == 1, "gt_backward needs a one-element loss, got %lld elements",
+             (long long)loss->numel);
+    if (!loss->requires_grad) return;
+    size_t len;
+    gt_node *const *tape = gt_tape_(&len);
+    walk.id++;
+    walk.backward_mode = true;
+    clear_accumulators(tape, len);
+    bool prev = gt_grad_set(false);
+    walk.active = true;
+    seed_outputs(1, &loss, NULL);
+    run_walk(len);
+    walk.active = false;
+    clear_accumulators(tape, len);
+    gt_grad_set(prev);
+}
+
+gt_tensor *gt_detach(gt_tensor *x) {
+    return gt_view_(x, x->ndim, x->shape, x->stride, 0);
+}

@@ -1,0 +1,41 @@
+/* The backend table: every kernel the ops call, behind function pointers, so another device
+ * (CUDA later) plugs in by filling its own table; nothing above this table changes.
+ * The argument conventions are those of src/cpu/cpu.h (outputs first, raw pointers). */
+#ifndef GT_BACKEND_H
+#define GT_BACKEND_H
+
+#include "cpu/cpu.h"
+
+typedef struct gt_backend {
+    const char *name;
+    void (*sgemm)(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+    void (*conv2d)(const gt_conv_geom *g, float *y, const float *x, const float *w);
+    void (*conv2d_input_grad)(const gt_conv_geom *g, float *x, const float *y, const float *w);
+    void (*conv2d_weight_grad)(const gt_conv_geom *g, float *w, const float *x, const float *y);
+    void (*avg_pool2d)(const gt_pool_geom *g, float *y, const float *x);
+    void (*avg_pool2d_adjoint)(const gt_pool_geom *g, float *x, const float *y);
+    void (*max_pool2d)(const gt_pool_geom *g, float *y, int64_t *idx, const float *x);
+    void (*upsample2x)(float *y, const float *x, int64_t nc, int64_t h, int64_t w);
+    void (*sum_pool2x)(float *y, const float *x, int64_t nc, int64_t h, int64_t w);
+    void (*unary)(gt_unary_op op, float *y, const float *x, int64_t n, float p0, float p1);
+    void (*binary)(gt_binary_op op, float *y, const float *a, const int64_t *astride,
+                   const float *b, const int64_t *bstride, int ndim, const int64_t *shape);
+    void (*where)(float *y, const float *mask, const float *a, const float *b, int64_t n);
+    void (*fill)(float *y, float v, int64_t n);
+    void (*copy_strided)(float *y, const float *x, const int64_t *xstride, int ndim,
+                         const int64_t *shape);
+    void (*scatter_strided)(float *y, const int64_t *ystride, const float *x, int ndim,
+                            const int64_t *shape);
+    void (*reduce_sum)(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+    void (*reduce_max)(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+    void (*gather)(float *y, const float *x, const int64_t *idx, int64_t n);
+    void (*scatter_add)(float *x, const float *y, const int64_t *idx, int64_t n);
+    void (*rand_uniform)(float *y, int64_t n, uint64_t key, uint64_t counter, float lo, float hi);
+    void (*rand_normal)(float *y, int64_t n, uint64_t key, uint64_t counter, float mean,
+                        float std);
+} gt_backend;
+
+extern const gt_backend gt_backend_cpu;
+
+#endif

@@ -1,0 +1,84 @@
+/* Private core declarations: tape nodes, the op registry, recording, and small helpers shared
+ * by the op files. Nothing here is part of the public API. */
+#ifndef GT_INTERNAL_H
+#define GT_INTERNAL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/backend.h"
+#include "gantry.h"
+
+/* Programmer errors: print file:line and abort (the library never calls exit()). */
+#define GT_CHECK(cond, ...)                                                          \
+    do {                                                                             \
+        if (!(cond)) gt_fail_(__FILE__, __LINE__, __VA_ARGS__);                      \
+    } while (0)
+_Noreturn void gt_fail_(const char *file, int line, const char *fmt, ...);
+
+typedef enum {
+#define GT_OP(id, name, arity, bw) GT_OP_##id,
+#include "core/ops.def"
+#undef GT_OP
+    GT_OP_COUNT
+} gt_op_id;
+
+#define GT_NODE_MAX_IN 2
+
+/* One tape entry: the op, its inputs and output, and the attributes its backward needs. */
+struct gt_node {
+    gt_op_id op;
+    int n_in;
+    gt_tensor **in;          /* n_in inputs (in the step arena) */
+    gt_tensor *out;
+    gt_tensor *saved;        /* a constant the backward needs (a mask), or NULL */
+    const int64_t *idx;      /* gather/scatter indices, or NULL */
+    int64_t attr[16];        /* integer attributes (axes, paddings, geometry, ...) */
+    float fattr[2];          /* scalar attributes */
+};
+
+/* A backward rule: given the node and dy (the output's gradient, same shape), sets dx[k] for
+ * every input k that needs a gradient (gt_wants_grad_), in ops so that it is recorded when
+ * create_graph is on. dx[k] has exactly the shape of in[k]. */
+typedef void (*gt_backward_fn)(const gt_node *n, gt_tensor *dy, gt_tensor **dx);
+#define GT_OP(id, name, arity, bw) void bw(const gt_node *n, gt_tensor *dy, gt_tensor **dx);
+#include "core/ops.def"
+#undef GT_OP
+gt_backward_fn gt_op_backward_(gt_op_id op);
+
+/* The active kernel table. */
+const gt_backend *gt_be(void);
+
+/* ---- runtime (runtime.c) ---- */
+gt_arena *gt_step_arena_(void);
+void *gt_step_alloc_(size_t bytes);
+/* Records a node for `out` if grad mode is on and an input requires grad; returns the node
+ * (so the caller can set attributes) or NULL when nothing was recorded. */
+gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
+gt_node *const *gt_tape_(size_t *len);
+
+/* ---- autograd (autograd.c) ---- */
+/* True while a backward walk runs and input x should receive a gradient. */
+bool gt_wants_grad_(const gt_tensor *x);
+
+/* ---- tensors (tensor.c) ---- */
+gt_tensor *gt_new_(int ndim, const int64_t *shape);          /* contiguous, step arena */
+gt_tensor *gt_new_like_(const gt_tensor *t);                  /* contiguous, same shape */
+gt_tensor *gt_view_(gt_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
+                    int64_t offset);                          /* header sharing base's data */
+void gt_set_contiguous_strides_(gt_tensor *t);
+int64_t gt_shape_numel_(int ndim, const int64_t *shape);
+int gt_norm_axis_(int axis, int ndim);                        /* negative axes from the end */
+/* The contiguous data of x: x->data if contiguous, else a fresh copy (not recorded). */
+const float *gt_contiguous_data_(const gt_tensor *x);
+
+/* ---- op helpers shared across op files ---- */
+gt_tensor *gt_mul_const_(gt_tensor *x, gt_tensor *mask);  /* x * mask, mask constant */
+gt_tensor *gt_conv_transpose2d_to_(gt_tensor *x, gt_tensor *w, gt_conv_opts o, int64_t h_out,
+                                   int64_t w_out);
+gt_tensor *gt_scatter_add_(gt_tensor *y, const int64_t *idx, int ndim, const int64_t *shape);
+gt_tensor *gt_avg_pool2d_adjoint_(gt_tensor *y, const gt_node *pool);
+gt_tensor *gt_sum_pool2x_(gt_tensor *x);
+gt_tensor *gt_sum_axes_mask_(gt_tensor *x, unsigned axis_mask, bool keepdim);
+
+#endif

@@ -1,0 +1,145 @@
+/* Tensors: creation in the step or model arena, views that share data, and element access.
+ * A tensor header is small and lives in the same arena as its data. */
+#include <string.h>
+
+#include "core/internal.h"
+
+int64_t gt_shape_numel_(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+int gt_norm_axis_(int axis, int ndim) {
+    int a = axis < 0 ? axis + ndim : axis;
+    GT_CHECK(a >= 0 && a < ndim, "axis %d out of range for %d dims", axis, ndim);
+    return a;
+}
+
+void gt_set_contiguous_strides_(gt_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        t->stride[i] = s;
+        s *= t->shape[i];
+    }
+}
+
+static gt_tensor *tensor_in(gt_arena *a, int ndim, const int64_t *shape) {
+    GT_CHECK(ndim >= 0 && ndim <= GT_MAX_DIMS, "ndim %d not in [0, %d]", ndim, GT_MAX_DIMS);
+    gt_tensor *t = gt_arena_alloc(a, sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        GT_CHECK(shape[i] >= 0, "negative size %lld in dim %d", (long long)shape[i], i);
+        t->shape[i] = shape[i];
+    }
+    t->numel = gt_shape_numel_(ndim, shape);
+    gt_set_contiguous_strides_(t);
+    t->data = gt_arena_alloc(a, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+gt_tensor *gt_new_(int ndim, const int64_t *shape) {
+    return tensor_in(gt_step_arena_(), ndim, shape);
+}
+
+gt_tensor *gt_new_like_(const gt_tensor *t) { return gt_new_(t->ndim, t->shape); }
+
+gt_tensor *gt_tensor_new_in(gt_arena *a, int ndim, const int64_t *shape) {
+    gt_tensor *t = tensor_in(a, ndim, shape);
+    memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+gt_tensor *gt_view_(gt_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
+                    int64_t offset) {
+    gt_tensor *t = gt_step_alloc_(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    memcpy(t->stride, stride, (size_t)ndim * sizeof *stride);
+    t->numel = gt_shape_numel_(ndim, shape);
+    t->data = base->data + offset;
+    return t;
+}
+
+gt_tensor *gt_empty(int ndim, const int64_t *shape) { return gt_new_(ndim, shape); }
+
+gt_tensor *gt_full(int ndim, const int64_t *shape, float value) {
+    gt_tensor *t = gt_new_(ndim, shape);
+    gt_be()->fill(t->data, value, t->numel);
+    return t;
+}
+
+gt_tensor *gt_zeros(int ndim, const int64_t *shape) { return gt_full(ndim, shape, 0.0f); }
+gt_tensor *gt_zeros_like(const gt_tensor *t) { return gt_zeros(t->ndim, t->shape); }
+gt_tensor *gt_scalar(float value) { return gt_full(0, NULL, value); }
+
+gt_tensor *gt_from_data(int ndim, const int64_t *shape, const float *data) {
+    gt_tensor *t = gt_new_(ndim, shape);
+    memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+gt_tensor *gt_param_new(gt_arena *model, int ndim, const int64_t *shape) {
+    gt_tensor *t = gt_tensor_new_in(model, ndim, shape);
+    t->grad = gt_tensor_new_in(model, ndim, shape);
+    t->requires_grad = true;
+    return t;
+}
+
+void gt_set_requires_grad(gt_tensor *t, bool on) {
+    GT_CHECK(t->node == NULL, "requires_grad can only be set on a leaf tensor");
+    t->requires_grad = on;
+}
+
+bool gt_is_contiguous(const gt_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s) return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+bool gt_same_shape(const gt_tensor *a, const gt_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+const float *gt_contiguous_data_(const gt_tensor *x) {
+    if (gt_is_contiguous(x)) return x->data;
+    float *buf = gt_step_alloc_((size_t)x->numel * sizeof(float));
+    gt_be()->copy_strided(buf, x->data, x->stride, x->ndim, x->shape);
+    return buf;
+}
+
+
+float gt_get(const gt_tensor *t, const int64_t *index) {
+    int64_t off = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        GT_CHECK(index[i] >= 0 && index[i] < t->shape[i], "index %lld out of range in dim %d",
+                 (long long)index[i], i);
+        off += index[i] * t->stride[i];
+    }
+    return t->data[off];
+}
+
+float gt_item(const gt_tensor *t) {
+    GT_CHECK(t->numel == 1, "gt_item needs one element, tensor has %lld", (long long)t->numel);
+    int64_t zero[GT_MAX_DIMS] = {0};
+    return gt_get(t, zero);
+}
+
+void gt_copy_to(float *dst, const gt_tensor *t) {
+    if (gt_is_contiguous(t))
+        memcpy(dst, t->data, (size_t)t->numel * sizeof(float));
+    else
+        gt_be()->copy_strided(dst, t->data, t->stride, t->ndim, t->shape);
+}
+
+void gt_zero_grad(gt_tensor *t) {
+    if (t->grad) gt_be()->fill(t->grad->data, 0.0f, t->grad->numel);
+}

@@ -1,0 +1,125 @@
+/* CPU kernels: raw pointers, sizes and strides, outputs first.
+ * Kernels know nothing of tensors or graphs; every array is float32 and, unless a
+ * stride says otherwise, contiguous row-major. All kernels are deterministic: threads
+ * split outputs, never a reduction, so results do not depend on the thread count. */
+#ifndef GT_CPU_H
+#define GT_CPU_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* ---- ISA dispatch (gemm.c) -------------------------------------------------------- */
+typedef enum { GT_ISA_SCALAR = 0, GT_ISA_AVX2 = 1, GT_ISA_AVX512 = 2 } gt_isa;
+/* Best ISA this CPU supports, lowered by the environment variable GANTRY_ISA
+ * (scalar|avx2|avx512) when set. */
+gt_isa gt_cpu_isa_active(void);
+int gt_cpu_isa_supported(gt_isa isa);
+const char *gt_cpu_isa_name(gt_isa isa);
+/* Force a path (tests and benchmarks); returns 0 if this CPU cannot run it. */
+int gt_cpu_isa_force(gt_isa isa);
+
+/* ---- GEMM (gemm.c) ------------------------------------------------------------------
+ * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major.
+ * op(A) = A (ta = 0, A is M x K, leading dim lda) or A^T (ta = 1, A is K x M).
+ * beta == 0 means C is overwritten (never read, so NaNs in C are ignored). */
+void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc);
+
+/* ---- Convolution (conv.c) -----------------------------------------------------------
+ * All three kernels are stated in terms of the forward convolution
+ *   y[n, o, p, q] = sum_{i, a, b} w[o, i, a, b] * x[n, g*cig + i, p*sh - ph + a*dh, q*sw - pw + b*dw]
+ * with x: [n, c_in, h_in, w_in], w: [c_out, c_in/groups, kh, kw], y: [n, c_out, h_out, w_out],
+ * out-of-range x read as 0, g = o / (c_out/groups), cig = c_in/groups. */
+typedef struct gt_conv_geom {
+    int64_t n, c_in, h_in, w_in;
+    int64_t c_out, h_out, w_out;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} gt_conv_geom;
+
+/* y = conv(x, w); y overwritten. */
+void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w);
+/* x = conv^T(y, w): the adjoint of conv in x (= conv_transpose2d forward); x overwritten. */
+void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w);
+/* w = adjoint of conv in w: w[o,i,a,b] = sum_{n,p,q} y[n,o,p,q] x[n, g*cig+i, ...]; w overwritten. */
+void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y);
+
+/* ---- Pooling and resampling (pool.c) ------------------------------------------------
+ * Planes: nc = batch * channels independent images of h x w. */
+typedef struct gt_pool_geom {
+    int64_t nc, h_in, w_in, h_out, w_out;
+    int64_t kh, kw, sh, sw, ph, pw;
+} gt_pool_geom;
+/* y = average over each k window, divisor kh*kw always (padding counts as zeros). */
+void gt_cpu_avg_pool2d(const gt_pool_geom *g, float *y, const float *x);
+/* x = adjoint of avg_pool2d applied to y; x overwritten. */
+void gt_cpu_avg_pool2d_adjoint(const gt_pool_geom *g, float *x, const float *y);
+/* idx[j] = flat index into x (over all nc planes) of the max of window j (first max wins;
+ * padding is never selected), y[j] = x[idx[j]]. */
+void gt_cpu_max_pool2d(const gt_pool_geom *g, float *y, int64_t *idx, const float *x);
+/* y: [nc, 2h, 2w] nearest-neighbour copy of x: [nc, h, w]. */
+void gt_cpu_upsample2x(float *y, const float *x, int64_t nc, int64_t h, int64_t w);
+/* y: [nc, h/2, w/2] = sum (not mean) of each 2x2 block of x: [nc, h, w]; h, w even. */
+void gt_cpu_sum_pool2x(float *y, const float *x, int64_t nc, int64_t h, int64_t w);
+
+/* ---- Elementwise (ewise.c) ------------------------------------------------------------ */
+typedef enum {
+    GT_UNARY_COPY, GT_UNARY_NEG, GT_UNARY_EXP, GT_UNARY_LOG, GT_UNARY_SQRT, GT_UNARY_RSQRT,
+    GT_UNARY_ABS, GT_UNARY_SQUARE, GT_UNARY_TANH, GT_UNARY_SIGMOID, GT_UNARY_SOFTPLUS,
+    GT_UNARY_POW,        /* x^p0 (x > 0 assumed unless p0 is an integer) */
+    GT_UNARY_ADD_SCALAR, /* x + p0 */
+    GT_UNARY_MUL_SCALAR, /* x * p0 */
+    GT_UNARY_SIGN,       /* 1 if x > 0, -1 if x < 0, 0 otherwise */
+    GT_UNARY_IN_RANGE,   /* 1 if p0 <= x <= p1 else 0 */
+    GT_UNARY_GT_SCALAR,  /* 1 if x > p0 else 0 */
+    GT_UNARY_CLAMP,      /* min(max(x, p0), p1) */
+    GT_UNARY_LEAKY_SLOPE,/* 1 if x > 0 else p0 (the derivative of leaky relu) */
+    GT_UNARY_COUNT
+} gt_unary_op;
+
+typedef enum {
+    GT_BINARY_ADD, GT_BINARY_SUB, GT_BINARY_MUL, GT_BINARY_DIV,
+    GT_BINARY_MAX, GT_BINARY_MIN,
+    GT_BINARY_GE,        /* 1 if a >= b else 0 */
+    GT_BINARY_GT,        /* 1 if a > b else 0 */
+    GT_BINARY_EQ,        /* 1 if a == b else 0 */
+    GT_BINARY_COUNT
+} gt_binary_op;
+
+/* y[i] = op(x[i]) for i < n; y may alias x. */
+void gt_cpu_unary(gt_unary_op op, float *y, const float *x, int64_t n, float p0, float p1);
+/* y (contiguous, shape[ndim]) = op(a, b) with a, b read through element strides
+ * astride/bstride over the output's shape (stride 0 broadcasts). ndim <= 8. */
+void gt_cpu_binary(gt_binary_op op, float *y, const float *a, const int64_t *astride,
+                   const float *b, const int64_t *bstride, int ndim, const int64_t *shape);
+/* y[i] = mask[i] != 0 ? a[i] : b[i]. */
+void gt_cpu_where(float *y, const float *mask, const float *a, const float *b, int64_t n);
+void gt_cpu_fill(float *y, float v, int64_t n);
+/* y (contiguous, shape[ndim]) = x read through element strides xstride. ndim <= 8. */
+void gt_cpu_copy_strided(float *y, const float *x, const int64_t *xstride, int ndim,
+                         const int64_t *shape);
+/* y (strided by ystride over shape) = x (contiguous); used to write into views. */
+void gt_cpu_scatter_strided(float *y, const int64_t *ystride, const float *x, int ndim,
+                            const int64_t *shape);
+
+/* ---- Reductions (reduce.c) -------------------------------------------------------------
+ * x viewed as [outer, r, inner]; y: [outer, inner]. Summation order is fixed. */
+void gt_cpu_reduce_sum(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+void gt_cpu_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+/* Flat gathers: y[j] = x[idx[j]]; x[idx[j]] += y[j] (x not cleared; sequential in j). */
+void gt_cpu_gather(float *y, const float *x, const int64_t *idx, int64_t n);
+void gt_cpu_scatter_add(float *x, const float *y, const int64_t *idx, int64_t n);
+
+/* ---- Random numbers (rng.c): Philox 4x32-10 ------------------------------------------
+ * Element i of a draw uses counter block (counter + i / 4), lane i % 4, so results do not
+ * depend on threads. After a draw of n values the caller advances counter by (n + 3) / 4. */
+void gt_cpu_philox4x32(uint32_t out[4], uint64_t counter, uint64_t key);
+/* y[i] uniform in [lo, hi). */
+void gt_cpu_rand_uniform(float *y, int64_t n, uint64_t key, uint64_t counter, float lo, float hi);
+/* y[i] ~ N(mean, std^2) by Box-Muller on lane pairs (0,1) and (2,3) of each block. */
+void gt_cpu_rand_normal(float *y, int64_t n, uint64_t key, uint64_t counter, float mean, float std);
+
+/* ---- Threads ---------------------------------------------------------------------------- */
+int gt_cpu_threads(void);
+
+#endif
