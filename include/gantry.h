@@ -76,6 +76,7 @@ void gt_step_end(void);
 /* Releases the step arena and tape memory (call at exit). */
 void gt_runtime_free(void);
 size_t gt_tape_length(void);
+gt_arena *gt_step_arena(void);  /* the arena every op allocates from (to inspect its size) */
 bool gt_grad_enabled(void);
 /* Sets grad mode and returns the previous one:  bool prev = gt_grad_set(false); ... gt_grad_set(prev); */
 bool gt_grad_set(bool enabled);

@@ -50,7 +50,6 @@ gt_backward_fn gt_op_backward_(gt_op_id op);
 const gt_backend *gt_be(void);
 
 /* ---- runtime (runtime.c) ---- */
-gt_arena *gt_step_arena_(void);
 void *gt_step_alloc_(size_t bytes);
 /* Records a node for `out` if grad mode is on and an input requires grad; returns the node
  * (so the caller can set attributes) or NULL when nothing was recorded. */

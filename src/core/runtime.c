@@ -25,12 +25,12 @@ _Noreturn void gt_fail_(const char *file, int line, const char *fmt, ...) {
 
 const gt_backend *gt_be(void) { return &gt_backend_cpu; }
 
-gt_arena *gt_step_arena_(void) {
+gt_arena *gt_step_arena(void) {
     if (!step_arena) step_arena = gt_arena_new(GT_STEP_BLOCK_BYTES);
     return step_arena;
 }
 
-void *gt_step_alloc_(size_t bytes) { return gt_arena_alloc(gt_step_arena_(), bytes); }
+void *gt_step_alloc_(size_t bytes) { return gt_arena_alloc(gt_step_arena(), bytes); }
 
 void gt_step_end(void) {
     tape_len = 0;

@@ -40,7 +40,7 @@ static gt_tensor *tensor_in(gt_arena *a, int ndim, const int64_t *shape) {
 }
 
 gt_tensor *gt_new_(int ndim, const int64_t *shape) {
-    return tensor_in(gt_step_arena_(), ndim, shape);
+    return tensor_in(gt_step_arena(), ndim, shape);
 }
 
 gt_tensor *gt_new_like_(const gt_tensor *t) { return gt_new_(t->ndim, t->shape); }

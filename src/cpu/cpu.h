@@ -114,6 +114,8 @@ void gt_cpu_scatter_add(float *x, const float *y, const int64_t *idx, int64_t n)
  * Element i of a draw uses counter block (counter + i / 4), lane i % 4, so results do not
  * depend on threads. After a draw of n values the caller advances counter by (n + 3) / 4. */
 void gt_cpu_philox4x32(uint32_t out[4], uint64_t counter, uint64_t key);
+/* The full generator: 128-bit counter, 64-bit key (for known-answer tests). */
+void gt_cpu_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
 /* y[i] uniform in [lo, hi). */
 void gt_cpu_rand_uniform(float *y, int64_t n, uint64_t key, uint64_t counter, float lo, float hi);
 /* y[i] ~ N(mean, std^2) by Box-Muller on lane pairs (0,1) and (2,3) of each block. */

@@ -1,0 +1,249 @@
+/* Packed, cache-blocked SGEMM (GotoBLAS/BLIS style) with run-time ISA dispatch.
+ * C is cut into macro tiles that threads own outright (no reduction over K), so the
+ * result is bit-identical for any thread count; the scalar micro-kernel lives here. */
+#include "cpu/cpu.h"
+#include "cpu/gemm_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Below this many multiply-adds the call stays on one thread. */
+#define GT_SGEMM_PARALLEL_MIN ((int64_t)64 * 64 * 64)
+#define GT_SGEMM_SCALAR_MR 4
+#define GT_SGEMM_SCALAR_NR 8
+/* Largest micro-tile of any kernel (edge tiles are staged in a buffer this big). */
+#define GT_SGEMM_TILE_MAX (GT_SGEMM_AVX512_MR * GT_SGEMM_AVX512_NR)
+
+/* A micro-kernel with its tile (mr x nr) and cache blocks: a packed A sliver mr x kc
+ * stays in L1, a packed B block kc x nc in L2, an A block mc x kc in L2/L3. */
+typedef struct {
+    gt_sgemm_ukernel kernel;
+    int mr, nr;
+    int64_t kc, mc, nc;
+} gt_sgemm_kdesc;
+
+/* The call's arguments: C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C. */
+typedef struct {
+    int ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int64_t lda, ldb, ldc;
+} gt_sgemm_args;
+
+/* Macro tiles of C: mc x nc each, mu x nu of them. */
+typedef struct {
+    int64_t mc, nc, mu, nu;
+} gt_sgemm_grid;
+
+/* A packing buffer; idle ones wait in a shared pool for later calls (and stay reachable). */
+typedef struct gt_pack_buf {
+    struct gt_pack_buf *next;
+    size_t len;
+    float *data;
+} gt_pack_buf;
+static gt_pack_buf *gt_sgemm_pool;
+
+static int64_t gt_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t gt_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+/* Portable 4 x 8 micro-kernel with the gt_sgemm_ukernel contract. */
+static void gt_sgemm_ukernel_scalar(int64_t kc, const float *a, const float *b, float *c,
+                                    int64_t ldc, float alpha, float beta) {
+    float acc[GT_SGEMM_SCALAR_MR][GT_SGEMM_SCALAR_NR] = {{0}};
+    for (int64_t k = 0; k < kc; k++, a += GT_SGEMM_SCALAR_MR, b += GT_SGEMM_SCALAR_NR)
+        for (int i = 0; i < GT_SGEMM_SCALAR_MR; i++)
+            for (int j = 0; j < GT_SGEMM_SCALAR_NR; j++) acc[i][j] += a[i] * b[j];
+    for (int i = 0; i < GT_SGEMM_SCALAR_MR; i++, c += ldc)
+        for (int j = 0; j < GT_SGEMM_SCALAR_NR; j++)
+            c[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[j];
+}
+
+static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa) {
+    switch (isa) {
+    case GT_ISA_AVX512:
+        return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx512, GT_SGEMM_AVX512_MR,
+                                GT_SGEMM_AVX512_NR, 256, 14 * 24, 384};
+    case GT_ISA_AVX2:
+        return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx2, GT_SGEMM_AVX2_MR, GT_SGEMM_AVX2_NR,
+                                256, 6 * 48, 384};
+    case GT_ISA_SCALAR:
+        break;
+    }
+    return (gt_sgemm_kdesc){gt_sgemm_ukernel_scalar, GT_SGEMM_SCALAR_MR, GT_SGEMM_SCALAR_NR,
+                            256, 4 * 32, 256};
+}
+
+/* dst[k*w + r] = src[r*rs + k*ks] for r < rows, 0 for rows <= r < w; k < kc.
+ * Reads run along whichever source stride is 1 (strided gathers thrash L1 when ld is
+ * a power of two). */
+static void gt_pack_sliver(float *dst, const float *src, int64_t rs, int64_t ks, int64_t rows,
+                           int w, int64_t kc) {
+    if (rs == 1) {
+        for (int64_t k = 0; k < kc; k++)
+            for (int64_t r = 0; r < rows; r++) dst[k * w + r] = src[r + k * ks];
+    } else {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t k = 0; k < kc; k++) dst[k * w + r] = src[r * rs + k * ks];
+    }
+    for (int64_t k = 0; k < kc; k++)
+        for (int64_t r = rows; r < w; r++) dst[k * w + r] = 0.0f;
+}
+
+/* op(A)[i0:i0+mc, p0:p0+kc] -> mr-row slivers, each [kc][mr]. */
+static void gt_pack_a(const gt_sgemm_args *p, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                      int mr, float *dst) {
+    int64_t rs = p->ta ? 1 : p->lda, ks = p->ta ? p->lda : 1;
+    for (int64_t s = 0; s < mc; s += mr, dst += mr * kc)
+        gt_pack_sliver(dst, p->A + (i0 + s) * rs + p0 * ks, rs, ks, gt_min64(mr, mc - s), mr,
+                       kc);
+}
+
+/* op(B)[p0:p0+kc, j0:j0+nc] -> nr-column slivers, each [kc][nr]. */
+static void gt_pack_b(const gt_sgemm_args *p, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                      int nr, float *dst) {
+    int64_t rs = p->tb ? p->ldb : 1, ks = p->tb ? 1 : p->ldb;
+    for (int64_t s = 0; s < nc; s += nr, dst += nr * kc)
+        gt_pack_sliver(dst, p->B + (j0 + s) * rs + p0 * ks, rs, ks, gt_min64(nr, nc - s), nr,
+                       kc);
+}
+
+/* A partial m x n tile of C: run the full kernel on a staging tile, copy back. */
+static void gt_sgemm_edge(const gt_sgemm_kdesc *kd, int64_t kc, const float *a, const float *b,
+                          float *c, int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
+    _Alignas(64) float t[GT_SGEMM_TILE_MAX];
+    memset(t, 0, sizeof t);
+    if (beta != 0.0f)
+        for (int64_t i = 0; i < m; i++) memcpy(t + i * kd->nr, c + i * ldc, (size_t)n * 4);
+    kd->kernel(kc, a, b, t, kd->nr, alpha, beta);
+    for (int64_t i = 0; i < m; i++) memcpy(c + i * ldc, t + i * kd->nr, (size_t)n * 4);
+}
+
+/* C[i0:i0+mc, j0:j0+nc] (+)= alpha * packed A block [mc x kc] * packed B block [kc x nc]. */
+static void gt_sgemm_macro(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int64_t i0,
+                           int64_t mc, int64_t j0, int64_t nc, int64_t kc, const float *apack,
+                           const float *bpack, float beta) {
+    for (int64_t ir = 0; ir < mc; ir += kd->mr) {
+        int64_t m = gt_min64(kd->mr, mc - ir);
+        for (int64_t jr = 0; jr < nc; jr += kd->nr) {
+            int64_t n = gt_min64(kd->nr, nc - jr);
+            const float *a = apack + ir * kc, *b = bpack + jr * kc;
+            float *c = p->C + (i0 + ir) * p->ldc + j0 + jr;
+            if (m == kd->mr && n == kd->nr)
+                kd->kernel(kc, a, b, c, p->ldc, p->alpha, beta);
+            else
+                gt_sgemm_edge(kd, kc, a, b, c, p->ldc, m, n, p->alpha, beta);
+        }
+    }
+}
+
+/* One macro tile C[i0:i0+mc, j0:j0+nc], all of K in kc steps (beta applied on the first). */
+static void gt_sgemm_tile(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int64_t i0,
+                          int64_t mc, int64_t j0, int64_t nc, float *apack, float *bpack) {
+    for (int64_t p0 = 0; p0 < p->K; p0 += kd->kc) {
+        int64_t kc = gt_min64(kd->kc, p->K - p0);
+        gt_pack_a(p, i0, mc, p0, kc, kd->mr, apack);
+        gt_pack_b(p, p0, kc, j0, nc, kd->nr, bpack);
+        gt_sgemm_macro(p, kd, i0, mc, j0, nc, kc, apack, bpack, p0 == 0 ? p->beta : 1.0f);
+    }
+}
+
+static void gt_sgemm_oom(size_t bytes) {
+    fprintf(stderr, "gantry: sgemm: out of memory (%zu bytes)\n", bytes);
+    abort();
+}
+
+/* A buffer of at least n floats, 64-byte aligned, from the pool (grown) or new. */
+static gt_pack_buf *gt_pack_buf_take(size_t n) {
+    gt_pack_buf *b;
+#pragma omp critical(gt_sgemm_pool)
+    {
+        b = gt_sgemm_pool;
+        if (b) gt_sgemm_pool = b->next;
+    }
+    if (!b && !(b = calloc(1, sizeof *b))) gt_sgemm_oom(sizeof *b);
+    if (b->len < n) {
+        size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+        free(b->data);
+        if (!(b->data = aligned_alloc(64, bytes))) gt_sgemm_oom(bytes);
+        b->len = n;
+    }
+    return b;
+}
+
+static void gt_pack_buf_give(gt_pack_buf *b) {
+#pragma omp critical(gt_sgemm_pool)
+    {
+        b->next = gt_sgemm_pool;
+        gt_sgemm_pool = b;
+    }
+}
+
+/* n cut into parts near-equal blocks: the block size, rounded up to a multiple of q. */
+static int64_t gt_block_size(int64_t n, int64_t parts, int64_t q) {
+    return gt_round_up((n + parts - 1) / parts, q);
+}
+
+/* Macro tiles for nt threads: blocks of at most the kernel's mc x nc, cut evenly, and
+ * cut further (the longer side first) until there are two tiles per thread. */
+static gt_sgemm_grid gt_sgemm_grid_for(const gt_sgemm_kdesc *kd, int64_t M, int64_t N, int nt) {
+    int64_t pm = (M + kd->mc - 1) / kd->mc, pn = (N + kd->nc - 1) / kd->nc;
+    while (nt > 1 && pm * pn < 2 * nt) {
+        int n_first = N / pn >= M / pm;
+        if (n_first && N / (pn + 1) >= 2 * kd->nr)
+            pn++;
+        else if (M / (pm + 1) >= kd->mr)
+            pm++;
+        else if (N / (pn + 1) >= kd->nr)
+            pn++;
+        else
+            break;
+    }
+    gt_sgemm_grid g;
+    g.mc = gt_block_size(M, pm, kd->mr);
+    g.nc = gt_block_size(N, pn, kd->nr);
+    g.mu = (M + g.mc - 1) / g.mc;
+    g.nu = (N + g.nc - 1) / g.nc;
+    return g;
+}
+
+/* Threads take whole macro tiles; each packs into a buffer of its own. */
+static void gt_sgemm_run(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd,
+                         const gt_sgemm_grid *g, int nt) {
+    int64_t alen = g->mc * kd->kc, blen = gt_round_up(g->nc, kd->nr) * kd->kc;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        gt_pack_buf *buf = gt_pack_buf_take((size_t)(alen + blen));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < g->mu * g->nu; u++) {
+            int64_t i0 = u / g->nu * g->mc, j0 = u % g->nu * g->nc;
+            gt_sgemm_tile(p, kd, i0, gt_min64(g->mc, p->M - i0), j0,
+                          gt_min64(g->nc, p->N - j0), buf->data, buf->data + alen);
+        }
+        gt_pack_buf_give(buf);
+    }
+}
+
+/* C = beta * C (C = 0 when beta == 0): the whole product vanishes. */
+static void gt_sgemm_scale(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++)
+            C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        gt_sgemm_scale(M, N, beta, C, ldc);
+        return;
+    }
+    gt_sgemm_args p = {ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
+    int nt = M * N * K >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
+    gt_sgemm_grid g = gt_sgemm_grid_for(&kd, M, N, nt);
+    gt_sgemm_run(&p, &kd, &g, nt);
+}

@@ -1,0 +1,89 @@
+/* Reductions of cpu.h over the middle axis of x: [outer, r, inner] -> y: [outer, inner], and the
+ * flat gather / scatter-add pair. Sums accumulate in float in one fixed order (k = 0, 1, ..., r-1
+ * for every output), so results are bit-reproducible; threads split outputs, never a sum. */
+#include "cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+/* clang reports every `omp simd` loop it leaves scalar, which all are at -O1 (sanitizer builds). */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
+
+/* Up to this many input elements a reduction runs on the calling thread. */
+#define RED_PAR_MIN ((int64_t)1 << 15)
+/* Output columns per work item when inner > 1 (the accumulator stays in L1). */
+#define RED_COLS ((int64_t)1024)
+
+/* Larger of m and v; a NaN in either wins, so NaNs are never hidden by a max. */
+static inline float red_max(float m, float v) { return v > m || v != v ? v : m; }
+
+/* y[0] = reduction of the contiguous x[0..r), r >= 1. */
+static float red_line(int is_max, const float *x, int64_t r) {
+    float acc = x[0];
+    if (is_max) {
+        for (int64_t k = 1; k < r; k++) acc = red_max(acc, x[k]);
+    } else {
+        for (int64_t k = 1; k < r; k++) acc += x[k];
+    }
+    return acc;
+}
+
+/* y[j] = reduction over k of x[k * inner + j] for j < len, r >= 1: rows added in order of k,
+ * each row a vectorised loop over j. */
+static void red_cols(int is_max, float *y, const float *x, int64_t r, int64_t inner, int64_t len) {
+    memcpy(y, x, (size_t)len * sizeof *y);
+    for (int64_t k = 1; k < r; k++) {
+        const float *row = x + k * inner;
+        if (is_max) {
+#pragma omp simd
+            for (int64_t j = 0; j < len; j++) y[j] = red_max(y[j], row[j]);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < len; j++) y[j] += row[j];
+        }
+    }
+}
+
+/* Work item t: outer row t / nb, column block t % nb. */
+static void red_item(int is_max, float *y, const float *x, int64_t r, int64_t inner, int64_t nb,
+                     int64_t t) {
+    int64_t o = t / nb, j0 = (t % nb) * RED_COLS;
+    int64_t len = inner - j0 < RED_COLS ? inner - j0 : RED_COLS;
+    const float *xo = x + o * r * inner + j0;
+    if (inner == 1)
+        y[o] = red_line(is_max, xo, r);
+    else
+        red_cols(is_max, y + o * inner + j0, xo, r, inner, len);
+}
+
+static void red_run(int is_max, float *y, const float *x, int64_t outer, int64_t r,
+                    int64_t inner) {
+    int64_t nb = (inner + RED_COLS - 1) / RED_COLS, items = outer * nb;
+    if (r == 0) {
+        float v = is_max ? -INFINITY : 0.0f;
+        for (int64_t i = 0; i < outer * inner; i++) y[i] = v;
+        return;
+    }
+#pragma omp parallel for schedule(static) if (outer * r * inner > RED_PAR_MIN && items > 1)
+    for (int64_t t = 0; t < items; t++) red_item(is_max, y, x, r, inner, nb, t);
+}
+
+void gt_cpu_reduce_sum(float *y, const float *x, int64_t outer, int64_t r, int64_t inner) {
+    red_run(0, y, x, outer, r, inner);
+}
+
+/* An empty reduction (r == 0) gives -inf. */
+void gt_cpu_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64_t inner) {
+    red_run(1, y, x, outer, r, inner);
+}
+
+void gt_cpu_gather(float *y, const float *x, const int64_t *idx, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > RED_PAR_MIN)
+    for (int64_t j = 0; j < n; j++) y[j] = x[idx[j]];
+}
+
+void gt_cpu_scatter_add(float *x, const float *y, const int64_t *idx, int64_t n) {
+    for (int64_t j = 0; j < n; j++) x[idx[j]] += y[j];
+}
