@@ -4,6 +4,7 @@
 #include "cpu/cpu.h"
 #include "cpu/gemm_internal.h"
 
+#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,38 +77,63 @@ static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa) {
                             256, 4 * 32, 256};
 }
 
-/* dst[k*w + r] = src[r*rs + k*ks] for r < rows, 0 for rows <= r < w; k < kc.
- * Reads run along whichever source stride is 1 (strided gathers thrash L1 when ld is
- * a power of two). */
-static void gt_pack_sliver(float *dst, const float *src, int64_t rs, int64_t ks, int64_t rows,
-                           int w, int64_t kc) {
+/* d[k*w + 0..3] = s[0..3 rows (stride rs)][k] for k < kc: a 4-row transpose by 4x4 SSE blocks. */
+static void gt_pack_rows4(float *d, const float *s, int64_t rs, int w, int64_t kc) {
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4) {
+        __m128 r0 = _mm_loadu_ps(s + k), r1 = _mm_loadu_ps(s + rs + k);
+        __m128 r2 = _mm_loadu_ps(s + 2 * rs + k), r3 = _mm_loadu_ps(s + 3 * rs + k);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(d + k * w, r0);
+        _mm_storeu_ps(d + (k + 1) * w, r1);
+        _mm_storeu_ps(d + (k + 2) * w, r2);
+        _mm_storeu_ps(d + (k + 3) * w, r3);
+    }
+    for (; k < kc; k++)
+        for (int r = 0; r < 4; r++) d[k * w + r] = s[r * rs + k];
+}
+
+/* One full sliver [kc][w] from w rows of src (row stride rs, contiguous along k). */
+static void gt_pack_rows(float *d, const float *s, int64_t rs, int w, int64_t kc) {
+    int r = 0;
+    for (; r + 4 <= w; r += 4) gt_pack_rows4(d + r, s + r * rs, rs, w, kc);
+    for (; r < w; r++)
+        for (int64_t k = 0; k < kc; k++) d[k * w + r] = s[r * rs + k];
+}
+
+/* src (element (r, k) at src[r*rs + k*ks], r < rows, k < kc; rs or ks is 1) -> slivers of
+ * w rows, each [kc][w] (sliver s holds rows s*w .. s*w + w - 1; rows past the end are
+ * zero). Reads run along the unit stride (strided gathers thrash L1 when ld is 2^n). */
+static void gt_pack_panel(float *dst, const float *src, int64_t rs, int64_t ks, int64_t rows,
+                          int w, int64_t kc) {
+    int64_t full = rows / w * w;
     if (rs == 1) {
         for (int64_t k = 0; k < kc; k++)
-            for (int64_t r = 0; r < rows; r++) dst[k * w + r] = src[r + k * ks];
+            for (int64_t r0 = 0; r0 < full; r0 += w)
+                memcpy(dst + r0 * kc + k * w, src + k * ks + r0, (size_t)w * sizeof(float));
     } else {
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t k = 0; k < kc; k++) dst[k * w + r] = src[r * rs + k * ks];
+        for (int64_t r0 = 0; r0 < full; r0 += w)
+            gt_pack_rows(dst + r0 * kc, src + r0 * rs, rs, w, kc);
     }
+    if (full == rows) return;
+    float *d = dst + full * kc;
     for (int64_t k = 0; k < kc; k++)
-        for (int64_t r = rows; r < w; r++) dst[k * w + r] = 0.0f;
+        for (int64_t r = 0; r < w; r++)
+            d[k * w + r] = full + r < rows ? src[(full + r) * rs + k * ks] : 0.0f;
 }
 
 /* op(A)[i0:i0+mc, p0:p0+kc] -> mr-row slivers, each [kc][mr]. */
 static void gt_pack_a(const gt_sgemm_args *p, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                       int mr, float *dst) {
     int64_t rs = p->ta ? 1 : p->lda, ks = p->ta ? p->lda : 1;
-    for (int64_t s = 0; s < mc; s += mr, dst += mr * kc)
-        gt_pack_sliver(dst, p->A + (i0 + s) * rs + p0 * ks, rs, ks, gt_min64(mr, mc - s), mr,
-                       kc);
+    gt_pack_panel(dst, p->A + i0 * rs + p0 * ks, rs, ks, mc, mr, kc);
 }
 
 /* op(B)[p0:p0+kc, j0:j0+nc] -> nr-column slivers, each [kc][nr]. */
 static void gt_pack_b(const gt_sgemm_args *p, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                       int nr, float *dst) {
     int64_t rs = p->tb ? p->ldb : 1, ks = p->tb ? 1 : p->ldb;
-    for (int64_t s = 0; s < nc; s += nr, dst += nr * kc)
-        gt_pack_sliver(dst, p->B + (j0 + s) * rs + p0 * ks, rs, ks, gt_min64(nr, nc - s), nr,
-                       kc);
+    gt_pack_panel(dst, p->B + j0 * rs + p0 * ks, rs, ks, nc, nr, kc);
 }
 
 /* A partial m x n tile of C: run the full kernel on a staging tile, copy back. */

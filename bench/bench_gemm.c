@@ -1,0 +1,115 @@
+/* SGEMM benchmark: measures this machine's FP32 FMA peak (AVX-512, else AVX2) on one and
+ * on all threads, then square NN gt_cpu_sgemm GFLOP/s (median of runs) and the share of
+ * that peak for n = 64 .. 2048. */
+#include "cpu/cpu.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define PEAK_ITERS 20000000L
+#define RUNS 7
+
+/* The FMA chains of the peak loops live in named registers, not an array. */
+#define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define NCHAINS 12
+
+/* 12 independent zmm FMA chains; returns the flops done (a sum stored to *sink). */
+__attribute__((target("avx512f,fma"))) static double fma_loop_avx512(float *sink) {
+    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f), sum = _mm512_setzero_ps();
+#define DECL512(i) __m512 acc##i = _mm512_set1_ps((float)(i));
+#define FMA512(i) acc##i = _mm512_fmadd_ps(acc##i, x, y);
+#define SUM512(i) sum = _mm512_add_ps(sum, acc##i);
+    CHAINS(DECL512)
+    for (long it = 0; it < PEAK_ITERS; it++) { CHAINS(FMA512) }
+    CHAINS(SUM512)
+    *sink = _mm512_reduce_add_ps(sum);
+    return (double)PEAK_ITERS * NCHAINS * 16 * 2;
+}
+
+/* 12 independent ymm FMA chains; returns the flops done (a sum stored to *sink). */
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(float *sink) {
+    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f), sum = _mm256_setzero_ps();
+#define DECL256(i) __m256 acc##i = _mm256_set1_ps((float)(i));
+#define FMA256(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
+#define SUM256(i) sum = _mm256_add_ps(sum, acc##i);
+    CHAINS(DECL256)
+    for (long it = 0; it < PEAK_ITERS; it++) { CHAINS(FMA256) }
+    CHAINS(SUM256)
+    float t[8];
+    _mm256_storeu_ps(t, sum);
+    *sink = t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+    return (double)PEAK_ITERS * NCHAINS * 8 * 2;
+}
+
+static double thread_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Peak GFLOP/s of nt threads running the FMA loop at once: the sum of each thread's rate
+ * over its own CPU time (so another process sharing a core cannot hide the peak), best of 7. */
+static double measure_peak(int nt, int avx512) {
+    double best = 0;
+    volatile float keep = 0;
+    for (int r = 0; r < 7; r++) {
+        double rate = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : rate)
+        {
+            float sink;
+            double t0 = thread_cpu_seconds();
+            double flops = avx512 ? fma_loop_avx512(&sink) : fma_loop_avx2(&sink);
+            rate += flops / (thread_cpu_seconds() - t0) * 1e-9;
+            keep += sink * 0.0f;
+        }
+        best = rate > best ? rate : best;
+    }
+    return best;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median GFLOP/s of RUNS timings of n x n x n sgemm; each timing repeats the call reps times. */
+static double bench_sgemm(int64_t n, const float *A, const float *B, float *C) {
+    double flop = 2.0 * (double)n * (double)n * (double)n, g[RUNS];
+    int reps = (int)(1e9 / flop) + 1;
+    gt_cpu_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = omp_get_wtime();
+        for (int i = 0; i < reps; i++) gt_cpu_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+        g[r] = flop * reps / (omp_get_wtime() - t0) * 1e-9;
+    }
+    qsort(g, RUNS, sizeof g[0], cmp_double);
+    return g[RUNS / 2];
+}
+
+int main(void) {
+    static const int64_t sizes[] = {64, 128, 256, 512, 1024, 2048};
+    int nmax = omp_get_max_threads(), avx512 = __builtin_cpu_supports("avx512f");
+    double peak[2] = {measure_peak(1, avx512), measure_peak(nmax, avx512)};
+    int threads[2] = {1, nmax};
+    printf("sgemm isa %s; FP32 %s FMA peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads)\n",
+           gt_cpu_isa_name(gt_cpu_isa_active()), avx512 ? "AVX-512" : "AVX2", peak[0], peak[1],
+           nmax);
+    size_t max = (size_t)(2048 * 2048);
+    float *A = malloc(max * sizeof(float)), *B = malloc(max * sizeof(float)),
+          *C = malloc(max * sizeof(float));
+    for (size_t i = 0; i < max; i++) A[i] = (float)(i % 17) * 0.1f, B[i] = (float)(i % 13) * 0.1f;
+    printf("%6s %8s %12s %8s\n", "n", "threads", "GFLOP/s", "%peak");
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(threads[t]);
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            double g = bench_sgemm(sizes[s], A, B, C);
+            printf("%6lld %8d %12.1f %7.1f%%\n", (long long)sizes[s], threads[t], g,
+                   100.0 * g / peak[t]);
+        }
+    }
+    free(A), free(B), free(C);
+    return 0;
+}
