@@ -24,6 +24,17 @@ extern "C" {
 
 #define GT_MAX_DIMS 6
 
+/* ---- Errors from the environment --------------------------------------------------------
+ * Files, configuration and data fail by returning -1 (or NULL) and filling a gt_error whose
+ * message names the file, offset or key, what was expected, and a hint. */
+typedef struct gt_error { char msg[1024]; } gt_error;
+/* Formats the message into e (when e is not NULL) and returns -1. */
+int gt_error_set(gt_error *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ---- Arenas ------------------------------------------------------------------------------ */
 typedef struct gt_arena gt_arena;
 gt_arena *gt_arena_new(size_t block_bytes);  /* blocks of at least block_bytes, 64-byte aligned */

@@ -1,0 +1,87 @@
+/* The parameter table (see params.h): declared entries, then one contiguous allocation with
+ * trainables first (so the optimizer walks one flat range) and buffers after. */
+#include "nn/params.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+void gt_params_init(gt_params *p) { memset(p, 0, sizeof *p); }
+
+int gt_params_declare(gt_params *p, const char *name, int ndim, const int64_t *shape,
+                      gt_param_kind kind) {
+    GT_CHECK(!p->finalized, "params: '%s' declared after finalize", name);
+    GT_CHECK(strlen(name) < GT_PARAM_NAME_MAX, "params: name '%s' too long", name);
+    GT_CHECK(gt_params_find(p, name) < 0, "params: '%s' declared twice", name);
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 32;
+        p->spec = realloc(p->spec, (size_t)p->cap * sizeof *p->spec);
+        GT_CHECK(p->spec != NULL, "out of memory (parameter table)");
+    }
+    gt_param_spec *s = &p->spec[p->n];
+    memset(s, 0, sizeof *s);
+    strcpy(s->name, name);
+    s->ndim = ndim;
+    memcpy(s->shape, shape, (size_t)ndim * sizeof *shape);
+    s->kind = kind;
+    s->numel = gt_shape_numel_(ndim, shape);
+    return p->n++;
+}
+
+static gt_tensor *view_of(gt_arena *a, float *base, const gt_param_spec *s) {
+    gt_tensor *t = gt_arena_alloc(a, sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->ndim = s->ndim;
+    memcpy(t->shape, s->shape, sizeof t->shape);
+    t->numel = s->numel;
+    gt_set_contiguous_strides_(t);
+    t->data = base + s->offset;
+    return t;
+}
+
+void gt_params_finalize(gt_params *p, gt_arena *arena) {
+    GT_CHECK(!p->finalized, "params: finalized twice");
+    int64_t off = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        gt_param_kind want = pass == 0 ? GT_PARAM_TRAINABLE : GT_PARAM_BUFFER;
+        for (int i = 0; i < p->n; i++) {
+            if (p->spec[i].kind != want) continue;
+            p->spec[i].offset = off;
+            off += p->spec[i].numel;
+        }
+        if (pass == 0) p->numel_trainable = off;
+    }
+    p->numel = off;
+    p->data = gt_arena_alloc(arena, (size_t)(off ? off : 1) * sizeof(float));
+    p->grad = gt_arena_alloc(arena, (size_t)(p->numel_trainable ? p->numel_trainable : 1) *
+                                        sizeof(float));
+    memset(p->data, 0, (size_t)off * sizeof(float));
+    memset(p->grad, 0, (size_t)p->numel_trainable * sizeof(float));
+    p->t = malloc((size_t)(p->n ? p->n : 1) * sizeof *p->t);
+    GT_CHECK(p->t != NULL, "out of memory (parameter tensors)");
+    for (int i = 0; i < p->n; i++) {
+        p->t[i] = view_of(arena, p->data, &p->spec[i]);
+        if (p->spec[i].kind == GT_PARAM_TRAINABLE) {
+            p->t[i]->requires_grad = true;
+            p->t[i]->grad = view_of(arena, p->grad, &p->spec[i]);
+        }
+    }
+    p->finalized = true;
+}
+
+void gt_params_release(gt_params *p) {
+    free(p->spec);
+    free(p->t);
+    memset(p, 0, sizeof *p);
+}
+
+int gt_params_find(const gt_params *p, const char *name) {
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->spec[i].name, name) == 0) return i;
+    return -1;
+}
+
+void gt_params_zero_grad(gt_params *p) {
+    memset(p->grad, 0, (size_t)p->numel_trainable * sizeof(float));
+}
