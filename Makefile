@@ -19,7 +19,7 @@ endif
 CFLAGS  ?=
 CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L
 ALLCFLAGS := $(WARN) $(OPT) -fPIC -fopenmp $(CFLAGS)
-LDLIBS  := -lm -fopenmp $(SANFLAGS)
+LDLIBS  := -lpng -lz -linih -lcjson -lpthread -lm -fopenmp $(SANFLAGS)
 
 # Files named *_avx512.c / *_avx2.c hold ISA-specific kernels chosen at run time.
 ISA_avx512 := -mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma -mavx2

@@ -3,6 +3,7 @@
  * im2col / col2im over a small batch of samples whose columns sit side by side. */
 #include "cpu.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,36 +12,6 @@
 #define GT_CONV_MAX_COL_FLOATS ((int64_t)1 << 21)
 /* Below this many floats of work an OpenMP region costs more than it saves. */
 #define GT_CONV_PAR_MIN ((int64_t)1 << 14)
-
-/* Sizes derived once per call. Column buffers are [k, m*hw] for a batch of m samples:
- * row r = (c*kh + a)*kw + b, column j*hw + p*w_out + q for sample n0 + j. */
-typedef struct {
-    const gt_conv_geom *g;
-    int64_t cig, cog; /* channels per group, in and out */
-    int64_t kk, k;    /* kh*kw, and the GEMM depth cig*kh*kw */
-    int64_t hw, hwi;  /* h_out*w_out, h_in*w_in */
-    int64_t nb;       /* samples per batch */
-    int pointwise;    /* 1x1, stride 1, no padding: x planes are the columns */
-} conv_plan;
-
-static conv_plan conv_plan_make(const gt_conv_geom *g) {
-    conv_plan P;
-    P.g = g;
-    P.cig = g->c_in / g->groups;
-    P.cog = g->c_out / g->groups;
-    P.kk = g->kh * g->kw;
-    P.k = P.cig * P.kk;
-    P.hw = g->h_out * g->w_out;
-    P.hwi = g->h_in * g->w_in;
-    P.pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
-                  g->pw == 0 && g->h_out == g->h_in && g->w_out == g->w_in;
-    int64_t nb = (GT_CONV_MIN_COLS + P.hw - 1) / (P.hw > 0 ? P.hw : 1);
-    int64_t cap = GT_CONV_MAX_COL_FLOATS / (P.k * P.hw > 0 ? P.k * P.hw : 1);
-    nb = nb < cap ? nb : cap;
-    nb = nb < g->n ? nb : g->n;
-    P.nb = P.pointwise || nb < 1 ? 1 : nb;
-    return P;
-}
 
 /* First q >= 0 with q*s + off >= 0, and first q with q*s + off >= lim, both clamped to
  * [0, n]: outputs q in [lo, hi) read input column q*s + off inside [0, lim). */
@@ -53,58 +24,141 @@ static void valid_range(int64_t off, int64_t s, int64_t lim, int64_t n, int64_t 
     if (*hi < *lo) *hi = *lo;
 }
 
-/* dst[p*w_out + q] = xc[(p*sh - ph + a*dh)*w_in + q*sw - pw + b*dw] or 0; xc: [h_in, w_in]. */
-static void im2col_row(const gt_conv_geom *g, float *dst, const float *xc, int64_t a,
-                       int64_t b) {
-    int64_t wo = g->w_out, offw = b * g->dw - g->pw, q0, q1;
-    valid_range(offw, g->sw, g->w_in, wo, &q0, &q1);
-    for (int64_t p = 0; p < g->h_out; p++) {
-        float *d = dst + p * wo;
-        int64_t ih = p * g->sh - g->ph + a * g->dh;
-        if (ih < 0 || ih >= g->h_in) {
-            memset(d, 0, (size_t)wo * sizeof *d);
-            continue;
-        }
-        const float *s = xc + ih * g->w_in + offw;
-        memset(d, 0, (size_t)q0 * sizeof *d);
-        if (g->sw == 1) {
-            memcpy(d + q0, s + q0, (size_t)(q1 - q0) * sizeof *d);
+/* Output rows [p0, p1) and columns [q0, q1) of kernel tap (a, b) read inside the image. */
+typedef struct { int64_t p0, p1, q0, q1, offh, offw; } tap_range;
+
+static tap_range tap_range_of(const gt_conv_geom *g, int64_t a, int64_t b) {
+    tap_range t;
+    t.offh = a * g->dh - g->ph;
+    t.offw = b * g->dw - g->pw;
+    valid_range(t.offh, g->sh, g->h_in, g->h_out, &t.p0, &t.p1);
+    valid_range(t.offw, g->sw, g->w_in, g->w_out, &t.q0, &t.q1);
+    return t;
+}
+
+/* Per-call state. Column buffers are [k, m*hw] for a batch of m samples: row
+ * r = (c*kh + a)*kw + b, column j*hw + p*w_out + q for sample n0 + j. */
+typedef struct {
+    const gt_conv_geom *g;
+    int64_t cig, cog;   /* channels per group, in and out */
+    int64_t kk, k;      /* kh*kw, and the GEMM depth cig*kh*kw */
+    int64_t hw, hwi;    /* h_out*w_out, h_in*w_in */
+    int64_t nb, nbatch; /* samples per batch, batches */
+    int threads;        /* batches run concurrently, one per thread (1: in order) */
+    int pointwise;      /* 1x1, stride 1, no padding: x planes are the columns */
+    tap_range *taps;    /* [kk], per kernel tap (a, b) */
+    float *col, *ycat;  /* per thread: col [k, nb*hw], ycat [cog, nb*hw] (nb > 1) */
+    int64_t col_len, ycat_len;
+} conv_plan;
+
+/* Samples per batch: enough for GT_CONV_MIN_COLS columns, within the buffer cap. */
+static int64_t batch_size(const conv_plan *P) {
+    if (P->pointwise || P->hw <= 0) return 1;
+    int64_t nb = (GT_CONV_MIN_COLS + P->hw - 1) / P->hw;
+    int64_t cap = GT_CONV_MAX_COL_FLOATS / (P->k * P->hw > 0 ? P->k * P->hw : 1);
+    nb = nb < cap ? nb : cap;
+    nb = nb < P->g->n ? nb : P->g->n;
+    return nb < 1 ? 1 : nb;
+}
+
+/* Batching and threading of g. Forward and input grad (split_batches) may size batches by
+ * the thread count, their results do not depend on it, and when there are at least as
+ * many batches as threads they run one per thread, rounded up to a multiple of the
+ * threads to balance the work. Weight grad keeps batches fixed by the geometry (they fix
+ * its summation order) and splits input channels across threads instead. */
+static void plan_batches(conv_plan *P, int split_batches) {
+    int64_t n = P->g->n, t = gt_cpu_threads();
+    P->nb = batch_size(P);
+    P->nbatch = (n + P->nb - 1) / P->nb;
+    P->threads = 1;
+    if (t <= 1) return;
+    if (!split_batches) {
+        P->threads = P->cig >= t ? (int)t : 1;
+        return;
+    }
+    if (P->nbatch < t) return;
+    int64_t want = (P->nbatch + t - 1) / t * t;
+    P->nb = (n + want - 1) / want;
+    P->nbatch = (n + P->nb - 1) / P->nb;
+    P->threads = (int)t;
+}
+
+/* Sizes, tap ranges and scratch buffers of g (see plan_batches); aborts when out of
+ * memory. */
+static conv_plan conv_plan_make(const gt_conv_geom *g, int split_batches) {
+    conv_plan P = {0};
+    P.g = g;
+    P.cig = g->c_in / g->groups;
+    P.cog = g->c_out / g->groups;
+    P.kk = g->kh * g->kw;
+    P.k = P.cig * P.kk;
+    P.hw = g->h_out * g->w_out;
+    P.hwi = g->h_in * g->w_in;
+    P.pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
+                  g->pw == 0 && g->h_out == g->h_in && g->w_out == g->w_in;
+    plan_batches(&P, split_batches);
+    P.col_len = P.pointwise ? 0 : P.k * P.nb * P.hw;
+    P.ycat_len = P.nb > 1 ? P.cog * P.nb * P.hw : 0;
+    P.taps = malloc((size_t)P.kk * sizeof *P.taps);
+    P.col = malloc((size_t)(P.col_len * P.threads + 1) * sizeof *P.col);
+    P.ycat = malloc((size_t)(P.ycat_len * P.threads + 1) * sizeof *P.ycat);
+    if (!P.taps || !P.col || !P.ycat) abort();
+    for (int64_t r = 0; r < P.kk; r++) P.taps[r] = tap_range_of(g, r / g->kw, r % g->kw);
+    return P;
+}
+
+static void conv_plan_free(conv_plan *P) {
+    free(P->taps);
+    free(P->col);
+    free(P->ycat);
+}
+
+/* dst[p*w_out + q] = xc[(p*sh + offh)*w_in + q*sw + offw], 0 outside the image;
+ * xc: [h_in, w_in], dst: [h_out * w_out]. */
+static void im2col_row(const gt_conv_geom *g, float *dst, const float *xc, const tap_range *t) {
+    int64_t wo = g->w_out, sw = g->sw, n = t->q1 - t->q0;
+    if (t->p0 > 0 || t->p1 < g->h_out || n < wo) memset(dst, 0, (size_t)(g->h_out * wo) * 4);
+    if (t->p0 >= t->p1 || n <= 0) return;
+    const float *s = xc + (t->p0 * g->sh + t->offh) * g->w_in + t->offw + t->q0 * sw;
+    float *d = dst + t->p0 * wo + t->q0;
+    for (int64_t p = t->p0; p < t->p1; p++, s += g->sh * g->w_in, d += wo) {
+        if (sw == 1) {
+            for (int64_t q = 0; q < n; q++) d[q] = s[q];
         } else {
-            for (int64_t q = q0; q < q1; q++) d[q] = s[q * g->sw];
+            for (int64_t q = 0; q < n; q++) d[q] = s[q * sw];
         }
-        memset(d + q1, 0, (size_t)(wo - q1) * sizeof *d);
     }
 }
 
-/* xc[(p*sh - ph + a*dh)*w_in + q*sw - pw + b*dw] += src[p*w_out + q] where in range. */
-static void col2im_row(const gt_conv_geom *g, float *xc, const float *src, int64_t a,
-                       int64_t b) {
-    int64_t wo = g->w_out, offw = b * g->dw - g->pw, q0, q1;
-    valid_range(offw, g->sw, g->w_in, wo, &q0, &q1);
-    for (int64_t p = 0; p < g->h_out; p++) {
-        int64_t ih = p * g->sh - g->ph + a * g->dh;
-        if (ih < 0 || ih >= g->h_in) continue;
-        float *d = xc + ih * g->w_in + offw;
-        const float *s = src + p * wo;
-        if (g->sw == 1) {
-            for (int64_t q = q0; q < q1; q++) d[q] += s[q];
+/* xc[(p*sh + offh)*w_in + q*sw + offw] += src[p*w_out + q] inside the image. */
+static void col2im_row(const gt_conv_geom *g, float *xc, const float *src, const tap_range *t) {
+    int64_t wo = g->w_out, sw = g->sw, n = t->q1 - t->q0;
+    if (t->p0 >= t->p1 || n <= 0) return;
+    float *d = xc + (t->p0 * g->sh + t->offh) * g->w_in + t->offw + t->q0 * sw;
+    const float *s = src + t->p0 * wo + t->q0;
+    for (int64_t p = t->p0; p < t->p1; p++, d += g->sh * g->w_in, s += wo) {
+        if (sw == 1) {
+            for (int64_t q = 0; q < n; q++) d[q] += s[q];
         } else {
-            for (int64_t q = q0; q < q1; q++) d[q * g->sw] += s[q];
+            for (int64_t q = 0; q < n; q++) d[q * sw] += s[q];
         }
     }
 }
 
-/* col[k, m*hw] = im2col of group gi of samples n0 .. n0+m-1; x: [n, c_in, h_in, w_in]. */
-static void im2col(const conv_plan *P, float *col, const float *x, int64_t n0, int64_t m,
-                   int64_t gi) {
+/* Channels [c0, c1) of group gi for one batch: the columns of samples n0 .. n0+m-1 and
+ * group channels c0 .. c1-1, as rows (c - c0)*kk + r of col [(c1-c0)*kk, m*hw]. */
+typedef struct { int64_t n0, m, gi, c0, c1; } col_block;
+
+/* col = im2col of block b; x: [n, c_in, h_in, w_in]. */
+static void im2col(const conv_plan *P, float *col, const float *x, const col_block *b) {
     const gt_conv_geom *g = P->g;
-    int64_t ld = m * P->hw, kw = g->kw;
-#pragma omp parallel for collapse(2) schedule(static) if (m * P->k * P->hw > GT_CONV_PAR_MIN)
-    for (int64_t j = 0; j < m; j++) {
-        for (int64_t c = 0; c < P->cig; c++) {
-            const float *xc = x + ((n0 + j) * g->c_in + gi * P->cig + c) * P->hwi;
+    int64_t ld = b->m * P->hw, nc = b->c1 - b->c0, work = b->m * nc * P->kk * P->hw;
+#pragma omp parallel for collapse(2) schedule(static) if (work > GT_CONV_PAR_MIN)
+    for (int64_t j = 0; j < b->m; j++) {
+        for (int64_t c = 0; c < nc; c++) {
+            const float *xc = x + ((b->n0 + j) * g->c_in + b->gi * P->cig + b->c0 + c) * P->hwi;
             for (int64_t r = 0; r < P->kk; r++)
-                im2col_row(g, col + (c * P->kk + r) * ld + j * P->hw, xc, r / kw, r % kw);
+                im2col_row(g, col + (c * P->kk + r) * ld + j * P->hw, xc, &P->taps[r]);
         }
     }
 }
@@ -113,14 +167,14 @@ static void im2col(const conv_plan *P, float *col, const float *x, int64_t n0, i
 static void col2im(const conv_plan *P, float *x, const float *col, int64_t n0, int64_t m,
                    int64_t gi) {
     const gt_conv_geom *g = P->g;
-    int64_t ld = m * P->hw, kw = g->kw;
+    int64_t ld = m * P->hw;
 #pragma omp parallel for collapse(2) schedule(static) if (m * P->k * P->hw > GT_CONV_PAR_MIN)
     for (int64_t j = 0; j < m; j++) {
         for (int64_t c = 0; c < P->cig; c++) {
             float *xc = x + ((n0 + j) * g->c_in + gi * P->cig + c) * P->hwi;
             memset(xc, 0, (size_t)P->hwi * sizeof *xc);
             for (int64_t r = 0; r < P->kk; r++)
-                col2im_row(g, xc, col + (c * P->kk + r) * ld + j * P->hw, r / kw, r % kw);
+                col2im_row(g, xc, col + (c * P->kk + r) * ld + j * P->hw, &P->taps[r]);
         }
     }
 }
@@ -150,26 +204,14 @@ static void y_scatter(const conv_plan *P, float *y, const float *cat, int64_t n0
             memcpy(y + y_at(P, n0 + j, gi, o), cat + (o * m + j) * hw, (size_t)hw * sizeof *y);
 }
 
-/* Columns of group gi for samples n0.. (m of them): the x planes themselves when
- * pointwise with m == 1, otherwise built into col. */
-static const float *columns(const conv_plan *P, float *col, const float *x, int64_t n0,
-                            int64_t m, int64_t gi) {
-    if (P->pointwise && m == 1) return x + (n0 * P->g->c_in + gi * P->cig) * P->hwi;
-    im2col(P, col, x, n0, m, gi);
+/* Columns of block b: the x planes themselves when pointwise with one sample, otherwise
+ * built into col. */
+static const float *columns(const conv_plan *P, float *col, const float *x,
+                            const col_block *b) {
+    if (P->pointwise && b->m == 1)
+        return x + (b->n0 * P->g->c_in + b->gi * P->cig + b->c0) * P->hwi;
+    im2col(P, col, x, b);
     return col;
-}
-
-/* Scratch for one batch: col [k, nb*hw] and, when nb > 1, ycat [cog, nb*hw]. */
-static int scratch_alloc(const conv_plan *P, float **col, float **ycat) {
-    size_t cols = (size_t)(P->nb * P->hw);
-    *col = P->pointwise ? NULL : malloc((size_t)P->k * cols * sizeof **col);
-    *ycat = P->nb > 1 ? malloc((size_t)P->cog * cols * sizeof **ycat) : NULL;
-    if ((!P->pointwise && !*col) || (P->nb > 1 && !*ycat)) {
-        free(*col);
-        free(*ycat);
-        return 0;
-    }
-    return 1;
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -178,82 +220,124 @@ static size_t numel4(int64_t a, int64_t b, int64_t c, int64_t d) {
     return a <= 0 || b <= 0 || c <= 0 || d <= 0 ? 0 : (size_t)(a * b * c * d);
 }
 
-/* y[n, gi*cog + o, hw] = w_g[cog, k] @ col[k, m*hw], one GEMM per group and batch. */
+/* The operands of a batch function: out = f(in, w). */
+typedef struct { float *out; const float *in, *w; } conv_io;
+typedef void (*conv_batch_fn)(const conv_plan *P, int t, const conv_io *io, int64_t n0,
+                              int64_t m);
+
+/* Runs fn on every batch: P->threads at a time, each on one thread with its own scratch
+ * (nested GEMMs and copies then stay on that thread), or in order. */
+static void run_batches(const conv_plan *P, conv_batch_fn fn, const conv_io *io) {
+    if (P->threads == 1) {
+        for (int64_t n0 = 0; n0 < P->g->n; n0 += P->nb)
+            fn(P, 0, io, n0, min64(P->nb, P->g->n - n0));
+        return;
+    }
+#pragma omp parallel num_threads(P->threads)
+    {
+        int t = omp_get_thread_num();
+        omp_set_num_threads(1);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < P->nbatch; b++)
+            fn(P, t, io, b * P->nb, min64(P->nb, P->g->n - b * P->nb));
+    }
+}
+
+/* y[n0 + j, gi*cog + o, :] = w_g[cog, k] @ col[k, m*hw], one GEMM per group. */
+static void forward_batch(const conv_plan *P, int t, const conv_io *io, int64_t n0,
+                          int64_t m) {
+    float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
+    int64_t ld = m * P->hw;
+    for (int64_t gi = 0; gi < P->g->groups; gi++) {
+        col_block blk = {n0, m, gi, 0, P->cig};
+        const float *b = columns(P, col, io->in, &blk);
+        float *out = m > 1 ? ycat : io->out + y_at(P, n0, gi, 0);
+        gt_cpu_sgemm(0, 0, P->cog, ld, P->k, 1.0f, io->w + gi * P->cog * P->k, P->k, b, ld,
+                     0.0f, out, ld);
+        if (m > 1) y_scatter(P, io->out, ycat, n0, m, gi);
+    }
+}
+
 void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w) {
     size_t ny = numel4(g->n, g->c_out, g->h_out, g->w_out);
-    conv_plan P = conv_plan_make(g);
-    if (ny == 0 || P.k <= 0) {
+    if (ny == 0 || numel4(g->c_in, g->kh, g->kw, 1) == 0) {
         if (ny) memset(y, 0, ny * sizeof *y);
         return;
     }
-    float *col, *ycat;
-    if (!scratch_alloc(&P, &col, &ycat)) abort();
-    for (int64_t n0 = 0; n0 < g->n; n0 += P.nb) {
-        int64_t m = min64(P.nb, g->n - n0), ld = m * P.hw;
-        for (int64_t gi = 0; gi < g->groups; gi++) {
-            const float *b = columns(&P, col, x, n0, m, gi);
-            float *out = m > 1 ? ycat : y + y_at(&P, n0, gi, 0);
-            gt_cpu_sgemm(0, 0, P.cog, ld, P.k, 1.0f, w + gi * P.cog * P.k, P.k, b, ld, 0.0f,
-                         out, ld);
-            if (m > 1) y_scatter(&P, y, ycat, n0, m, gi);
-        }
-    }
-    free(col);
-    free(ycat);
+    conv_plan P = conv_plan_make(g, 1);
+    conv_io io = {y, x, w};
+    run_batches(&P, forward_batch, &io);
+    conv_plan_free(&P);
 }
 
-/* col[k, m*hw] = w_g^T @ y_batch[cog, m*hw], then x planes = col2im(col). */
+/* col[k, m*hw] = w_g^T @ y_batch[cog, m*hw], then x planes = col2im(col), per group. */
+static void input_grad_batch(const conv_plan *P, int t, const conv_io *io, int64_t n0,
+                             int64_t m) {
+    float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
+    int64_t ld = m * P->hw;
+    for (int64_t gi = 0; gi < P->g->groups; gi++) {
+        const float *b = io->in + y_at(P, n0, gi, 0);
+        if (m > 1) {
+            y_gather(P, ycat, io->in, n0, m, gi);
+            b = ycat;
+        }
+        float *out = P->pointwise ? io->out + (n0 * P->g->c_in + gi * P->cig) * P->hwi : col;
+        gt_cpu_sgemm(1, 0, P->k, ld, P->cog, 1.0f, io->w + gi * P->cog * P->k, P->k, b, ld,
+                     0.0f, out, ld);
+        if (!P->pointwise) col2im(P, io->out, col, n0, m, gi);
+    }
+}
+
 void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w) {
     size_t nx = numel4(g->n, g->c_in, g->h_in, g->w_in);
-    conv_plan P = conv_plan_make(g);
-    if (nx == 0 || P.cog <= 0 || P.hw <= 0) {
+    if (nx == 0 || numel4(g->c_out, g->h_out, g->w_out, 1) == 0) {
         if (nx) memset(x, 0, nx * sizeof *x);
         return;
     }
-    float *col, *ycat;
-    if (!scratch_alloc(&P, &col, &ycat)) abort();
-    for (int64_t n0 = 0; n0 < g->n; n0 += P.nb) {
-        int64_t m = min64(P.nb, g->n - n0), ld = m * P.hw;
-        for (int64_t gi = 0; gi < g->groups; gi++) {
-            const float *b = y + y_at(&P, n0, gi, 0);
-            if (m > 1) {
-                y_gather(&P, ycat, y, n0, m, gi);
-                b = ycat;
-            }
-            float *out = P.pointwise ? x + (n0 * g->c_in + gi * P.cig) * P.hwi : col;
-            gt_cpu_sgemm(1, 0, P.k, ld, P.cog, 1.0f, w + gi * P.cog * P.k, P.k, b, ld, 0.0f,
-                         out, ld);
-            if (!P.pointwise) col2im(&P, x, col, n0, m, gi);
-        }
-    }
-    free(col);
-    free(ycat);
+    conv_plan P = conv_plan_make(g, 1);
+    conv_io io = {x, y, w};
+    run_batches(&P, input_grad_batch, &io);
+    conv_plan_free(&P);
 }
 
-/* w_g[cog, k] (+)= y_batch[cog, m*hw] @ col[k, m*hw]^T, batches in order of n (beta = 1
- * after the first), so the sum order is fixed by the geometry alone. */
+/* Columns [c0*kk, c1*kk) of every w_g (input channels c0 .. c1-1 of each group):
+ * w_g (+)= y_batch[cog, m*hw] @ col[.., m*hw]^T over the batches in order of n (beta = 1
+ * after the first). Each element's sum order is fixed by the geometry alone. */
+static void weight_grad_part(const conv_plan *P, int t, float *w, const float *x,
+                             const float *y, int64_t c0, int64_t c1) {
+    float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
+    for (int64_t n0 = 0; n0 < P->g->n; n0 += P->nb) {
+        int64_t m = min64(P->nb, P->g->n - n0), ld = m * P->hw;
+        for (int64_t gi = 0; gi < P->g->groups; gi++) {
+            const float *a = y + y_at(P, n0, gi, 0);
+            if (m > 1) {
+                y_gather(P, ycat, y, n0, m, gi);
+                a = ycat;
+            }
+            col_block blk = {n0, m, gi, c0, c1};
+            const float *b = columns(P, col, x, &blk);
+            gt_cpu_sgemm(0, 1, P->cog, (c1 - c0) * P->kk, ld, 1.0f, a, ld, b, ld,
+                         n0 == 0 ? 0.0f : 1.0f, w + gi * P->cog * P->k + c0 * P->kk, P->k);
+        }
+    }
+}
+
 void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y) {
-    conv_plan P = conv_plan_make(g);
-    size_t nw = numel4(g->c_out, P.cig, g->kh, g->kw);
-    if (nw == 0 || g->n <= 0 || P.hw <= 0) {
+    size_t nw = numel4(g->c_out, g->c_in / g->groups, g->kh, g->kw);
+    if (nw == 0 || numel4(g->n, g->h_out, g->w_out, 1) == 0) {
         if (nw) memset(w, 0, nw * sizeof *w);
         return;
     }
-    float *col, *ycat;
-    if (!scratch_alloc(&P, &col, &ycat)) abort();
-    for (int64_t n0 = 0; n0 < g->n; n0 += P.nb) {
-        int64_t m = min64(P.nb, g->n - n0), ld = m * P.hw;
-        for (int64_t gi = 0; gi < g->groups; gi++) {
-            const float *a = y + y_at(&P, n0, gi, 0);
-            if (m > 1) {
-                y_gather(&P, ycat, y, n0, m, gi);
-                a = ycat;
-            }
-            const float *b = columns(&P, col, x, n0, m, gi);
-            gt_cpu_sgemm(0, 1, P.cog, P.k, ld, 1.0f, a, ld, b, ld, n0 == 0 ? 0.0f : 1.0f,
-                         w + gi * P.cog * P.k, P.k);
+    conv_plan P = conv_plan_make(g, 0);
+    if (P.threads == 1) {
+        weight_grad_part(&P, 0, w, x, y, 0, P.cig);
+    } else {
+#pragma omp parallel num_threads(P.threads)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            omp_set_num_threads(1);
+            weight_grad_part(&P, t, w, x, y, P.cig * t / nt, P.cig * (t + 1) / nt);
         }
     }
-    free(col);
-    free(ycat);
+    conv_plan_free(&P);
 }
