@@ -70,6 +70,16 @@ void gt_params_finalize(gt_params *p, gt_arena *arena) {
     p->finalized = true;
 }
 
+void gt_params_clone(gt_params *dst, const gt_params *src, gt_arena *arena) {
+    GT_CHECK(src->finalized, "params: clone of an unfinalized table");
+    gt_params_init(dst);
+    for (int i = 0; i < src->n; i++)
+        gt_params_declare(dst, src->spec[i].name, src->spec[i].ndim, src->spec[i].shape,
+                          src->spec[i].kind);
+    gt_params_finalize(dst, arena);
+    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+}
+
 void gt_params_release(gt_params *p) {
     free(p->spec);
     free(p->t);

@@ -40,6 +40,8 @@ int gt_params_declare(gt_params *p, const char *name, int ndim, const int64_t *s
 void gt_params_finalize(gt_params *p, gt_arena *arena);
 /* Frees the spec and tensor arrays (storage belongs to the arena). */
 void gt_params_release(gt_params *p);
+/* dst: a table with src's entries, its own storage in the arena, data copied from src. */
+void gt_params_clone(gt_params *dst, const gt_params *src, gt_arena *arena);
 int gt_params_find(const gt_params *p, const char *name);  /* index or -1 */
 void gt_params_zero_grad(gt_params *p);
 
