@@ -109,6 +109,7 @@ typedef struct gt_rng { uint64_t key, counter; } gt_rng;
 gt_rng gt_rng_seed(uint64_t seed);
 gt_tensor *gt_rand_uniform(gt_rng *rng, int ndim, const int64_t *shape, float lo, float hi); /* U[lo,hi) */
 gt_tensor *gt_rand_normal(gt_rng *rng, int ndim, const int64_t *shape, float mean, float std); /* N(mean,std^2) */
+void gt_fill(gt_tensor *t, float value);  /* in place, t contiguous */
 void gt_fill_uniform(gt_rng *rng, gt_tensor *t, float lo, float hi);  /* in place, t contiguous */
 void gt_fill_normal(gt_rng *rng, gt_tensor *t, float mean, float std);
 

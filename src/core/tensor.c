@@ -71,6 +71,11 @@ gt_tensor *gt_full(int ndim, const int64_t *shape, float value) {
     return t;
 }
 
+void gt_fill(gt_tensor *t, float value) {
+    GT_CHECK(gt_is_contiguous(t), "fill: tensor must be contiguous");
+    gt_be()->fill(t->data, value, t->numel);
+}
+
 gt_tensor *gt_zeros(int ndim, const int64_t *shape) { return gt_full(ndim, shape, 0.0f); }
 gt_tensor *gt_zeros_like(const gt_tensor *t) { return gt_zeros(t->ndim, t->shape); }
 gt_tensor *gt_scalar(float value) { return gt_full(0, NULL, value); }

@@ -2,6 +2,7 @@
  * trainables first (so the optimizer walks one flat range) and buffers after. */
 #include "nn/params.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,14 @@ int gt_params_declare(gt_params *p, const char *name, int ndim, const int64_t *s
     s->kind = kind;
     s->numel = gt_shape_numel_(ndim, shape);
     return p->n++;
+}
+
+int gt_params_declare_part(gt_params *p, const char *layer, const char *part, int ndim,
+                           const int64_t *shape, gt_param_kind kind) {
+    char name[GT_PARAM_NAME_MAX];
+    int n = snprintf(name, sizeof name, "%s.%s", layer, part);
+    GT_CHECK(n > 0 && (size_t)n < sizeof name, "params: name '%s.%s' too long", layer, part);
+    return gt_params_declare(p, name, ndim, shape, kind);
 }
 
 static gt_tensor *view_of(gt_arena *a, float *base, const gt_param_spec *s) {

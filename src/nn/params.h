@@ -36,6 +36,9 @@ typedef struct gt_params {
 void gt_params_init(gt_params *p);
 int gt_params_declare(gt_params *p, const char *name, int ndim, const int64_t *shape,
                       gt_param_kind kind);
+/* Declares "<layer>.<part>" (e.g. "conv1" + "weight"). */
+int gt_params_declare_part(gt_params *p, const char *layer, const char *part, int ndim,
+                           const int64_t *shape, gt_param_kind kind);
 /* Phase 2: allocate contiguous storage (zeroed) in the arena and create the tensors. */
 void gt_params_finalize(gt_params *p, gt_arena *arena);
 /* Frees the spec and tensor arrays (storage belongs to the arena). */

@@ -1,0 +1,129 @@
+/* The DCGAN family (Radford et al. 2016) at resolutions 28, 32 and 64.
+ * G: z -> linear to [4w or 8w, s0, s0] (+norm, ReLU) -> transposed convs k4 s2 p1 halving the
+ *    channels and doubling the size (+norm, ReLU) -> last transposed conv to c channels, tanh.
+ * D: convs k4 s2 p1 doubling the channels (leaky ReLU 0.2; norm on all but the first) ->
+ *    linear to one logit. At 28 this is exactly the DCGAN-28 of protocols.md. */
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "core/internal.h"
+#include "nn/model.h"
+
+#define DCGAN_MAX_BLOCKS 5
+
+typedef struct {
+    int n_blocks;                        /* transposed convs (G) or convs (D) */
+    int64_t s0, c0;                      /* G: the first feature map [c0, s0, s0] */
+    int64_t feat;                        /* D: features into the final linear */
+    gt_linear_layer fc;
+    gt_norm_layer fc_norm;
+    gt_conv_layer conv[DCGAN_MAX_BLOCKS];
+    gt_norm_layer norm[DCGAN_MAX_BLOCKS];
+} dcgan_arch;
+
+/* Up/down-sampling steps between the data resolution and the 7x7 or 4x4 core, and G's first
+ * channel count as a multiple of the width (28: 4w 7x7 -> 2w -> c, as in protocols.md). */
+static int dcgan_layout(int64_t res, int64_t *s0, int *steps, int *c0_mult) {
+    switch (res) {
+    case 28: *s0 = 7; *steps = 2; *c0_mult = 4; return 0;
+    case 32: *s0 = 4; *steps = 3; *c0_mult = 4; return 0;
+    case 64: *s0 = 4; *steps = 4; *c0_mult = 8; return 0;
+    default: return -1;
+    }
+}
+
+static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, gt_error *err) {
+    const gt_net_spec *s = &m->spec;
+    gt_params *p = &m->params;
+    a->c0 = s->width * c0_mult;
+    a->n_blocks = steps;
+    int64_t c = a->c0, flat = a->c0 * a->s0 * a->s0;
+    a->fc = gt_linear_declare(p, "fc", s->z_dim, flat, true);
+    if (gt_norm_declare(&a->fc_norm, s->norm, p, "fc_norm", 1, &flat, err) < 0) return -1;
+    int64_t size = a->s0;
+    char name[32];
+    for (int i = 0; i < steps; i++) {
+        bool last = i == steps - 1;
+        int64_t c_next = last ? s->c : c / 2;
+        snprintf(name, sizeof name, "deconv%d", i + 1);
+        a->conv[i] = gt_conv_transpose2d_declare(p, name, c, c_next, 4, 2, 1, 0, true);
+        size *= 2;
+        if (!last) {
+            int64_t shape[3] = {c_next, size, size};
+            snprintf(name, sizeof name, "norm%d", i + 1);
+            if (gt_norm_declare(&a->norm[i], s->norm, p, name, 3, shape, err) < 0) return -1;
+        }
+        c = c_next;
+    }
+    return 0;
+}
+
+static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *err) {
+    const gt_net_spec *s = &m->spec;
+    gt_params *p = &m->params;
+    a->n_blocks = steps;
+    int64_t c = s->c, size = s->h;
+    char name[32];
+    for (int i = 0; i < steps; i++) {
+        int64_t c_next = s->width << i;
+        snprintf(name, sizeof name, "conv%d", i + 1);
+        a->conv[i] = gt_conv2d_declare(p, name, c, c_next, 4, 2, 1, true);
+        size /= 2;
+        int64_t shape[3] = {c_next, size, size};
+        snprintf(name, sizeof name, "norm%d", i + 1);
+        if (gt_norm_declare(&a->norm[i], i == 0 ? "none" : s->norm, p, name, 3, shape, err) < 0)
+            return -1;
+        c = c_next;
+    }
+    a->feat = c * size * size;
+    a->fc = gt_linear_declare(p, "fc", a->feat, 1, true);
+    return 0;
+}
+
+static int dcgan_build(gt_model *m, gt_error *err) {
+    const gt_net_spec *s = &m->spec;
+    int steps, c0_mult;
+    dcgan_arch *a = calloc(1, sizeof *a);
+    GT_CHECK(a != NULL, "out of memory (dcgan)");
+    m->arch = a;
+    if (s->h != s->w || dcgan_layout(s->h, &a->s0, &steps, &c0_mult) < 0)
+        return gt_error_set(err, "model: dcgan supports square resolutions 28, 32 or 64, not %dx%d",
+                            s->h, s->w);
+    if (s->c != 1 && s->c != 3)
+        return gt_error_set(err, "model: dcgan needs images with 1 or 3 channels, not %d", s->c);
+    if (s->width < 1 || s->width > 4096)
+        return gt_error_set(err, "model: width %lld out of range 1..4096", (long long)s->width);
+    if (s->role == GT_ROLE_GENERATOR) return build_generator(m, a, steps, c0_mult, err);
+    return build_discriminator(m, a, steps, err);
+}
+
+static gt_tensor *generator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *z) {
+    gt_tensor *h = gt_relu(gt_norm_forward(&a->fc_norm, f, gt_linear_forward(&a->fc, f, z)));
+    int64_t shape[4] = {z->shape[0], a->c0, a->s0, a->s0};
+    h = gt_reshape(h, 4, shape);
+    for (int i = 0; i < a->n_blocks; i++) {
+        h = gt_conv_transpose2d_forward(&a->conv[i], f, h);
+        if (i < a->n_blocks - 1) h = gt_relu(gt_norm_forward(&a->norm[i], f, h));
+    }
+    return gt_tanh(h);
+}
+
+static gt_tensor *discriminator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *x,
+                                        gt_tensor **features) {
+    gt_tensor *h = x;
+    for (int i = 0; i < a->n_blocks; i++)
+        h = gt_leaky_relu(gt_norm_forward(&a->norm[i], f, gt_conv2d_forward(&a->conv[i], f, h)), 0.2f);
+    int64_t flat[2] = {x->shape[0], a->feat};
+    h = gt_reshape(h, 2, flat);
+    if (features) *features = h;
+    return gt_linear_forward(&a->fc, f, h);
+}
+
+static gt_tensor *dcgan_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
+                                gt_tensor **features) {
+    const dcgan_arch *a = m->arch;
+    if (m->spec.role == GT_ROLE_GENERATOR) return generator_forward(a, f, x);
+    return discriminator_forward(a, f, x, features);
+}
+
+const gt_model_family gt_family_dcgan = {"dcgan", dcgan_build, dcgan_forward};

@@ -1,0 +1,69 @@
+/* The MLP family, for 2-D data (and small images, flattened): depth hidden layers of `width`
+ * units with the chosen activation and optional normalisation. G ends in a linear layer to
+ * the data size (tanh for images, none for points); D ends in one logit. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/internal.h"
+#include "nn/model.h"
+
+#define MLP_MAX_DEPTH 16
+
+typedef struct {
+    int depth;
+    int64_t out;                           /* data size c*h*w (G) or 1 (D) */
+    gt_activation act;
+    gt_linear_layer hidden[MLP_MAX_DEPTH];
+    gt_norm_layer norm[MLP_MAX_DEPTH];
+    gt_linear_layer last;
+} mlp_arch;
+
+static int mlp_build(gt_model *m, gt_error *err) {
+    const gt_net_spec *s = &m->spec;
+    mlp_arch *a = calloc(1, sizeof *a);
+    GT_CHECK(a != NULL, "out of memory (mlp)");
+    m->arch = a;
+    if (s->depth < 1 || s->depth > MLP_MAX_DEPTH)
+        return gt_error_set(err, "model: mlp depth %lld out of range 1..%d", (long long)s->depth,
+                            MLP_MAX_DEPTH);
+    if (s->width < 1)
+        return gt_error_set(err, "model: mlp width %lld must be positive", (long long)s->width);
+    if (gt_activation_parse(s->activation, &a->act) < 0)
+        return gt_error_set(err, "model: activation '%s' unknown (allowed: relu|leaky_relu|tanh)",
+                            s->activation);
+    int64_t data = (int64_t)s->c * s->h * s->w;
+    bool gen = s->role == GT_ROLE_GENERATOR;
+    a->depth = (int)s->depth;
+    a->out = gen ? data : 1;
+    int64_t in = gen ? s->z_dim : data;
+    char name[32];
+    for (int i = 0; i < a->depth; i++) {
+        snprintf(name, sizeof name, "fc%d", i + 1);
+        a->hidden[i] = gt_linear_declare(&m->params, name, in, s->width, true);
+        snprintf(name, sizeof name, "norm%d", i + 1);
+        if (gt_norm_declare(&a->norm[i], s->norm, &m->params, name, 1, &s->width, err) < 0)
+            return -1;
+        in = s->width;
+    }
+    a->last = gt_linear_declare(&m->params, "out", in, a->out, true);
+    return 0;
+}
+
+static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
+                              gt_tensor **features) {
+    const mlp_arch *a = m->arch;
+    const gt_net_spec *s = &m->spec;
+    int64_t flat[2] = {x->shape[0], -1};
+    gt_tensor *h = gt_reshape(x, 2, flat);
+    for (int i = 0; i < a->depth; i++)
+        h = gt_activate(gt_norm_forward(&a->norm[i], f, gt_linear_forward(&a->hidden[i], f, h)), a->act);
+    if (features) *features = h;
+    gt_tensor *y = gt_linear_forward(&a->last, f, h);
+    if (s->role == GT_ROLE_DISCRIMINATOR) return y;
+    bool points = s->h == 1 && s->w == 1;
+    if (points) return y;
+    int64_t img[4] = {x->shape[0], s->c, s->h, s->w};
+    return gt_reshape(gt_tanh(y), 4, img);
+}
+
+const gt_model_family gt_family_mlp = {"mlp", mlp_build, mlp_forward};

@@ -1,0 +1,98 @@
+/* The model registry and what all families share: building (declare, finalize, initialise)
+ * and optional normalisation layers. */
+#include "nn/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp};
+#define N_FAMILIES (sizeof families / sizeof families[0])
+
+const gt_model_family *gt_model_family_find(const char *name) {
+    for (size_t i = 0; i < N_FAMILIES; i++)
+        if (strcmp(families[i]->name, name) == 0) return families[i];
+    return NULL;
+}
+
+const char *gt_model_family_names(void) { return "dcgan|mlp"; }
+
+/* Weights: the spec's init; biases and running means 0; running variances and the weights of
+ * normalisation layers (named "...norm...") 1. */
+static int init_weights(gt_model *m, gt_rng *rng, gt_error *err) {
+    gt_init kind;
+    if (gt_init_parse(m->spec.init, &kind) < 0)
+        return gt_error_set(err, "model: init '%s' unknown (allowed: normal|kaiming|xavier|orthogonal)",
+                            m->spec.init);
+    double slope = m->spec.role == GT_ROLE_DISCRIMINATOR ? 0.2 : 0.0;
+    gt_params *p = &m->params;
+    for (int i = 0; i < p->n; i++) {
+        const char *name = p->spec[i].name;
+        const char *dot = strrchr(name, '.');
+        const char *part = dot ? dot + 1 : name;
+        bool is_norm = strstr(name, "norm") != NULL;
+        if (strcmp(part, "running_var") == 0 || (is_norm && strcmp(part, "weight") == 0))
+            gt_fill(p->t[i], 1.0f);
+        else if (strcmp(part, "weight") == 0)
+            gt_init_tensor(p->t[i], kind, m->spec.init_std, slope, rng);
+    }
+    return 0;
+}
+
+int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng *rng,
+                   gt_error *err) {
+    memset(m, 0, sizeof *m);
+    m->spec = *spec;
+    m->family = gt_model_family_find(spec->family);
+    if (!m->family)
+        return gt_error_set(err, "model: family '%s' unknown (allowed: %s)", spec->family,
+                            gt_model_family_names());
+    gt_params_init(&m->params);
+    if (m->family->build(m, err) < 0) {
+        gt_model_release(m);
+        return -1;
+    }
+    gt_params_finalize(&m->params, arena);
+    if (init_weights(m, rng, err) < 0) {
+        gt_model_release(m);
+        return -1;
+    }
+    return 0;
+}
+
+void gt_model_release(gt_model *m) {
+    gt_params_release(&m->params);
+    free(m->arch);
+    m->arch = NULL;
+}
+
+gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features) {
+    return m->family->forward(m, f, x, features);
+}
+
+int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name, int ndim,
+                    const int64_t *shape, gt_error *err) {
+    memset(n, 0, sizeof *n);
+    if (strcmp(kind, "none") == 0) {
+        n->kind = GT_NORM_NONE;
+    } else if (strcmp(kind, "batch") == 0) {
+        n->kind = GT_NORM_BATCH;
+        n->bn = gt_batchnorm_declare(p, name, shape[0]);
+    } else if (strcmp(kind, "layer") == 0) {
+        n->kind = GT_NORM_LAYER;
+        n->ln = gt_layernorm_declare(p, name, ndim, shape);
+    } else {
+        return gt_error_set(err, "model: norm '%s' unknown (allowed: batch|layer|none)", kind);
+    }
+    return 0;
+}
+
+gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x) {
+    switch (n->kind) {
+    case GT_NORM_BATCH: return gt_batchnorm_forward(&n->bn, f, x);
+    case GT_NORM_LAYER: return gt_layernorm_forward(&n->ln, f, x);
+    case GT_NORM_NONE: return x;
+    }
+    return x;
+}

@@ -1,0 +1,65 @@
+/* Networks for G and D, built by model families chosen by name from a registry. A family
+ * declares its layers into the model's parameter table and runs a forward pass over a gt_fwd;
+ * the trainer sees only this interface, so new families (residual, progressive, style-based)
+ * join by adding a registry entry. */
+#ifndef GT_NN_MODEL_H
+#define GT_NN_MODEL_H
+
+#include "nn/layers.h"
+
+typedef enum { GT_ROLE_GENERATOR, GT_ROLE_DISCRIMINATOR } gt_role;
+
+/* Everything a family needs to build one network. */
+typedef struct gt_net_spec {
+    gt_role role;
+    char family[32];        /* "dcgan", "mlp" */
+    int64_t z_dim;          /* generators: latent size */
+    int64_t width;          /* base channels (dcgan) or hidden width (mlp) */
+    int64_t depth;          /* hidden layers (mlp) */
+    char activation[16];    /* relu | leaky_relu | tanh (mlp hidden layers) */
+    char norm[16];          /* batch | layer | none */
+    char init[16];          /* normal | kaiming | xavier | orthogonal */
+    double init_std;        /* for normal */
+    int c, h, w;            /* the data: images [c, h, w]; 2-D points c = 2, h = w = 1 */
+} gt_net_spec;
+
+typedef struct gt_model gt_model;
+typedef struct gt_model_family {
+    const char *name;
+    /* Declares the layers of the network described by m->spec into m->params and stores the
+     * family's own layout in m->arch (malloc'd); returns -1 with err set if the spec is bad. */
+    int (*build)(gt_model *m, gt_error *err);
+    /* G: z [N, z_dim] -> x [N, c, h, w] ([N, 2] for points). D: x -> logits [N, 1]. When
+     * features is not NULL, D also sets it to its last hidden activation [N, F]. */
+    gt_tensor *(*forward)(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
+} gt_model_family;
+
+struct gt_model {
+    gt_net_spec spec;
+    const gt_model_family *family;
+    gt_params params;
+    void *arch;
+};
+
+const gt_model_family *gt_model_family_find(const char *name);
+const char *gt_model_family_names(void);  /* "dcgan|mlp" */
+/* Builds and finalizes the network in the arena and initialises its weights from rng. */
+int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng *rng, gt_error *err);
+void gt_model_release(gt_model *m);
+gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
+
+/* Families (registered in model.c). */
+extern const gt_model_family gt_family_dcgan;
+extern const gt_model_family gt_family_mlp;
+
+/* Shared by families: an optional normalisation layer chosen by name. */
+typedef struct {
+    enum { GT_NORM_NONE, GT_NORM_BATCH, GT_NORM_LAYER } kind;
+    gt_batchnorm_layer bn;
+    gt_layernorm_layer ln;
+} gt_norm_layer;
+int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
+                    int ndim, const int64_t *shape, gt_error *err); /* shape: one sample's */
+gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x);
+
+#endif

@@ -1,0 +1,74 @@
+/* Normalisation layers: batch norm (batch statistics in training, running statistics in
+ * evaluation) and layer norm. Both are compositions of core ops, so they differentiate to
+ * any order, batch statistics included. */
+#include <string.h>
+
+#include "core/internal.h"
+#include "nn/layers.h"
+
+gt_batchnorm_layer gt_batchnorm_declare(gt_params *p, const char *name, int64_t channels) {
+    gt_batchnorm_layer l = {
+        .weight = gt_params_declare_part(p, name, "weight", 1, &channels, GT_PARAM_TRAINABLE),
+        .bias = gt_params_declare_part(p, name, "bias", 1, &channels, GT_PARAM_TRAINABLE),
+        .mean = gt_params_declare_part(p, name, "running_mean", 1, &channels, GT_PARAM_BUFFER),
+        .var = gt_params_declare_part(p, name, "running_var", 1, &channels, GT_PARAM_BUFFER),
+        .momentum = 0.1,
+        .eps = 1e-5,
+    };
+    return l;
+}
+
+/* [C] viewed as [1, C] or [1, C, 1, 1] to broadcast against x. */
+static gt_tensor *per_channel(gt_tensor *v, int ndim) {
+    int64_t s[4] = {1, v->numel, 1, 1};
+    return gt_reshape(v, ndim, s);
+}
+
+/* running = (1 - momentum) running + momentum batch, outside the graph. */
+static void blend_into(gt_tensor *running, gt_tensor *batch, double momentum) {
+    bool prev = gt_grad_set(false);
+    gt_tensor *b = gt_reshape(gt_detach(batch), 1, &running->numel);
+    gt_tensor *r = gt_add(gt_mul_scalar(running, (float)(1 - momentum)),
+                          gt_mul_scalar(b, (float)momentum));
+    gt_copy_to(running->data, r);
+    gt_grad_set(prev);
+}
+
+gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
+    GT_CHECK(x->ndim == 2 || x->ndim == 4, "batchnorm: x must be [N, C] or [N, C, H, W]");
+    int axes[3] = {0, 2, 3}, n_axes = x->ndim == 2 ? 1 : 3;
+    gt_tensor *mean, *var;
+    if (f->train) {
+        int64_t count = x->numel / x->shape[1];
+        GT_CHECK(count > 1, "batchnorm: training needs more than one value per channel");
+        mean = gt_mean(x, n_axes, axes, true);
+        var = gt_var(x, n_axes, axes, true, false);
+        blend_into(f->t[l->mean], mean, l->momentum);
+        blend_into(f->t[l->var], gt_mul_scalar(gt_detach(var), (float)count / (float)(count - 1)),
+                   l->momentum);
+    } else {
+        mean = per_channel(f->t[l->mean], x->ndim);
+        var = per_channel(f->t[l->var], x->ndim);
+    }
+    gt_tensor *xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
+    return gt_add(gt_mul(xhat, per_channel(f->t[l->weight], x->ndim)),
+                  per_channel(f->t[l->bias], x->ndim));
+}
+
+gt_layernorm_layer gt_layernorm_declare(gt_params *p, const char *name, int ndim,
+                                        const int64_t *shape) {
+    return (gt_layernorm_layer){
+        .weight = gt_params_declare_part(p, name, "weight", ndim, shape, GT_PARAM_TRAINABLE),
+        .bias = gt_params_declare_part(p, name, "bias", ndim, shape, GT_PARAM_TRAINABLE),
+        .eps = 1e-5,
+    };
+}
+
+gt_tensor *gt_layernorm_forward(const gt_layernorm_layer *l, const gt_fwd *f, gt_tensor *x) {
+    int axes[GT_MAX_DIMS];
+    for (int i = 1; i < x->ndim; i++) axes[i - 1] = i;
+    gt_tensor *mean = gt_mean(x, x->ndim - 1, axes, true);
+    gt_tensor *var = gt_var(x, x->ndim - 1, axes, true, false);
+    gt_tensor *xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
+    return gt_add(gt_mul(xhat, f->t[l->weight]), f->t[l->bias]);
+}
