@@ -2,6 +2,7 @@
  * trainables first (so the optimizer walks one flat range) and buffers after. */
 #include "nn/params.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +104,10 @@ int gt_params_find(const gt_params *p, const char *name) {
 
 void gt_params_zero_grad(gt_params *p) {
     memset(p->grad, 0, (size_t)p->numel_trainable * sizeof(float));
+}
+
+double gt_params_grad_norm(const gt_params *p) {
+    double s = 0;
+    for (int64_t i = 0; i < p->numel_trainable; i++) s += (double)p->grad[i] * p->grad[i];
+    return sqrt(s);
 }

@@ -47,5 +47,6 @@ void gt_params_release(gt_params *p);
 void gt_params_clone(gt_params *dst, const gt_params *src, gt_arena *arena);
 int gt_params_find(const gt_params *p, const char *name);  /* index or -1 */
 void gt_params_zero_grad(gt_params *p);
+double gt_params_grad_norm(const gt_params *p);  /* L2 norm of all trainables' gradients */
 
 #endif
