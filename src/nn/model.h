@@ -12,13 +12,13 @@ typedef enum { GT_ROLE_GENERATOR, GT_ROLE_DISCRIMINATOR } gt_role;
 /* Everything a family needs to build one network. */
 typedef struct gt_net_spec {
     gt_role role;
-    char family[32];        /* "dcgan", "mlp" */
+    char family[64];        /* "dcgan", "mlp" */
     int64_t z_dim;          /* generators: latent size */
     int64_t width;          /* base channels (dcgan) or hidden width (mlp) */
     int64_t depth;          /* hidden layers (mlp) */
-    char activation[16];    /* relu | leaky_relu | tanh (mlp hidden layers) */
-    char norm[16];          /* batch | layer | none */
-    char init[16];          /* normal | kaiming | xavier | orthogonal */
+    char activation[64];    /* relu | leaky_relu | tanh (mlp hidden layers) */
+    char norm[64];          /* batch | layer | none */
+    char init[64];          /* normal | kaiming | xavier | orthogonal */
     double init_std;        /* for normal */
     int c, h, w;            /* the data: images [c, h, w]; 2-D points c = 2, h = w = 1 */
 } gt_net_spec;

@@ -1,0 +1,47 @@
+/* The configuration: a struct generated from config_keys.def, filled from defaults, INI files
+ * (through libinih) and "section.key=value" overrides, each value checked against the key's
+ * type and allowed values; written back as INI with each key's documentation. */
+#ifndef GT_IO_CONFIG_H
+#define GT_IO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gantry.h"
+
+#define GT_CFG_STR_MAX 256
+#define GT_CFG_ENUM_MAX 64
+
+#define GT_CFG_FIELD_INT(f) int64_t f;
+#define GT_CFG_FIELD_FLOAT(f) double f;
+#define GT_CFG_FIELD_BOOL(f) bool f;
+#define GT_CFG_FIELD_STR(f) char f[GT_CFG_STR_MAX];
+#define GT_CFG_FIELD_ENUM(f) char f[GT_CFG_ENUM_MAX];
+
+/* One field per key, named in config_keys.def ([model.g] width is g_width, and so on). */
+typedef struct gt_config {
+#define GT_KEY(field, section, key, type, def, allowed, doc) GT_CFG_FIELD_##type(field)
+#include "io/config_keys.def"
+#undef GT_KEY
+} gt_config;
+
+void gt_config_defaults(gt_config *c);
+/* Sets the keys present in an INI file. On error c is unchanged and err names the file, the line,
+ * the key and what is allowed. Lines longer than about 200 characters are an error (libinih). */
+int gt_config_load_file(gt_config *c, const char *path, gt_error *err);
+/* One "section.key=value" override; the section is everything before the last dot of the left
+ * side ("model.g.width=64" sets [model.g] width). origin names the source ("command line"). */
+int gt_config_set(gt_config *c, const char *assignment, const char *origin, gt_error *err);
+/* The fully resolved configuration as INI with each key's documentation, written atomically. */
+int gt_config_write(const gt_config *c, const char *path, gt_error *err);
+/* Every section and key with its default, allowed values and documentation, as INI. */
+void gt_config_print_defaults(FILE *out);
+/* INI text without comments (for checkpoint metadata); returns its length, or -1 if it does not
+ * fit in cap bytes (the terminating NUL included). */
+int gt_config_to_string(const gt_config *c, char *buf, size_t cap);
+/* Sets the keys present in INI text; origin names it in errors ("checkpoint x: config"). */
+int gt_config_from_string(gt_config *c, const char *ini_text, const char *origin, gt_error *err);
+
+#endif

@@ -1,0 +1,179 @@
+/* Checkpoints: the whole training state in one safetensors file. Tensors: "g.*" and "d.*"
+ * (parameters and buffers), "opt_g.m", "opt_g.v", "opt_d.m", "opt_d.v" (when the optimizer has
+ * them) and "ema.*". Metadata: the resolved configuration and every counter and generator
+ * state as decimal strings. Restoring checks every tensor's presence and shape. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "train/trainer.h"
+
+#define CKPT_FORMAT "gantry-checkpoint-1"
+#define CONFIG_TEXT_MAX (64 * 1024)
+
+static void add_table(gt_st_writer *w, const char *prefix, const gt_params *p) {
+    char name[GT_ST_NAME_MAX];
+    for (int i = 0; i < p->n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, p->spec[i].name);
+        gt_st_writer_add(w, name, p->spec[i].ndim, p->spec[i].shape, p->t[i]->data);
+    }
+}
+
+static void add_moments(gt_st_writer *w, const char *prefix, const gt_optim *o) {
+    char name[GT_ST_NAME_MAX];
+    int64_t n = o->params->numel_trainable;
+    snprintf(name, sizeof name, "%sm", prefix);
+    if (o->m) gt_st_writer_add(w, name, 1, &n, o->m);
+    snprintf(name, sizeof name, "%sv", prefix);
+    if (o->v) gt_st_writer_add(w, name, 1, &n, o->v);
+}
+
+static void meta_u64(gt_st_writer *w, const char *key, uint64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    gt_st_writer_meta(w, key, buf);
+}
+
+int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
+    char *config = malloc(CONFIG_TEXT_MAX);
+    if (!config || gt_config_to_string(&t->cfg, config, CONFIG_TEXT_MAX) < 0) {
+        free(config);
+        return gt_error_set(err, "checkpoint %s: the configuration does not fit in %d bytes", path,
+                            CONFIG_TEXT_MAX);
+    }
+    gt_st_writer *w = gt_st_writer_new();
+    add_table(w, "g.", &t->g.params);
+    add_table(w, "d.", &t->d.params);
+    add_moments(w, "opt_g.", &t->opt_g);
+    add_moments(w, "opt_d.", &t->opt_d);
+    if (t->has_ema) add_table(w, "ema.", &t->ema.shadow);
+    gt_st_writer_meta(w, "format", CKPT_FORMAT);
+    gt_st_writer_meta(w, "config", config);
+    meta_u64(w, "step", (uint64_t)t->step);
+    meta_u64(w, "opt_g.step", (uint64_t)t->opt_g.step);
+    meta_u64(w, "opt_d.step", (uint64_t)t->opt_d.step);
+    meta_u64(w, "ema.updates", t->has_ema ? (uint64_t)t->ema.updates : 0);
+    meta_u64(w, "rng.key", t->rng.key);
+    meta_u64(w, "rng.counter", t->rng.counter);
+    gt_loader_state ls = gt_loader_state_get(t->loader);
+    meta_u64(w, "loader.seed", ls.seed);
+    meta_u64(w, "loader.epoch", ls.epoch);
+    meta_u64(w, "loader.index", ls.index);
+    int rc = gt_st_writer_write(w, path, err);
+    gt_st_writer_free(w);
+    free(config);
+    return rc;
+}
+
+static int check_format(const gt_st_file *f, const char *path, gt_error *err) {
+    const char *fmt = gt_st_meta(f, "format");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
+        return gt_error_set(err, "checkpoint %s: format '%s', expected '%s' (not a gantry checkpoint?)",
+                            path, fmt ? fmt : "(missing)", CKPT_FORMAT);
+    return 0;
+}
+
+int gt_checkpoint_config(const char *path, gt_config *cfg, gt_error *err) {
+    gt_st_file *f = gt_st_read(path, err);
+    if (!f) return -1;
+    int rc = check_format(f, path, err);
+    const char *text = rc == 0 ? gt_st_meta(f, "config") : NULL;
+    if (rc == 0 && !text) rc = gt_error_set(err, "checkpoint %s: no 'config' metadata", path);
+    if (rc == 0) {
+        char origin[512];
+        snprintf(origin, sizeof origin, "checkpoint %s: config", path);
+        gt_config_defaults(cfg);
+        rc = gt_config_from_string(cfg, text, origin, err);
+    }
+    gt_st_free(f);
+    return rc;
+}
+
+/* Copies one tensor of the file into dst after checking it exists with the expected shape. */
+static int restore_tensor(const gt_st_file *f, const char *path, const char *name, int ndim,
+                          const int64_t *shape, float *dst, gt_error *err) {
+    const gt_st_tensor *s = gt_st_find(f, name);
+    if (!s) return gt_error_set(err, "checkpoint %s: tensor '%s' missing (the architecture differs "
+                                     "from the one that wrote it?)", path, name);
+    bool same = s->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = s->shape[i] == shape[i];
+    if (!same) {
+        char want[96] = "", got[96] = "";
+        for (int i = 0; i < ndim; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "x" : "", (long long)shape[i]);
+        for (int i = 0; i < s->ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "x" : "", (long long)s->shape[i]);
+        return gt_error_set(err, "checkpoint %s: tensor '%s' has shape [%s], the configured "
+                                 "architecture needs [%s]", path, name, got, want);
+    }
+    memcpy(dst, s->data, (size_t)s->numel * sizeof(float));
+    return 0;
+}
+
+static int restore_table(const gt_st_file *f, const char *path, const char *prefix, gt_params *p,
+                         gt_error *err) {
+    char name[GT_ST_NAME_MAX];
+    for (int i = 0; i < p->n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, p->spec[i].name);
+        if (restore_tensor(f, path, name, p->spec[i].ndim, p->spec[i].shape, p->t[i]->data, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int restore_moments(const gt_st_file *f, const char *path, const char *prefix,
+                           gt_optim *o, gt_error *err) {
+    char name[GT_ST_NAME_MAX];
+    int64_t n = o->params->numel_trainable;
+    snprintf(name, sizeof name, "%sm", prefix);
+    if (o->m && restore_tensor(f, path, name, 1, &n, o->m, err) < 0) return -1;
+    snprintf(name, sizeof name, "%sv", prefix);
+    if (o->v && restore_tensor(f, path, name, 1, &n, o->v, err) < 0) return -1;
+    return 0;
+}
+
+static int meta_get(const gt_st_file *f, const char *path, const char *key, uint64_t *out,
+                    gt_error *err) {
+    const char *v = gt_st_meta(f, key);
+    char *end = NULL;
+    if (v) *out = strtoull(v, &end, 10);
+    if (!v || !*v || *end)
+        return gt_error_set(err, "checkpoint %s: metadata '%s' is %s, expected a decimal integer",
+                            path, key, v ? v : "missing");
+    return 0;
+}
+
+static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path, gt_error *err) {
+    uint64_t step, sg, sd, ema, key, ctr;
+    gt_loader_state ls;
+    if (meta_get(f, path, "step", &step, err) < 0 || meta_get(f, path, "opt_g.step", &sg, err) < 0 ||
+        meta_get(f, path, "opt_d.step", &sd, err) < 0 || meta_get(f, path, "ema.updates", &ema, err) < 0 ||
+        meta_get(f, path, "rng.key", &key, err) < 0 || meta_get(f, path, "rng.counter", &ctr, err) < 0 ||
+        meta_get(f, path, "loader.seed", &ls.seed, err) < 0 ||
+        meta_get(f, path, "loader.epoch", &ls.epoch, err) < 0 ||
+        meta_get(f, path, "loader.index", &ls.index, err) < 0)
+        return -1;
+    t->step = (int64_t)step;
+    t->opt_g.step = (int64_t)sg;
+    t->opt_d.step = (int64_t)sd;
+    if (t->has_ema) t->ema.updates = (int64_t)ema;
+    t->rng = (gt_rng){.key = key, .counter = ctr};
+    gt_loader_state_set(t->loader, ls);
+    return 0;
+}
+
+int gt_trainer_restore(gt_trainer *t, const char *path, gt_error *err) {
+    gt_st_file *f = gt_st_read(path, err);
+    if (!f) return -1;
+    int rc = check_format(f, path, err);
+    if (rc == 0) rc = restore_table(f, path, "g.", &t->g.params, err);
+    if (rc == 0) rc = restore_table(f, path, "d.", &t->d.params, err);
+    if (rc == 0) rc = restore_moments(f, path, "opt_g.", &t->opt_g, err);
+    if (rc == 0) rc = restore_moments(f, path, "opt_d.", &t->opt_d, err);
+    if (rc == 0 && t->has_ema) rc = restore_table(f, path, "ema.", &t->ema.shadow, err);
+    if (rc == 0) rc = restore_counters(t, f, path, err);
+    gt_st_free(f);
+    return rc;
+}

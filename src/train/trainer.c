@@ -1,0 +1,159 @@
+/* Building and stepping a GAN run from its configuration. */
+#include "train/trainer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
+    /* splitmix64 of (seed, stream): distinct, well-mixed Philox keys */
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream * 0xD1B54A32D192ED03ull + 1;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static gt_dataset *load_data(const gt_config *c, gt_error *err) {
+    const char *kind = c->data_dataset;
+    if (strcmp(kind, "fashion-mnist") == 0 || strcmp(kind, "mnist") == 0)
+        return gt_data_load_mnist_dir(c->data_path, "train", err);
+    if (strcmp(kind, "png") == 0)
+        return gt_data_load_png_dir(c->data_path, (int)c->data_channels, (int)c->data_resolution, err);
+    return gt_data_make_mixture(kind, c->data_n_points, 0, 0,
+                                gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err);
+}
+
+static gt_net_spec net_spec(const gt_config *c, const gt_dataset *ds, gt_role role) {
+    bool g = role == GT_ROLE_GENERATOR;
+    gt_net_spec s = {.role = role, .z_dim = c->g_z_dim, .width = g ? c->g_width : c->d_width,
+                     .depth = g ? c->g_depth : c->d_depth,
+                     .init_std = g ? c->g_init_std : c->d_init_std, .c = ds->c, .h = ds->h, .w = ds->w};
+    snprintf(s.family, sizeof s.family, "%s", g ? c->g_family : c->d_family);
+    snprintf(s.activation, sizeof s.activation, "%s", g ? c->g_activation : c->d_activation);
+    snprintf(s.norm, sizeof s.norm, "%s", g ? c->g_norm : c->d_norm);
+    snprintf(s.init, sizeof s.init, "%s", g ? c->g_init : c->d_init);
+    return s;
+}
+
+static gt_optim_cfg optim_cfg(const gt_config *c, bool g) {
+    const char *type = g ? c->opt_g_type : c->opt_d_type;
+    const char *sched = g ? c->opt_g_schedule : c->opt_d_schedule;
+    gt_optim_cfg o = {
+        .type = strcmp(type, "sgd") == 0 ? GT_OPTIM_SGD : GT_OPTIM_ADAM,
+        .lr = g ? c->opt_g_lr : c->opt_d_lr,
+        .beta1 = g ? c->opt_g_beta1 : c->opt_d_beta1,
+        .beta2 = g ? c->opt_g_beta2 : c->opt_d_beta2,
+        .eps = g ? c->opt_g_eps : c->opt_d_eps,
+        .weight_decay = g ? c->opt_g_weight_decay : c->opt_d_weight_decay,
+        .momentum = g ? c->opt_g_momentum : c->opt_d_momentum,
+        .schedule = strcmp(sched, "linear") == 0   ? GT_SCHEDULE_LINEAR
+                    : strcmp(sched, "cosine") == 0 ? GT_SCHEDULE_COSINE
+                                                   : GT_SCHEDULE_CONSTANT,
+        /* D takes d_steps updates per G step; both schedules span the run */
+        .total_steps = c->train_steps * (g ? 1 : c->train_d_steps),
+    };
+    return o;
+}
+
+static int build_networks(gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    gt_rng init = gt_rng_seed(gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_INIT));
+    gt_net_spec gs = net_spec(c, t->data, GT_ROLE_GENERATOR);
+    gt_net_spec ds = net_spec(c, t->data, GT_ROLE_DISCRIMINATOR);
+    if (gt_model_build(&t->g, &gs, t->arena, &init, err) < 0) return -1;
+    if (gt_model_build(&t->d, &ds, t->arena, &init, err) < 0) return -1;
+    gt_optim_cfg og = optim_cfg(c, true), od = optim_cfg(c, false);
+    gt_optim_init(&t->opt_g, &t->g.params, &og, t->arena);
+    gt_optim_init(&t->opt_d, &t->d.params, &od, t->arena);
+    t->has_ema = c->train_ema;
+    if (t->has_ema)
+        gt_ema_init(&t->ema, &t->g.params, c->train_ema_decay, c->train_ema_start, t->arena);
+    t->gan = (gt_gan){&t->g, &t->d, &t->opt_g, &t->opt_d, gt_loss_find(c->loss_type)};
+    if (!t->gan.loss)
+        return gt_error_set(err, "config: loss.type '%s' unknown (allowed: %s)", c->loss_type,
+                            gt_loss_names());
+    return 0;
+}
+
+int gt_trainer_init(gt_trainer *t, const gt_config *cfg, gt_error *err) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    t->data = load_data(cfg, err);
+    if (!t->data) return -1;
+    t->arena = gt_arena_new((size_t)16 << 20);
+    t->rng = gt_rng_seed(gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_LATENT));
+    if (build_networks(t, err) < 0) {
+        gt_trainer_free(t);
+        return -1;
+    }
+    t->loader = gt_loader_new(t->data, (int)cfg->train_batch,
+                              gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_DATA),
+                              cfg->data_prefetch, err);
+    if (!t->loader) {
+        gt_trainer_free(t);
+        return -1;
+    }
+    t->real = malloc((size_t)(cfg->train_batch * gt_trainer_example_size(t)) * sizeof(float));
+    GT_CHECK(t->real != NULL, "out of memory (real batch)");
+    return 0;
+}
+
+int64_t gt_trainer_example_size(const gt_trainer *t) {
+    return (int64_t)t->data->c * t->data->h * t->data->w;
+}
+
+/* The shape of a batch of n examples: [n, c, h, w] for images, [n, 2] for points. */
+static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape) {
+    shape[0] = n;
+    if (t->data->h == 1 && t->data->w == 1) {
+        shape[1] = t->data->c;
+        return 2;
+    }
+    shape[1] = t->data->c;
+    shape[2] = t->data->h;
+    shape[3] = t->data->w;
+    return 4;
+}
+
+void gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
+    int64_t batch = t->cfg.train_batch, shape[4], zs[2] = {batch, t->cfg.g_z_dim};
+    int nd = batch_shape(t, batch, shape);
+    gt_tensor *fake = NULL;
+    for (int64_t k = 0; k < t->cfg.train_d_steps; k++) {
+        gt_loader_next(t->loader, t->real, NULL);
+        gt_tensor *real = gt_from_data(nd, shape, t->real);
+        gt_tensor *z = gt_rand_normal(&t->rng, 2, zs, 0, 1);
+        fake = gt_gan_d_step(&t->gan, real, z, st);
+    }
+    gt_gan_g_step(&t->gan, fake, NULL, st);
+    if (t->has_ema) gt_ema_update(&t->ema, &t->g.params);
+    t->step++;
+    gt_step_end();
+}
+
+void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
+    gt_rng rng = gt_rng_seed(seed);
+    gt_params *p = t->has_ema ? &t->ema.shadow : &t->g.params;
+    gt_fwd f = gt_fwd_of(p, false);
+    int64_t per = gt_trainer_example_size(t), chunk = 256;
+    bool prev = gt_grad_set(false);
+    for (int64_t i = 0; i < n; i += chunk) {
+        int64_t m = n - i < chunk ? n - i : chunk, zs[2] = {m, t->cfg.g_z_dim};
+        gt_tensor *x = gt_model_forward(&t->g, &f, gt_rand_normal(&rng, 2, zs, 0, 1), NULL);
+        gt_copy_to(out + i * per, x);
+        gt_step_end();
+    }
+    gt_grad_set(prev);
+}
+
+void gt_trainer_free(gt_trainer *t) {
+    gt_loader_free(t->loader);
+    if (t->has_ema) gt_ema_release(&t->ema);
+    gt_model_release(&t->g);
+    gt_model_release(&t->d);
+    gt_arena_free(t->arena);
+    gt_dataset_free(t->data);
+    free(t->real);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,49 @@
+/* The trainer: everything one GAN run holds (data, both networks, optimizers, EMA, random
+ * generators, the step), built from a configuration, stepped, sampled, and saved to or
+ * restored from a checkpoint so that a resumed run continues bit for bit. */
+#ifndef GT_TRAIN_TRAINER_H
+#define GT_TRAIN_TRAINER_H
+
+#include "data/data.h"
+#include "gan/gan.h"
+#include "io/config.h"
+
+typedef struct gt_trainer {
+    gt_config cfg;
+    gt_arena *arena;          /* both networks, optimizer state, EMA */
+    gt_model g, d;
+    gt_optim opt_g, opt_d;
+    gt_ema ema;
+    bool has_ema;
+    gt_gan gan;
+    gt_dataset *data;
+    gt_loader *loader;
+    gt_rng rng;               /* latent draws during training */
+    int64_t step;             /* completed generator steps */
+    float *real;              /* [batch, c, h, w] staging for a real batch */
+} gt_trainer;
+
+/* Loads the data and builds the run described by cfg (fresh weights from train.seed). */
+int gt_trainer_init(gt_trainer *t, const gt_config *cfg, gt_error *err);
+/* train.d_steps D updates then one G update (and the EMA); st gets the last values. */
+void gt_trainer_step(gt_trainer *t, gt_step_stats *st);
+/* n samples from G (the EMA copy when there is one) in evaluation mode, from latents drawn
+ * with `seed`: out [n, c, h, w] (images) or [n, 2] (points). */
+void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out);
+/* The data's shape per example: c, h, w (points: 2, 1, 1). */
+int64_t gt_trainer_example_size(const gt_trainer *t);
+void gt_trainer_free(gt_trainer *t);
+
+/* Checkpoints (checkpoint.c): the full state in safetensors, written atomically. */
+int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err);
+/* Reads the configuration stored in a checkpoint (to build the trainer it restores into). */
+int gt_checkpoint_config(const char *path, gt_config *cfg, gt_error *err);
+/* Restores the state into a trainer built from a compatible configuration; every tensor's
+ * presence and shape is checked, and a mismatch names the tensor and both shapes. */
+int gt_trainer_restore(gt_trainer *t, const char *path, gt_error *err);
+
+/* A stream of the run's seed: init, latents, data order and fixed samples each get their own. */
+uint64_t gt_seed_stream(uint64_t seed, uint64_t stream);
+enum { GT_STREAM_INIT = 1, GT_STREAM_LATENT = 2, GT_STREAM_DATA = 3, GT_STREAM_SAMPLES = 4 };
+
+#endif
