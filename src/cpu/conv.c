@@ -44,7 +44,7 @@ typedef struct {
     int64_t kk, k;      /* kh*kw, and the GEMM depth cig*kh*kw */
     int64_t hw, hwi;    /* h_out*w_out, h_in*w_in */
     int64_t nb, nbatch; /* samples per batch, batches */
-    int threads;        /* batches run concurrently, one per thread (1: in order) */
+    int threads;        /* threads sharing the work, each with its own scratch */
     int pointwise;      /* 1x1, stride 1, no padding: x planes are the columns */
     tap_range *taps;    /* [kk], per kernel tap (a, b) */
     float *col, *ycat;  /* per thread: col [k, nb*hw], ycat [cog, nb*hw] (nb > 1) */
@@ -65,7 +65,7 @@ static int64_t batch_size(const conv_plan *P) {
  * the thread count, their results do not depend on it, and when there are at least as
  * many batches as threads they run one per thread, rounded up to a multiple of the
  * threads to balance the work. Weight grad keeps batches fixed by the geometry (they fix
- * its summation order) and splits input channels across threads instead. */
+ * its summation order) and splits input or output channels across threads instead. */
 static void plan_batches(conv_plan *P, int split_batches) {
     int64_t n = P->g->n, t = gt_cpu_threads();
     P->nb = batch_size(P);
@@ -73,7 +73,7 @@ static void plan_batches(conv_plan *P, int split_batches) {
     P->threads = 1;
     if (t <= 1) return;
     if (!split_batches) {
-        P->threads = P->cig >= t ? (int)t : 1;
+        P->threads = P->cig >= t || P->cog >= t ? (int)t : 1;
         return;
     }
     if (P->nbatch < t) return;
@@ -117,7 +117,8 @@ static void conv_plan_free(conv_plan *P) {
  * xc: [h_in, w_in], dst: [h_out * w_out]. */
 static void im2col_row(const gt_conv_geom *g, float *dst, const float *xc, const tap_range *t) {
     int64_t wo = g->w_out, sw = g->sw, n = t->q1 - t->q0;
-    if (t->p0 > 0 || t->p1 < g->h_out || n < wo) memset(dst, 0, (size_t)(g->h_out * wo) * 4);
+    if (t->p0 > 0 || t->p1 < g->h_out || n < wo)
+        memset(dst, 0, (size_t)(g->h_out * wo) * sizeof *dst);
     if (t->p0 >= t->p1 || n <= 0) return;
     const float *s = xc + (t->p0 * g->sh + t->offh) * g->w_in + t->offw + t->q0 * sw;
     float *d = dst + t->p0 * wo + t->q0;
@@ -184,14 +185,16 @@ static int64_t y_at(const conv_plan *P, int64_t n, int64_t gi, int64_t o) {
     return (n * P->g->c_out + gi * P->cog + o) * P->hw;
 }
 
-/* cat[o, j*hw ..] = y[n0 + j, gi*cog + o, :] for j < m; cat: [cog, m*hw]. */
+/* cat[o - o0, j*hw ..] = y[n0 + j, gi*cog + o, :] for j < m, o0 <= o < o1;
+ * cat: [o1 - o0, m*hw]. */
 static void y_gather(const conv_plan *P, float *cat, const float *y, int64_t n0, int64_t m,
-                     int64_t gi) {
+                     int64_t gi, int64_t o0, int64_t o1) {
     int64_t hw = P->hw;
-#pragma omp parallel for collapse(2) schedule(static) if (m * P->cog * hw > GT_CONV_PAR_MIN)
+#pragma omp parallel for collapse(2) schedule(static) if (m * (o1 - o0) * hw > GT_CONV_PAR_MIN)
     for (int64_t j = 0; j < m; j++)
-        for (int64_t o = 0; o < P->cog; o++)
-            memcpy(cat + (o * m + j) * hw, y + y_at(P, n0 + j, gi, o), (size_t)hw * sizeof *y);
+        for (int64_t o = o0; o < o1; o++)
+            memcpy(cat + ((o - o0) * m + j) * hw, y + y_at(P, n0 + j, gi, o),
+                   (size_t)hw * sizeof *y);
 }
 
 /* y[n0 + j, gi*cog + o, :] = cat[o, j*hw ..] for j < m. */
@@ -278,7 +281,7 @@ static void input_grad_batch(const conv_plan *P, int t, const conv_io *io, int64
     for (int64_t gi = 0; gi < P->g->groups; gi++) {
         const float *b = io->in + y_at(P, n0, gi, 0);
         if (m > 1) {
-            y_gather(P, ycat, io->in, n0, m, gi);
+            y_gather(P, ycat, io->in, n0, m, gi, 0, P->cog);
             b = ycat;
         }
         float *out = P->pointwise ? io->out + (n0 * P->g->c_in + gi * P->cig) * P->hwi : col;
@@ -300,26 +303,47 @@ void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, c
     conv_plan_free(&P);
 }
 
-/* Columns [c0*kk, c1*kk) of every w_g (input channels c0 .. c1-1 of each group):
- * w_g (+)= y_batch[cog, m*hw] @ col[.., m*hw]^T over the batches in order of n (beta = 1
- * after the first). Each element's sum order is fixed by the geometry alone. */
+/* The share of weight_grad of one thread: rows o0 .. o1-1 and input channels c0 .. c1-1
+ * of every group's w_g [cog, cig*kk]. */
+typedef struct { int64_t o0, o1, c0, c1; } w_block;
+
+/* w_g[o0:o1, c0*kk:c1*kk] (+)= y_batch[o0:o1, m*hw] @ col[.., m*hw]^T over the batches in
+ * order of n (beta = 1 after the first). Each element's sum order is fixed by the geometry
+ * alone: batches do not depend on threads, and gt_cpu_sgemm gives an element the same
+ * result whichever block of C it is computed in. */
 static void weight_grad_part(const conv_plan *P, int t, float *w, const float *x,
-                             const float *y, int64_t c0, int64_t c1) {
+                             const float *y, const w_block *wb) {
     float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
+    int64_t rows = wb->o1 - wb->o0, cols = (wb->c1 - wb->c0) * P->kk;
     for (int64_t n0 = 0; n0 < P->g->n; n0 += P->nb) {
         int64_t m = min64(P->nb, P->g->n - n0), ld = m * P->hw;
         for (int64_t gi = 0; gi < P->g->groups; gi++) {
-            const float *a = y + y_at(P, n0, gi, 0);
+            const float *a = y + y_at(P, n0, gi, wb->o0);
             if (m > 1) {
-                y_gather(P, ycat, y, n0, m, gi);
+                y_gather(P, ycat, y, n0, m, gi, wb->o0, wb->o1);
                 a = ycat;
             }
-            col_block blk = {n0, m, gi, c0, c1};
+            col_block blk = {n0, m, gi, wb->c0, wb->c1};
             const float *b = columns(P, col, x, &blk);
-            gt_cpu_sgemm(0, 1, P->cog, (c1 - c0) * P->kk, ld, 1.0f, a, ld, b, ld,
-                         n0 == 0 ? 0.0f : 1.0f, w + gi * P->cog * P->k + c0 * P->kk, P->k);
+            float *c = w + (gi * P->cog + wb->o0) * P->k + wb->c0 * P->kk;
+            gt_cpu_sgemm(0, 1, rows, cols, ld, 1.0f, a, ld, b, ld, n0 == 0 ? 0.0f : 1.0f, c,
+                         P->k);
         }
     }
+}
+
+/* Thread t of nt: a share of the input channels when there are enough, else of the
+ * output channels (then every thread builds all columns). */
+static w_block weight_grad_share(const conv_plan *P, int t, int nt) {
+    w_block wb = {0, P->cog, 0, P->cig};
+    if (P->cig >= nt) {
+        wb.c0 = P->cig * t / nt;
+        wb.c1 = P->cig * (t + 1) / nt;
+    } else {
+        wb.o0 = P->cog * t / nt;
+        wb.o1 = P->cog * (t + 1) / nt;
+    }
+    return wb;
 }
 
 void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y) {
@@ -330,13 +354,15 @@ void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, 
     }
     conv_plan P = conv_plan_make(g, 0);
     if (P.threads == 1) {
-        weight_grad_part(&P, 0, w, x, y, 0, P.cig);
+        w_block all = weight_grad_share(&P, 0, 1);
+        weight_grad_part(&P, 0, w, x, y, &all);
     } else {
 #pragma omp parallel num_threads(P.threads)
         {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int t = omp_get_thread_num();
+            w_block wb = weight_grad_share(&P, t, omp_get_num_threads());
             omp_set_num_threads(1);
-            weight_grad_part(&P, t, w, x, y, P.cig * t / nt, P.cig * (t + 1) / nt);
+            weight_grad_part(&P, t, w, x, y, &wb);
         }
     }
     conv_plan_free(&P);
