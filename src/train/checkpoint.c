@@ -57,10 +57,12 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
     meta_u64(w, "ema.updates", t->has_ema ? (uint64_t)t->ema.updates : 0);
     meta_u64(w, "rng.key", t->rng.key);
     meta_u64(w, "rng.counter", t->rng.counter);
-    gt_loader_state ls = gt_loader_state_get(t->loader);
-    meta_u64(w, "loader.seed", ls.seed);
-    meta_u64(w, "loader.epoch", ls.epoch);
-    meta_u64(w, "loader.index", ls.index);
+    if (t->loader) {
+        gt_loader_state ls = gt_loader_state_get(t->loader);
+        meta_u64(w, "loader.seed", ls.seed);
+        meta_u64(w, "loader.epoch", ls.epoch);
+        meta_u64(w, "loader.index", ls.index);
+    }
     int rc = gt_st_writer_write(w, path, err);
     gt_st_writer_free(w);
     free(config);
@@ -150,17 +152,23 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
     gt_loader_state ls;
     if (meta_get(f, path, "step", &step, err) < 0 || meta_get(f, path, "opt_g.step", &sg, err) < 0 ||
         meta_get(f, path, "opt_d.step", &sd, err) < 0 || meta_get(f, path, "ema.updates", &ema, err) < 0 ||
-        meta_get(f, path, "rng.key", &key, err) < 0 || meta_get(f, path, "rng.counter", &ctr, err) < 0 ||
-        meta_get(f, path, "loader.seed", &ls.seed, err) < 0 ||
-        meta_get(f, path, "loader.epoch", &ls.epoch, err) < 0 ||
-        meta_get(f, path, "loader.index", &ls.index, err) < 0)
+        meta_get(f, path, "rng.key", &key, err) < 0 || meta_get(f, path, "rng.counter", &ctr, err) < 0)
         return -1;
+    if (t->loader && (meta_get(f, path, "loader.seed", &ls.seed, err) < 0 ||
+                      meta_get(f, path, "loader.epoch", &ls.epoch, err) < 0 ||
+                      meta_get(f, path, "loader.index", &ls.index, err) < 0))
+        return -1;
+    uint64_t per_epoch = (uint64_t)(t->data ? t->data->n / t->cfg.train_batch : 0);
+    if (t->loader && (ls.index >= per_epoch || ls.seed != gt_loader_state_get(t->loader).seed))
+        return gt_error_set(err, "checkpoint %s: data position (seed %" PRIu64 ", batch %" PRIu64
+                                 ") does not fit this data (%" PRIu64 " batches per epoch)",
+                            path, ls.seed, ls.index, per_epoch);
     t->step = (int64_t)step;
     t->opt_g.step = (int64_t)sg;
     t->opt_d.step = (int64_t)sd;
     if (t->has_ema) t->ema.updates = (int64_t)ema;
     t->rng = (gt_rng){.key = key, .counter = ctr};
-    gt_loader_state_set(t->loader, ls);
+    if (t->loader) gt_loader_state_set(t->loader, ls);
     return 0;
 }
 

@@ -24,7 +24,30 @@ static gt_dataset *load_data(const gt_config *c, gt_error *err) {
                                 gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err);
 }
 
-static gt_net_spec net_spec(const gt_config *c, const gt_dataset *ds, gt_role role) {
+void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w) {
+    const char *kind = cfg->data_dataset;
+    if (strcmp(kind, "ring") == 0 || strcmp(kind, "grid") == 0) {
+        *c = 2;
+        *h = *w = 1;
+    } else if (strcmp(kind, "png") == 0) {
+        *c = (int)cfg->data_channels;
+        *h = *w = (int)cfg->data_resolution;
+    } else {
+        *c = 1;
+        *h = *w = 28;
+    }
+}
+
+/* The loaded data must have the shape the configuration implies (checkpoints rely on it). */
+static int check_data_shape(const gt_trainer *t, gt_error *err) {
+    const gt_dataset *ds = t->data;
+    if (ds->c == t->c && ds->h == t->h && ds->w == t->w) return 0;
+    return gt_error_set(err, "data %s: examples are %dx%dx%d, the configuration implies %dx%dx%d "
+                             "(for IDX data only 28x28 single-channel images are supported)",
+                        ds->name, ds->c, ds->h, ds->w, t->c, t->h, t->w);
+}
+
+static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role role) {
     bool g = role == GT_ROLE_GENERATOR;
     gt_net_spec s = {.role = role, .z_dim = c->g_z_dim, .width = g ? c->g_width : c->d_width,
                      .depth = g ? c->g_depth : c->d_depth,
@@ -59,8 +82,8 @@ static gt_optim_cfg optim_cfg(const gt_config *c, bool g) {
 static int build_networks(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
     gt_rng init = gt_rng_seed(gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_INIT));
-    gt_net_spec gs = net_spec(c, t->data, GT_ROLE_GENERATOR);
-    gt_net_spec ds = net_spec(c, t->data, GT_ROLE_DISCRIMINATOR);
+    gt_net_spec gs = net_spec(c, t, GT_ROLE_GENERATOR);
+    gt_net_spec ds = net_spec(c, t, GT_ROLE_DISCRIMINATOR);
     if (gt_model_build(&t->g, &gs, t->arena, &init, err) < 0) return -1;
     if (gt_model_build(&t->d, &ds, t->arena, &init, err) < 0) return -1;
     gt_optim_cfg og = optim_cfg(c, true), od = optim_cfg(c, false);
@@ -76,47 +99,47 @@ static int build_networks(gt_trainer *t, gt_error *err) {
     return 0;
 }
 
-int gt_trainer_init(gt_trainer *t, const gt_config *cfg, gt_error *err) {
-    memset(t, 0, sizeof *t);
-    t->cfg = *cfg;
+/* The data, its loader and the staging buffer for real batches. */
+static int attach_data(gt_trainer *t, gt_error *err) {
+    const gt_config *cfg = &t->cfg;
     t->data = load_data(cfg, err);
-    if (!t->data) return -1;
-    t->arena = gt_arena_new((size_t)16 << 20);
-    t->rng = gt_rng_seed(gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_LATENT));
-    if (build_networks(t, err) < 0) {
-        gt_trainer_free(t);
-        return -1;
-    }
+    if (!t->data || check_data_shape(t, err) < 0) return -1;
     t->loader = gt_loader_new(t->data, (int)cfg->train_batch,
                               gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_DATA),
                               cfg->data_prefetch, err);
-    if (!t->loader) {
-        gt_trainer_free(t);
-        return -1;
-    }
+    if (!t->loader) return -1;
     t->real = malloc((size_t)(cfg->train_batch * gt_trainer_example_size(t)) * sizeof(float));
     GT_CHECK(t->real != NULL, "out of memory (real batch)");
     return 0;
 }
 
-int64_t gt_trainer_example_size(const gt_trainer *t) {
-    return (int64_t)t->data->c * t->data->h * t->data->w;
+int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_error *err) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    gt_config_example_shape(cfg, &t->c, &t->h, &t->w);
+    t->arena = gt_arena_new((size_t)16 << 20);
+    t->rng = gt_rng_seed(gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_LATENT));
+    if (build_networks(t, err) < 0 || (load_data && attach_data(t, err) < 0)) {
+        gt_trainer_free(t);
+        return -1;
+    }
+    return 0;
 }
+
+int64_t gt_trainer_example_size(const gt_trainer *t) { return (int64_t)t->c * t->h * t->w; }
 
 /* The shape of a batch of n examples: [n, c, h, w] for images, [n, 2] for points. */
 static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape) {
     shape[0] = n;
-    if (t->data->h == 1 && t->data->w == 1) {
-        shape[1] = t->data->c;
-        return 2;
-    }
-    shape[1] = t->data->c;
-    shape[2] = t->data->h;
-    shape[3] = t->data->w;
+    shape[1] = t->c;
+    if (t->h == 1 && t->w == 1) return 2;
+    shape[2] = t->h;
+    shape[3] = t->w;
     return 4;
 }
 
 void gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
+    GT_CHECK(t->loader != NULL, "trainer: stepping a trainer built without data");
     int64_t batch = t->cfg.train_batch, shape[4], zs[2] = {batch, t->cfg.g_z_dim};
     int nd = batch_shape(t, batch, shape);
     gt_tensor *fake = NULL;

@@ -16,15 +16,20 @@ typedef struct gt_trainer {
     gt_ema ema;
     bool has_ema;
     gt_gan gan;
-    gt_dataset *data;
+    gt_dataset *data;         /* NULL when built without data */
     gt_loader *loader;
+    int c, h, w;              /* one example's shape */
     gt_rng rng;               /* latent draws during training */
     int64_t step;             /* completed generator steps */
     float *real;              /* [batch, c, h, w] staging for a real batch */
 } gt_trainer;
 
-/* Loads the data and builds the run described by cfg (fresh weights from train.seed). */
-int gt_trainer_init(gt_trainer *t, const gt_config *cfg, gt_error *err);
+/* Builds the run described by cfg (fresh weights from train.seed). With load_data the
+ * training data is loaded and batched; without it (sampling, inspection) only the networks
+ * are built, for the example shape the configuration implies. */
+int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_error *err);
+/* The example shape [c, h, w] a configuration's data has (points: 2, 1, 1). */
+void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w);
 /* train.d_steps D updates then one G update (and the EMA); st gets the last values. */
 void gt_trainer_step(gt_trainer *t, gt_step_stats *st);
 /* n samples from G (the EMA copy when there is one) in evaluation mode, from latents drawn

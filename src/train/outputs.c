@@ -1,0 +1,95 @@
+/* A run's folder: its configuration, metrics log, sample grids and checkpoint. */
+#include "train/outputs.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/image.h"
+
+#define PATH_MAX_LEN 4096
+
+/* mkdir -p */
+static int make_dir(const char *path, gt_error *err) {
+    char buf[PATH_MAX_LEN];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return gt_error_set(err, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return gt_error_set(err, "%s: cannot create folder: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return gt_error_set(err, "%s: cannot create folder: %s", buf, strerror(errno));
+    return 0;
+}
+
+int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    if (make_dir(dir, err) < 0) return -1;
+    snprintf(path, sizeof path, "%s/samples", dir);
+    if (make_dir(path, err) < 0) return -1;
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    return gt_config_write(cfg, path, err);
+}
+
+int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
+                       double elapsed, gt_error *err) {
+    char path[PATH_MAX_LEN], line[1024];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(line, sizeof line,
+             "{\"step\": %lld, \"d_loss\": %.6g, \"g_loss\": %.6g, \"d_grad_norm\": %.6g, "
+             "\"g_grad_norm\": %.6g, \"d_real\": %.6g, \"d_fake\": %.6g, \"lr_g\": %.6g, "
+             "\"lr_d\": %.6g, \"steps_per_s\": %.4g, \"images_per_s\": %.4g, \"elapsed_s\": %.3f}",
+             (long long)t->step, st->d_loss, st->g_loss, st->d_grad_norm, st->g_grad_norm,
+             st->d_real_mean, st->d_fake_mean, gt_optim_lr(&t->opt_g), gt_optim_lr(&t->opt_d), rate,
+             rate * (double)t->cfg.train_batch, elapsed);
+    return gt_jsonl_append(path, line, err);
+}
+
+/* Points drawn as white dots on a 256 x 256 canvas covering [-e, e]^2, e fitting the data. */
+static int write_scatter(const char *path, const float *pts, int64_t n, float extent, gt_error *err) {
+    enum { SIDE = 256 };
+    float *img = malloc(SIDE * SIDE * sizeof *img);
+    if (!img) return gt_error_set(err, "%s: out of memory for the scatter plot", path);
+    for (int i = 0; i < SIDE * SIDE; i++) img[i] = -1.0f;
+    for (int64_t k = 0; k < n; k++) {
+        int x = (int)((pts[2 * k] / extent + 1) * 0.5f * (SIDE - 1));
+        int y = (int)((1 - pts[2 * k + 1] / extent) * 0.5f * (SIDE - 1));
+        if (x >= 0 && x < SIDE && y >= 0 && y < SIDE) img[y * SIDE + x] = 1.0f;
+    }
+    int rc = gt_png_write_grid(path, img, 1, 1, SIDE, SIDE, 1, err);
+    free(img);
+    return rc;
+}
+
+int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/samples/step-%06lld.png", dir, (long long)t->step);
+    int64_t n = t->cfg.train_sample_n;
+    bool points = t->h == 1 && t->w == 1;
+    if (points) n = n < 1000 ? 1000 : n;
+    float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
+    if (!x) return gt_error_set(err, "%s: out of memory for %lld samples", path, (long long)n);
+    gt_trainer_sample(t, n, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES), x);
+    int rc;
+    if (points) {
+        rc = write_scatter(path, x, n, strcmp(t->cfg.data_dataset, "grid") == 0 ? 6.0f : 1.5f, err);
+    } else {
+        int cols = (int)ceil(sqrt((double)n));
+        rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, cols, err);
+    }
+    free(x);
+    return rc;
+}
+
+int gt_run_checkpoint(const gt_trainer *t, const char *dir, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    return gt_trainer_save(t, path, err);
+}

@@ -1,0 +1,20 @@
+/* What a run writes into its folder: config.ini, metrics.jsonl (one JSON object per logged
+ * step), samples/step-NNNNNN.png from a fixed latent batch, and checkpoint.safetensors. */
+#ifndef GT_TRAIN_OUTPUTS_H
+#define GT_TRAIN_OUTPUTS_H
+
+#include "train/trainer.h"
+
+/* Creates dir and dir/samples (with parents) and writes dir/config.ini. */
+int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err);
+/* Appends one line to dir/metrics.jsonl: step, losses, gradient norms, mean logits, learning
+ * rates, steps per second (rate) and elapsed seconds. */
+int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
+                       double elapsed, gt_error *err);
+/* dir/samples/step-NNNNNN.png: a grid of train.sample_n images (or a scatter plot of points
+ * over the data's centres) from G's EMA, always from the same latents. */
+int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err);
+/* dir/checkpoint.safetensors, atomically (an earlier checkpoint survives any failure). */
+int gt_run_checkpoint(const gt_trainer *t, const char *dir, gt_error *err);
+
+#endif

@@ -1,0 +1,158 @@
+/* gantry sample, info and config: drawing from a checkpoint, inspecting one, and printing
+ * configurations. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "io/image.h"
+#include "io/safetensors.h"
+#include "train/trainer.h"
+
+static void sample_help(void) {
+    printf("usage: gantry sample --ckpt FILE --out FILE.png|FILE.npy [--n N] [--seed S]\n\n"
+           "  --ckpt FILE   a checkpoint written by gantry train (RUNDIR/checkpoint.safetensors)\n"
+           "  --out FILE    .png: a grid of images (a scatter plot for 2-D data);\n"
+           "                .npy: float32 (N, C, H, W) in [-1, 1], or (N, 2) for 2-D data\n"
+           "  --n N         how many samples (default 64)\n"
+           "  --seed S      seed of the latent draws (default 0)\n"
+           "Samples come from G's EMA weights when the checkpoint has them, in evaluation mode.\n");
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The trainer a checkpoint describes, networks only, with its state restored. */
+static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
+    gt_config cfg;
+    if (gt_checkpoint_config(path, &cfg, err) < 0) return -1;
+    if (gt_trainer_init(t, &cfg, false, err) < 0) return -1;
+    if (gt_trainer_restore(t, path, err) < 0) {
+        gt_trainer_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_samples(gt_trainer *t, const char *out, long long n, long long seed, gt_error *err) {
+    bool points = t->h == 1 && t->w == 1;
+    float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
+    if (!x) return gt_error_set(err, "out of memory for %lld samples", n);
+    gt_trainer_sample(t, n, (uint64_t)seed, x);
+    int rc;
+    if (ends_with(out, ".npy")) {
+        int64_t shape[4] = {n, t->c, t->h, t->w};
+        rc = gt_npy_write(out, x, points ? 2 : 4, shape, err);
+    } else if (points) {
+        rc = gt_error_set(err, "%s: 2-D samples are written as .npy (a plot: see samples/ of the run)", out);
+    } else {
+        int cols = 1;
+        while ((long long)cols * cols < n) cols++;
+        rc = gt_png_write_grid(out, x, (int)n, t->c, t->h, t->w, cols, err);
+    }
+    free(x);
+    return rc;
+}
+
+int gt_cmd_sample(int argc, char **argv) {
+    const char *ckpt = NULL, *out = NULL, *v;
+    long long n = 64, seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (gt_cli_is_help(argv[i])) {
+            sample_help();
+            return 0;
+        } else if (gt_cli_option(argc, argv, &i, "--ckpt", &v)) {
+            if (!(ckpt = v)) return gt_cli_usage("sample", "--ckpt needs a file");
+        } else if (gt_cli_option(argc, argv, &i, "--out", &v)) {
+            if (!(out = v)) return gt_cli_usage("sample", "--out needs a file");
+        } else if (gt_cli_option(argc, argv, &i, "--n", &v)) {
+            if (!gt_cli_parse_i64("--n", v, &n) || n < 1 || n > 1000000)
+                return gt_cli_usage("sample", "--n must be 1 to 1000000");
+        } else if (gt_cli_option(argc, argv, &i, "--seed", &v)) {
+            if (!gt_cli_parse_i64("--seed", v, &seed)) return 2;
+        } else {
+            return gt_cli_usage("sample", "unknown argument '%s'", argv[i]);
+        }
+    }
+    if (!ckpt || !out) return gt_cli_usage("sample", "needs --ckpt FILE and --out FILE");
+    if (!ends_with(out, ".png") && !ends_with(out, ".npy"))
+        return gt_cli_usage("sample", "--out must end in .png or .npy, got '%s'", out);
+    gt_trainer t;
+    gt_error err;
+    if (open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
+    int rc = write_samples(&t, out, n, seed, &err);
+    gt_trainer_free(&t);
+    gt_runtime_free();
+    if (rc < 0) return gt_cli_fail("%s", err.msg);
+    printf("wrote %lld samples to %s\n", n, out);
+    return 0;
+}
+
+/* ---- info ---- */
+
+static void print_meta(const gt_st_file *f, const char *key) {
+    const char *v = gt_st_meta(f, key);
+    if (v) printf("%-14s %s\n", key, v);
+}
+
+int gt_cmd_info(int argc, char **argv) {
+    if (argc != 2 || gt_cli_is_help(argv[1])) {
+        printf("usage: gantry info FILE\n\n  Shows a checkpoint's configuration, step, and every "
+               "tensor with its shape.\n");
+        return argc == 2 ? 0 : 2;
+    }
+    gt_error err;
+    gt_st_file *f = gt_st_read(argv[1], &err);
+    if (!f) return gt_cli_fail("%s", err.msg);
+    printf("file           %s\n", argv[1]);
+    const char *keys[] = {"format", "step", "opt_g.step", "opt_d.step", "ema.updates", "rng.key",
+                          "rng.counter", "loader.seed", "loader.epoch", "loader.index"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) print_meta(f, keys[i]);
+    int64_t total = 0;
+    printf("\ntensors (%d):\n", gt_st_count(f));
+    for (int i = 0; i < gt_st_count(f); i++) {
+        const gt_st_tensor *s = gt_st_at(f, i);
+        printf("  %-40s [", s->name);
+        for (int d = 0; d < s->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)s->shape[d]);
+        printf("]\n");
+        total += s->numel;
+    }
+    printf("  total %lld floats\n", (long long)total);
+    const char *cfg = gt_st_meta(f, "config");
+    if (cfg) printf("\nconfiguration:\n%s", cfg);
+    gt_st_free(f);
+    return 0;
+}
+
+/* ---- config ---- */
+
+int gt_cmd_config(int argc, char **argv) {
+    const char *file = NULL, *v;
+    gt_config cfg;
+    gt_error err;
+    gt_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++) {
+        if (gt_cli_is_help(argv[i])) {
+            printf("usage: gantry config --defaults\n"
+                   "       gantry config --config FILE [section.key=value ...]\n\n"
+                   "  --defaults      every section and key with its default, allowed values and meaning\n"
+                   "  --config FILE   print the configuration FILE and the overrides resolve to\n");
+            return 0;
+        } else if (strcmp(argv[i], "--defaults") == 0) {
+            gt_config_print_defaults(stdout);
+            return 0;
+        } else if (gt_cli_option(argc, argv, &i, "--config", &v)) {
+            if (!(file = v)) return gt_cli_usage("config", "--config needs a file");
+            if (gt_config_load_file(&cfg, file, &err) < 0) return gt_cli_fail("%s", err.msg);
+        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+            if (gt_config_set(&cfg, argv[i], "command line", &err) < 0) return gt_cli_fail("%s", err.msg);
+        } else {
+            return gt_cli_usage("config", "unknown argument '%s'", argv[i]);
+        }
+    }
+    static char text[64 * 1024];
+    if (gt_config_to_string(&cfg, text, sizeof text) < 0) return gt_cli_fail("configuration too large");
+    fputs(text, stdout);
+    return 0;
+}
