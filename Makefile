@@ -35,7 +35,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(if $(TOOL_SRC),$(BUILD)/gantry)
 
-.PHONY: all test bench install clean tests benches valgrind
+.PHONY: all test bench install clean tests benches valgrind demo
 all: $(BUILD)/libgantry.a $(BUILD)/libgantry.so $(TOOL_BIN)
 
 $(BUILD)/%_avx512.o: %_avx512.c
@@ -67,12 +67,17 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgantry.a
 tests: $(TEST_BIN)
 benches: $(BENCH_BIN)
 
-test: $(TEST_BIN)
-	@sh tests/run.sh $(TEST_BIN)
+# The CLI integration tests run the gantry binary of the same build.
+test: $(TEST_BIN) $(BUILD)/gantry
+	@GANTRY_BIN=$(BUILD)/gantry sh tests/run.sh $(TEST_BIN)
 
 # Leak check of the unit suite (slow: valgrind runs each test binary).
-valgrind: $(TEST_BIN)
-	@VALGRIND=1 sh tests/run.sh $(TEST_BIN)
+valgrind: $(TEST_BIN) $(BUILD)/gantry
+	@GANTRY_BIN=$(BUILD)/gantry VALGRIND=1 sh tests/run.sh $(TEST_BIN)
+
+# Installs missing Debian packages (as root), builds, and trains the default recipe.
+demo:
+	@sh scripts/demo.sh
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done

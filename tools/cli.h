@@ -29,7 +29,7 @@ int gt_cli_usage(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* Parses a non-negative integer option value; false (with a message) if it is not one. */
-bool gt_cli_parse_i64(const char *option, const char *text, long long *out);
+/* Parses a non-negative integer option value; false if it is not one. */
+bool gt_cli_parse_i64(const char *text, long long *out);
 
 #endif

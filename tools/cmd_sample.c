@@ -67,10 +67,13 @@ int gt_cmd_sample(int argc, char **argv) {
         } else if (gt_cli_option(argc, argv, &i, "--out", &v)) {
             if (!(out = v)) return gt_cli_usage("sample", "--out needs a file");
         } else if (gt_cli_option(argc, argv, &i, "--n", &v)) {
-            if (!gt_cli_parse_i64("--n", v, &n) || n < 1 || n > 1000000)
-                return gt_cli_usage("sample", "--n must be 1 to 1000000");
+            if (!gt_cli_parse_i64(v, &n) || n < 1 || n > 1000000)
+                return gt_cli_usage("sample", "--n must be an integer from 1 to 1000000, got '%s'",
+                                    v ? v : "");
         } else if (gt_cli_option(argc, argv, &i, "--seed", &v)) {
-            if (!gt_cli_parse_i64("--seed", v, &seed)) return 2;
+            if (!gt_cli_parse_i64(v, &seed))
+                return gt_cli_usage("sample", "--seed must be a non-negative integer, got '%s'",
+                                    v ? v : "");
         } else {
             return gt_cli_usage("sample", "unknown argument '%s'", argv[i]);
         }

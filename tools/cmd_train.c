@@ -148,13 +148,19 @@ int gt_cmd_train(int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
     gt_config cfg;
     gt_error err;
-    if (resolve_config(&a, ckpt, &cfg, &err) < 0 || gt_run_prepare_dir(dir, &cfg, &err) < 0)
-        return gt_cli_fail("%s", err.msg);
+    if (resolve_config(&a, ckpt, &cfg, &err) < 0) return gt_cli_fail("%s", err.msg);
+    if (!a.resume && access(ckpt, F_OK) == 0)
+        return gt_cli_fail("%s already holds a run (%s); continue it with --resume %s, or choose "
+                           "another --out", dir, ckpt, dir);
     if (cfg.train_threads > 0) omp_set_num_threads((int)cfg.train_threads);
     gt_trainer t;
     if (gt_trainer_init(&t, &cfg, true, &err) < 0) return gt_cli_fail("%s", err.msg);
-    if (a.resume && gt_trainer_restore(&t, ckpt, &err) < 0) {
+    /* the run folder is written only once the run is known to be good: a failed resume
+     * leaves config.ini as it was */
+    if ((a.resume && gt_trainer_restore(&t, ckpt, &err) < 0) ||
+        gt_run_prepare_dir(dir, &cfg, &err) < 0) {
         gt_trainer_free(&t);
+        gt_runtime_free();
         return gt_cli_fail("%s", err.msg);
     }
     struct sigaction sa = {.sa_handler = on_signal};

@@ -63,15 +63,10 @@ int gt_cli_usage(const char *command, const char *fmt, ...) {
     return 2;
 }
 
-bool gt_cli_parse_i64(const char *option, const char *text, long long *out) {
+bool gt_cli_parse_i64(const char *text, long long *out) {
     char *end = NULL;
     if (text) *out = strtoll(text, &end, 10);
-    if (!text || !*text || *end || *out < 0) {
-        fprintf(stderr, "gantry: %s needs a non-negative integer, got '%s'\n", option,
-                text ? text : "(nothing)");
-        return false;
-    }
-    return true;
+    return text && *text && !*end && *out >= 0;
 }
 
 int main(int argc, char **argv) {

@@ -1,0 +1,347 @@
+/* gantry bench: times one workload of ../shared/docs/protocols.md (square SGEMM, the DCGAN-28
+ * training step, the MLP ring GAN step) and prints a summary whose last line is one JSON object,
+ * so that bench/run_bench.sh can set it beside the PyTorch figure measured in the same run. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cpu/cpu.h"
+#include "gan/gan.h"
+
+#define SGEMM_N 1024
+#define MAX_LAYERS 8
+
+/* A network's cost: the multiply-adds per example of each conv and linear layer, in order.
+ * Elementwise work and normalisation are left out, as model FLOP counts usually do. */
+typedef struct {
+    int n;
+    double macs[MAX_LAYERS];
+} net_cost;
+
+/* Everything one run holds; each workload uses its own part. */
+typedef struct {
+    int64_t batch;
+    gt_arena *arena;  /* networks, optimizer state, the real batch */
+    gt_model g, d;
+    gt_optim opt_g, opt_d;
+    gt_gan gan;
+    gt_tensor *real;
+    int64_t z_dim;
+    gt_rng rng;
+    float *a, *b, *c;  /* sgemm operands */
+    double flop_per_step;
+} bench_run;
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    const char *flop_note;           /* what the FLOP count covers */
+    long long steps, warmup, batch;  /* defaults; batch 0: the workload has none */
+    int (*setup)(bench_run *r, gt_error *err);
+    void (*step)(bench_run *r);
+    void (*teardown)(bench_run *r);
+} workload;
+
+/* ---- FLOP counts -------------------------------------------------------------------------- */
+
+/* A k x k conv from c_in to c_out channels with an h x h output. A transposed conv costs the
+ * same as the conv it is the adjoint of, so it is counted with input and output swapped. */
+static double conv_macs(int64_t c_in, int64_t c_out, int64_t k, int64_t h) {
+    return (double)(c_out * h * h) * (double)(c_in * k * k);
+}
+
+static double sum_macs(const net_cost *c, int from) {
+    double s = 0;
+    for (int i = from; i < c->n; i++) s += c->macs[i];
+    return s;
+}
+
+/* One backward pass: weight gradients when the network is being updated, input gradients of
+ * every layer but the first unless its input needs one (a fake batch that G is trained through). */
+static double backward_flop(const net_cost *c, bool weights, bool first_input) {
+    return 2 * ((weights ? sum_macs(c, 0) : 0) + sum_macs(c, first_input ? 0 : 1));
+}
+
+/* The step as gt_gan_d_step and gt_gan_g_step run it: D on a real and a fake batch with D's
+ * gradients, then D on the fake batch again with G's gradients only (gt_grad skips D's). */
+static double gan_step_flop(const net_cost *g, const net_cost *d, int64_t batch) {
+    double fwd_g = 2 * sum_macs(g, 0), fwd_d = 2 * sum_macs(d, 0);
+    double d_step = fwd_g + 2 * (fwd_d + backward_flop(d, true, false));
+    double g_step = fwd_d + backward_flop(d, false, true) + backward_flop(g, true, false);
+    return (double)batch * (d_step + g_step);
+}
+
+/* ---- GAN workloads -------------------------------------------------------------------------- */
+
+/* The optimizer of protocols.md for both networks. */
+static gt_optim_cfg adam_cfg(void) {
+    return (gt_optim_cfg){.type = GT_OPTIM_ADAM, .lr = 2e-4, .beta1 = 0.5, .beta2 = 0.999,
+                          .eps = 1e-8, .schedule = GT_SCHEDULE_CONSTANT};
+}
+
+/* Builds G, D, their optimizers and one fixed real batch of uniform [-1, 1] values: the data
+ * does not change the cost of a step, so no dataset is needed. */
+static int gan_setup(bench_run *r, const gt_net_spec *gs, const gt_net_spec *ds, gt_error *err) {
+    r->arena = gt_arena_new((size_t)16 << 20);
+    r->rng = gt_rng_seed(1);
+    if (gt_model_build(&r->g, gs, r->arena, &r->rng, err) < 0 ||
+        gt_model_build(&r->d, ds, r->arena, &r->rng, err) < 0)
+        return -1;
+    gt_optim_cfg o = adam_cfg();
+    gt_optim_init(&r->opt_g, &r->g.params, &o, r->arena);
+    gt_optim_init(&r->opt_d, &r->d.params, &o, r->arena);
+    r->gan = (gt_gan){&r->g, &r->d, &r->opt_g, &r->opt_d, gt_loss_find("bce")};
+    r->z_dim = gs->z_dim;
+    int64_t shape[4] = {r->batch, ds->c, ds->h, ds->w};
+    bool points = ds->h == 1 && ds->w == 1;
+    r->real = gt_tensor_new_in(r->arena, points ? 2 : 4, shape);
+    gt_fill_uniform(&r->rng, r->real, -1.0f, 1.0f);
+    return 0;
+}
+
+static void gan_step(bench_run *r) {
+    int64_t zs[2] = {r->batch, r->z_dim};
+    gt_step_stats st;
+    gt_tensor *fake = gt_gan_d_step(&r->gan, r->real, gt_rand_normal(&r->rng, 2, zs, 0, 1), &st);
+    gt_gan_g_step(&r->gan, fake, NULL, &st);
+    gt_step_end();
+}
+
+static void gan_teardown(bench_run *r) {
+    if (!r->arena) return;
+    gt_model_release(&r->g);
+    gt_model_release(&r->d);
+    gt_arena_free(r->arena);
+}
+
+static gt_net_spec net_spec(gt_role role, const char *family, int64_t width, int64_t depth,
+                            int c, int h, int w) {
+    gt_net_spec s = {.role = role, .width = width, .depth = depth, .init_std = 0.02,
+                     .c = c, .h = h, .w = w};
+    snprintf(s.family, sizeof s.family, "%s", family);
+    snprintf(s.activation, sizeof s.activation, "relu");
+    snprintf(s.init, sizeof s.init, "normal");
+    return s;
+}
+
+/* protocols.md's DCGAN-28: the dcgan family at width 64 with batch norm. */
+static int dcgan28_setup(bench_run *r, gt_error *err) {
+    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
+    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
+    g.z_dim = 100;
+    snprintf(g.norm, sizeof g.norm, "batch");
+    snprintf(d.norm, sizeof d.norm, "batch");
+    /* G: linear 100 -> 256x7x7, convT 256 -> 128 (7 -> 14), convT 128 -> 1 (14 -> 28).
+     * D: conv 1 -> 64 (28 -> 14), conv 64 -> 128 (14 -> 7), linear 6272 -> 1. */
+    net_cost gc = {3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
+    net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+    r->flop_per_step = gan_step_flop(&gc, &dc, r->batch);
+    return gan_setup(r, &g, &d, err);
+}
+
+/* protocols.md's ring GAN: 3 hidden layers of 128 ReLU units in G and D, z 256, 2-D points. */
+static int mlp_ring_setup(bench_run *r, gt_error *err) {
+    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "mlp", 128, 3, 2, 1, 1);
+    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "mlp", 128, 3, 2, 1, 1);
+    g.z_dim = 256;
+    snprintf(g.norm, sizeof g.norm, "none");
+    snprintf(d.norm, sizeof d.norm, "none");
+    net_cost gc = {4, {256.0 * 128, 128.0 * 128, 128.0 * 128, 128.0 * 2}};
+    net_cost dc = {4, {2.0 * 128, 128.0 * 128, 128.0 * 128, 128.0 * 1}};
+    r->flop_per_step = gan_step_flop(&gc, &dc, r->batch);
+    return gan_setup(r, &g, &d, err);
+}
+
+/* ---- SGEMM -------------------------------------------------------------------------------- */
+
+static int sgemm_setup(bench_run *r, gt_error *err) {
+    size_t n2 = (size_t)SGEMM_N * SGEMM_N;
+    r->a = malloc(n2 * sizeof *r->a);
+    r->b = malloc(n2 * sizeof *r->b);
+    r->c = malloc(n2 * sizeof *r->c);
+    if (!r->a || !r->b || !r->c) return gt_error_set(err, "out of memory (sgemm operands)");
+    gt_cpu_rand_uniform(r->a, (int64_t)n2, 1, 0, -1.0f, 1.0f);
+    gt_cpu_rand_uniform(r->b, (int64_t)n2, 2, 0, -1.0f, 1.0f);
+    r->flop_per_step = 2.0 * SGEMM_N * SGEMM_N * SGEMM_N;
+    return 0;
+}
+
+static void sgemm_step(bench_run *r) {
+    gt_cpu_sgemm(0, 0, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, r->a, SGEMM_N, r->b, SGEMM_N, 0.0f, r->c,
+                 SGEMM_N);
+}
+
+static void sgemm_teardown(bench_run *r) {
+    free(r->a);
+    free(r->b);
+    free(r->c);
+}
+
+#define GAN_FLOP_NOTE "conv and linear layers, forward and backward"
+static const workload workloads[] = {
+    {"sgemm", "C = A B, square n = 1024, row-major", "2 n^3", 20, 3, 0, sgemm_setup, sgemm_step,
+     sgemm_teardown},
+    {"dcgan-28", "DCGAN-28 D + G step, width 64, BCE, Adam", GAN_FLOP_NOTE, 20, 3, 64,
+     dcgan28_setup, gan_step, gan_teardown},
+    {"mlp-ring", "3 x 128 ReLU MLP GAN on 2-D points, z 256, BCE, Adam", GAN_FLOP_NOTE, 200, 20,
+     512, mlp_ring_setup, gan_step, gan_teardown},
+};
+#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
+
+/* ---- Command line ------------------------------------------------------------------------ */
+
+typedef struct {
+    const workload *w;
+    long long steps, warmup, batch, threads;  /* -1: not given */
+} bench_args;
+
+static void help(void) {
+    printf("usage: gantry bench WORKLOAD [--steps N] [--warmup N] [--batch N] [--threads N]\n\n"
+           "Runs warm-up steps, then timed steps, and prints the median time per step, steps/s,\n"
+           "model GFLOP/s and peak RSS; the last line is one JSON object.\n\n"
+           "workloads (default steps / warm-up / batch):\n");
+    for (size_t i = 0; i < N_WORKLOADS; i++) {
+        const workload *w = &workloads[i];
+        printf("  %-9s %s (%lld / %lld / ", w->name, w->summary, w->steps, w->warmup);
+        if (w->batch)
+            printf("%lld)\n", w->batch);
+        else
+            printf("none)\n");
+    }
+    printf("\n  --steps N    timed steps (>= 1; default per workload, above)\n"
+           "  --warmup N   untimed steps first (default per workload, above)\n"
+           "  --batch N    batch size of the GAN workloads (>= 1; default per workload, above)\n"
+           "  --threads N  OpenMP threads (>= 1; default: OMP_NUM_THREADS, else every core: %d)\n",
+           omp_get_max_threads());
+}
+
+static const workload *find_workload(const char *name) {
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        if (strcmp(workloads[i].name, name) == 0) return &workloads[i];
+    return NULL;
+}
+
+/* Reads one numeric option; returns 0 if argv[*i] is not it, 1 when parsed, -1 on error. */
+static int numeric_option(int argc, char **argv, int *i, const char *name, long long *out) {
+    const char *v;
+    if (!gt_cli_option(argc, argv, i, name, &v)) return 0;
+    if (gt_cli_parse_i64(v, out)) return 1;
+    fprintf(stderr, "gantry bench: %s needs a non-negative integer, got '%s'\n", name, v ? v : "");
+    return -1;
+}
+
+/* 0: parsed; 1: --help was printed; 2: a usage error (already reported). */
+static int parse_args(int argc, char **argv, bench_args *a) {
+    *a = (bench_args){NULL, -1, -1, -1, -1};
+    static const char *names[] = {"--steps", "--warmup", "--batch", "--threads"};
+    long long *slots[] = {&a->steps, &a->warmup, &a->batch, &a->threads};
+    for (int i = 1; i < argc; i++) {
+        if (gt_cli_is_help(argv[i])) {
+            help();
+            return 1;
+        }
+        int got = 0;
+        for (int k = 0; k < 4 && !got; k++)
+            if ((got = numeric_option(argc, argv, &i, names[k], slots[k])) < 0) return 2;
+        if (got) continue;
+        if (argv[i][0] == '-') return gt_cli_usage("bench", "unknown option '%s'", argv[i]);
+        if (a->w)
+            return gt_cli_usage("bench", "one WORKLOAD only ('%s' given, then '%s')", a->w->name,
+                                argv[i]);
+        if (!(a->w = find_workload(argv[i])))
+            return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|mlp-ring)",
+                                argv[i]);
+    }
+    return 0;
+}
+
+/* Fills defaults and rejects values the workload cannot run with. */
+static int check_args(bench_args *a) {
+    const workload *w = a->w;
+    if (!w) return gt_cli_usage("bench", "needs a WORKLOAD (sgemm|dcgan-28|mlp-ring)");
+    if (a->steps == 0) return gt_cli_usage("bench", "--steps must be at least 1");
+    if (a->batch == 0) return gt_cli_usage("bench", "--batch must be at least 1");
+    if (a->threads == 0) return gt_cli_usage("bench", "--threads must be at least 1");
+    if (a->batch > 0 && !w->batch)
+        return gt_cli_usage("bench", "--batch does not apply to %s (it has no batch)", w->name);
+    if (a->steps < 0) a->steps = w->steps;
+    if (a->warmup < 0) a->warmup = w->warmup;
+    if (a->batch < 0) a->batch = w->batch;
+    if (a->threads < 0) a->threads = omp_get_max_threads();
+    return 0;
+}
+
+/* ---- Timing and report ------------------------------------------------------------------- */
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Runs the warm-up, then times each step alone; ms gets the sorted times. */
+static void time_steps(const workload *w, bench_run *r, const bench_args *a, double *ms) {
+    for (long long i = 0; i < a->warmup; i++) w->step(r);
+    for (long long i = 0; i < a->steps; i++) {
+        double t0 = now_ms();
+        w->step(r);
+        ms[i] = now_ms() - t0;
+    }
+    qsort(ms, (size_t)a->steps, sizeof *ms, cmp_double);
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux reports kilobytes */
+}
+
+static void report(const bench_args *a, const bench_run *r, const double *ms) {
+    double med = ms[a->steps / 2], gflops = r->flop_per_step / (med * 1e6), rss = peak_rss_mb();
+    const char *isa = gt_cpu_isa_name(gt_cpu_isa_active());
+    printf("gantry bench %s: %s, %lld threads, %s, %lld warm-up + %lld timed steps",
+           a->w->name, a->w->summary, a->threads, isa, a->warmup, a->steps);
+    if (a->batch) printf(", batch %lld", a->batch);
+    printf("\n  median %.3f ms/step (min %.3f, max %.3f), %.2f steps/s\n", med, ms[0],
+           ms[a->steps - 1], 1e3 / med);
+    printf("  %.4g GFLOP/step (%s): %.1f GFLOP/s\n", r->flop_per_step * 1e-9, a->w->flop_note,
+           gflops);
+    printf("  peak RSS %.1f MB\n", rss);
+    printf("{\"workload\": \"%s\", \"impl\": \"gantry\", \"ms_per_step\": %.4f, \"steps\": %lld, "
+           "\"warmup\": %lld, \"batch\": %lld, \"threads\": %lld, \"isa\": \"%s\", "
+           "\"gflop_per_step\": %.6g, \"gflops\": %.2f, \"peak_rss_mb\": %.1f}\n",
+           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa,
+           r->flop_per_step * 1e-9, gflops, rss);
+}
+
+int gt_cmd_bench(int argc, char **argv) {
+    bench_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    if ((rc = check_args(&a))) return rc;
+    omp_set_num_threads((int)a.threads);
+    bench_run r = {.batch = a.batch};
+    gt_error err;
+    double *ms = malloc((size_t)a.steps * sizeof *ms);
+    if (!ms) return gt_cli_fail("out of memory (%lld step times)", a.steps);
+    if (a.w->setup(&r, &err) < 0) {
+        a.w->teardown(&r);
+        free(ms);
+        return gt_cli_fail("bench %s: %s", a.w->name, err.msg);
+    }
+    time_steps(a.w, &r, &a, ms);
+    report(&a, &r, ms);
+    a.w->teardown(&r);
+    free(ms);
+    gt_runtime_free();
+    return 0;
+}
