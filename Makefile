@@ -64,6 +64,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgantry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
 
+# Test support objects are shared by every test program: keep them between builds.
+.SECONDARY: $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
+
 tests: $(TEST_BIN)
 benches: $(BENCH_BIN)
 

@@ -206,6 +206,14 @@ TEST(conv_thread_independent) {
     CHECK(thread_check(&b) == 0);
 }
 
+/* 40 input channels of 16 taps make column blocks of 16, 16 and 8 channels (256 rows
+ * each at most), summed in order into the forward and built in turn for the gradients. */
+TEST(conv_partial_channel_block) {
+    gt_conv_geom g = conv_geom(5, 40, 18, 1, 9, 9, 4, 2, 1, 1);
+    CHECK(conv_check(&g) == 0);
+    CHECK(thread_check(&g) == 0);
+}
+
 /* ---- Pooling -------------------------------------------------------------------------- */
 
 static gt_pool_geom pool_geom(int64_t nc, int64_t h, int64_t w, int64_t k, int64_t s,
@@ -302,5 +310,5 @@ TEST(upsample_sum_pool) {
 int main(void) {
     RUN_TESTS(T(conv_geometry_table), T(conv_batched_samples), T(conv_pointwise),
               T(conv_anisotropic), T(conv_dcgan_shapes), T(conv_thread_independent),
-              T(pool_geometry_table), T(upsample_sum_pool));
+              T(conv_partial_channel_block), T(pool_geometry_table), T(upsample_sum_pool));
 }

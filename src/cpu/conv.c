@@ -10,6 +10,9 @@
 /* Aim for GEMMs at least this wide (columns), and cap the column buffer (floats). */
 #define GT_CONV_MIN_COLS 512
 #define GT_CONV_MAX_COL_FLOATS ((int64_t)1 << 21)
+/* Column rows built at a time (whole input channels): a block of [256, ~512] columns stays
+ * in L2 between im2col and the GEMM's packing, where the full [cig*kh*kw, ~512] would not. */
+#define GT_CONV_BLOCK_ROWS 256
 /* Below this many floats of work an OpenMP region costs more than it saves. */
 #define GT_CONV_PAR_MIN ((int64_t)1 << 14)
 
@@ -42,12 +45,13 @@ typedef struct {
     const gt_conv_geom *g;
     int64_t cig, cog;   /* channels per group, in and out */
     int64_t kk, k;      /* kh*kw, and the GEMM depth cig*kh*kw */
+    int64_t cb;         /* input channels per column block (GT_CONV_BLOCK_ROWS) */
     int64_t hw, hwi;    /* h_out*w_out, h_in*w_in */
     int64_t nb, nbatch; /* samples per batch, batches */
     int threads;        /* threads sharing the work, each with its own scratch */
     int pointwise;      /* 1x1, stride 1, no padding: x planes are the columns */
     tap_range *taps;    /* [kk], per kernel tap (a, b) */
-    float *col, *ycat;  /* per thread: col [k, nb*hw], ycat [cog, nb*hw] (nb > 1) */
+    float *col, *ycat;  /* per thread: col [cb*kk, nb*hw], ycat [cog, nb*hw] (nb > 1) */
     int64_t col_len, ycat_len;
 } conv_plan;
 
@@ -94,10 +98,12 @@ static conv_plan conv_plan_make(const gt_conv_geom *g, int split_batches) {
     P.k = P.cig * P.kk;
     P.hw = g->h_out * g->w_out;
     P.hwi = g->h_in * g->w_in;
+    P.cb = GT_CONV_BLOCK_ROWS / P.kk;
+    P.cb = P.cb < 1 ? 1 : P.cb > P.cig ? P.cig : P.cb;
     P.pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
                   g->pw == 0 && g->h_out == g->h_in && g->w_out == g->w_in;
     plan_batches(&P, split_batches);
-    P.col_len = P.pointwise ? 0 : P.k * P.nb * P.hw;
+    P.col_len = P.pointwise ? 0 : P.cb * P.kk * P.nb * P.hw;
     P.ycat_len = P.nb > 1 ? P.cog * P.nb * P.hw : 0;
     P.taps = malloc((size_t)P.kk * sizeof *P.taps);
     P.col = malloc((size_t)(P.col_len * P.threads + 1) * sizeof *P.col);
@@ -164,15 +170,14 @@ static void im2col(const conv_plan *P, float *col, const float *x, const col_blo
     }
 }
 
-/* x planes of group gi, samples n0 .. n0+m-1 = col2im(col[k, m*hw]); planes overwritten. */
-static void col2im(const conv_plan *P, float *x, const float *col, int64_t n0, int64_t m,
-                   int64_t gi) {
+/* The x planes of block b = col2im(col [(c1-c0)*kk, m*hw]); planes overwritten. */
+static void col2im(const conv_plan *P, float *x, const float *col, const col_block *b) {
     const gt_conv_geom *g = P->g;
-    int64_t ld = m * P->hw;
-#pragma omp parallel for collapse(2) schedule(static) if (m * P->k * P->hw > GT_CONV_PAR_MIN)
-    for (int64_t j = 0; j < m; j++) {
-        for (int64_t c = 0; c < P->cig; c++) {
-            float *xc = x + ((n0 + j) * g->c_in + gi * P->cig + c) * P->hwi;
+    int64_t ld = b->m * P->hw, nc = b->c1 - b->c0, work = b->m * nc * P->kk * P->hw;
+#pragma omp parallel for collapse(2) schedule(static) if (work > GT_CONV_PAR_MIN)
+    for (int64_t j = 0; j < b->m; j++) {
+        for (int64_t c = 0; c < nc; c++) {
+            float *xc = x + ((b->n0 + j) * g->c_in + b->gi * P->cig + b->c0 + c) * P->hwi;
             memset(xc, 0, (size_t)P->hwi * sizeof *xc);
             for (int64_t r = 0; r < P->kk; r++)
                 col2im_row(g, xc, col + (c * P->kk + r) * ld + j * P->hw, &P->taps[r]);
@@ -246,17 +251,21 @@ static void run_batches(const conv_plan *P, conv_batch_fn fn, const conv_io *io)
     }
 }
 
-/* y[n0 + j, gi*cog + o, :] = w_g[cog, k] @ col[k, m*hw], one GEMM per group. */
+/* y[n0 + j, gi*cog + o, :] = w_g[cog, k] @ col[k, m*hw] per group, summed over blocks of
+ * cb input channels (beta = 1 after the first; the blocks depend on the geometry alone). */
 static void forward_batch(const conv_plan *P, int t, const conv_io *io, int64_t n0,
                           int64_t m) {
     float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
     int64_t ld = m * P->hw;
     for (int64_t gi = 0; gi < P->g->groups; gi++) {
-        col_block blk = {n0, m, gi, 0, P->cig};
-        const float *b = columns(P, col, io->in, &blk);
         float *out = m > 1 ? ycat : io->out + y_at(P, n0, gi, 0);
-        gt_cpu_sgemm(0, 0, P->cog, ld, P->k, 1.0f, io->w + gi * P->cog * P->k, P->k, b, ld,
-                     0.0f, out, ld);
+        for (int64_t c0 = 0; c0 < P->cig; c0 += P->cb) {
+            col_block blk = {n0, m, gi, c0, min64(c0 + P->cb, P->cig)};
+            const float *b = columns(P, col, io->in, &blk);
+            gt_cpu_sgemm(0, 0, P->cog, ld, (blk.c1 - c0) * P->kk, 1.0f,
+                         io->w + gi * P->cog * P->k + c0 * P->kk, P->k, b, ld,
+                         c0 == 0 ? 0.0f : 1.0f, out, ld);
+        }
         if (m > 1) y_scatter(P, io->out, ycat, n0, m, gi);
     }
 }
@@ -273,7 +282,8 @@ void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float 
     conv_plan_free(&P);
 }
 
-/* col[k, m*hw] = w_g^T @ y_batch[cog, m*hw], then x planes = col2im(col), per group. */
+/* Per group and block of cb input channels: col[cb*kk, m*hw] = w_g[:, block]^T @
+ * y_batch[cog, m*hw], then the block's x planes = col2im(col). */
 static void input_grad_batch(const conv_plan *P, int t, const conv_io *io, int64_t n0,
                              int64_t m) {
     float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
@@ -284,10 +294,15 @@ static void input_grad_batch(const conv_plan *P, int t, const conv_io *io, int64
             y_gather(P, ycat, io->in, n0, m, gi, 0, P->cog);
             b = ycat;
         }
-        float *out = P->pointwise ? io->out + (n0 * P->g->c_in + gi * P->cig) * P->hwi : col;
-        gt_cpu_sgemm(1, 0, P->k, ld, P->cog, 1.0f, io->w + gi * P->cog * P->k, P->k, b, ld,
-                     0.0f, out, ld);
-        if (!P->pointwise) col2im(P, io->out, col, n0, m, gi);
+        for (int64_t c0 = 0; c0 < P->cig; c0 += P->cb) {
+            col_block blk = {n0, m, gi, c0, min64(c0 + P->cb, P->cig)};
+            float *out = P->pointwise
+                             ? io->out + (n0 * P->g->c_in + gi * P->cig + c0) * P->hwi
+                             : col;
+            gt_cpu_sgemm(1, 0, (blk.c1 - c0) * P->kk, ld, P->cog, 1.0f,
+                         io->w + gi * P->cog * P->k + c0 * P->kk, P->k, b, ld, 0.0f, out, ld);
+            if (!P->pointwise) col2im(P, io->out, col, &blk);
+        }
     }
 }
 
@@ -314,7 +329,7 @@ typedef struct { int64_t o0, o1, c0, c1; } w_block;
 static void weight_grad_part(const conv_plan *P, int t, float *w, const float *x,
                              const float *y, const w_block *wb) {
     float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
-    int64_t rows = wb->o1 - wb->o0, cols = (wb->c1 - wb->c0) * P->kk;
+    int64_t rows = wb->o1 - wb->o0;
     for (int64_t n0 = 0; n0 < P->g->n; n0 += P->nb) {
         int64_t m = min64(P->nb, P->g->n - n0), ld = m * P->hw;
         for (int64_t gi = 0; gi < P->g->groups; gi++) {
@@ -323,11 +338,13 @@ static void weight_grad_part(const conv_plan *P, int t, float *w, const float *x
                 y_gather(P, ycat, y, n0, m, gi, wb->o0, wb->o1);
                 a = ycat;
             }
-            col_block blk = {n0, m, gi, wb->c0, wb->c1};
-            const float *b = columns(P, col, x, &blk);
-            float *c = w + (gi * P->cog + wb->o0) * P->k + wb->c0 * P->kk;
-            gt_cpu_sgemm(0, 1, rows, cols, ld, 1.0f, a, ld, b, ld, n0 == 0 ? 0.0f : 1.0f, c,
-                         P->k);
+            for (int64_t c0 = wb->c0; c0 < wb->c1; c0 += P->cb) {
+                col_block blk = {n0, m, gi, c0, min64(c0 + P->cb, wb->c1)};
+                const float *b = columns(P, col, x, &blk);
+                float *c = w + (gi * P->cog + wb->o0) * P->k + c0 * P->kk;
+                gt_cpu_sgemm(0, 1, rows, (blk.c1 - c0) * P->kk, ld, 1.0f, a, ld, b, ld,
+                             n0 == 0 ? 0.0f : 1.0f, c, P->k);
+            }
         }
     }
 }

@@ -17,9 +17,11 @@
 #define GT_SGEMM_TILE_MAX (GT_SGEMM_AVX512_MR * GT_SGEMM_AVX512_NR)
 
 /* A micro-kernel with its tile (mr x nr) and cache blocks: a packed A sliver mr x kc
- * stays in L1, a packed B block kc x nc in L2, an A block mc x kc in L2/L3. */
+ * stays in L1, a packed B block kc x nc in L2, an A block mc x kc in L2/L3. rows, when
+ * not NULL, holds kernels for the first m < mr rows of a tile (rows[mr] == kernel). */
 typedef struct {
     gt_sgemm_ukernel kernel;
+    const gt_sgemm_ukernel *rows;
     int mr, nr;
     int64_t kc, mc, nc;
 } gt_sgemm_kdesc;
@@ -65,16 +67,17 @@ static void gt_sgemm_ukernel_scalar(int64_t kc, const float *a, const float *b, 
 static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa) {
     switch (isa) {
     case GT_ISA_AVX512:
-        return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx512, GT_SGEMM_AVX512_MR,
+        return (gt_sgemm_kdesc){gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR],
+                                gt_sgemm_ukernels_avx512, GT_SGEMM_AVX512_MR,
                                 GT_SGEMM_AVX512_NR, 256, 14 * 24, 384};
     case GT_ISA_AVX2:
-        return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx2, GT_SGEMM_AVX2_MR, GT_SGEMM_AVX2_NR,
-                                256, 6 * 48, 384};
+        return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx2, NULL, GT_SGEMM_AVX2_MR,
+                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384};
     case GT_ISA_SCALAR:
         break;
     }
-    return (gt_sgemm_kdesc){gt_sgemm_ukernel_scalar, GT_SGEMM_SCALAR_MR, GT_SGEMM_SCALAR_NR,
-                            256, 4 * 32, 256};
+    return (gt_sgemm_kdesc){gt_sgemm_ukernel_scalar, NULL, GT_SGEMM_SCALAR_MR,
+                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256};
 }
 
 /* d[k*w + 0..3] = s[0..3 rows (stride rs)][k] for k < kc: a 4-row transpose by 4x4 SSE blocks. */
@@ -136,14 +139,20 @@ static void gt_pack_b(const gt_sgemm_args *p, int64_t p0, int64_t kc, int64_t j0
     gt_pack_panel(dst, p->B + j0 * rs + p0 * ks, rs, ks, nc, nr, kc);
 }
 
-/* A partial m x n tile of C: run the full kernel on a staging tile, copy back. */
+/* The kernel for the first m rows of a tile: an exact one if the ISA has them. */
+static gt_sgemm_ukernel gt_sgemm_kernel_rows(const gt_sgemm_kdesc *kd, int64_t m) {
+    return kd->rows ? kd->rows[m] : kd->kernel;
+}
+
+/* A partial m x n tile of C (n < nr, or m < mr without row kernels): run the kernel on a
+ * staging tile, copy back. */
 static void gt_sgemm_edge(const gt_sgemm_kdesc *kd, int64_t kc, const float *a, const float *b,
                           float *c, int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
     _Alignas(64) float t[GT_SGEMM_TILE_MAX];
     memset(t, 0, sizeof t);
     if (beta != 0.0f)
         for (int64_t i = 0; i < m; i++) memcpy(t + i * kd->nr, c + i * ldc, (size_t)n * 4);
-    kd->kernel(kc, a, b, t, kd->nr, alpha, beta);
+    gt_sgemm_kernel_rows(kd, m)(kc, a, b, t, kd->nr, alpha, beta);
     for (int64_t i = 0; i < m; i++) memcpy(c + i * ldc, t + i * kd->nr, (size_t)n * 4);
 }
 
@@ -157,8 +166,8 @@ static void gt_sgemm_macro(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int
             int64_t n = gt_min64(kd->nr, nc - jr);
             const float *a = apack + ir * kc, *b = bpack + jr * kc;
             float *c = p->C + (i0 + ir) * p->ldc + j0 + jr;
-            if (m == kd->mr && n == kd->nr)
-                kd->kernel(kc, a, b, c, p->ldc, p->alpha, beta);
+            if (n == kd->nr && (m == kd->mr || kd->rows))
+                gt_sgemm_kernel_rows(kd, m)(kc, a, b, c, p->ldc, p->alpha, beta);
             else
                 gt_sgemm_edge(kd, kc, a, b, c, p->ldc, m, n, p->alpha, beta);
         }

@@ -1,11 +1,29 @@
-/* AVX-512 SGEMM micro-kernel: a 14 x 32 tile of row-major C held in 28 zmm registers,
- * one broadcast of packed A and two loads of packed B per k step. Compiled with
- * -mavx512f (see Makefile); only called after gt_cpu_isa_supported(GT_ISA_AVX512). */
+/* AVX-512 SGEMM micro-kernels: an m x 32 tile of row-major C (m <= 14) held in 2m zmm
+ * registers, one broadcast of packed A and two loads of packed B per k step. The 14-row
+ * kernel does the bulk; the shorter ones finish M % 14 without computing padding rows.
+ * Compiled with -mavx512f (see Makefile); only called after
+ * gt_cpu_isa_supported(GT_ISA_AVX512). */
 #include "cpu/gemm_internal.h"
 
 #include <immintrin.h>
+#include <stddef.h>
 
-#define GT_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+/* GT_Rm(X) expands X(0) .. X(m-1): the rows of an m-row kernel. */
+#define GT_R1(X) X(0)
+#define GT_R2(X) GT_R1(X) X(1)
+#define GT_R3(X) GT_R2(X) X(2)
+#define GT_R4(X) GT_R3(X) X(3)
+#define GT_R5(X) GT_R4(X) X(4)
+#define GT_R6(X) GT_R5(X) X(5)
+#define GT_R7(X) GT_R6(X) X(6)
+#define GT_R8(X) GT_R7(X) X(7)
+#define GT_R9(X) GT_R8(X) X(8)
+#define GT_R10(X) GT_R9(X) X(9)
+#define GT_R11(X) GT_R10(X) X(10)
+#define GT_R12(X) GT_R11(X) X(11)
+#define GT_R13(X) GT_R12(X) X(12)
+#define GT_R14(X) GT_R13(X) X(13)
+
 #define GT_DECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
 #define GT_STEP(i)                                          \
     {                                                       \
@@ -31,16 +49,24 @@ static inline void gt_store_row(float *c, __m512 x, __m512 y, __m512 va, __m512 
     }
 }
 
-void gt_sgemm_ukernel_avx512(int64_t kc, const float *a, const float *b, float *c,
-                             int64_t ldc, float alpha, float beta) {
-    GT_ROWS(GT_PREFETCH)
-    GT_ROWS(GT_DECL)
-    for (int64_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        GT_ROWS(GT_STEP)
-        a += GT_SGEMM_AVX512_MR;
-        b += GT_SGEMM_AVX512_NR;
+/* The m-row kernel: rows 0 .. m-1 of the 14-wide A sliver. */
+#define GT_KERNEL(m)                                                                      \
+    static void gt_ukernel_##m(int64_t kc, const float *a, const float *b, float *c,      \
+                               int64_t ldc, float alpha, float beta) {                    \
+        GT_R##m(GT_PREFETCH) GT_R##m(GT_DECL) for (int64_t k = 0; k < kc; k++) {          \
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                 \
+            GT_R##m(GT_STEP) a += GT_SGEMM_AVX512_MR;                                     \
+            b += GT_SGEMM_AVX512_NR;                                                      \
+        }                                                                                 \
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                     \
+        GT_R##m(GT_STORE)                                                                 \
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    GT_ROWS(GT_STORE)
-}
+
+GT_KERNEL(1) GT_KERNEL(2) GT_KERNEL(3) GT_KERNEL(4) GT_KERNEL(5) GT_KERNEL(6) GT_KERNEL(7)
+GT_KERNEL(8) GT_KERNEL(9) GT_KERNEL(10) GT_KERNEL(11) GT_KERNEL(12) GT_KERNEL(13)
+GT_KERNEL(14)
+
+const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1] = {
+    NULL,           gt_ukernel_1,  gt_ukernel_2,  gt_ukernel_3,  gt_ukernel_4,
+    gt_ukernel_5,   gt_ukernel_6,  gt_ukernel_7,  gt_ukernel_8,  gt_ukernel_9,
+    gt_ukernel_10,  gt_ukernel_11, gt_ukernel_12, gt_ukernel_13, gt_ukernel_14};

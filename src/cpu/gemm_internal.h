@@ -12,11 +12,11 @@
 typedef void (*gt_sgemm_ukernel)(int64_t kc, const float *a, const float *b, float *c,
                                  int64_t ldc, float alpha, float beta);
 
-/* 14 x 32 tile, 28 zmm accumulators. */
+/* 14 x 32 tile, 28 zmm accumulators. Entry m (1 .. 14) computes only the first m rows
+ * of a tile (same packed layout), so M % 14 costs what it computes. */
 #define GT_SGEMM_AVX512_MR 14
 #define GT_SGEMM_AVX512_NR 32
-void gt_sgemm_ukernel_avx512(int64_t kc, const float *a, const float *b, float *c,
-                             int64_t ldc, float alpha, float beta);
+extern const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1];
 
 /* 6 x 16 tile, 12 ymm accumulators. */
 #define GT_SGEMM_AVX2_MR 6
