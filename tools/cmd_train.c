@@ -106,7 +106,8 @@ static int run(gt_trainer *t, const char *dir, bool quiet, gt_error *err) {
     int64_t last_step = t->step;
     double rate = 0;
     gt_step_stats st = {0};
-    while (t->step < c->train_steps && !interrupted) {
+    double budget = c->train_max_minutes * 60;
+    while (t->step < c->train_steps && !interrupted && !(budget > 0 && now_s() - start > budget)) {
         gt_trainer_step(t, &st);
         bool log = t->step % c->train_log_every == 0 || t->step == c->train_steps;
         if (log) {
@@ -130,9 +131,10 @@ static int run(gt_trainer *t, const char *dir, bool quiet, gt_error *err) {
 
 static int finish(gt_trainer *t, const char *dir, gt_error *err) {
     if (gt_run_checkpoint(t, dir, err) < 0 || gt_run_write_samples(t, dir, err) < 0) return 1;
-    if (interrupted)
-        fprintf(stderr, "gantry: interrupted at step %lld; checkpoint saved. Continue with: "
-                        "gantry train --resume %s\n", (long long)t->step, dir);
+    if (interrupted || t->step < t->cfg.train_steps)
+        fprintf(stderr, "gantry: %s at step %lld; checkpoint saved. Continue with: "
+                        "gantry train --resume %s\n",
+                interrupted ? "interrupted" : "time budget reached", (long long)t->step, dir);
     else
         fprintf(stderr, "gantry: trained %lld steps. Samples: %s/samples/  metrics: %s/metrics.jsonl  "
                         "checkpoint: %s/checkpoint.safetensors\n", (long long)t->step, dir, dir, dir);
