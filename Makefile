@@ -97,4 +97,4 @@ install: all
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SUPPORT:%.c=$(BUILD)/%.d) $(TEST_BIN:=.d)
