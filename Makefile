@@ -82,8 +82,9 @@ valgrind: $(TEST_BIN) $(BUILD)/gantry
 demo:
 	@sh scripts/demo.sh
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BUILD)/gantry
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+	@GANTRY=$(BUILD)/gantry sh bench/run_bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

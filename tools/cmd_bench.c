@@ -308,8 +308,9 @@ static double peak_rss_mb(void) {
 static void report(const bench_args *a, const bench_run *r, const double *ms) {
     double med = ms[a->steps / 2], gflops = r->flop_per_step / (med * 1e6), rss = peak_rss_mb();
     const char *isa = gt_cpu_isa_name(gt_cpu_isa_active());
-    printf("gantry bench %s: %s, %lld threads, %s, %lld warm-up + %lld timed steps",
-           a->w->name, a->w->summary, a->threads, isa, a->warmup, a->steps);
+    printf("gantry bench %s: %s, %lld thread%s, %s, %lld warm-up + %lld timed steps",
+           a->w->name, a->w->summary, a->threads, a->threads == 1 ? "" : "s", isa, a->warmup,
+           a->steps);
     if (a->batch) printf(", batch %lld", a->batch);
     printf("\n  median %.3f ms/step (min %.3f, max %.3f), %.2f steps/s\n", med, ms[0],
            ms[a->steps - 1], 1e3 / med);
