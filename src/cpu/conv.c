@@ -87,6 +87,24 @@ static void plan_batches(conv_plan *P, int split_batches) {
     P->threads = (int)t;
 }
 
+/* Column and output-staging scratch, kept between calls and grown on demand: a training step
+ * runs the same convolutions every time, and fresh buffers of this size would cost page faults
+ * (about 8 percent of a DCGAN step) on every call. Convolutions are called from one thread at
+ * a time (their own OpenMP threads share the buffer by offsets). */
+enum { SCRATCH_COL, SCRATCH_YCAT, SCRATCH_KINDS };
+static float *scratch_buf[SCRATCH_KINDS];
+static size_t scratch_cap[SCRATCH_KINDS];
+
+static float *scratch(int kind, size_t n) {
+    if (scratch_cap[kind] < n) {
+        free(scratch_buf[kind]);
+        scratch_buf[kind] = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+        if (!scratch_buf[kind]) abort();
+        scratch_cap[kind] = n;
+    }
+    return scratch_buf[kind];
+}
+
 /* Sizes, tap ranges and scratch buffers of g (see plan_batches); aborts when out of
  * memory. */
 static conv_plan conv_plan_make(const gt_conv_geom *g, int split_batches) {
@@ -106,18 +124,14 @@ static conv_plan conv_plan_make(const gt_conv_geom *g, int split_batches) {
     P.col_len = P.pointwise ? 0 : P.cb * P.kk * P.nb * P.hw;
     P.ycat_len = P.nb > 1 ? P.cog * P.nb * P.hw : 0;
     P.taps = malloc((size_t)P.kk * sizeof *P.taps);
-    P.col = malloc((size_t)(P.col_len * P.threads + 1) * sizeof *P.col);
-    P.ycat = malloc((size_t)(P.ycat_len * P.threads + 1) * sizeof *P.ycat);
-    if (!P.taps || !P.col || !P.ycat) abort();
+    P.col = scratch(SCRATCH_COL, (size_t)(P.col_len * P.threads + 1));
+    P.ycat = scratch(SCRATCH_YCAT, (size_t)(P.ycat_len * P.threads + 1));
+    if (!P.taps) abort();
     for (int64_t r = 0; r < P.kk; r++) P.taps[r] = tap_range_of(g, r / g->kw, r % g->kw);
     return P;
 }
 
-static void conv_plan_free(conv_plan *P) {
-    free(P->taps);
-    free(P->col);
-    free(P->ycat);
-}
+static void conv_plan_free(conv_plan *P) { free(P->taps); }
 
 /* dst[p*w_out + q] = xc[(p*sh + offh)*w_in + q*sw + offw], 0 outside the image;
  * xc: [h_in, w_in], dst: [h_out * w_out]. */
