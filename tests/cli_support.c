@@ -272,3 +272,37 @@ void cli_sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
+
+/* ---- checks on a command ---- */
+
+void cli_dump(const cli_args *a, const cli_result *r) {
+    fprintf(stderr, "    $ gantry");
+    for (int i = 0; i < a->n; i++) fprintf(stderr, " %s", a->v[i]);
+    fprintf(stderr, "\n    exit %d, output:\n%s\n", r->code, r->text);
+}
+
+bool cli_says(const cli_result *r, const char *text) { return strstr(r->text, text) != NULL; }
+
+bool cli_run_ok(const cli_args *a) {
+    cli_result r;
+    cli_run(a, &r);
+    CHECK_RUN(a, &r, r.code == 0);
+    bool ok = r.code == 0;
+    cli_result_free(&r);
+    return ok;
+}
+
+void cli_run_fails_saying(const cli_args *a, ...) {
+    cli_result r;
+    cli_run(a, &r);
+    CHECK_RUN(a, &r, r.code != 0 && r.code < 128);
+    va_list ap;
+    va_start(ap, a);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        if (!cli_says(&r, s)) {
+            fprintf(stderr, "  the output does not mention '%s'\n", s);
+            CHECK_RUN(a, &r, cli_says(&r, s));
+        }
+    va_end(ap);
+    cli_result_free(&r);
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "test.h"
+
 /* ---- scratch folders ---- */
 
 /* A fresh folder /tmp/gantry-cli-XXXXXX; its path goes to dir (at least 64 bytes). False (with
@@ -64,6 +66,24 @@ void cli_finish(cli_proc p, cli_result *r);
 /* cli_start then cli_finish, without a file-size limit. */
 void cli_run(const cli_args *a, cli_result *r);
 void cli_result_free(cli_result *r);
+
+/* ---- checks on a command (they count as checks of the test harness, test.h) ---- */
+
+/* Prints the command and what it printed. */
+void cli_dump(const cli_args *a, const cli_result *r);
+/* A CHECK that shows the command and what it printed when it fails. */
+#define CHECK_RUN(a, r, cond)                                         \
+    do {                                                              \
+        int before_ = gt_test_failed_checks;                          \
+        CHECK(cond);                                                  \
+        if (gt_test_failed_checks != before_) cli_dump((a), (r));     \
+    } while (0)
+bool cli_says(const cli_result *r, const char *text);
+/* Runs a command that should succeed; false (after a failed check) when it did not. */
+bool cli_run_ok(const cli_args *a);
+/* Runs a command that should fail with a non-zero exit (not a crash) and a message naming
+ * each of the NULL-terminated strings. */
+void cli_run_fails_saying(const cli_args *a, ...);
 
 /* ---- files ---- */
 

@@ -16,56 +16,6 @@
 
 #define CKPT "checkpoint.safetensors"
 
-/* ---- checks on a command ---- */
-
-static void dump(const cli_args *a, const cli_result *r) {
-    fprintf(stderr, "    $ gantry");
-    for (int i = 0; i < a->n; i++) fprintf(stderr, " %s", a->v[i]);
-    fprintf(stderr, "\n    exit %d, output:\n%s\n", r->code, r->text);
-}
-
-/* A CHECK that shows the command and what it printed when it fails. */
-#define CHECK_RUN(a, r, cond)                                         \
-    do {                                                              \
-        int before_ = gt_test_failed_checks;                          \
-        CHECK(cond);                                                  \
-        if (gt_test_failed_checks != before_) dump((a), (r));         \
-    } while (0)
-
-static bool says(const cli_result *r, const char *text) { return strstr(r->text, text) != NULL; }
-
-/* Runs a command that should succeed; false (after a failed check) when it did not. */
-static bool run_ok(const cli_args *a) {
-    cli_result r;
-    cli_run(a, &r);
-    CHECK_RUN(a, &r, r.code == 0);
-    bool ok = r.code == 0;
-    cli_result_free(&r);
-    return ok;
-}
-
-/* Checks that the output names each of the NULL-terminated strings. */
-static void check_says(const cli_args *a, const cli_result *r, va_list ap) {
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
-        if (!says(r, s)) {
-            fprintf(stderr, "  the output does not mention '%s'\n", s);
-            CHECK_RUN(a, r, says(r, s));
-        }
-}
-
-/* Runs a command that should fail with a non-zero exit (not a crash) and a message naming
- * each of the NULL-terminated strings. */
-static void run_fails_saying(const cli_args *a, ...) {
-    cli_result r;
-    cli_run(a, &r);
-    CHECK_RUN(a, &r, r.code != 0 && r.code < 128);
-    va_list ap;
-    va_start(ap, a);
-    check_says(a, &r, ap);
-    va_end(ap);
-    cli_result_free(&r);
-}
-
 static const char *next_line(const char *p) {
     const char *nl = strchr(p, '\n');
     return nl ? nl + 1 : NULL;
@@ -195,7 +145,7 @@ static void check_info(const char *ckpt, const char *step) {
     cli_run(&a, &r);
     char val[64] = "";
     CHECK_RUN(&a, &r, r.code == 0);
-    CHECK_RUN(&a, &r, says(&r, "\n  g.") && says(&r, "\n  d."));
+    CHECK_RUN(&a, &r, cli_says(&r, "\n  g.") && cli_says(&r, "\n  d."));
     CHECK_RUN(&a, &r, info_field(r.text, "step", val, sizeof val) && strcmp(val, step) == 0);
     cli_result_free(&r);
 }
@@ -206,7 +156,7 @@ TEST(train_ring_writes_every_output) {
     const char *run = cli_path(dir, "run");
     cli_args a;
     ring_args(&a, run, 40);
-    if (run_ok(&a)) {
+    if (cli_run_ok(&a)) {
         char *ini = cli_read_file(cli_path(run, "config.ini"), NULL);
         CHECK(ini && strstr(ini, "[train]") && strstr(ini, "\nsteps = 40\n"));
         free(ini);
@@ -228,7 +178,7 @@ static void check_resume_exact(const char *dir, const cli_args *one, const cli_a
     const char *whole = cli_path(dir, "whole"), *split = cli_path(dir, "split");
     cli_args again;
     resume_args(&again, split, full);
-    if (run_ok(one) && run_ok(first) && run_ok(&again))
+    if (cli_run_ok(one) && cli_run_ok(first) && cli_run_ok(&again))
         CHECK(cli_same_bytes(cli_path(whole, CKPT), cli_path(split, CKPT)));
 }
 
@@ -281,7 +231,7 @@ static long long interrupted_run(const char *png, const char *run) {
     cli_result r;
     cli_finish(p, &r);
     CHECK_RUN(&a, &r, r.code == 0);
-    CHECK_RUN(&a, &r, says(&r, "--resume") && says(&r, run));
+    CHECK_RUN(&a, &r, cli_says(&r, "--resume") && cli_says(&r, run));
     CHECK_RUN(&a, &r, cli_exists(cli_path(run, CKPT)));
     int code = r.code;
     cli_result_free(&r);
@@ -300,7 +250,7 @@ TEST(interrupt_saves_and_resumes_exactly) {
         resume_args(&again, run, k + 5);
         dcgan_args(&one, png, cli_path(dir, "whole"), (int)(k + 5));
         cli_args_add(&one, TWO_THREADS, NULL);
-        if (run_ok(&again) && run_ok(&one))
+        if (cli_run_ok(&again) && cli_run_ok(&one))
             CHECK(cli_same_bytes(cli_path(run, CKPT), cli_path(dir, "whole/" CKPT)));
     }
     cli_scratch_remove(dir);
@@ -317,13 +267,13 @@ static void sample_args(cli_args *a, const char *ckpt, const char *n, const char
 static const char *trained_dcgan(const char *dir) {
     cli_args a;
     dcgan_args(&a, make_png_folder(dir), cli_path(dir, "dcgan"), 4);
-    return run_ok(&a) ? cli_path(dir, "dcgan/" CKPT) : NULL;
+    return cli_run_ok(&a) ? cli_path(dir, "dcgan/" CKPT) : NULL;
 }
 
 static const char *trained_ring(const char *dir) {
     cli_args a;
     ring_args(&a, cli_path(dir, "ring"), 20);
-    return run_ok(&a) ? cli_path(dir, "ring/" CKPT) : NULL;
+    return cli_run_ok(&a) ? cli_path(dir, "ring/" CKPT) : NULL;
 }
 
 /* 10 images of 28x28 in a grid of 4 columns and 3 rows, 2-pixel borders around each. */
@@ -335,7 +285,7 @@ TEST(sample_png_grid) {
     unsigned w = 0, h = 0;
     if (ckpt) {
         sample_args(&a, ckpt, "10", out);
-        if (run_ok(&a)) CHECK(cli_png_size(out, &w, &h) && w == 4 * 30 + 2 && h == 3 * 30 + 2);
+        if (cli_run_ok(&a)) CHECK(cli_png_size(out, &w, &h) && w == 4 * 30 + 2 && h == 3 * 30 + 2);
     }
     cli_scratch_remove(dir);
 }
@@ -373,14 +323,14 @@ TEST(sample_npy_images_and_points) {
     cli_args a;
     if (img) {
         sample_args(&a, img, "10", cli_path(dir, "x.npy"));
-        if (run_ok(&a)) check_npy(cli_path(dir, "x.npy"), "(10, 1, 28, 28)", 10 * 28 * 28, true);
+        if (cli_run_ok(&a)) check_npy(cli_path(dir, "x.npy"), "(10, 1, 28, 28)", 10 * 28 * 28, true);
         /* the same seed draws the same samples */
         sample_args(&a, img, "10", cli_path(dir, "y.npy"));
-        if (run_ok(&a)) CHECK(cli_same_bytes(cli_path(dir, "x.npy"), cli_path(dir, "y.npy")));
+        if (cli_run_ok(&a)) CHECK(cli_same_bytes(cli_path(dir, "x.npy"), cli_path(dir, "y.npy")));
     }
     if (pts) {
         sample_args(&a, pts, "5", cli_path(dir, "p.npy"));
-        if (run_ok(&a)) check_npy(cli_path(dir, "p.npy"), "(5, 2)", 10, false);
+        if (cli_run_ok(&a)) check_npy(cli_path(dir, "p.npy"), "(5, 2)", 10, false);
     }
     cli_scratch_remove(dir);
 }
@@ -394,13 +344,13 @@ TEST(sample_rejects_bad_options) {
         const char *bad_n[] = {"0", "-3", "abc", "1e3", "2000000"};
         for (size_t i = 0; i < sizeof bad_n / sizeof bad_n[0]; i++) {
             sample_args(&a, ckpt, bad_n[i], npy);
-            run_fails_saying(&a, "--n", NULL);
+            cli_run_fails_saying(&a, "--n", NULL);
         }
         sample_args(&a, ckpt, "4", cli_path(dir, "x.jpg"));
-        run_fails_saying(&a, "--out", "x.jpg", NULL);
+        cli_run_fails_saying(&a, "--out", "x.jpg", NULL);
         sample_args(&a, ckpt, "4", npy);
         cli_args_add(&a, "--bogus", NULL);
-        run_fails_saying(&a, "--bogus", NULL);
+        cli_run_fails_saying(&a, "--bogus", NULL);
         CHECK(!cli_exists(npy) && !cli_exists(cli_path(dir, "x.jpg")));
     }
     cli_scratch_remove(dir);
@@ -420,7 +370,7 @@ TEST(config_defaults_lists_every_section) {
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         char line[32];
         snprintf(line, sizeof line, "\n%s\n", sections[i]);
-        CHECK_RUN(&a, &r, says(&r, line));
+        CHECK_RUN(&a, &r, cli_says(&r, line));
     }
     cli_result_free(&r);
 }
@@ -434,7 +384,7 @@ static void check_bad_ini(const char *dir, const char *text, const char *expect1
     cli_args a;
     cli_args_init(&a);
     cli_args_add(&a, "train", "--config", ini, "--out", run, NULL);
-    run_fails_saying(&a, expect1, expect2, NULL);
+    cli_run_fails_saying(&a, expect1, expect2, NULL);
     CHECK(!cli_exists(run));
 }
 
@@ -454,13 +404,13 @@ TEST(config_command_line_errors_name_key_and_range) {
     cli_args a;
     cli_args_init(&a);
     cli_args_add(&a, "config", "optim.g.lr=-1", NULL);
-    run_fails_saying(&a, "[optim.g] lr", "'-1'", "> 0", NULL);
+    cli_run_fails_saying(&a, "[optim.g] lr", "'-1'", "> 0", NULL);
     cli_args_init(&a);
     cli_args_add(&a, "config", "train.bogus=1", NULL);
-    run_fails_saying(&a, "bogus", "[train]", NULL);
+    cli_run_fails_saying(&a, "bogus", "[train]", NULL);
     cli_args_init(&a);
     cli_args_add(&a, "config", "model.g.norm=group", NULL);
-    run_fails_saying(&a, "norm", "batch|layer|none", NULL);
+    cli_run_fails_saying(&a, "norm", "batch|layer|none", NULL);
 }
 
 /* ---- 6. help ---- */
@@ -474,8 +424,8 @@ static void check_help(const char *cmd, const char *const *options) {
     cli_run(&a, &r);
     char usage[64];
     snprintf(usage, sizeof usage, "usage: gantry %s", cmd);
-    CHECK_RUN(&a, &r, r.code == 0 && says(&r, usage));
-    for (int i = 0; options[i]; i++) CHECK_RUN(&a, &r, says(&r, options[i]));
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, usage));
+    for (int i = 0; options[i]; i++) CHECK_RUN(&a, &r, cli_says(&r, options[i]));
     cli_result_free(&r);
 }
 
@@ -497,12 +447,12 @@ TEST(help_on_every_command) {
     cli_args_add(&a, "--help", NULL);
     cli_result r;
     cli_run(&a, &r);
-    CHECK_RUN(&a, &r, r.code == 0 && says(&r, "usage: gantry COMMAND"));
-    for (int i = 0; top[i]; i++) CHECK_RUN(&a, &r, says(&r, top[i]));
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "usage: gantry COMMAND"));
+    for (int i = 0; top[i]; i++) CHECK_RUN(&a, &r, cli_says(&r, top[i]));
     cli_result_free(&r);
     cli_args_init(&a);
     cli_args_add(&a, "frobnicate", NULL);
-    run_fails_saying(&a, "frobnicate", NULL);
+    cli_run_fails_saying(&a, "frobnicate", NULL);
 }
 
 /* ---- 7. bad inputs: a clear message, a non-zero exit, nothing lost ---- */
@@ -514,7 +464,7 @@ TEST(missing_dataset_names_package_and_path) {
     cli_args_init(&a);
     cli_args_add(&a, "train", "--config", "configs/dcgan-fmnist.ini", "--out", cli_path(dir, "run"),
                  "data.dataset=fashion-mnist", "data.path=/nonexistent/fashion-mnist", NULL);
-    run_fails_saying(&a, "dataset-fashion-mnist", "/nonexistent/fashion-mnist", NULL);
+    cli_run_fails_saying(&a, "dataset-fashion-mnist", "/nonexistent/fashion-mnist", NULL);
     cli_scratch_remove(dir);
 }
 
@@ -547,7 +497,7 @@ TEST(truncated_idx_names_the_file) {
     cli_args_add(&a, "train", "--config", "configs/dcgan-fmnist.ini", "--out", cli_path(dir, "run"),
                  "data.dataset=mnist", NULL);
     cli_args_addf(&a, "data.path=%s", idx);
-    run_fails_saying(&a, cli_path(idx, "train-images-idx3-ubyte"), NULL);
+    cli_run_fails_saying(&a, cli_path(idx, "train-images-idx3-ubyte"), NULL);
     cli_scratch_remove(dir);
 }
 
@@ -567,7 +517,7 @@ TEST(truncated_png_names_the_file) {
     CHECK(truncate_half(bad));
     cli_args a;
     dcgan_args(&a, png, cli_path(dir, "run"), 4);
-    run_fails_saying(&a, bad, NULL);
+    cli_run_fails_saying(&a, bad, NULL);
     cli_scratch_remove(dir);
 }
 
@@ -582,10 +532,10 @@ TEST(truncated_checkpoint_on_resume) {
     if (half) {
         cli_args a;
         resume_args(&a, run, 40);
-        run_fails_saying(&a, ckpt, NULL);
+        cli_run_fails_saying(&a, ckpt, NULL);
         cli_args_init(&a);
         cli_args_add(&a, "info", ckpt, NULL);
-        run_fails_saying(&a, ckpt, NULL);
+        cli_run_fails_saying(&a, ckpt, NULL);
         CHECK(cli_has_bytes(ckpt, half, n));
     }
     free(half);
@@ -607,9 +557,9 @@ TEST(garbage_checkpoint_for_sample) {
     cli_args a;
     sample_args(&a, ckpt, "4", out);
     CHECK(cli_write_file(ckpt, noise, sizeof noise));
-    run_fails_saying(&a, ckpt, NULL);
+    cli_run_fails_saying(&a, ckpt, NULL);
     CHECK(cli_write_file(ckpt, not_json, sizeof not_json - 1));
-    run_fails_saying(&a, ckpt, NULL);
+    cli_run_fails_saying(&a, ckpt, NULL);
     CHECK(!cli_exists(out));
     cli_scratch_remove(dir);
 }
@@ -666,7 +616,7 @@ TEST(architecture_mismatch_on_resume) {
         cli_args_add(&a, "model.g.width=8", NULL);
         cli_result r;
         cli_run(&a, &r);
-        CHECK_RUN(&a, &r, r.code != 0 && r.code < 128 && says(&r, ckpt));
+        CHECK_RUN(&a, &r, r.code != 0 && r.code < 128 && cli_says(&r, ckpt));
         check_mismatch_message(&a, &r, ckpt);
         cli_result_free(&r);
     }
@@ -688,13 +638,13 @@ TEST(output_folder_that_cannot_be_made) {
     CHECK(cli_write_file(file, "x", 1));
     cli_args a;
     ring_args(&a, "/proc/gantry-test", 4);
-    run_fails_saying(&a, "/proc/gantry-test", NULL);
+    cli_run_fails_saying(&a, "/proc/gantry-test", NULL);
     ring_args(&a, under, 4);
-    run_fails_saying(&a, under, NULL);
+    cli_run_fails_saying(&a, under, NULL);
     const char *ckpt = trained_ring(dir), *png = cli_path(dir, "file/x.npy");
     if (ckpt) {
         sample_args(&a, ckpt, "4", png);
-        run_fails_saying(&a, png, NULL);
+        cli_run_fails_saying(&a, png, NULL);
     }
     cli_scratch_remove(dir);
 }
@@ -706,7 +656,7 @@ static const char *finished_wide_ring(const char *dir) {
     cli_args a;
     ring_args(&a, cli_path(dir, "ring"), 20);
     cli_args_add(&a, "model.g.width=64", "model.d.width=64", NULL);
-    return run_ok(&a) ? cli_path(dir, "ring/" CKPT) : NULL;
+    return cli_run_ok(&a) ? cli_path(dir, "ring/" CKPT) : NULL;
 }
 
 /* Resuming a finished run for more steps on a "full disk" (RLIMIT_FSIZE; the CLI ignores
@@ -723,12 +673,12 @@ TEST(full_disk_keeps_the_earlier_checkpoint) {
         resume_args(&a, run, 40);
         cli_result r;
         cli_finish(cli_start(&a, (long long)n / 2), &r);
-        CHECK_RUN(&a, &r, r.code != 0 && r.code < 128 && says(&r, ckpt));
+        CHECK_RUN(&a, &r, r.code != 0 && r.code < 128 && cli_says(&r, ckpt));
         cli_result_free(&r);
         CHECK(cli_has_bytes(ckpt, before, n));
         CHECK(cli_count_names(run, ".tmp") == 0);
         CHECK(cli_count_names(cli_path(run, "samples"), ".tmp") == 0);
-        CHECK(run_ok(&a)); /* with room again, the run goes on from the earlier checkpoint */
+        CHECK(cli_run_ok(&a)); /* with room again, the run goes on from the earlier checkpoint */
     }
     free(before);
     cli_scratch_remove(dir);

@@ -14,6 +14,8 @@ static const struct {
     {"sample", gt_cmd_sample, "draw samples from a checkpoint into a PNG grid or a .npy file"},
     {"info", gt_cmd_info, "show what a checkpoint holds"},
     {"config", gt_cmd_config, "print every configuration key with its default, or a resolved config"},
+    {"eval", gt_cmd_eval, "score samples: FID, KID, precision/recall, class or mode coverage"},
+    {"classifier", gt_cmd_classifier, "retrain or evaluate the Fashion-MNIST feature network"},
     {"bench", gt_cmd_bench, "time a workload (sgemm, dcgan-28, mlp-ring)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -21,7 +23,7 @@ static const struct {
 static void usage(FILE *out) {
     fprintf(out, "usage: gantry COMMAND [options]   (gantry COMMAND --help for its options)\n\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
 bool gt_cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }

@@ -17,6 +17,9 @@ int gt_png_write_grid(const char *path, const float *x, int n, int c, int h, int
                       gt_error *err);
 /* A NumPy .npy v1.0 file of little-endian float32 ('<f4', C order) with the given shape
  * (ndim 0..GT_MAX_DIMS); x holds prod(shape) values. */
+/* Reads a .npy of little-endian float32 in C order; returns malloc'd data and its shape (at
+ * most GT_MAX_DIMS dims), or NULL with err naming the file and the problem. */
+float *gt_npy_read(const char *path, int *ndim, int64_t *shape, gt_error *err);
 int gt_npy_write(const char *path, const float *x, int ndim, const int64_t *shape, gt_error *err);
 /* Appends json_line and '\n' to path (created if missing) and flushes; json_line must be one
  * line (no '\n'). */

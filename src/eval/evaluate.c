@@ -1,0 +1,79 @@
+/* Sample scoring (see evaluate.h): features of samples and references, then the metrics. */
+#include "eval/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/metrics.h"
+
+#define KID_SUBSETS 100
+#define KID_SUBSET_SIZE 1000
+#define PR_K 3
+
+typedef struct {
+    float *feat;
+    int32_t *pred;
+} features;
+
+static int features_of(gt_classifier *c, const float *x, int64_t n, features *f, gt_error *err) {
+    f->feat = malloc((size_t)(n * GT_CLASSIFIER_FEATURES) * sizeof *f->feat);
+    f->pred = malloc((size_t)n * sizeof *f->pred);
+    if (!f->feat || !f->pred) return gt_error_set(err, "eval: out of memory for %lld features", (long long)n);
+    gt_classifier_features(c, x, n, f->feat, f->pred);
+    return 0;
+}
+
+static void features_free(features *f) {
+    free(f->feat);
+    free(f->pred);
+}
+
+static int score(const features *s, int64_t n, const features *r, int64_t nr, gt_image_scores *o,
+                 gt_error *err) {
+    const int d = GT_CLASSIFIER_FEATURES;
+    gt_gauss_stats ss = {0}, rs = {0};
+    if (gt_gauss_stats_compute(&ss, s->feat, n, d, err) < 0 ||
+        gt_gauss_stats_compute(&rs, r->feat, nr, d, err) < 0) {
+        gt_gauss_stats_free(&ss);
+        gt_gauss_stats_free(&rs);
+        return -1;
+    }
+    o->fid = gt_fid(&ss, &rs);
+    gt_gauss_stats_free(&ss);
+    gt_gauss_stats_free(&rs);
+    o->kid = gt_kid(s->feat, n, r->feat, nr, d, KID_SUBSETS, KID_SUBSET_SIZE, 0, &o->kid_stderr);
+    gt_precision_recall(r->feat, nr, s->feat, n, d, PR_K, &o->precision, &o->recall);
+    gt_class_coverage(s->pred, n, 10, &o->classes_covered, &o->class_kl);
+    return 0;
+}
+
+int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int64_t n,
+                   gt_image_scores *out, gt_error *err) {
+    if (ref->c != 1 || ref->h != 28 || ref->w != 28)
+        return gt_error_set(err, "eval: the reference images are %dx%dx%d, the classifier takes 1x28x28",
+                            ref->c, ref->h, ref->w);
+    if (n < 2) return gt_error_set(err, "eval: %lld samples; FID needs at least 2", (long long)n);
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->n_ref = ref->n;
+    features s = {0}, r = {0};
+    int rc = features_of(c, x, n, &s, err);
+    if (rc == 0) rc = features_of(c, ref->x, ref->n, &r, err);
+    if (rc == 0) rc = score(&s, n, &r, ref->n, out, err);
+    features_free(&s);
+    features_free(&r);
+    return rc;
+}
+
+int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err) {
+    float centres[2 * 25];
+    int modes = gt_data_mixture_centres(kind, 0, centres, err);
+    if (modes < 0) return -1;
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->n_modes = modes;
+    out->sigma = strcmp(kind, "grid") == 0 ? 0.05f : 0.01f;
+    gt_mode_metrics(pts, n, centres, modes, out->sigma, &out->modes_covered, &out->pct_high_quality,
+                    &out->reverse_kl);
+    return 0;
+}

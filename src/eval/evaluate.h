@@ -1,0 +1,33 @@
+/* Scoring generated samples by protocols.md: images through the shipped classifier's features
+ * against the Fashion-MNIST test split (FID, KID, precision/recall, class coverage); 2-D points
+ * against the mixture's modes (modes covered, percent high quality, reverse KL). */
+#ifndef GT_EVAL_EVALUATE_H
+#define GT_EVAL_EVALUATE_H
+
+#include "data/data.h"
+#include "eval/classifier.h"
+
+typedef struct gt_image_scores {
+    int64_t n, n_ref;          /* samples scored; reference images */
+    double fid;                /* classifier-feature FID (means and covariances in double) */
+    double kid, kid_stderr;    /* cubic-kernel KID, 100 subsets of 1,000 */
+    double precision, recall;  /* Kynkaanniemi et al. 2019, k = 3 */
+    int classes_covered;       /* of 10, by the classifier's predicted class */
+    double class_kl;           /* KL of the predicted-class histogram to uniform */
+} gt_image_scores;
+
+/* x [n, 1, 28, 28] in [-1, 1]; ref: labelled 28x28 gray images (the test split). */
+int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int64_t n,
+                   gt_image_scores *out, gt_error *err);
+
+typedef struct gt_mode_scores {
+    int64_t n;
+    int modes_covered, n_modes;
+    double pct_high_quality, reverse_kl;
+    float sigma;
+} gt_mode_scores;
+
+/* pts [n, 2] against the "ring" or "grid" mixture of protocols.md (default radius and sigma). */
+int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err);
+
+#endif

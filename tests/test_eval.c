@@ -1,0 +1,149 @@
+/* gantry eval end to end: the protocol's sanity anchors (training images score an FID near 0,
+ * uniform noise a very large one), mode metrics of a 2-D run, determinism between --ckpt and
+ * the .npy that gantry sample writes, and bad inputs. Runs the real binary (see cli_support.h). */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_support.h"
+#include "data/data.h"
+#include "io/image.h"
+#include "test.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist"
+#define MODEL "models/fmnist-classifier.safetensors"
+
+/* The JSON object on the last line of an output, or NULL. */
+static cJSON *last_json(const cli_result *r) {
+    const char *p = r->text, *last = NULL;
+    for (const char *q = p; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL)
+        if (*q == '{') last = q;
+    return last ? cJSON_Parse(last) : NULL;
+}
+
+static double json_num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* Scores dir/name.npy; returns the JSON of the result (NULL after a failed check). */
+static cJSON *eval_npy(const char *path, const char *extra) {
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", "--samples", path, NULL);
+    if (extra) cli_args_add(&a, "--mixture", extra, NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0);
+    cJSON *o = r.code == 0 ? last_json(&r) : NULL;
+    CHECK_RUN(&a, &r, o != NULL);
+    cli_result_free(&r);
+    return o;
+}
+
+static bool have_data(void) {
+    if (access(FMNIST, R_OK) == 0 && access(MODEL, R_OK) == 0) return true;
+    printf("  skipped: needs %s (Debian package dataset-fashion-mnist) and %s\n", FMNIST, MODEL);
+    return false;
+}
+
+/* 10,000 training images against the 10,000 test images: FID close to 0; uniform noise: huge. */
+TEST(fid_anchors_training_images_and_noise) {
+    if (!have_data()) return;
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    gt_error err;
+    gt_dataset *train = gt_data_load_mnist_dir(FMNIST, "train", &err);
+    CHECK(train != NULL);
+    if (train) {
+        int64_t shape[4] = {10000, 1, 28, 28};
+        const char *real = cli_path(dir, "train.npy"), *noise = cli_path(dir, "noise.npy");
+        CHECK(gt_npy_write(real, train->x, 4, shape, &err) == 0);
+        gt_rng rng = gt_rng_seed(1);
+        gt_tensor *u = gt_rand_uniform(&rng, 4, shape, -1, 1);
+        CHECK(gt_npy_write(noise, u->data, 4, shape, &err) == 0);
+        gt_step_end();
+        cJSON *a = eval_npy(real, NULL), *b = eval_npy(noise, NULL);
+        double fid_real = json_num(a, "fid"), fid_noise = json_num(b, "fid");
+        printf("  FID: training images %.3f, uniform noise %.1f\n", fid_real, fid_noise);
+        CHECK(fid_real >= 0 && fid_real < 1.0);
+        CHECK(fid_noise > 100 * (fid_real + 0.1));
+        /* two samples of one distribution: k = 3 balls cover about 87 percent of each other */
+        CHECK(json_num(a, "classes_covered") == 10 && json_num(a, "recall") > 0.8);
+        CHECK(json_num(a, "precision") > 0.8 && json_num(b, "recall") < 0.01);
+        CHECK(json_num(b, "classes_covered") < 10);
+        CHECK(json_num(a, "n") == 10000 && json_num(a, "n_ref") == 10000);
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    gt_dataset_free(train);
+    cli_scratch_remove(dir);
+}
+
+/* A short ring run scores with the mode metrics; eval --ckpt and eval of the .npy that
+ * gantry sample writes with the same seed agree exactly. */
+TEST(ring_checkpoint_mode_metrics_and_npy_agree) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *run = cli_path(dir, "run");
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
+                 "train.steps=30", "train.batch=64", "model.g.width=16", "model.d.width=16",
+                 "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8", "train.threads=1", NULL);
+    if (cli_run_ok(&a)) {
+        const char *ckpt = cli_path(run, "checkpoint.safetensors");
+        const char *npy = cli_path(dir, "pts.npy");
+        cli_args s, e;
+        cli_args_init(&s);
+        cli_args_add(&s, "sample", "--ckpt", ckpt, "--n", "2500", "--seed", "4", "--out", npy, NULL);
+        cli_args_init(&e);
+        cli_args_add(&e, "eval", "--ckpt", ckpt, "--seed", "4", NULL);
+        cli_result r;
+        if (cli_run_ok(&s)) {
+            cli_run(&e, &r);
+            CHECK_RUN(&e, &r, r.code == 0 && cli_says(&r, "modes") && cli_says(&r, "of 8 covered"));
+            cJSON *from_ckpt = last_json(&r), *from_npy = eval_npy(npy, "ring");
+            CHECK(json_num(from_ckpt, "n") == 2500 && json_num(from_ckpt, "n_modes") == 8);
+            CHECK(json_num(from_ckpt, "pct_high_quality") == json_num(from_npy, "pct_high_quality"));
+            CHECK(json_num(from_ckpt, "modes_covered") == json_num(from_npy, "modes_covered"));
+            cJSON_Delete(from_ckpt);
+            cJSON_Delete(from_npy);
+            cli_result_free(&r);
+        }
+    }
+    cli_scratch_remove(dir);
+}
+
+TEST(bad_inputs_are_named) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *junk = cli_path(dir, "junk.npy"), *pts = cli_path(dir, "pts.npy");
+    CHECK(cli_write_file(junk, "not numpy", 9));
+    float p[4] = {0, 1, 1, 0};
+    gt_error err;
+    CHECK(gt_npy_write(pts, p, 2, (int64_t[]){2, 2}, &err) == 0);
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", "--samples", junk, NULL);
+    cli_run_fails_saying(&a, junk, "npy", NULL);
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", "--samples", pts, NULL);
+    cli_run_fails_saying(&a, "--mixture", NULL);
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", NULL);
+    cli_run_fails_saying(&a, "--ckpt", "--samples", NULL);
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", "--samples", pts, "--mixture", "spiral", NULL);
+    cli_run_fails_saying(&a, "ring or grid", NULL);
+    cli_scratch_remove(dir);
+}
+
+int main(void) {
+    int rc;
+    RUN_TESTS_INTO(rc, T(fid_anchors_training_images_and_noise),
+                   T(ring_checkpoint_mode_metrics_and_npy_agree), T(bad_inputs_are_named));
+    gt_runtime_free();
+    return rc;
+}
