@@ -17,7 +17,7 @@ else
   BUILD   ?= build
 endif
 CFLAGS  ?=
-CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L
+CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -DGT_DATADIR='"$(PREFIX)/share/gantry"'
 ALLCFLAGS := $(WARN) $(OPT) -fPIC -fopenmp $(CFLAGS)
 LDLIBS  := -lpng -lz -linih -lcjson -lpthread -lm -fopenmp $(SANFLAGS)
 
@@ -92,6 +92,9 @@ install: all
 	install -m 644 $(BUILD)/libgantry.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libgantry.so $(DESTDIR)$(PREFIX)/lib/
 	$(if $(TOOL_BIN),install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	install -d $(DESTDIR)$(PREFIX)/share/gantry/models $(DESTDIR)$(PREFIX)/share/gantry/configs
+	install -m 644 models/*.safetensors $(DESTDIR)$(PREFIX)/share/gantry/models/
+	install -m 644 configs/*.ini $(DESTDIR)$(PREFIX)/share/gantry/configs/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gantry.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gantry.pc
 

@@ -135,7 +135,26 @@ TEST(conv_geometry_table) {
     CHECK(failed == 0);
 }
 
-/* Small outputs with many samples: several full GEMM batches and a partial last one. */
+/* Input grad goes by phases of x from 32 input channels per group (by columns below):
+ * the phase path over strides 1-3, padding 0-2, dilation 1-2, kernels 1, 3, 4, groups. */
+TEST(conv_phase_geometries) {
+    static const int64_t ks[] = {1, 3, 4};
+    int cases = 0, failed = 0;
+    for (int ki = 0; ki < 3; ki++)
+    for (int64_t s = 1; s <= 3; s++)
+    for (int64_t p = 0; p <= 2; p++)
+    for (int64_t d = 1; d <= 2; d++) {
+        int64_t groups = 1 + cases % 2, h = 7 + cases % 3, w = 9 - cases % 3;
+        gt_conv_geom g = conv_geom(1 + cases % 2, 32 * groups, 3 * groups, groups, h, w, ks[ki],
+                                   s, p, d);
+        failed += conv_check(&g);
+        cases++;
+    }
+    CHECK(failed == 0);
+}
+
+/* Small outputs with many samples: GEMM column slivers that straddle samples, and a
+ * partial last sliver. */
 TEST(conv_batched_samples) {
     gt_conv_geom a = conv_geom(70, 3, 4, 1, 5, 6, 3, 2, 1, 1);
     gt_conv_geom b = conv_geom(13, 4, 6, 2, 14, 14, 4, 2, 1, 1);
@@ -145,8 +164,8 @@ TEST(conv_batched_samples) {
     CHECK(conv_check(&c) == 0);
 }
 
-/* The pointwise fast path (1x1, stride 1, no padding) with groups and several samples,
- * and a 1x1 with stride 2 that must take the general path. */
+/* 1x1 kernels with groups and several samples, and a 1x1 with stride 2 (three of the
+ * four input-grad phases of x have no taps and must come out 0). */
 TEST(conv_pointwise) {
     gt_conv_geom a = conv_geom(3, 8, 6, 1, 5, 7, 1, 1, 0, 1);
     gt_conv_geom b = conv_geom(2, 8, 4, 2, 6, 3, 1, 1, 0, 2);
@@ -197,21 +216,49 @@ static int thread_check(const gt_conv_geom *g) {
     return bad;
 }
 
-/* Weight grad splits input channels (first) or output channels (second, one input
- * channel) across threads; forward and input grad split batches (both). */
+/* Threads split the GEMM columns of every kernel (groups, a single input channel, a DCGAN
+ * layer whose weight grad sums many K blocks of positions), or the rows when there are
+ * few columns (the weight grad of the DCGAN input layer: 16 taps). */
 TEST(conv_thread_independent) {
     gt_conv_geom a = conv_geom(7, 16, 12, 2, 16, 13, 3, 1, 1, 1);
     gt_conv_geom b = conv_geom(9, 1, 13, 1, 12, 10, 4, 2, 1, 1);
+    gt_conv_geom c = conv_geom(12, 64, 32, 1, 14, 14, 4, 2, 1, 1);
+    gt_conv_geom d = conv_geom(8, 1, 64, 1, 28, 28, 4, 2, 1, 1);
     CHECK(thread_check(&a) == 0);
     CHECK(thread_check(&b) == 0);
+    CHECK(thread_check(&c) == 0);
+    CHECK(thread_check(&d) == 0);
 }
 
-/* 40 input channels of 16 taps make column blocks of 16, 16 and 8 channels (256 rows
- * each at most), summed in order into the forward and built in turn for the gradients. */
+/* 40 input channels of 16 taps make a GEMM depth of 640: K blocks of 256, 256 and 128,
+ * summed in order. */
 TEST(conv_partial_channel_block) {
     gt_conv_geom g = conv_geom(5, 40, 18, 1, 9, 9, 4, 2, 1, 1);
     CHECK(conv_check(&g) == 0);
     CHECK(thread_check(&g) == 0);
+}
+
+/* Back to the best ISA: forcing the highest one this CPU runs. */
+static void restore_isa(void) {
+    for (int isa = GT_ISA_AVX512; isa >= GT_ISA_SCALAR; isa--)
+        if (gt_cpu_isa_force((gt_isa)isa)) return;
+}
+
+/* Every ISA this CPU runs (each packs gathered panels its own way), on strides, dilation,
+ * groups and phases of x that no tap reaches. */
+TEST(conv_all_isas) {
+    gt_conv_geom a = conv_geom(3, 6, 4, 2, 11, 9, 3, 3, 1, 2);
+    gt_conv_geom b = conv_geom(5, 8, 20, 1, 10, 10, 4, 2, 1, 1);
+    gt_conv_geom c = conv_geom(2, 3, 5, 1, 9, 8, 2, 3, 0, 1);
+    gt_conv_geom e = conv_geom(2, 64, 6, 2, 9, 8, 3, 2, 1, 1);
+    for (int isa = GT_ISA_SCALAR; isa <= GT_ISA_AVX512; isa++) {
+        if (!gt_cpu_isa_force((gt_isa)isa)) continue;
+        CHECK(conv_check(&a) == 0);
+        CHECK(conv_check(&b) == 0);
+        CHECK(conv_check(&c) == 0);
+        CHECK(conv_check(&e) == 0);
+    }
+    restore_isa();
 }
 
 /* ---- Pooling -------------------------------------------------------------------------- */
@@ -308,7 +355,8 @@ TEST(upsample_sum_pool) {
 }
 
 int main(void) {
-    RUN_TESTS(T(conv_geometry_table), T(conv_batched_samples), T(conv_pointwise),
+    RUN_TESTS(T(conv_geometry_table), T(conv_phase_geometries), T(conv_batched_samples), T(conv_pointwise),
               T(conv_anisotropic), T(conv_dcgan_shapes), T(conv_thread_independent),
-              T(conv_partial_channel_block), T(pool_geometry_table), T(upsample_sum_pool));
+              T(conv_partial_channel_block), T(conv_all_isas),
+              T(pool_geometry_table), T(upsample_sum_pool));
 }

@@ -1,20 +1,276 @@
 /* Convolution kernels of cpu.h: forward, input adjoint (conv_transpose) and weight adjoint
- * of a grouped, strided, padded, dilated 2-D convolution, all lowered to gt_cpu_sgemm via
- * im2col / col2im over a small batch of samples whose columns sit side by side. */
-#include "cpu.h"
+ * of a grouped, strided, padded, dilated 2-D convolution. Each runs as implicit GEMMs
+ * (gemm_internal.h): the image operand is gathered through index tables straight into
+ * the packed GEMM panels, so no column matrix is written and read back, and results are
+ * stored straight into the output layout.
+ *   forward      y_g[cog, n*hw]   = w_g[cog, cig*kk]   col_g[cig*kk, n*hw]
+ *   weight grad  w_g[cog, cig*kk] = y_g[cog, n*hw]     col_g[cig*kk, n*hw]^T
+ *   input grad   per phase (ih % sh, iw % sw) of x: the taps that reach it, so x is
+ *                written once, with no col2im scatter-add:
+ *                x_g[cig, phase px] = w_g^T[cig, cog*taps] ycol[cog*taps, phase px]
+ * where col is im2col of x (row (c*kh + a)*kw + b, column s*hw + p*w_out + q). */
+#include "cpu/cpu.h"
+#include "cpu/gemm_internal.h"
 
-#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Aim for GEMMs at least this wide (columns), and cap the column buffer (floats). */
-#define GT_CONV_MIN_COLS 512
-#define GT_CONV_MAX_COL_FLOATS ((int64_t)1 << 21)
-/* Column rows built at a time (whole input channels): a block of [256, ~512] columns stays
- * in L2 between im2col and the GEMM's packing, where the full [cig*kh*kw, ~512] would not. */
-#define GT_CONV_BLOCK_ROWS 256
-/* Below this many floats of work an OpenMP region costs more than it saves. */
-#define GT_CONV_PAR_MIN ((int64_t)1 << 14)
+/* Index tables of one side of a gathered operand (gt_gather): offset and position. */
+typedef struct {
+    int32_t *off, *h, *w;
+} idx_table;
+
+static void *xmalloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "gantry: conv: out of memory (%zu bytes)\n", bytes);
+        abort();
+    }
+    return p;
+}
+
+static int32_t *ints(int64_t n) { return xmalloc((size_t)n * sizeof(int32_t)); }
+
+static int64_t pad_cols(int64_t n) { return (n + GT_IGEMM_JPAD - 1) / GT_IGEMM_JPAD * GT_IGEMM_JPAD; }
+
+/* A table of n entries, room for pad_cols(n); entries n .. are outside every image. */
+static idx_table table_new(int64_t n) {
+    int64_t len = pad_cols(n);
+    idx_table t = {ints(len), ints(len), ints(len)};
+    for (int64_t i = n; i < len; i++) t.off[i] = 0, t.h[i] = GT_IGEMM_OUTSIDE, t.w[i] = 0;
+    return t;
+}
+
+static void table_free(idx_table *t) { free(t->off), free(t->h), free(t->w); }
+
+/* v[i] = i * step for i < n. */
+static int32_t *iota(int64_t n, int64_t step) {
+    int32_t *v = ints(n);
+    for (int64_t i = 0; i < n; i++) v[i] = (int32_t)(i * step);
+    return v;
+}
+
+static size_t numel4(int64_t a, int64_t b, int64_t c, int64_t d) {
+    return a <= 0 || b <= 0 || c <= 0 || d <= 0 ? 0 : (size_t)(a * b * c * d);
+}
+
+/* The tables hold int32 offsets: x, y and w must each stay under 2^31 elements. */
+static void check_size(const gt_conv_geom *g) {
+    size_t lim = (size_t)1 << 31;
+    if (numel4(g->n, g->c_in, g->h_in, g->w_in) < lim &&
+        numel4(g->n, g->c_out, g->h_out, g->w_out) < lim &&
+        numel4(g->c_out, g->c_in / g->groups, g->kh, g->kw) < lim)
+        return;
+    fprintf(stderr, "gantry: conv: tensors of 2^31 elements or more are not supported\n");
+    abort();
+}
+
+/* Shared sizes of g. */
+typedef struct {
+    const gt_conv_geom *g;
+    int64_t cig, cog, kk, k, hw, hwi, cols; /* cols: n*hw, the positions of y */
+} conv_dims;
+
+static conv_dims dims_of(const gt_conv_geom *g) {
+    conv_dims d = {g, g->c_in / g->groups, g->c_out / g->groups, g->kh * g->kw, 0,
+                   g->h_out * g->w_out, g->h_in * g->w_in, 0};
+    d.k = d.cig * d.kk;
+    d.cols = g->n * d.hw;
+    return d;
+}
+
+/* Rows of col (taps (c, a, b) of a group): x plane offset and the tap's shift. */
+static idx_table tap_table(const conv_dims *d) {
+    const gt_conv_geom *g = d->g;
+    idx_table t = table_new(d->k);
+    for (int64_t r = 0; r < d->k; r++) {
+        int64_t c = r / d->kk, a = r % d->kk / g->kw, b = r % g->kw;
+        t.h[r] = (int32_t)(a * g->dh);
+        t.w[r] = (int32_t)(b * g->dw);
+        t.off[r] = (int32_t)(c * d->hwi + t.h[r] * g->w_in + t.w[r]);
+    }
+    return t;
+}
+
+/* Columns of col (positions (s, p, q) of y): the window's corner in x, and its offset. */
+static idx_table pos_table(const conv_dims *d) {
+    const gt_conv_geom *g = d->g;
+    idx_table t = table_new(d->cols);
+    for (int64_t j = 0; j < d->cols; j++) {
+        int64_t s = j / d->hw, p = j % d->hw / g->w_out, q = j % g->w_out;
+        t.h[j] = (int32_t)(p * g->sh - g->ph);
+        t.w[j] = (int32_t)(q * g->sw - g->pw);
+        t.off[j] = (int32_t)(s * g->c_in * d->hwi + t.h[j] * g->w_in + t.w[j]);
+    }
+    return t;
+}
+
+/* Offset in y of position j = s*hw + pq of channel 0. */
+static int32_t *y_cols(const conv_dims *d) {
+    int32_t *v = ints(d->cols);
+    for (int64_t j = 0; j < d->cols; j++)
+        v[j] = (int32_t)(j / d->hw * d->g->c_out * d->hw + j % d->hw);
+    return v;
+}
+
+/* The gathered im2col of group gi's x: rows from k, columns from j (either way round). */
+static gt_gather col_gather(const conv_dims *d, const float *x, int64_t gi, const idx_table *k,
+                            const idx_table *j) {
+    gt_gather b = {x + gi * d->cig * d->hwi, k->off, k->h, k->w, j->off, j->h, j->w,
+                   (int32_t)d->g->h_in, (int32_t)d->g->w_in};
+    return b;
+}
+
+/* The shapes that make every kernel a no-op fill: returns 1 after zeroing out (n floats). */
+static int degenerate(float *out, size_t n, size_t other) {
+    if (n != 0 && other != 0) return 0;
+    if (n) memset(out, 0, n * sizeof *out);
+    return 1;
+}
+
+void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w) {
+    if (degenerate(y, numel4(g->n, g->c_out, g->h_out, g->w_out),
+                   numel4(g->c_in, g->kh, g->kw, 1)))
+        return;
+    check_size(g);
+    conv_dims d = dims_of(g);
+    idx_table taps = tap_table(&d), pos = pos_table(&d);
+    int32_t *wrow = iota(d.cog, d.k), *wcol = iota(d.k, 1), *ycol = y_cols(&d);
+    gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+        gt_igemm e = {d.cog, d.cols, d.k, w + gi * d.cog * d.k, wrow, wcol,
+                      col_gather(&d, x, gi, &taps, &pos), y + gi * d.cog * d.hw, d.hw, ycol};
+        p[gi] = e;
+    }
+    gt_igemm_run(p, (int)g->groups);
+    free(p), free(wrow), free(wcol), free(ycol);
+    table_free(&taps), table_free(&pos);
+}
+
+void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y) {
+    if (degenerate(w, numel4(g->c_out, g->c_in / g->groups, g->kh, g->kw),
+                   numel4(g->n, g->h_out, g->w_out, 1)))
+        return;
+    check_size(g);
+    conv_dims d = dims_of(g);
+    idx_table taps = tap_table(&d), pos = pos_table(&d);
+    int32_t *yrow = iota(d.cog, d.hw), *ycol = y_cols(&d), *wcol = iota(d.k, 1);
+    gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+        gt_igemm e = {d.cog, d.k, d.cols, y + gi * d.cog * d.hw, yrow, ycol,
+                      col_gather(&d, x, gi, &pos, &taps), w + gi * d.cog * d.k, d.k, wcol};
+        p[gi] = e;
+    }
+    gt_igemm_run(p, (int)g->groups);
+    free(p), free(yrow), free(ycol), free(wcol);
+    table_free(&taps), table_free(&pos);
+}
+
+/* ---- Input grad by phases ------------------------------------------------------------
+ * x row ih gets y row p from tap a when ih + ph = p*sh + a*dh. Write ih + ph = U*sh + r
+ * (r the phase, 0 <= r < sh): the taps with a*dh = A*sh + r reach it, from p = U - A. */
+
+/* Along one axis: the x indices of phase r, their U, and the taps of phase r with their A. */
+typedef struct {
+    int64_t nx, nt;
+    int32_t *x, *u, *tap, *shift;
+} phase_axis;
+
+static phase_axis phase_axis_of(int64_t r, int64_t n_in, int64_t pad, int64_t s, int64_t k,
+                                int64_t dil) {
+    phase_axis a = {0, 0, ints(n_in), ints(n_in), ints(k), ints(k)};
+    for (int64_t i = 0; i < n_in; i++)
+        if ((i + pad) % s == r) a.x[a.nx] = (int32_t)i, a.u[a.nx++] = (int32_t)((i + pad) / s);
+    for (int64_t t = 0; t < k; t++)
+        if (t * dil % s == r) a.tap[a.nt] = (int32_t)t, a.shift[a.nt++] = (int32_t)(t * dil / s);
+    return a;
+}
+
+static void phase_axis_free(phase_axis *a) { free(a->x), free(a->u), free(a->tap), free(a->shift); }
+
+/* The tables of one phase (rows ph, columns pw of the phases): columns are the phase's
+ * x pixels of every sample, rows the (o, a, b) taps reaching them. */
+typedef struct {
+    idx_table ycol;         /* columns: window in y */
+    int32_t *xcol;          /* columns: offset in x of channel 0 */
+    idx_table ytap;         /* rows: tap (o, a, b) as a shift in y */
+    int32_t *wrow, *wcol;   /* w^T[c, (o, a, b)] = w[wrow[c] + wcol[(o, a, b)]] */
+    int64_t n, k;
+} phase_tabs;
+
+static void phase_columns(const conv_dims *d, const phase_axis *ah, const phase_axis *aw,
+                          phase_tabs *t) {
+    const gt_conv_geom *g = d->g;
+    int64_t per = ah->nx * aw->nx;
+    t->n = g->n * per;
+    t->ycol = table_new(t->n);
+    t->xcol = ints(t->n);
+    for (int64_t j = 0; j < t->n; j++) {
+        int64_t s = j / per, i = j % per / aw->nx, l = j % aw->nx;
+        t->ycol.h[j] = ah->u[i];
+        t->ycol.w[j] = aw->u[l];
+        t->ycol.off[j] = (int32_t)(s * g->c_out * d->hw + ah->u[i] * g->w_out + aw->u[l]);
+        t->xcol[j] = (int32_t)(s * g->c_in * d->hwi + ah->x[i] * g->w_in + aw->x[l]);
+    }
+}
+
+static void phase_rows(const conv_dims *d, const phase_axis *ah, const phase_axis *aw,
+                       phase_tabs *t) {
+    const gt_conv_geom *g = d->g;
+    int64_t per = ah->nt * aw->nt;
+    t->k = d->cog * per;
+    t->ytap = table_new(t->k);
+    t->wcol = ints(t->k);
+    t->wrow = iota(d->cig, d->kk);
+    for (int64_t r = 0; r < t->k; r++) {
+        int64_t o = r / per, i = r % per / aw->nt, l = r % aw->nt;
+        t->ytap.h[r] = -ah->shift[i];
+        t->ytap.w[r] = -aw->shift[l];
+        t->ytap.off[r] = (int32_t)(o * d->hw - ah->shift[i] * g->w_out - aw->shift[l]);
+        t->wcol[r] = (int32_t)(o * d->cig * d->kk + ah->tap[i] * g->kw + aw->tap[l]);
+    }
+}
+
+static void phase_tabs_free(phase_tabs *t) {
+    table_free(&t->ycol), table_free(&t->ytap);
+    free(t->xcol), free(t->wrow), free(t->wcol);
+}
+
+/* The product of group gi over phase t. */
+static gt_igemm phase_product(const conv_dims *d, const phase_tabs *t, int64_t gi, float *x,
+                              const float *y, const float *w) {
+    gt_igemm e = {d->cig, t->n, t->k, w + gi * d->cog * d->k, t->wrow, t->wcol,
+                  {y + gi * d->cog * d->hw, t->ytap.off, t->ytap.h, t->ytap.w, t->ycol.off,
+                   t->ycol.h, t->ycol.w, (int32_t)d->g->h_out, (int32_t)d->g->w_out},
+                  x + gi * d->cig * d->hwi, d->hwi, t->xcol};
+    return e;
+}
+
+/* x = conv^T(y, w) by phases: one product per group and phase of x. */
+static void input_grad_phases(const conv_dims *d, float *x, const float *y, const float *w) {
+    const gt_conv_geom *g = d->g;
+    int64_t nph = g->sh * g->sw;
+    phase_tabs *t = xmalloc((size_t)nph * sizeof *t);
+    gt_igemm *p = xmalloc((size_t)(nph * g->groups) * sizeof *p);
+    for (int64_t ph = 0; ph < nph; ph++) {
+        phase_axis ah = phase_axis_of(ph / g->sw, g->h_in, g->ph, g->sh, g->kh, g->dh);
+        phase_axis aw = phase_axis_of(ph % g->sw, g->w_in, g->pw, g->sw, g->kw, g->dw);
+        phase_columns(d, &ah, &aw, &t[ph]);
+        phase_rows(d, &ah, &aw, &t[ph]);
+        phase_axis_free(&ah), phase_axis_free(&aw);
+        for (int64_t gi = 0; gi < g->groups; gi++)
+            p[ph * g->groups + gi] = phase_product(d, &t[ph], gi, x, y, w);
+    }
+    gt_igemm_run(p, (int)(nph * g->groups));
+    for (int64_t ph = 0; ph < nph; ph++) phase_tabs_free(&t[ph]);
+    free(t), free(p);
+}
+
+/* ---- Input grad by columns -------------------------------------------------------------
+ * With few input channels a phase product is too thin: each gathered y value feeds cig
+ * rows only. Instead col[cig*kk, m*hw] = w_g^T y_g for a chunk of m samples (y read as it
+ * is, each value feeding cig*kk rows), then every x plane sums the rows of its taps. */
 
 /* First q >= 0 with q*s + off >= 0, and first q with q*s + off >= lim, both clamped to
  * [0, n]: outputs q in [lo, hi) read input column q*s + off inside [0, lim). */
@@ -39,362 +295,84 @@ static tap_range tap_range_of(const gt_conv_geom *g, int64_t a, int64_t b) {
     return t;
 }
 
-/* Per-call state. Column buffers are [k, m*hw] for a batch of m samples: row
- * r = (c*kh + a)*kw + b, column j*hw + p*w_out + q for sample n0 + j. */
-typedef struct {
-    const gt_conv_geom *g;
-    int64_t cig, cog;   /* channels per group, in and out */
-    int64_t kk, k;      /* kh*kw, and the GEMM depth cig*kh*kw */
-    int64_t cb;         /* input channels per column block (GT_CONV_BLOCK_ROWS) */
-    int64_t hw, hwi;    /* h_out*w_out, h_in*w_in */
-    int64_t nb, nbatch; /* samples per batch, batches */
-    int threads;        /* threads sharing the work, each with its own scratch */
-    int pointwise;      /* 1x1, stride 1, no padding: x planes are the columns */
-    tap_range *taps;    /* [kk], per kernel tap (a, b) */
-    float *col, *ycat;  /* per thread: col [cb*kk, nb*hw], ycat [cog, nb*hw] (nb > 1) */
-    int64_t col_len, ycat_len;
-} conv_plan;
-
-/* Samples per batch: enough for GT_CONV_MIN_COLS columns, within the buffer cap. */
-static int64_t batch_size(const conv_plan *P) {
-    if (P->pointwise || P->hw <= 0) return 1;
-    int64_t nb = (GT_CONV_MIN_COLS + P->hw - 1) / P->hw;
-    int64_t cap = GT_CONV_MAX_COL_FLOATS / (P->k * P->hw > 0 ? P->k * P->hw : 1);
-    nb = nb < cap ? nb : cap;
-    nb = nb < P->g->n ? nb : P->g->n;
-    return nb < 1 ? 1 : nb;
-}
-
-/* Batching and threading of g. Forward and input grad (split_batches) may size batches by
- * the thread count, their results do not depend on it, and when there are at least as
- * many batches as threads they run one per thread, rounded up to a multiple of the
- * threads to balance the work. Weight grad keeps batches fixed by the geometry (they fix
- * its summation order) and splits input or output channels across threads instead. */
-static void plan_batches(conv_plan *P, int split_batches) {
-    int64_t n = P->g->n, t = gt_cpu_threads();
-    P->nb = batch_size(P);
-    P->nbatch = (n + P->nb - 1) / P->nb;
-    P->threads = 1;
-    if (t <= 1) return;
-    if (!split_batches) {
-        P->threads = P->cig >= t || P->cog >= t ? (int)t : 1;
-        return;
-    }
-    if (P->nbatch < t) return;
-    int64_t want = (P->nbatch + t - 1) / t * t;
-    P->nb = (n + want - 1) / want;
-    P->nbatch = (n + P->nb - 1) / P->nb;
-    P->threads = (int)t;
-}
-
-/* Column and output-staging scratch, kept between calls and grown on demand: a training step
- * runs the same convolutions every time, and fresh buffers of this size would cost page faults
- * (about 8 percent of a DCGAN step) on every call. Convolutions are called from one thread at
- * a time (their own OpenMP threads share the buffer by offsets). */
-enum { SCRATCH_COL, SCRATCH_YCAT, SCRATCH_KINDS };
-static float *scratch_buf[SCRATCH_KINDS];
-static size_t scratch_cap[SCRATCH_KINDS];
-
-static float *scratch(int kind, size_t n) {
-    if (scratch_cap[kind] < n) {
-        free(scratch_buf[kind]);
-        scratch_buf[kind] = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        if (!scratch_buf[kind]) abort();
-        scratch_cap[kind] = n;
-    }
-    return scratch_buf[kind];
-}
-
-/* Sizes, tap ranges and scratch buffers of g (see plan_batches); aborts when out of
- * memory. */
-static conv_plan conv_plan_make(const gt_conv_geom *g, int split_batches) {
-    conv_plan P = {0};
-    P.g = g;
-    P.cig = g->c_in / g->groups;
-    P.cog = g->c_out / g->groups;
-    P.kk = g->kh * g->kw;
-    P.k = P.cig * P.kk;
-    P.hw = g->h_out * g->w_out;
-    P.hwi = g->h_in * g->w_in;
-    P.cb = GT_CONV_BLOCK_ROWS / P.kk;
-    P.cb = P.cb < 1 ? 1 : P.cb > P.cig ? P.cig : P.cb;
-    P.pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
-                  g->pw == 0 && g->h_out == g->h_in && g->w_out == g->w_in;
-    plan_batches(&P, split_batches);
-    P.col_len = P.pointwise ? 0 : P.cb * P.kk * P.nb * P.hw;
-    P.ycat_len = P.nb > 1 ? P.cog * P.nb * P.hw : 0;
-    P.taps = malloc((size_t)P.kk * sizeof *P.taps);
-    P.col = scratch(SCRATCH_COL, (size_t)(P.col_len * P.threads + 1));
-    P.ycat = scratch(SCRATCH_YCAT, (size_t)(P.ycat_len * P.threads + 1));
-    if (!P.taps) abort();
-    for (int64_t r = 0; r < P.kk; r++) P.taps[r] = tap_range_of(g, r / g->kw, r % g->kw);
-    return P;
-}
-
-static void conv_plan_free(conv_plan *P) { free(P->taps); }
-
-/* dst[p*w_out + q] = xc[(p*sh + offh)*w_in + q*sw + offw], 0 outside the image;
- * xc: [h_in, w_in], dst: [h_out * w_out]. */
-static void im2col_row(const gt_conv_geom *g, float *dst, const float *xc, const tap_range *t) {
-    int64_t wo = g->w_out, sw = g->sw, n = t->q1 - t->q0;
-    if (t->p0 > 0 || t->p1 < g->h_out || n < wo)
-        memset(dst, 0, (size_t)(g->h_out * wo) * sizeof *dst);
-    if (t->p0 >= t->p1 || n <= 0) return;
-    const float *s = xc + (t->p0 * g->sh + t->offh) * g->w_in + t->offw + t->q0 * sw;
-    float *d = dst + t->p0 * wo + t->q0;
-    for (int64_t p = t->p0; p < t->p1; p++, s += g->sh * g->w_in, d += wo) {
-        if (sw == 1) {
-            for (int64_t q = 0; q < n; q++) d[q] = s[q];
-        } else {
-            for (int64_t q = 0; q < n; q++) d[q] = s[q * sw];
-        }
-    }
-}
-
 /* xc[(p*sh + offh)*w_in + q*sw + offw] += src[p*w_out + q] inside the image. */
 static void col2im_row(const gt_conv_geom *g, float *xc, const float *src, const tap_range *t) {
     int64_t wo = g->w_out, sw = g->sw, n = t->q1 - t->q0;
     if (t->p0 >= t->p1 || n <= 0) return;
     float *d = xc + (t->p0 * g->sh + t->offh) * g->w_in + t->offw + t->q0 * sw;
     const float *s = src + t->p0 * wo + t->q0;
-    for (int64_t p = t->p0; p < t->p1; p++, d += g->sh * g->w_in, s += wo) {
-        if (sw == 1) {
-            for (int64_t q = 0; q < n; q++) d[q] += s[q];
-        } else {
-            for (int64_t q = 0; q < n; q++) d[q * sw] += s[q];
+    for (int64_t p = t->p0; p < t->p1; p++, d += g->sh * g->w_in, s += wo)
+        for (int64_t q = 0; q < n; q++) d[q * sw] += s[q];
+}
+
+/* Column buffer cap (floats) that sizes the sample chunks, and the work below which the
+ * col2im stays on one thread. */
+#define GT_CONV_COL_FLOATS ((int64_t)1 << 21)
+#define GT_CONV_PAR_MIN ((int64_t)1 << 14)
+
+/* The x planes of samples n0 .. n0+m-1 = col2im(col [c_in*kk, m*hw]), taps in order. */
+static void col2im(const conv_dims *d, float *x, const float *col, const tap_range *taps,
+                   int64_t n0, int64_t m) {
+    const gt_conv_geom *g = d->g;
+    int64_t ld = m * d->hw;
+#pragma omp parallel for collapse(2) schedule(static) if (m * g->c_in * d->hwi > GT_CONV_PAR_MIN)
+    for (int64_t s = 0; s < m; s++) {
+        for (int64_t c = 0; c < g->c_in; c++) {
+            float *xc = x + ((n0 + s) * g->c_in + c) * d->hwi;
+            const float *cc = col + c * d->kk * ld + s * d->hw;
+            memset(xc, 0, (size_t)d->hwi * sizeof *xc);
+            for (int64_t r = 0; r < d->kk; r++) col2im_row(g, xc, cc + r * ld, &taps[r]);
         }
     }
 }
 
-/* Channels [c0, c1) of group gi for one batch: the columns of samples n0 .. n0+m-1 and
- * group channels c0 .. c1-1, as rows (c - c0)*kk + r of col [(c1-c0)*kk, m*hw]. */
-typedef struct { int64_t n0, m, gi, c0, c1; } col_block;
+/* A table of n entries of offset v(i) = i / per * big + i % per * small, all inside. */
+static idx_table flat_table(int64_t n, int64_t per, int64_t big, int64_t small) {
+    idx_table t = table_new(n);
+    for (int64_t i = 0; i < n; i++)
+        t.off[i] = (int32_t)(i / per * big + i % per * small), t.h[i] = 0, t.w[i] = 0;
+    return t;
+}
 
-/* col = im2col of block b; x: [n, c_in, h_in, w_in]. */
-static void im2col(const conv_plan *P, float *col, const float *x, const col_block *b) {
-    const gt_conv_geom *g = P->g;
-    int64_t ld = b->m * P->hw, nc = b->c1 - b->c0, work = b->m * nc * P->kk * P->hw;
-#pragma omp parallel for collapse(2) schedule(static) if (work > GT_CONV_PAR_MIN)
-    for (int64_t j = 0; j < b->m; j++) {
-        for (int64_t c = 0; c < nc; c++) {
-            const float *xc = x + ((b->n0 + j) * g->c_in + b->gi * P->cig + b->c0 + c) * P->hwi;
-            for (int64_t r = 0; r < P->kk; r++)
-                im2col_row(g, col + (c * P->kk + r) * ld + j * P->hw, xc, &P->taps[r]);
+/* x = conv^T(y, w) by columns, in chunks of m samples. */
+static void input_grad_cols(const conv_dims *d, float *x, const float *y, const float *w) {
+    const gt_conv_geom *g = d->g;
+    int64_t m = GT_CONV_COL_FLOATS / (g->c_in * d->kk * d->hw);
+    m = m < 1 ? 1 : m > g->n ? g->n : m;
+    float *col = xmalloc((size_t)(g->c_in * d->kk * m * d->hw) * sizeof *col);
+    tap_range *taps = xmalloc((size_t)d->kk * sizeof *taps);
+    for (int64_t r = 0; r < d->kk; r++) taps[r] = tap_range_of(g, r / g->kw, r % g->kw);
+    idx_table yo = flat_table(d->cog, 1, d->hw, 0), yj = flat_table(m * d->hw, d->hw,
+                                                                    g->c_out * d->hw, 1);
+    int32_t *wrow = iota(d->k, 1), *wcol = iota(d->cog, d->k), *ccol = iota(m * d->hw, 1);
+    gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
+    for (int64_t n0 = 0; n0 < g->n; n0 += m) {
+        int64_t mm = g->n - n0 < m ? g->n - n0 : m, ld = mm * d->hw;
+        for (int64_t gi = 0; gi < g->groups; gi++) {
+            gt_igemm e = {d->k, ld, d->cog, w + gi * d->cog * d->k, wrow, wcol,
+                          {y + (n0 * g->c_out + gi * d->cog) * d->hw, yo.off, yo.h, yo.w,
+                           yj.off, yj.h, yj.w, 1, 1},
+                          col + gi * d->k * ld, ld, ccol};
+            p[gi] = e;
         }
+        gt_igemm_run(p, (int)g->groups);
+        col2im(d, x, col, taps, n0, mm);
     }
+    free(p), free(wrow), free(wcol), free(ccol), free(col), free(taps);
+    table_free(&yo), table_free(&yj);
 }
 
-/* The x planes of block b = col2im(col [(c1-c0)*kk, m*hw]); planes overwritten. */
-static void col2im(const conv_plan *P, float *x, const float *col, const col_block *b) {
-    const gt_conv_geom *g = P->g;
-    int64_t ld = b->m * P->hw, nc = b->c1 - b->c0, work = b->m * nc * P->kk * P->hw;
-#pragma omp parallel for collapse(2) schedule(static) if (work > GT_CONV_PAR_MIN)
-    for (int64_t j = 0; j < b->m; j++) {
-        for (int64_t c = 0; c < nc; c++) {
-            float *xc = x + ((b->n0 + j) * g->c_in + b->gi * P->cig + b->c0 + c) * P->hwi;
-            memset(xc, 0, (size_t)P->hwi * sizeof *xc);
-            for (int64_t r = 0; r < P->kk; r++)
-                col2im_row(g, xc, col + (c * P->kk + r) * ld + j * P->hw, &P->taps[r]);
-        }
-    }
-}
-
-/* Offset of y[n0 + j, gi*cog + o, 0]. */
-static int64_t y_at(const conv_plan *P, int64_t n, int64_t gi, int64_t o) {
-    return (n * P->g->c_out + gi * P->cog + o) * P->hw;
-}
-
-/* cat[o - o0, j*hw ..] = y[n0 + j, gi*cog + o, :] for j < m, o0 <= o < o1;
- * cat: [o1 - o0, m*hw]. */
-static void y_gather(const conv_plan *P, float *cat, const float *y, int64_t n0, int64_t m,
-                     int64_t gi, int64_t o0, int64_t o1) {
-    int64_t hw = P->hw;
-#pragma omp parallel for collapse(2) schedule(static) if (m * (o1 - o0) * hw > GT_CONV_PAR_MIN)
-    for (int64_t j = 0; j < m; j++)
-        for (int64_t o = o0; o < o1; o++)
-            memcpy(cat + ((o - o0) * m + j) * hw, y + y_at(P, n0 + j, gi, o),
-                   (size_t)hw * sizeof *y);
-}
-
-/* y[n0 + j, gi*cog + o, :] = cat[o, j*hw ..] for j < m. */
-static void y_scatter(const conv_plan *P, float *y, const float *cat, int64_t n0, int64_t m,
-                      int64_t gi) {
-    int64_t hw = P->hw;
-#pragma omp parallel for collapse(2) schedule(static) if (m * P->cog * hw > GT_CONV_PAR_MIN)
-    for (int64_t j = 0; j < m; j++)
-        for (int64_t o = 0; o < P->cog; o++)
-            memcpy(y + y_at(P, n0 + j, gi, o), cat + (o * m + j) * hw, (size_t)hw * sizeof *y);
-}
-
-/* Columns of block b: the x planes themselves when pointwise with one sample, otherwise
- * built into col. */
-static const float *columns(const conv_plan *P, float *col, const float *x,
-                            const col_block *b) {
-    if (P->pointwise && b->m == 1)
-        return x + (b->n0 * P->g->c_in + b->gi * P->cig + b->c0) * P->hwi;
-    im2col(P, col, x, b);
-    return col;
-}
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-static size_t numel4(int64_t a, int64_t b, int64_t c, int64_t d) {
-    return a <= 0 || b <= 0 || c <= 0 || d <= 0 ? 0 : (size_t)(a * b * c * d);
-}
-
-/* The operands of a batch function: out = f(in, w). */
-typedef struct { float *out; const float *in, *w; } conv_io;
-typedef void (*conv_batch_fn)(const conv_plan *P, int t, const conv_io *io, int64_t n0,
-                              int64_t m);
-
-/* Runs fn on every batch: P->threads at a time, each on one thread with its own scratch
- * (nested GEMMs and copies then stay on that thread), or in order. */
-static void run_batches(const conv_plan *P, conv_batch_fn fn, const conv_io *io) {
-    if (P->threads == 1) {
-        for (int64_t n0 = 0; n0 < P->g->n; n0 += P->nb)
-            fn(P, 0, io, n0, min64(P->nb, P->g->n - n0));
-        return;
-    }
-#pragma omp parallel num_threads(P->threads)
-    {
-        int t = omp_get_thread_num();
-        omp_set_num_threads(1);
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < P->nbatch; b++)
-            fn(P, t, io, b * P->nb, min64(P->nb, P->g->n - b * P->nb));
-    }
-}
-
-/* y[n0 + j, gi*cog + o, :] = w_g[cog, k] @ col[k, m*hw] per group, summed over blocks of
- * cb input channels (beta = 1 after the first; the blocks depend on the geometry alone). */
-static void forward_batch(const conv_plan *P, int t, const conv_io *io, int64_t n0,
-                          int64_t m) {
-    float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
-    int64_t ld = m * P->hw;
-    for (int64_t gi = 0; gi < P->g->groups; gi++) {
-        float *out = m > 1 ? ycat : io->out + y_at(P, n0, gi, 0);
-        for (int64_t c0 = 0; c0 < P->cig; c0 += P->cb) {
-            col_block blk = {n0, m, gi, c0, min64(c0 + P->cb, P->cig)};
-            const float *b = columns(P, col, io->in, &blk);
-            gt_cpu_sgemm(0, 0, P->cog, ld, (blk.c1 - c0) * P->kk, 1.0f,
-                         io->w + gi * P->cog * P->k + c0 * P->kk, P->k, b, ld,
-                         c0 == 0 ? 0.0f : 1.0f, out, ld);
-        }
-        if (m > 1) y_scatter(P, io->out, ycat, n0, m, gi);
-    }
-}
-
-void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w) {
-    size_t ny = numel4(g->n, g->c_out, g->h_out, g->w_out);
-    if (ny == 0 || numel4(g->c_in, g->kh, g->kw, 1) == 0) {
-        if (ny) memset(y, 0, ny * sizeof *y);
-        return;
-    }
-    conv_plan P = conv_plan_make(g, 1);
-    conv_io io = {y, x, w};
-    run_batches(&P, forward_batch, &io);
-    conv_plan_free(&P);
-}
-
-/* Per group and block of cb input channels: col[cb*kk, m*hw] = w_g[:, block]^T @
- * y_batch[cog, m*hw], then the block's x planes = col2im(col). */
-static void input_grad_batch(const conv_plan *P, int t, const conv_io *io, int64_t n0,
-                             int64_t m) {
-    float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
-    int64_t ld = m * P->hw;
-    for (int64_t gi = 0; gi < P->g->groups; gi++) {
-        const float *b = io->in + y_at(P, n0, gi, 0);
-        if (m > 1) {
-            y_gather(P, ycat, io->in, n0, m, gi, 0, P->cog);
-            b = ycat;
-        }
-        for (int64_t c0 = 0; c0 < P->cig; c0 += P->cb) {
-            col_block blk = {n0, m, gi, c0, min64(c0 + P->cb, P->cig)};
-            float *out = P->pointwise
-                             ? io->out + (n0 * P->g->c_in + gi * P->cig + c0) * P->hwi
-                             : col;
-            gt_cpu_sgemm(1, 0, (blk.c1 - c0) * P->kk, ld, P->cog, 1.0f,
-                         io->w + gi * P->cog * P->k + c0 * P->kk, P->k, b, ld, 0.0f, out, ld);
-            if (!P->pointwise) col2im(P, io->out, col, &blk);
-        }
-    }
-}
+/* Below this many input channels per group, input grad goes by columns. */
+#define GT_CONV_PHASE_MIN_CIG 32
 
 void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w) {
-    size_t nx = numel4(g->n, g->c_in, g->h_in, g->w_in);
-    if (nx == 0 || numel4(g->c_out, g->h_out, g->w_out, 1) == 0) {
-        if (nx) memset(x, 0, nx * sizeof *x);
+    if (degenerate(x, numel4(g->n, g->c_in, g->h_in, g->w_in),
+                   numel4(g->c_out, g->h_out, g->w_out, 1)))
         return;
-    }
-    conv_plan P = conv_plan_make(g, 1);
-    conv_io io = {x, y, w};
-    run_batches(&P, input_grad_batch, &io);
-    conv_plan_free(&P);
-}
-
-/* The share of weight_grad of one thread: rows o0 .. o1-1 and input channels c0 .. c1-1
- * of every group's w_g [cog, cig*kk]. */
-typedef struct { int64_t o0, o1, c0, c1; } w_block;
-
-/* w_g[o0:o1, c0*kk:c1*kk] (+)= y_batch[o0:o1, m*hw] @ col[.., m*hw]^T over the batches in
- * order of n (beta = 1 after the first). Each element's sum order is fixed by the geometry
- * alone: batches do not depend on threads, and gt_cpu_sgemm gives an element the same
- * result whichever block of C it is computed in. */
-static void weight_grad_part(const conv_plan *P, int t, float *w, const float *x,
-                             const float *y, const w_block *wb) {
-    float *col = P->col + t * P->col_len, *ycat = P->ycat + t * P->ycat_len;
-    int64_t rows = wb->o1 - wb->o0;
-    for (int64_t n0 = 0; n0 < P->g->n; n0 += P->nb) {
-        int64_t m = min64(P->nb, P->g->n - n0), ld = m * P->hw;
-        for (int64_t gi = 0; gi < P->g->groups; gi++) {
-            const float *a = y + y_at(P, n0, gi, wb->o0);
-            if (m > 1) {
-                y_gather(P, ycat, y, n0, m, gi, wb->o0, wb->o1);
-                a = ycat;
-            }
-            for (int64_t c0 = wb->c0; c0 < wb->c1; c0 += P->cb) {
-                col_block blk = {n0, m, gi, c0, min64(c0 + P->cb, wb->c1)};
-                const float *b = columns(P, col, x, &blk);
-                float *c = w + (gi * P->cog + wb->o0) * P->k + c0 * P->kk;
-                gt_cpu_sgemm(0, 1, rows, (blk.c1 - c0) * P->kk, ld, 1.0f, a, ld, b, ld,
-                             n0 == 0 ? 0.0f : 1.0f, c, P->k);
-            }
-        }
-    }
-}
-
-/* Thread t of nt: a share of the input channels when there are enough, else of the
- * output channels (then every thread builds all columns). */
-static w_block weight_grad_share(const conv_plan *P, int t, int nt) {
-    w_block wb = {0, P->cog, 0, P->cig};
-    if (P->cig >= nt) {
-        wb.c0 = P->cig * t / nt;
-        wb.c1 = P->cig * (t + 1) / nt;
-    } else {
-        wb.o0 = P->cog * t / nt;
-        wb.o1 = P->cog * (t + 1) / nt;
-    }
-    return wb;
-}
-
-void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y) {
-    size_t nw = numel4(g->c_out, g->c_in / g->groups, g->kh, g->kw);
-    if (nw == 0 || numel4(g->n, g->h_out, g->w_out, 1) == 0) {
-        if (nw) memset(w, 0, nw * sizeof *w);
-        return;
-    }
-    conv_plan P = conv_plan_make(g, 0);
-    if (P.threads == 1) {
-        w_block all = weight_grad_share(&P, 0, 1);
-        weight_grad_part(&P, 0, w, x, y, &all);
-    } else {
-#pragma omp parallel num_threads(P.threads)
-        {
-            int t = omp_get_thread_num();
-            w_block wb = weight_grad_share(&P, t, omp_get_num_threads());
-            omp_set_num_threads(1);
-            weight_grad_part(&P, t, w, x, y, &wb);
-        }
-    }
-    conv_plan_free(&P);
+    check_size(g);
+    conv_dims d = dims_of(g);
+    if (d.cig < (getenv("GT_PH") ? atoi(getenv("GT_PH")) : GT_CONV_PHASE_MIN_CIG))
+        input_grad_cols(&d, x, y, w);
+    else
+        input_grad_phases(&d, x, y, w);
 }

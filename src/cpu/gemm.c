@@ -1,10 +1,12 @@
-/* Packed, cache-blocked SGEMM (GotoBLAS/BLIS style) with run-time ISA dispatch.
- * C is cut into macro tiles that threads own outright (no reduction over K), so the
- * result is bit-identical for any thread count; the scalar micro-kernel lives here. */
+/* Packed, cache-blocked SGEMM (GotoBLAS/BLIS style) with run-time ISA dispatch, and the
+ * implicit GEMM of the convolutions (operands packed through index tables). C is cut
+ * into blocks that threads own outright (no reduction over K), so the result is
+ * bit-identical for any thread count; the scalar micro-kernel lives here. */
 #include "cpu/cpu.h"
 #include "cpu/gemm_internal.h"
 
 #include <immintrin.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@
 /* Largest micro-tile of any kernel (edge tiles are staged in a buffer this big). */
 #define GT_SGEMM_TILE_MAX (GT_SGEMM_AVX512_MR * GT_SGEMM_AVX512_NR)
 
+/* Packs one sliver [kc][nr] of a gathered operand (an ISA's own; NULL: the scalar one). */
+typedef void (*gt_gather_fn)(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                             float *dst);
+
 /* A micro-kernel with its tile (mr x nr) and cache blocks: a packed A sliver mr x kc
  * stays in L1, a packed B block kc x nc in L2, an A block mc x kc in L2/L3. rows, when
  * not NULL, holds kernels for the first m < mr rows of a tile (rows[mr] == kernel). */
@@ -24,6 +30,7 @@ typedef struct {
     const gt_sgemm_ukernel *rows;
     int mr, nr;
     int64_t kc, mc, nc;
+    gt_gather_fn gather;
 } gt_sgemm_kdesc;
 
 /* The call's arguments: C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C. */
@@ -69,15 +76,15 @@ static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa) {
     case GT_ISA_AVX512:
         return (gt_sgemm_kdesc){gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR],
                                 gt_sgemm_ukernels_avx512, GT_SGEMM_AVX512_MR,
-                                GT_SGEMM_AVX512_NR, 256, 14 * 24, 384};
+                                GT_SGEMM_AVX512_NR, 256, 14 * 24, 384, gt_gather_sliver_avx512};
     case GT_ISA_AVX2:
         return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx2, NULL, GT_SGEMM_AVX2_MR,
-                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384};
+                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384, NULL};
     case GT_ISA_SCALAR:
         break;
     }
     return (gt_sgemm_kdesc){gt_sgemm_ukernel_scalar, NULL, GT_SGEMM_SCALAR_MR,
-                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256};
+                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256, NULL};
 }
 
 /* d[k*w + 0..3] = s[0..3 rows (stride rs)][k] for k < kc: a 4-row transpose by 4x4 SSE blocks. */
@@ -156,20 +163,21 @@ static void gt_sgemm_edge(const gt_sgemm_kdesc *kd, int64_t kc, const float *a, 
     for (int64_t i = 0; i < m; i++) memcpy(c + i * ldc, t + i * kd->nr, (size_t)n * 4);
 }
 
-/* C[i0:i0+mc, j0:j0+nc] (+)= alpha * packed A block [mc x kc] * packed B block [kc x nc]. */
-static void gt_sgemm_macro(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int64_t i0,
-                           int64_t mc, int64_t j0, int64_t nc, int64_t kc, const float *apack,
-                           const float *bpack, float beta) {
+/* C[mc, nc] (row stride ldc) (+)= alpha * packed A block [mc x kc] * packed B block
+ * [kc x nc]. */
+static void gt_sgemm_macro(const gt_sgemm_kdesc *kd, int64_t mc, int64_t nc, int64_t kc,
+                           const float *apack, const float *bpack, float *C, int64_t ldc,
+                           float alpha, float beta) {
     for (int64_t ir = 0; ir < mc; ir += kd->mr) {
         int64_t m = gt_min64(kd->mr, mc - ir);
         for (int64_t jr = 0; jr < nc; jr += kd->nr) {
             int64_t n = gt_min64(kd->nr, nc - jr);
             const float *a = apack + ir * kc, *b = bpack + jr * kc;
-            float *c = p->C + (i0 + ir) * p->ldc + j0 + jr;
+            float *c = C + ir * ldc + jr;
             if (n == kd->nr && (m == kd->mr || kd->rows))
-                gt_sgemm_kernel_rows(kd, m)(kc, a, b, c, p->ldc, p->alpha, beta);
+                gt_sgemm_kernel_rows(kd, m)(kc, a, b, c, ldc, alpha, beta);
             else
-                gt_sgemm_edge(kd, kc, a, b, c, p->ldc, m, n, p->alpha, beta);
+                gt_sgemm_edge(kd, kc, a, b, c, ldc, m, n, alpha, beta);
         }
     }
 }
@@ -181,7 +189,8 @@ static void gt_sgemm_tile(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int6
         int64_t kc = gt_min64(kd->kc, p->K - p0);
         gt_pack_a(p, i0, mc, p0, kc, kd->mr, apack);
         gt_pack_b(p, p0, kc, j0, nc, kd->nr, bpack);
-        gt_sgemm_macro(p, kd, i0, mc, j0, nc, kc, apack, bpack, p0 == 0 ? p->beta : 1.0f);
+        gt_sgemm_macro(kd, mc, nc, kc, apack, bpack, p->C + i0 * p->ldc + j0, p->ldc, p->alpha,
+                       p0 == 0 ? p->beta : 1.0f);
     }
 }
 
@@ -281,4 +290,155 @@ void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
     int nt = M * N * K >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
     gt_sgemm_grid g = gt_sgemm_grid_for(&kd, M, N, nt);
     gt_sgemm_run(&p, &kd, &g, nt);
+}
+
+/* ---- Implicit GEMM ------------------------------------------------------------------ */
+
+/* One sliver [kc][w] of g: columns j0 .. j0+w-1, rows k0 .. k0+kc-1 (see gt_gather). */
+static void gt_gather_sliver(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0, int w,
+                             float *dst) {
+    const int32_t *jo = g->joff + j0, *jh = g->jh + j0, *jw = g->jw + j0;
+    for (int64_t k = k0; k < k0 + kc; k++, dst += w) {
+        const float *s = g->src + g->koff[k];
+        int32_t kh = g->kh[k], kw = g->kw[k];
+        for (int j = 0; j < w; j++) {
+            int in = (uint32_t)(kh + jh[j]) < (uint32_t)g->h &&
+                     (uint32_t)(kw + jw[j]) < (uint32_t)g->w;
+            dst[j] = in ? s[jo[j]] : 0.0f;
+        }
+    }
+}
+
+/* Rows of A rounded up to whole slivers. */
+static int64_t gt_igemm_mpad(const gt_igemm *p, const gt_sgemm_kdesc *kd) {
+    return gt_round_up(p->m, kd->mr);
+}
+
+/* Sliver s (rows s*mr ..) of A over all of K into apack, laid out [K block][sliver][kc][mr]
+ * (block p0 at apack + p0*mpad); rows past M are 0. Reads run along k, the contiguous
+ * side of every caller's A. */
+static void gt_igemm_pack_a(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t s,
+                            float *apack) {
+    int64_t mpad = gt_igemm_mpad(p, kd);
+    for (int64_t p0 = 0; p0 < p->k; p0 += kd->kc) {
+        int64_t kc = gt_min64(kd->kc, p->k - p0);
+        float *d = apack + p0 * mpad + s * kd->mr * kc;
+        const int32_t *col = p->acol + p0;
+        for (int64_t i = 0, r = s * kd->mr; i < kd->mr; i++, r++) {
+            const float *a = r < p->m ? p->a + p->arow[r] : NULL;
+            for (int64_t k = 0; k < kc; k++) d[k * kd->mr + i] = a ? a[col[k]] : 0.0f;
+        }
+    }
+}
+
+/* Work unit u of the A packing of p[0 .. np-1]: one sliver of one product. */
+static void gt_igemm_pack_a_unit(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
+                                 int64_t u, float *apack) {
+    for (int i = 0; i < np; i++) {
+        int64_t mpad = gt_igemm_mpad(&p[i], kd);
+        if (u < mpad / kd->mr) {
+            gt_igemm_pack_a(&p[i], kd, u, apack);
+            return;
+        }
+        u -= mpad / kd->mr;
+        apack += mpad * p[i].k;
+    }
+}
+
+/* A thread's share of one product: row slivers [r0, r1) x column slivers [s0, s1). */
+typedef struct {
+    int64_t r0, r1, s0, s1;
+} gt_igemm_share;
+
+/* Thread t of nt splits the columns, or the rows when there are too few columns to go
+ * round (a weight grad of few taps). */
+static gt_igemm_share gt_igemm_share_of(const gt_igemm *p, const gt_sgemm_kdesc *kd, int t,
+                                        int nt) {
+    int64_t rs = gt_igemm_mpad(p, kd) / kd->mr, cs = (p->n + kd->nr - 1) / kd->nr;
+    gt_igemm_share sh = {0, rs, 0, cs};
+    if (cs >= 2 * nt || rs < 2) {
+        sh.s0 = cs * t / nt;
+        sh.s1 = cs * (t + 1) / nt;
+    } else {
+        sh.r0 = rs * t / nt;
+        sh.r1 = rs * (t + 1) / nt;
+    }
+    return sh;
+}
+
+/* st[mc, nc] (row stride ld) = A[i0:i0+mc, :] G[:, j0:j0+nc] over all K blocks in order. */
+static void gt_igemm_block(const gt_igemm *p, const gt_sgemm_kdesc *kd, const float *apack,
+                           int64_t i0, int64_t mc, int64_t j0, int64_t nc, float *bpack,
+                           float *st, int64_t ld) {
+    int64_t mpad = gt_igemm_mpad(p, kd);
+    if (p->k == 0)
+        for (int64_t i = 0; i < mc; i++) memset(st + i * ld, 0, (size_t)nc * sizeof *st);
+    for (int64_t p0 = 0; p0 < p->k; p0 += kd->kc) {
+        int64_t kc = gt_min64(kd->kc, p->k - p0);
+        for (int64_t jr = 0; jr < nc; jr += kd->nr) {
+            if (kd->gather)
+                kd->gather(&p->b, p0, kc, j0 + jr, bpack + jr * kc);
+            else
+                gt_gather_sliver(&p->b, p0, kc, j0 + jr, kd->nr, bpack + jr * kc);
+        }
+        gt_sgemm_macro(kd, mc, nc, kc, apack + p0 * mpad + i0 * kc, bpack, st, ld, 1.0f,
+                       p0 == 0 ? 0.0f : 1.0f);
+    }
+}
+
+/* C[i0:i0+mc, j0:j0+n] = st[mc, n] (row stride ld), through p->ccol. */
+static void gt_igemm_store(const gt_igemm *p, const float *st, int64_t ld, int64_t i0,
+                           int64_t mc, int64_t j0, int64_t n) {
+    const int32_t *col = p->ccol + j0;
+    for (int64_t i = i0; i < i0 + mc; i++, st += ld) {
+        float *c = p->c + i * p->crs;
+        for (int64_t j = 0; j < n; j++) c[col[j]] = st[j];
+    }
+}
+
+/* Share sh of p, kd->nc columns at a time, each block staged in st. */
+static void gt_igemm_part(const gt_igemm *p, const gt_sgemm_kdesc *kd, const float *apack,
+                          const gt_igemm_share *sh, float *bpack, float *st) {
+    int64_t per = kd->nc / kd->nr, i0 = sh->r0 * kd->mr;
+    int64_t mc = gt_min64(sh->r1 * kd->mr, p->m) - i0;
+    for (int64_t s = sh->s0; s < sh->s1 && mc > 0; s += per) {
+        int64_t j0 = s * kd->nr, nc = gt_min64(per, sh->s1 - s) * kd->nr;
+        gt_igemm_block(p, kd, apack, i0, mc, j0, nc, bpack, st, kd->nc);
+        gt_igemm_store(p, st, kd->nc, i0, mc, j0, gt_min64(nc, p->n - j0));
+    }
+}
+
+/* Thread t of nt: its share of every product, in order. */
+static void gt_igemm_thread(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
+                            const float *apack, int64_t rows, int t, int nt) {
+    int64_t blen = kd->kc * kd->nc;
+    gt_pack_buf *buf = gt_pack_buf_take((size_t)(blen + rows * kd->nc));
+    for (int i = 0; i < np; i++) {
+        gt_igemm_share sh = gt_igemm_share_of(&p[i], kd, t, nt);
+        gt_igemm_part(&p[i], kd, apack, &sh, buf->data, buf->data + blen);
+        apack += gt_igemm_mpad(&p[i], kd) * p[i].k;
+    }
+    gt_pack_buf_give(buf);
+}
+
+void gt_igemm_run(const gt_igemm *p, int np) {
+    gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
+    int64_t alen = 0, units = 0, rows = 0, work = 0;
+    for (int i = 0; i < np; i++) {
+        int64_t mpad = gt_igemm_mpad(&p[i], &kd);
+        alen += mpad * p[i].k;
+        units += mpad / kd.mr;
+        rows = mpad > rows ? mpad : rows;
+        work += p[i].m * p[i].n * p[i].k;
+    }
+    int nt = work >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
+    gt_pack_buf *abuf = gt_pack_buf_take((size_t)alen + 1);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < units; u++) gt_igemm_pack_a_unit(p, np, &kd, u, abuf->data);
+        gt_igemm_thread(p, np, &kd, abuf->data, rows, omp_get_thread_num(),
+                        omp_get_num_threads());
+    }
+    gt_pack_buf_give(abuf);
 }

@@ -70,3 +70,26 @@ const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1] = {
     NULL,           gt_ukernel_1,  gt_ukernel_2,  gt_ukernel_3,  gt_ukernel_4,
     gt_ukernel_5,   gt_ukernel_6,  gt_ukernel_7,  gt_ukernel_8,  gt_ukernel_9,
     gt_ukernel_10,  gt_ukernel_11, gt_ukernel_12, gt_ukernel_13, gt_ukernel_14};
+
+/* 16 columns of one row of a gathered operand: a masked gather, lanes outside the image
+ * read as 0 without touching memory. */
+static inline __m512 gt_gather16(const float *src, __m512i jo, __m512i jh, __m512i jw,
+                                 __m512i ko, __m512i kh, __m512i kw, __m512i h, __m512i w) {
+    __mmask16 in = _mm512_cmplt_epu32_mask(_mm512_add_epi32(jh, kh), h);
+    in = _mm512_mask_cmplt_epu32_mask(in, _mm512_add_epi32(jw, kw), w);
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, _mm512_add_epi32(jo, ko), src, 4);
+}
+
+void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                             float *dst) {
+    __m512i jo0 = _mm512_loadu_si512(g->joff + j0), jo1 = _mm512_loadu_si512(g->joff + j0 + 16);
+    __m512i jh0 = _mm512_loadu_si512(g->jh + j0), jh1 = _mm512_loadu_si512(g->jh + j0 + 16);
+    __m512i jw0 = _mm512_loadu_si512(g->jw + j0), jw1 = _mm512_loadu_si512(g->jw + j0 + 16);
+    __m512i h = _mm512_set1_epi32(g->h), w = _mm512_set1_epi32(g->w);
+    for (int64_t k = k0; k < k0 + kc; k++, dst += GT_SGEMM_AVX512_NR) {
+        __m512i ko = _mm512_set1_epi32(g->koff[k]), kh = _mm512_set1_epi32(g->kh[k]);
+        __m512i kw = _mm512_set1_epi32(g->kw[k]);
+        _mm512_storeu_ps(dst, gt_gather16(g->src, jo0, jh0, jw0, ko, kh, kw, h, w));
+        _mm512_storeu_ps(dst + 16, gt_gather16(g->src, jo1, jh1, jw1, ko, kh, kw, h, w));
+    }
+}

@@ -1,5 +1,6 @@
-/* Private interface between the SGEMM driver (gemm.c) and its ISA micro-kernels
- * (gemm_avx2.c, gemm_avx512.c): packed-panel layouts and the micro-kernel contract. */
+/* Private interface of the SGEMM machinery: between the driver (gemm.c), its ISA
+ * micro-kernels (gemm_avx2.c, gemm_avx512.c) and the implicit GEMM that the convolutions
+ * (conv.c) run on: packed-panel layouts, the micro-kernel contract, gathered operands. */
 #ifndef GT_GEMM_INTERNAL_H
 #define GT_GEMM_INTERNAL_H
 
@@ -23,5 +24,41 @@ extern const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1];
 #define GT_SGEMM_AVX2_NR 16
 void gt_sgemm_ukernel_avx2(int64_t kc, const float *a, const float *b, float *c,
                            int64_t ldc, float alpha, float beta);
+
+/* ---- Implicit GEMM (gemm.c) ---------------------------------------------------------
+ * A gathered operand: G[k, j] = src[koff[k] + joff[j]] where the position it names,
+ * (kh[k] + jh[j], kw[k] + jw[j]), lies inside [0, h) x [0, w); 0 elsewhere (padding).
+ * The j tables hold N rounded up to GT_IGEMM_JPAD entries, those past N set to
+ * GT_IGEMM_OUTSIDE in jh (so they read as 0). Offsets are int32: the caller keeps every
+ * gathered array under 2^31 elements. */
+#define GT_IGEMM_JPAD 32
+#define GT_IGEMM_OUTSIDE (-(1 << 30))
+typedef struct {
+    const float *src;
+    const int32_t *koff, *kh, *kw;
+    const int32_t *joff, *jh, *jw;
+    int32_t h, w;
+} gt_gather;
+
+/* One sliver [kc][32] of G: rows k0 .. k0+kc-1, columns j0 .. j0+31. */
+void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                             float *dst);
+
+/* C[M, N] = A[M, K] G[K, N] with A[i, k] = a[arow[i] + acol[k]] and C[i, j] stored to
+ * c[i*crs + ccol[j]] (overwritten; C = 0 when K == 0). */
+typedef struct {
+    int64_t m, n, k;
+    const float *a;
+    const int32_t *arow, *acol;
+    gt_gather b;
+    float *c;
+    int64_t crs;
+    const int32_t *ccol;
+} gt_igemm;
+
+/* Runs the independent products p[0 .. np-1] (their outputs disjoint) in one parallel
+ * region: threads split each product's columns, every element is computed the same way
+ * whatever the thread count (one FMA chain per K block, blocks summed in order). */
+void gt_igemm_run(const gt_igemm *p, int np);
 
 #endif

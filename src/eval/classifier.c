@@ -222,16 +222,24 @@ int gt_classifier_save(const gt_classifier *c, const char *path, gt_error *err) 
     return rc;
 }
 
-/* path itself, or $GANTRY_MODELS/<base name> when path does not exist and that one does. */
+#ifndef GT_DATADIR
+#define GT_DATADIR "/usr/local/share/gantry"
+#endif
+
+/* path itself; when it does not exist, the same file name in $GANTRY_MODELS, then in the
+ * installed models folder (GT_DATADIR/models, set by make from PREFIX). */
 static gt_st_file *open_weights(const char *path, gt_error *err) {
-    const char *dir = getenv(GT_CLASSIFIER_MODELS_ENV);
-    if (access(path, F_OK) == 0 || errno != ENOENT || !dir || !*dir) return gt_st_read(path, err);
+    if (access(path, F_OK) == 0 || errno != ENOENT) return gt_st_read(path, err);
     const char *base = strrchr(path, '/');
-    char alt[4096];
-    snprintf(alt, sizeof alt, "%s/%s", dir, base ? base + 1 : path);
-    if (access(alt, F_OK) == 0) return gt_st_read(alt, err);
-    gt_error_set(err, "classifier weights %s: no such file (nor %s, from $%s)", path, alt,
-                 GT_CLASSIFIER_MODELS_ENV);
+    base = base ? base + 1 : path;
+    const char *env = getenv(GT_CLASSIFIER_MODELS_ENV);
+    char alt[2][4096];
+    snprintf(alt[0], sizeof alt[0], "%s/%s", env && *env ? env : "", base);
+    snprintf(alt[1], sizeof alt[1], "%s/models/%s", GT_DATADIR, base);
+    for (int i = env && *env ? 0 : 1; i < 2; i++)
+        if (access(alt[i], F_OK) == 0) return gt_st_read(alt[i], err);
+    gt_error_set(err, "classifier weights %s: no such file (nor in $%s or %s/models; retrain "
+                      "with gantry classifier train)", path, GT_CLASSIFIER_MODELS_ENV, GT_DATADIR);
     return NULL;
 }
 
