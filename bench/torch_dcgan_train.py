@@ -20,7 +20,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-W, Z = 64, 100
+from torch_dcgan import D, G, init  # noqa: E402
+
+Z = 100
 
 
 def load_idx_images(path):
@@ -29,46 +31,6 @@ def load_idx_images(path):
         assert magic == 0x803, path
         x = np.frombuffer(f.read(n * h * w), dtype=np.uint8).reshape(n, 1, h, w)
     return torch.from_numpy(x.astype(np.float32) / 127.5 - 1.0)
-
-
-class G(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(Z, 4 * W * 49)
-        self.fc_norm = nn.BatchNorm1d(4 * W * 49)
-        self.deconv1 = nn.ConvTranspose2d(4 * W, 2 * W, 4, 2, 1)
-        self.norm1 = nn.BatchNorm2d(2 * W)
-        self.deconv2 = nn.ConvTranspose2d(2 * W, 1, 4, 2, 1)
-
-    def forward(self, z):
-        h = torch.relu(self.fc_norm(self.fc(z))).view(-1, 4 * W, 7, 7)
-        h = torch.relu(self.norm1(self.deconv1(h)))
-        return torch.tanh(self.deconv2(h))
-
-
-class D(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, W, 4, 2, 1)
-        self.conv2 = nn.Conv2d(W, 2 * W, 4, 2, 1)
-        self.norm2 = nn.BatchNorm2d(2 * W)
-        self.fc = nn.Linear(2 * W * 49, 1)
-
-    def forward(self, x):
-        h = nn.functional.leaky_relu(self.conv1(x), 0.2)
-        h = nn.functional.leaky_relu(self.norm2(self.conv2(h)), 0.2)
-        return self.fc(h.flatten(1))
-
-
-def init(net):
-    for name, p in net.named_parameters():
-        with torch.no_grad():
-            if "norm" in name and name.endswith("weight"):
-                p.fill_(1.0)
-            elif name.endswith("weight"):
-                p.normal_(0.0, 0.02)
-            else:
-                p.zero_()
 
 
 def ema_update(ema, net, step, decay=0.999, start=500):

@@ -9,53 +9,17 @@ gantry's tables (src/nn/dcgan.c): G fc, fc_norm, deconv1, norm1, deconv2; D conv
 norm2, fc. Initial weights are N(0, 0.02) for every weight, 0 for biases, 1 for norm weights.
 """
 import os
+import sys
 
 import torch
 import torch.nn as nn
 
 from make_fixtures import HERE, gen, write_gtfx
 
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+from torch_dcgan import D, G, init  # noqa: E402
+
 W, Z, N, STEPS = 8, 16, 8, 2
-
-
-class G(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(Z, 4 * W * 49)
-        self.fc_norm = nn.BatchNorm1d(4 * W * 49)
-        self.deconv1 = nn.ConvTranspose2d(4 * W, 2 * W, 4, 2, 1)
-        self.norm1 = nn.BatchNorm2d(2 * W)
-        self.deconv2 = nn.ConvTranspose2d(2 * W, 1, 4, 2, 1)
-
-    def forward(self, z):
-        h = torch.relu(self.fc_norm(self.fc(z))).view(-1, 4 * W, 7, 7)
-        h = torch.relu(self.norm1(self.deconv1(h)))
-        return torch.tanh(self.deconv2(h))
-
-
-class D(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, W, 4, 2, 1)
-        self.conv2 = nn.Conv2d(W, 2 * W, 4, 2, 1)
-        self.norm2 = nn.BatchNorm2d(2 * W)
-        self.fc = nn.Linear(2 * W * 49, 1)
-
-    def forward(self, x):
-        h = nn.functional.leaky_relu(self.conv1(x), 0.2)
-        h = nn.functional.leaky_relu(self.norm2(self.conv2(h)), 0.2)
-        return self.fc(h.flatten(1))
-
-
-def init(net, g):
-    for name, p in net.named_parameters():
-        with torch.no_grad():
-            if "norm" in name and name.endswith("weight"):
-                p.fill_(1.0)
-            elif name.endswith("weight"):
-                p.copy_(torch.randn(p.shape, generator=g) * 0.02)
-            else:
-                p.zero_()
 
 
 def state(prefix, net):
@@ -71,7 +35,7 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
     g = gen(7)
-    netG, netD = G(), D()
+    netG, netD = G(W, Z), D(W)
     init(netG, g)
     init(netD, g)
     records = state("init.g.", netG) + state("init.d.", netD)
