@@ -81,8 +81,8 @@ TEST(fid_anchors_training_images_and_noise) {
     cli_scratch_remove(dir);
 }
 
-/* A short ring run scores with the mode metrics; eval --ckpt and eval of the .npy that
- * gantry sample writes with the same seed agree exactly. */
+/* A short ring run writes mode metrics to metrics.jsonl while it trains; eval --ckpt and eval
+ * of the .npy that gantry sample writes with the same seed agree exactly. */
 TEST(ring_checkpoint_mode_metrics_and_npy_agree) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
@@ -91,8 +91,14 @@ TEST(ring_checkpoint_mode_metrics_and_npy_agree) {
     cli_args_init(&a);
     cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
                  "train.steps=30", "train.batch=64", "model.g.width=16", "model.d.width=16",
-                 "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8", "train.threads=1", NULL);
+                 "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8", "train.threads=1",
+                 "train.eval_every=15", NULL);
     if (cli_run_ok(&a)) {
+        /* evaluation during training: one line at steps 15 and 30 */
+        char *log = cli_read_file(cli_path(run, "metrics.jsonl"), NULL);
+        CHECK(log && strstr(log, "{\"step\": 15, \"eval_n\": 2500, \"modes_covered\"") &&
+              strstr(log, "{\"step\": 30, \"eval_n\": 2500, \"modes_covered\""));
+        free(log);
         const char *ckpt = cli_path(run, "checkpoint.safetensors");
         const char *npy = cli_path(dir, "pts.npy");
         cli_args s, e;

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "train/trainer.h"
+#include "train/evaluator.h"
 #include "train/outputs.h"
 
 static volatile sig_atomic_t interrupted;
@@ -99,7 +100,7 @@ static void progress(const gt_trainer *t, const gt_step_stats *st, double rate, 
 }
 
 /* Runs steps until the configured total or an interrupt; returns 0, or 1 on an output error. */
-static int run(gt_trainer *t, const char *dir, bool quiet, gt_error *err) {
+static int run(gt_trainer *t, gt_run_eval *ev, const char *dir, bool quiet, gt_error *err) {
     const gt_config *c = &t->cfg;
     bool tty = isatty(2);
     double start = now_s(), last_t = start;
@@ -123,6 +124,9 @@ static int run(gt_trainer *t, const char *dir, bool quiet, gt_error *err) {
             return 1;
         if (c->train_checkpoint_every && t->step % c->train_checkpoint_every == 0 &&
             gt_run_checkpoint(t, dir, err) < 0)
+            return 1;
+        if (c->train_eval_every && t->step % c->train_eval_every == 0 &&
+            gt_run_eval_step(ev, t, dir, err) < 0)
             return 1;
     }
     if (!quiet && tty) fputc('\n', stderr);
@@ -169,7 +173,11 @@ int gt_cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit then fails the write with a message */
-    rc = run(&t, dir, a.quiet, &err);
+    gt_run_eval ev;
+    gt_run_eval_init(&ev, &cfg);
+    if (!ev.enabled) fprintf(stderr, "gantry: no evaluation during training (%s)\n", ev.note);
+    rc = run(&t, &ev, dir, a.quiet, &err);
+    gt_run_eval_free(&ev);
     if (rc == 0) rc = finish(&t, dir, &err);
     if (rc) gt_cli_fail("%s", err.msg);
     gt_trainer_free(&t);

@@ -1,0 +1,84 @@
+/* Evaluation during training (see evaluator.h). */
+#include "train/evaluator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/image.h"
+
+void gt_run_eval_init(gt_run_eval *e, const gt_config *cfg) {
+    memset(e, 0, sizeof *e);
+    const char *kind = cfg->data_dataset;
+    if (cfg->train_eval_every == 0) {
+        snprintf(e->note, sizeof e->note, "train.eval_every = 0");
+        return;
+    }
+    if (strcmp(kind, "ring") == 0 || strcmp(kind, "grid") == 0) {
+        e->enabled = e->points = true;
+        return;
+    }
+    if (strcmp(kind, "fashion-mnist") != 0) {
+        snprintf(e->note, sizeof e->note, "no feature network for data.dataset = %s", kind);
+        return;
+    }
+    gt_error err;
+    e->cls = gt_classifier_new();
+    if (gt_classifier_load(e->cls, GT_CLASSIFIER_DEFAULT_PATH, &err) < 0 ||
+        !(e->ref = gt_data_load_mnist_dir(cfg->data_path, "test", &err))) {
+        snprintf(e->note, sizeof e->note, "%s", err.msg);
+        gt_run_eval_free(e);
+        return;
+    }
+    e->enabled = true;
+}
+
+static int append(const char *dir, const char *line, gt_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    return gt_jsonl_append(path, line, err);
+}
+
+static int eval_points(gt_trainer *t, const char *dir, int64_t n, const float *x, gt_error *err) {
+    gt_mode_scores s;
+    if (gt_eval_points(t->cfg.data_dataset, x, n, &s, err) < 0) return -1;
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"step\": %lld, \"eval_n\": %lld, \"modes_covered\": %d, \"n_modes\": %d, "
+             "\"pct_high_quality\": %.4f, \"reverse_kl\": %.6g}",
+             (long long)t->step, (long long)n, s.modes_covered, s.n_modes, s.pct_high_quality,
+             s.reverse_kl);
+    return append(dir, line, err);
+}
+
+static int eval_images(gt_run_eval *e, gt_trainer *t, const char *dir, int64_t n, const float *x,
+                       gt_error *err) {
+    gt_image_scores s;
+    if (gt_eval_images(e->cls, e->ref, x, n, &s, err) < 0) return -1;
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"step\": %lld, \"eval_n\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"precision\": %.6g, "
+             "\"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g}",
+             (long long)t->step, (long long)n, s.fid, s.kid, s.precision, s.recall,
+             s.classes_covered, s.class_kl);
+    return append(dir, line, err);
+}
+
+int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_error *err) {
+    if (!e->enabled) return 0;
+    int64_t n = e->points ? 2500 : t->cfg.train_eval_n;
+    float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
+    if (!x) return gt_error_set(err, "eval: out of memory for %lld samples", (long long)n);
+    /* fixed latents, apart from the sample grids' */
+    gt_trainer_sample(t, n, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES + 100), x);
+    int rc = e->points ? eval_points(t, dir, n, x, err) : eval_images(e, t, dir, n, x, err);
+    free(x);
+    return rc;
+}
+
+void gt_run_eval_free(gt_run_eval *e) {
+    gt_classifier_free(e->cls);
+    gt_dataset_free(e->ref);
+    e->cls = NULL;
+    e->ref = NULL;
+}
