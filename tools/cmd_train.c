@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "train/trainer.h"
 #include "train/evaluator.h"
+#include "train/health.h"
 #include "train/outputs.h"
 
 static volatile sig_atomic_t interrupted;
@@ -99,7 +100,61 @@ static void progress(const gt_trainer *t, const gt_step_stats *st, double rate, 
     fflush(stderr);
 }
 
-/* Runs steps until the configured total or an interrupt; returns 0, or 1 on an output error. */
+/* Sample grids, checkpoints and evaluations due at this step; -1 on an output error. */
+static int periodic_outputs(gt_trainer *t, gt_run_eval *ev, const char *dir, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    if (c->train_sample_every && t->step % c->train_sample_every == 0 &&
+        gt_run_write_samples(t, dir, err) < 0)
+        return -1;
+    if (c->train_checkpoint_every && t->step % c->train_checkpoint_every == 0 &&
+        gt_run_checkpoint(t, dir, err) < 0)
+        return -1;
+    if (c->train_eval_every && t->step % c->train_eval_every == 0 &&
+        gt_run_eval_step(ev, t, dir, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* A warning on its own line (breaking the progress line) and in metrics.jsonl. */
+static int warn(const gt_trainer *t, const char *dir, const char *msg, bool tty, gt_error *err) {
+    fprintf(stderr, "%sgantry: warning at step %lld: %s\n", tty ? "\n" : "", (long long)t->step, msg);
+    return gt_run_log_event(dir, t->step, "warning", msg, err);
+}
+
+/* The health rules on this step, and the diversity of a fixed batch of samples against the
+ * last real batch on logging steps. */
+static int check_health(gt_trainer *t, gt_health *h, const gt_step_stats *st, bool log,
+                        const char *dir, bool tty, gt_error *err) {
+    char msg[512];
+    if (gt_health_step(h, t->step, st, msg, sizeof msg) && warn(t, dir, msg, tty, err) < 0) return -1;
+    if (!log) return 0;
+    enum { N = 64 };
+    int64_t d = gt_trainer_example_size(t);
+    float *x = malloc((size_t)(N * d) * sizeof *x);
+    if (!x) return gt_error_set(err, "out of memory (diversity check)");
+    gt_trainer_sample(t, N, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES), x);
+    int rc = 0;
+    if (gt_health_diversity(h, t->step, x, N, t->real, t->cfg.train_batch, d, msg, sizeof msg))
+        rc = warn(t, dir, msg, tty, err);
+    free(x);
+    return rc;
+}
+
+/* Why a run stopped on a non-finite step, and what to try. */
+static int diverged(gt_trainer *t, const gt_step_stats *st, const char *dir, gt_error *err) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "the %s loss or gradient became NaN or infinite in step %lld "
+             "(D loss %g, G loss %g); training stopped at the last good state (step %lld). Try "
+             "lower learning rates (optim.d.lr, optim.g.lr), a gradient penalty or spectral "
+             "normalization, then continue with gantry train --resume %s",
+             isfinite(st->d_loss) && isfinite(st->d_grad_norm) ? "G" : "D",
+             (long long)t->step + 1, st->d_loss, st->g_loss, (long long)t->step, dir);
+    if (gt_run_log_event(dir, t->step, "error", msg, err) < 0) return -1;
+    return gt_error_set(err, "%s", msg);
+}
+
+/* Runs steps until the configured total, the time budget or an interrupt; returns 0, or 1
+ * on an output error or a diverged step (err says which). */
 static int run(gt_trainer *t, gt_run_eval *ev, const char *dir, bool quiet, gt_error *err) {
     const gt_config *c = &t->cfg;
     bool tty = isatty(2);
@@ -107,9 +162,14 @@ static int run(gt_trainer *t, gt_run_eval *ev, const char *dir, bool quiet, gt_e
     int64_t last_step = t->step;
     double rate = 0;
     gt_step_stats st = {0};
+    gt_health health;
+    gt_health_init(&health);
     double budget = c->train_max_minutes * 60;
     while (t->step < c->train_steps && !interrupted && !(budget > 0 && now_s() - start > budget)) {
-        gt_trainer_step(t, &st);
+        if (!gt_trainer_step(t, &st)) {
+            diverged(t, &st, dir, err);
+            return 1;
+        }
         bool log = t->step % c->train_log_every == 0 || t->step == c->train_steps;
         if (log) {
             double now = now_s();
@@ -119,14 +179,8 @@ static int run(gt_trainer *t, gt_run_eval *ev, const char *dir, bool quiet, gt_e
             if (gt_run_log_metrics(t, dir, &st, rate, now - start, err) < 0) return 1;
             if (!quiet) progress(t, &st, rate, tty);
         }
-        if (c->train_sample_every && t->step % c->train_sample_every == 0 &&
-            gt_run_write_samples(t, dir, err) < 0)
-            return 1;
-        if (c->train_checkpoint_every && t->step % c->train_checkpoint_every == 0 &&
-            gt_run_checkpoint(t, dir, err) < 0)
-            return 1;
-        if (c->train_eval_every && t->step % c->train_eval_every == 0 &&
-            gt_run_eval_step(ev, t, dir, err) < 0)
+        if (check_health(t, &health, &st, log, dir, tty && !quiet, err) < 0 ||
+            periodic_outputs(t, ev, dir, err) < 0)
             return 1;
     }
     if (!quiet && tty) fputc('\n', stderr);
@@ -178,7 +232,12 @@ int gt_cmd_train(int argc, char **argv) {
     if (!ev.enabled) fprintf(stderr, "gantry: no evaluation during training (%s)\n", ev.note);
     rc = run(&t, &ev, dir, a.quiet, &err);
     gt_run_eval_free(&ev);
-    if (rc == 0) rc = finish(&t, dir, &err);
+    if (rc == 0) {
+        rc = finish(&t, dir, &err);
+    } else {
+        gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
+        if (gt_run_checkpoint(&t, dir, &ckpt_err) < 0) fprintf(stderr, "gantry: %s\n", ckpt_err.msg);
+    }
     if (rc) gt_cli_fail("%s", err.msg);
     gt_trainer_free(&t);
     gt_runtime_free();

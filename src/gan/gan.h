@@ -30,11 +30,14 @@ typedef struct gt_step_stats {
     double d_loss, g_loss;
     double d_grad_norm, g_grad_norm;  /* L2 norms of the last update's gradients */
     double d_real_mean, d_fake_mean;  /* mean logits, for health checks */
+    double d_acc_real, d_acc_fake;    /* share of reals with logit > 0, of fakes with logit < 0 */
+    bool nonfinite;                   /* a loss or gradient was NaN or infinite: no update made */
 } gt_step_stats;
 
 /* One D update: D(real) and D(G(z)) with G's output detached; G runs in training mode (its
  * batch-norm statistics update, as in PyTorch's DCGAN example). Returns the fake batch, still
- * recorded on the tape, for a G update that reuses it. */
+ * recorded on the tape, for a G update that reuses it. A non-finite loss or gradient skips the
+ * update and sets st->nonfinite (the same holds for the G update). */
 gt_tensor *gt_gan_d_step(gt_gan *gan, gt_tensor *real, gt_tensor *z, gt_step_stats *st);
 /* One G update through D(fake), where fake = G(z) from gt_gan_d_step (or any G output). */
 void gt_gan_g_step(gt_gan *gan, gt_tensor *fake, gt_tensor *d_real_logits, gt_step_stats *st);

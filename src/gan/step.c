@@ -26,6 +26,16 @@ static double mean_of(gt_tensor *t) {
     return v;
 }
 
+/* Share of logits above 0 (or below 0 when negative_side): D's accuracy on that batch. */
+static double share_positive(gt_tensor *logits, bool negative_side) {
+    bool prev = gt_grad_set(false);
+    gt_tensor *l = gt_detach(logits);
+    gt_tensor *hit = gt_greater(negative_side ? gt_neg(l) : l, gt_scalar(0.0f));
+    double v = gt_item(gt_mean_all(hit));
+    gt_grad_set(prev);
+    return v;
+}
+
 gt_tensor *gt_gan_d_step(gt_gan *gan, gt_tensor *real, gt_tensor *z, gt_step_stats *st) {
     gt_fwd fg = gt_fwd_of(&gan->g->params, true), fd = gt_fwd_of(&gan->d->params, true);
     gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
@@ -33,10 +43,13 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, gt_tensor *real, gt_tensor *z, gt_step_sta
     gt_tensor *d_fake = gt_model_forward(gan->d, &fd, gt_detach(fake), NULL);
     gt_tensor *loss = gan->loss->d_loss(d_real, d_fake);
     st->d_grad_norm = grads_into(&gan->d->params, loss);
-    gt_optim_step(gan->opt_d);
     st->d_loss = gt_item(loss);
+    st->nonfinite = !isfinite(st->d_loss) || !isfinite(st->d_grad_norm);
+    if (!st->nonfinite) gt_optim_step(gan->opt_d);
     st->d_real_mean = mean_of(d_real);
     st->d_fake_mean = mean_of(d_fake);
+    st->d_acc_real = share_positive(d_real, false);
+    st->d_acc_fake = share_positive(d_fake, true);
     return fake;
 }
 
@@ -45,6 +58,7 @@ void gt_gan_g_step(gt_gan *gan, gt_tensor *fake, gt_tensor *d_real_logits, gt_st
     gt_tensor *d_fake = gt_model_forward(gan->d, &fd, fake, NULL);
     gt_tensor *loss = gan->loss->g_loss(d_fake, d_real_logits);
     st->g_grad_norm = grads_into(&gan->g->params, loss);
-    gt_optim_step(gan->opt_g);
     st->g_loss = gt_item(loss);
+    st->nonfinite = !isfinite(st->g_loss) || !isfinite(st->g_grad_norm);
+    if (!st->nonfinite) gt_optim_step(gan->opt_g);
 }

@@ -44,11 +44,27 @@ int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"d_loss\": %.6g, \"g_loss\": %.6g, \"d_grad_norm\": %.6g, "
-             "\"g_grad_norm\": %.6g, \"d_real\": %.6g, \"d_fake\": %.6g, \"lr_g\": %.6g, "
-             "\"lr_d\": %.6g, \"steps_per_s\": %.4g, \"images_per_s\": %.4g, \"elapsed_s\": %.3f}",
+             "\"g_grad_norm\": %.6g, \"d_real\": %.6g, \"d_fake\": %.6g, \"d_acc_real\": %.4g, "
+             "\"d_acc_fake\": %.4g, \"lr_g\": %.6g, \"lr_d\": %.6g, \"steps_per_s\": %.4g, "
+             "\"images_per_s\": %.4g, \"elapsed_s\": %.3f}",
              (long long)t->step, st->d_loss, st->g_loss, st->d_grad_norm, st->g_grad_norm,
-             st->d_real_mean, st->d_fake_mean, gt_optim_lr(&t->opt_g), gt_optim_lr(&t->opt_d), rate,
+             st->d_real_mean, st->d_fake_mean, st->d_acc_real, st->d_acc_fake,
+             gt_optim_lr(&t->opt_g), gt_optim_lr(&t->opt_d), rate,
              rate * (double)t->cfg.train_batch, elapsed);
+    return gt_jsonl_append(path, line, err);
+}
+
+int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char *msg,
+                     gt_error *err) {
+    char path[PATH_MAX_LEN], line[2048];
+    int n = snprintf(line, sizeof line, "{\"step\": %lld, \"%s\": \"", (long long)step, kind);
+    /* messages are gantry's own prose: escape only what JSON strings cannot hold */
+    for (const char *p = msg; *p && n < (int)sizeof line - 8; p++) {
+        if (*p == '"' || *p == '\\') line[n++] = '\\';
+        line[n++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
+    }
+    snprintf(line + n, sizeof line - (size_t)n, "\"}");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     return gt_jsonl_append(path, line, err);
 }
 

@@ -11,6 +11,9 @@ int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err);
  * rates, steps per second (rate) and elapsed seconds. */
 int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
                        double elapsed, gt_error *err);
+/* Appends {"step": N, "<kind>": "<message>"} to dir/metrics.jsonl (kind: warning, error). */
+int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char *msg,
+                     gt_error *err);
 /* dir/samples/step-NNNNNN.png: a grid of train.sample_n images (or a scatter plot of points
  * over the data's centres) from G's EMA, always from the same latents. */
 int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err);

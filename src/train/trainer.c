@@ -109,7 +109,10 @@ static int attach_data(gt_trainer *t, gt_error *err) {
                               cfg->data_prefetch, err);
     if (!t->loader) return -1;
     t->real = malloc((size_t)(cfg->train_batch * gt_trainer_example_size(t)) * sizeof(float));
-    GT_CHECK(t->real != NULL, "out of memory (real batch)");
+    int64_t buffers = t->g.params.numel - t->g.params.numel_trainable + t->d.params.numel -
+                      t->d.params.numel_trainable;
+    t->buffers_backup = malloc((size_t)(buffers + 1) * sizeof(float));
+    GT_CHECK(t->real && t->buffers_backup, "out of memory (real batch)");
     return 0;
 }
 
@@ -138,21 +141,41 @@ static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape) {
     return 4;
 }
 
-void gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
+/* Copies the buffers (batch-norm statistics: everything after the trainables) of G then D
+ * into dst (to_backup) or back from it. */
+static void copy_buffers(gt_trainer *t, bool to_backup) {
+    float *b = t->buffers_backup;
+    gt_params *nets[2] = {&t->g.params, &t->d.params};
+    for (int i = 0; i < 2; i++) {
+        float *live = nets[i]->data + nets[i]->numel_trainable;
+        size_t n = (size_t)(nets[i]->numel - nets[i]->numel_trainable);
+        memcpy(to_backup ? b : live, to_backup ? live : b, n * sizeof(float));
+        b += n;
+    }
+}
+
+bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
     GT_CHECK(t->loader != NULL, "trainer: stepping a trainer built without data");
     int64_t batch = t->cfg.train_batch, shape[4], zs[2] = {batch, t->cfg.g_z_dim};
     int nd = batch_shape(t, batch, shape);
     gt_tensor *fake = NULL;
-    for (int64_t k = 0; k < t->cfg.train_d_steps; k++) {
+    st->nonfinite = false;
+    copy_buffers(t, true);
+    for (int64_t k = 0; k < t->cfg.train_d_steps && !st->nonfinite; k++) {
         gt_loader_next(t->loader, t->real, NULL);
         gt_tensor *real = gt_from_data(nd, shape, t->real);
         gt_tensor *z = gt_rand_normal(&t->rng, 2, zs, 0, 1);
         fake = gt_gan_d_step(&t->gan, real, z, st);
     }
-    gt_gan_g_step(&t->gan, fake, NULL, st);
+    if (!st->nonfinite) gt_gan_g_step(&t->gan, fake, NULL, st);
+    gt_step_end();
+    if (st->nonfinite) {
+        copy_buffers(t, false);
+        return false;
+    }
     if (t->has_ema) gt_ema_update(&t->ema, &t->g.params);
     t->step++;
-    gt_step_end();
+    return true;
 }
 
 void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
@@ -178,5 +201,6 @@ void gt_trainer_free(gt_trainer *t) {
     gt_arena_free(t->arena);
     gt_dataset_free(t->data);
     free(t->real);
+    free(t->buffers_backup);
     memset(t, 0, sizeof *t);
 }

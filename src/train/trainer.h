@@ -22,6 +22,7 @@ typedef struct gt_trainer {
     gt_rng rng;               /* latent draws during training */
     int64_t step;             /* completed generator steps */
     float *real;              /* [batch, c, h, w] staging for a real batch */
+    float *buffers_backup;    /* G's then D's buffers before the current step */
 } gt_trainer;
 
 /* Builds the run described by cfg (fresh weights from train.seed). With load_data the
@@ -30,8 +31,11 @@ typedef struct gt_trainer {
 int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_error *err);
 /* The example shape [c, h, w] a configuration's data has (points: 2, 1, 1). */
 void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w);
-/* train.d_steps D updates then one G update (and the EMA); st gets the last values. */
-void gt_trainer_step(gt_trainer *t, gt_step_stats *st);
+/* train.d_steps D updates then one G update (and the EMA); st gets the last values. Returns
+ * false when a loss or gradient turned NaN or infinite: that update was skipped, the networks'
+ * buffers (batch-norm statistics) are restored, and the step is not counted, so the trainer
+ * still holds the last good (finite) state. */
+bool gt_trainer_step(gt_trainer *t, gt_step_stats *st);
 /* n samples from G (the EMA copy when there is one) in evaluation mode, from latents drawn
  * with `seed`: out [n, c, h, w] (images) or [n, 2] (points). */
 void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out);

@@ -1,0 +1,129 @@
+/* Training health: the warning rules on synthetic statistics, then through the CLI: a run whose
+ * D wins outright and whose G emits one point gets both warnings in metrics.jsonl, and a run
+ * that diverges stops with a checkpoint of the last good (finite) state and advice. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_support.h"
+#include "io/safetensors.h"
+#include "test.h"
+#include "train/health.h"
+
+static gt_step_stats stats(double acc_real, double acc_fake, double d_norm, double g_norm) {
+    gt_step_stats st = {0};
+    st.d_acc_real = acc_real;
+    st.d_acc_fake = acc_fake;
+    st.d_grad_norm = d_norm;
+    st.g_grad_norm = g_norm;
+    return st;
+}
+
+/* Runs n steps of the same statistics; returns the step of the first warning (0: none). */
+static int64_t first_warning(gt_health *h, int64_t from, int64_t n, gt_step_stats st, char *msg) {
+    for (int64_t s = from; s < from + n; s++)
+        if (gt_health_step(h, s, &st, msg, 512)) return s;
+    return 0;
+}
+
+TEST(d_overpowering_needs_a_sustained_average) {
+    gt_health h;
+    char msg[512];
+    gt_health_init(&h);
+    CHECK(first_warning(&h, 1, 1000, stats(1, 0.9, 1, 1), msg) == 0); /* 90%: healthy enough */
+    gt_health_init(&h);
+    CHECK(first_warning(&h, 1, 199, stats(1, 1, 1, 1), msg) == 0);    /* not yet 200 steps */
+    int64_t at = first_warning(&h, 200, 100, stats(1, 0.97, 1, 1), msg);
+    CHECK(at == 200 && strstr(msg, "D overpowers G") && strstr(msg, "optim.d.lr"));
+    CHECK(first_warning(&h, 201, 500, stats(1, 1, 1, 1), msg) == 0);  /* not repeated at once */
+    CHECK(first_warning(&h, 701, 600, stats(1, 1, 1, 1), msg) == 1200);
+}
+
+TEST(exploding_gradient_norms) {
+    gt_health h;
+    char msg[512];
+    gt_health_init(&h);
+    CHECK(first_warning(&h, 1, 100, stats(0.5, 0.5, 2, 3), msg) == 0);
+    CHECK(first_warning(&h, 101, 1, stats(0.5, 0.5, 50, 3), msg) == 0);   /* 25x: no */
+    CHECK(first_warning(&h, 102, 1, stats(0.5, 0.5, 2, 600), msg) == 102); /* 200x */
+    CHECK(strstr(msg, "G's gradient norm exploded") != NULL);
+    CHECK(first_warning(&h, 103, 1, stats(0.5, 0.5, 900, 3), msg) == 103);
+    CHECK(strstr(msg, "D's gradient norm exploded") != NULL);
+}
+
+TEST(diversity_collapse_against_the_data) {
+    gt_health h;
+    char msg[512];
+    gt_health_init(&h);
+    float data[8] = {-1, 1, 1, -1, 0.5f, 0.5f, -0.5f, -0.5f}; /* 4 examples of 2 values */
+    float same[8] = {0.2f, 0.1f, 0.2f, 0.1f, 0.2f, 0.1f, 0.2f, 0.1f};
+    CHECK(gt_health_diversity(&h, 50, data, 4, data, 4, 2, msg, sizeof msg) == 0);
+    CHECK(gt_health_diversity(&h, 50, same, 4, data, 4, 2, msg, sizeof msg) == 1);
+    CHECK(strstr(msg, "diversity collapsed") != NULL);
+}
+
+/* G with zero weights emits one point; D separates it perfectly: both warnings reach the log. */
+TEST(cli_logs_collapse_and_d_overpowering) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *run = cli_path(dir, "run");
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
+                 "train.steps=500", "train.log_every=50", "model.g.init=normal",
+                 "model.g.init_std=0", "optim.g.lr=1e-9", "model.g.width=16", "model.d.width=16",
+                 "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8", "train.batch=64",
+                 "train.eval_every=0", "train.threads=1", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "warning at step"));
+    char *log = cli_read_file(cli_path(run, "metrics.jsonl"), NULL);
+    CHECK(log && strstr(log, "\"warning\": \"sample diversity collapsed"));
+    CHECK(log && strstr(log, "\"warning\": \"D overpowers G"));
+    free(log);
+    cli_result_free(&r);
+    cli_scratch_remove(dir);
+}
+
+/* Every tensor of a checkpoint is finite. */
+static bool all_finite(const char *path) {
+    gt_error err;
+    gt_st_file *f = gt_st_read(path, &err);
+    if (!f) return false;
+    bool ok = true;
+    for (int i = 0; i < gt_st_count(f); i++) {
+        const gt_st_tensor *t = gt_st_at(f, i);
+        for (int64_t k = 0; k < t->numel; k++) ok = ok && isfinite(t->data[k]);
+    }
+    gt_st_free(f);
+    return ok;
+}
+
+TEST(cli_stops_a_diverging_run_at_the_last_good_state) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *run = cli_path(dir, "run");
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
+                 "train.steps=100", "optim.d.lr=1e30", "optim.g.lr=1e30", "model.g.width=16",
+                 "model.d.width=16", "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8",
+                 "train.batch=64", "train.threads=1", NULL);
+    cli_run_fails_saying(&a, "NaN or infinite", "last good state", "lower learning rates",
+                         "--resume", NULL);
+    const char *ckpt = cli_path(run, "checkpoint.safetensors");
+    CHECK(cli_exists(ckpt) && all_finite(ckpt));
+    char *log = cli_read_file(cli_path(run, "metrics.jsonl"), NULL);
+    CHECK(log && strstr(log, "\"error\": \"the "));
+    free(log);
+    cli_scratch_remove(dir);
+}
+
+int main(void) {
+    int rc;
+    RUN_TESTS_INTO(rc, T(d_overpowering_needs_a_sustained_average), T(exploding_gradient_norms),
+                   T(diversity_collapse_against_the_data), T(cli_logs_collapse_and_d_overpowering),
+                   T(cli_stops_a_diverging_run_at_the_last_good_state));
+    gt_runtime_free();
+    return rc;
+}
