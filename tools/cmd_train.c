@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report/report.h"
 #include "train/trainer.h"
 #include "train/evaluator.h"
 #include "train/health.h"
@@ -188,14 +189,17 @@ static int run(gt_trainer *t, gt_run_eval *ev, const char *dir, bool quiet, gt_e
 }
 
 static int finish(gt_trainer *t, const char *dir, gt_error *err) {
-    if (gt_run_checkpoint(t, dir, err) < 0 || gt_run_write_samples(t, dir, err) < 0) return 1;
+    if (gt_run_checkpoint(t, dir, err) < 0 || gt_run_write_samples(t, dir, err) < 0 ||
+        gt_report_run(dir, err) < 0)
+        return 1;
     if (interrupted || t->step < t->cfg.train_steps)
         fprintf(stderr, "gantry: %s at step %lld; checkpoint saved. Continue with: "
                         "gantry train --resume %s\n",
                 interrupted ? "interrupted" : "time budget reached", (long long)t->step, dir);
     else
-        fprintf(stderr, "gantry: trained %lld steps. Samples: %s/samples/  metrics: %s/metrics.jsonl  "
-                        "checkpoint: %s/checkpoint.safetensors\n", (long long)t->step, dir, dir, dir);
+        fprintf(stderr, "gantry: trained %lld steps. Report: %s/report.html  samples: %s/samples/  "
+                        "metrics: %s/metrics.jsonl  checkpoint: %s/checkpoint.safetensors\n",
+                (long long)t->step, dir, dir, dir, dir);
     return 0;
 }
 

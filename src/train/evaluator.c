@@ -1,6 +1,7 @@
 /* Evaluation during training (see evaluator.h). */
 #include "train/evaluator.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,14 @@ static int append(const char *dir, const char *line, gt_error *err) {
 static int eval_points(gt_trainer *t, const char *dir, int64_t n, const float *x, gt_error *err) {
     gt_mode_scores s;
     if (gt_eval_points(t->cfg.data_dataset, x, n, &s, err) < 0) return -1;
-    char line[512];
+    char line[512], kl[32];
+    snprintf(kl, sizeof kl, "%.6g", s.reverse_kl);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"eval_n\": %lld, \"modes_covered\": %d, \"n_modes\": %d, "
-             "\"pct_high_quality\": %.4f, \"reverse_kl\": %.6g}",
+             "\"pct_high_quality\": %.4f, \"reverse_kl\": %s}",
              (long long)t->step, (long long)n, s.modes_covered, s.n_modes, s.pct_high_quality,
-             s.reverse_kl);
+             /* undefined (NaN) when no point is of high quality: JSON null */
+             isfinite(s.reverse_kl) ? kl : "null");
     return append(dir, line, err);
 }
 

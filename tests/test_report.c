@@ -1,0 +1,300 @@
+/* The run report: a fake run folder (config.ini, metrics.jsonl with non-finite values and
+ * evaluation lines, PNG grids written with libpng) becomes one self-contained report.html;
+ * the chart axes; the errors; and, when Debian's chromium is installed, a headless render. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli_support.h"
+#include "report/report.h"
+#include "test.h"
+
+#define CHROMIUM "/usr/bin/chromium"
+
+/* A value with < and & in it must reach the page escaped. */
+static const char config_text[] =
+    "[data]\ndataset = png\npath = /data/shirts <small> & co\n\n"
+    "[model.g]\nfamily = dcgan\n\n[model.d]\nfamily = mlp\n\n[train]\nsteps = 2500\n";
+
+/* 50 training lines (step 50..2500) written the way gantry does, non-finite values included,
+ * an evaluation line every 500 steps, and a warning. */
+static bool write_metrics(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    for (int i = 1; i <= 50; i++) {
+        int step = 50 * i, k = step / 500;
+        char d_loss[32], g_norm[32];
+        snprintf(d_loss, sizeof d_loss, "%.6g", 1.2 + 0.3 * sin(i * 0.4));
+        snprintf(g_norm, sizeof g_norm, "%.6g", 1e-3 * i * i);
+        fprintf(f,
+                "{\"step\": %d, \"d_loss\": %s, \"g_loss\": %.6g, \"d_grad_norm\": %.6g, "
+                "\"g_grad_norm\": %s, \"d_real\": %s, \"d_fake\": %.6g, \"lr_g\": 0.0002, "
+                "\"lr_d\": 0.0002, \"steps_per_s\": 12.5, \"images_per_s\": 800, "
+                "\"elapsed_s\": %.3f}\n",
+                step, i == 20 ? "nan" : d_loss, 0.9 + 0.02 * i, 0.5 * i, i == 30 ? "inf" : g_norm,
+                i == 30 ? "-nan" : "2.5", -2.0 + 0.01 * i, step / 12.5);
+        if (step % 500 == 0)
+            fprintf(f,
+                    "{\"step\": %d, \"eval_n\": 2000, \"fid\": %.6g, \"kid\": %.6g, "
+                    "\"precision\": %.4f, \"recall\": %.4f, \"protocol\": \"fid-2k\"}\n",
+                    step, 200.0 / k, 0.2 / k, 0.3 + 0.1 * k, 0.1 * k);
+        if (step == 1750)
+            fputs("{\"step\": 1750, \"warning\": \"D overpowers G: <95%> & more\"}\n", f);
+    }
+    return fclose(f) == 0;
+}
+
+/* config.ini, metrics.jsonl and n_grids grids samples/step-NNNNNN.png at steps 100, 200, ... */
+static bool make_run(const char *dir, int n_grids) {
+    bool ok = cli_write_file(cli_path(dir, "config.ini"), config_text, strlen(config_text)) &&
+              write_metrics(cli_path(dir, "metrics.jsonl")) && cli_mkdir(cli_path(dir, "samples"));
+    for (int i = 1; ok && i <= n_grids; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/samples/step-%06d.png", dir, 100 * i);
+        ok = cli_write_gray_png(path, 40, 40, (unsigned)i);
+    }
+    CHECK(ok);
+    return ok;
+}
+
+/* The report of dir as text (NULL after a failed check). */
+static char *make_report(const char *dir) {
+    gt_error err = {{0}};
+    int rc = gt_report_run(dir, &err);
+    if (rc < 0) fprintf(stderr, "  %s\n", err.msg);
+    CHECK(rc == 0);
+    char *html = rc == 0 ? cli_read_file(cli_path(dir, "report.html"), NULL) : NULL;
+    CHECK(html != NULL);
+    return html;
+}
+
+static int count(const char *text, const char *part) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, part)); p += strlen(part)) n++;
+    return n;
+}
+
+static int base64_value(char c) {
+    const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(abc, c) : NULL;
+    return p ? (int)(p - abc) : -1;
+}
+
+/* Decodes base64 up to the first character outside the alphabet (padding included); returns
+ * the byte count, or -1 when the text is not whole groups of four. */
+static long base64_decode(const char *s, unsigned char *out, long cap) {
+    long n = 0;
+    for (; base64_value(s[0]) >= 0 && base64_value(s[1]) >= 0; s += 4) {
+        int v[4] = {base64_value(s[0]), base64_value(s[1]), base64_value(s[2]), base64_value(s[3])};
+        if (n + 3 > cap || (v[2] < 0 && s[2] != '=') || (v[3] < 0 && s[3] != '=')) return -1;
+        out[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+        if (v[2] >= 0) out[n++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+        if (v[3] >= 0) out[n++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+        if (v[3] < 0) break;
+    }
+    return n;
+}
+
+/* Whether the first embedded image holds exactly the bytes of the file at path. */
+static bool first_image_is(const char *html, const char *path) {
+    static const char prefix[] = "data:image/png;base64,";
+    const char *p = strstr(html, prefix);
+    size_t len = 0;
+    char *png = cli_read_file(path, &len);
+    unsigned char buf[1 << 16];
+    long n = p ? base64_decode(p + strlen(prefix), buf, sizeof buf) : -1;
+    bool same = png && n == (long)len && memcmp(buf, png, len) == 0;
+    free(png);
+    return same;
+}
+
+TEST(report_of_a_run) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    char *html = make_run(dir, 2) ? make_report(dir) : NULL;
+    if (html) {
+        CHECK(strstr(html, "<!DOCTYPE html>") && strstr(html, "</html>"));
+        /* the header */
+        CHECK(strstr(html, dir) && strstr(html, "2500 of 2500"));
+        CHECK(strstr(html, "G: dcgan, D: mlp") && strstr(html, "png (/data/shirts"));
+        /* training health, escaped */
+        CHECK(strstr(html, "1 warning, 0 errors") && !strstr(html, "could not be read"));
+        CHECK(strstr(html, "step 1750, warning:</b> D overpowers G: &lt;95%&gt; &amp; more"));
+        /* the configuration, escaped */
+        CHECK(strstr(html, "<details>") &&
+              strstr(html, "path = /data/shirts &lt;small&gt; &amp; co"));
+        CHECK(!strstr(html, "<small>"));
+        /* charts: three of training, FID, KID, precision with recall; eval_n and strings are not
+         * metrics */
+        CHECK(count(html, "<svg") == 6 && count(html, "</svg>") == 6);
+        CHECK(strstr(html, ">Losses<") && strstr(html, ">Gradient norms<") &&
+              strstr(html, "(log scale)"));
+        CHECK(strstr(html, ">FID<") && strstr(html, ">KID<") &&
+              strstr(html, ">Precision and recall<"));
+        CHECK(!strstr(html, ">eval_n<") && !strstr(html, "fid-2k"));
+        CHECK(strstr(html, "d_loss, 1 non-finite skipped") &&
+              strstr(html, "g_grad_norm, 1 non-finite skipped"));
+        CHECK(strstr(html, "fid, last 40 at step 2500"));
+        CHECK(!strstr(html, "nan,") && !strstr(html, "inf,"));
+        /* the grids, embedded, latest first */
+        CHECK(count(html, "src=\"data:image/png;base64,") == 2);
+        CHECK(first_image_is(html, cli_path(dir, "samples/step-000200.png")));
+        CHECK(strstr(html, "step 200 (latest)") &&
+              strstr(html, "<figcaption>step 100</figcaption>"));
+        CHECK(count(html, "<figure>") == count(html, "</figure>"));
+        /* self-contained */
+        CHECK(!strstr(html, "http://") && !strstr(html, "https://") &&
+              !strstr(html, "src=\"file:"));
+        CHECK(strstr(html, "default-src 'none'"));
+        CHECK(cli_count_names(dir, ".tmp.") == 0);
+    }
+    free(html);
+    cli_scratch_remove(dir);
+}
+
+/* Many grids: at most 8 embedded, the first and the latest among them. */
+TEST(report_caps_grids) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    char *html = make_run(dir, 20) ? make_report(dir) : NULL;
+    if (html) {
+        CHECK(count(html, "src=\"data:image/png;base64,") == 8);
+        CHECK(strstr(html, "step 2000 (latest)") &&
+              strstr(html, "<figcaption>step 100</figcaption>"));
+        CHECK(strstr(html, "7 of 19 shown"));
+        CHECK(first_image_is(html, cli_path(dir, "samples/step-002000.png")));
+    }
+    free(html);
+    cli_scratch_remove(dir);
+}
+
+/* A run that has just started: no config.ini, no samples, the last line half written, a
+ * resumed stretch logged twice (the later line wins). */
+TEST(report_of_a_partial_run) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    static const char log[] = "{\"step\": 10, \"d_loss\": 1.5, \"g_loss\": 0.7}\n"
+                              "{\"step\": 20, \"d_loss\": 9.5, \"g_loss\": 0.8}\n\n"
+                              "{\"step\": 20, \"d_loss\": 1.25, \"g_loss\": 0.8}\n"
+                              "{\"step\": 30, \"d_lo";
+    CHECK(cli_write_file(cli_path(dir, "metrics.jsonl"), log, strlen(log)));
+    char *html = make_report(dir);
+    if (html) {
+        CHECK(strstr(html, "config.ini is missing") && strstr(html, "No sample grids yet"));
+        CHECK(strstr(html, "1 line of metrics.jsonl could not be read"));
+        CHECK(strstr(html, "No evaluation logged yet"));
+        CHECK(strstr(html, "<td>20</td>") && count(html, "<svg") == 1 && strstr(html, ">Losses<"));
+        /* y ticks from 0.6 to 1.6: the overridden 9.5 left no trace */
+        CHECK(strstr(html, "\"end\">1.6<") && !strstr(html, "\"end\">1.8<"));
+    }
+    free(html);
+    cli_scratch_remove(dir);
+}
+
+TEST(report_errors_name_the_path) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    gt_error err = {{0}};
+    const char *missing = cli_path(dir, "no-such-run");
+    CHECK(gt_report_run(missing, &err) < 0 && strstr(err.msg, missing) &&
+          strstr(err.msg, "No such file"));
+    CHECK(gt_report_run(dir, &err) < 0 && strstr(err.msg, cli_path(dir, "metrics.jsonl")));
+    CHECK(!cli_exists(cli_path(dir, "report.html")) && cli_count_names(dir, ".tmp.") == 0);
+    cli_scratch_remove(dir);
+}
+
+/* The chart alone: decade ticks on a log axis, skipped values, and an empty chart. */
+TEST(chart_axes) {
+    const double x[6] = {0, 100, 200, 300, 400, 500};
+    const double a[6] = {1e-3, 1e-1, NAN, -1, 10, 1000}, b[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+    const double *ys[2] = {a, b};
+    const char *names[2] = {"a", "b & c"};
+    gt_chart c = {.title = "T<1>",
+                  .x_label = "step",
+                  .x = x,
+                  .y = ys,
+                  .names = names,
+                  .n = 6,
+                  .n_series = 2,
+                  .log_y = true};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    gt_svg_chart(f, &c);
+    c.n_series = 1;
+    c.y = ys + 1;
+    c.log_y = false;
+    gt_svg_chart(f, &c);
+    fclose(f);
+    CHECK(strstr(text, ">0.001<") && strstr(text, ">1000<") && strstr(text, ">500<"));
+    CHECK(count(text, "<polyline") == 1 && count(text, "<circle") == 4);
+    CHECK(strstr(text, "T&lt;1&gt;") && strstr(text, "b &amp; c") && count(text, ">no data<") == 1);
+    CHECK(!strstr(text, "nan") && !strstr(text, "inf"));
+    free(text);
+}
+
+/* Runs chromium with a process group of its own; kills the group after timeout_ms. */
+static int run_chromium(char *const argv[], int timeout_ms) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0) return -1;
+    int status = 0;
+    for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited += 100) {
+        if (waited >= timeout_ms) {
+            fprintf(stderr, "  chromium did not finish in %d ms\n", timeout_ms);
+            kill(-pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        cli_sleep_ms(100);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(report_renders_in_chromium) {
+    if (access(CHROMIUM, X_OK) != 0) {
+        printf("  note: %s is absent (apt-get install chromium): the render check is skipped\n",
+               CHROMIUM);
+        return;
+    }
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    char *html = make_run(dir, 3) ? make_report(dir) : NULL;
+    char shot[512], profile[512], url[512];
+    snprintf(shot, sizeof shot, "--screenshot=%s/shot.png", dir);
+    snprintf(profile, sizeof profile, "--user-data-dir=%s/profile", dir);
+    snprintf(url, sizeof url, "file://%s/report.html", dir);
+    char *argv[] = {CHROMIUM,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    profile,
+                    shot,
+                    "--window-size=1200,2000",
+                    url,
+                    NULL};
+    if (html) CHECK(run_chromium(argv, 15000) == 0);
+    unsigned w = 0, h = 0;
+    CHECK(!html || (cli_png_size(cli_path(dir, "shot.png"), &w, &h) && w == 1200 && h == 2000));
+    CHECK(!html || cli_file_size(cli_path(dir, "shot.png")) > 20000);
+    free(html);
+    cli_scratch_remove(dir);
+}
+
+int main(void) {
+    RUN_TESTS(T(report_of_a_run), T(report_caps_grids), T(report_of_a_partial_run),
+              T(report_errors_name_the_path), T(chart_axes), T(report_renders_in_chromium));
+}
