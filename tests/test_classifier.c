@@ -82,12 +82,14 @@ static gt_classifier *trained_on_stripes(const gt_dataset *train, const gt_datas
 }
 
 TEST(learns_separable_patterns) {
-    gt_dataset *train = stripes(512, 1), *test = stripes(200, 2);
+    /* under valgrind (VALGRIND set) half the steps: the memory checks need no accuracy */
+    bool quick = getenv("VALGRIND") != NULL;
+    gt_dataset *train = stripes(quick ? 256 : 512, 1), *test = stripes(200, 2);
     FILE *log = tmpfile();
-    gt_classifier *c = trained_on_stripes(train, test, 2, log);  /* 8 steps of 128 */
+    gt_classifier *c = trained_on_stripes(train, test, 2, log);  /* 8 (4) steps of 128 */
     double acc = gt_classifier_accuracy(c, test);
-    printf("  stripes: test accuracy %.1f%% after 8 steps\n", 100 * acc);
-    CHECK(acc >= 0.95);
+    printf("  stripes: test accuracy %.1f%% after %d steps\n", 100 * acc, quick ? 4 : 8);
+    CHECK(acc >= (quick ? 0.5 : 0.95));
     CHECK_NEAR(gt_classifier_test_accuracy(c), acc, 0);
     CHECK(strstr(gt_classifier_recipe(c), "--epochs 2 --seed 7") != NULL);
     char line[256] = "";
