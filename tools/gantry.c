@@ -15,6 +15,7 @@ static const struct {
     {"info", gt_cmd_info, "show what a checkpoint holds"},
     {"config", gt_cmd_config, "print every configuration key with its default, or a resolved config"},
     {"eval", gt_cmd_eval, "score samples: FID, KID, precision/recall, class or mode coverage"},
+    {"ablate", gt_cmd_ablate, "compare configurations: every --vary combination x K seeds, ranked table"},
     {"report", gt_cmd_report, "write RUNDIR/report.html: curves, samples and config in one offline page"},
     {"classifier", gt_cmd_classifier, "retrain or evaluate the Fashion-MNIST feature network"},
     {"bench", gt_cmd_bench, "time a workload (sgemm, dcgan-28, mlp-ring)"},

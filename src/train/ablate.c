@@ -1,0 +1,996 @@
+/* gantry ablate's engine (ablate.h): the plan of runs, the children that train and score them,
+ * the per-run state that lets an interrupted ablation resume, and the aggregated table. */
+#include "train/ablate.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/atomic.h"
+#include "io/config.h"
+
+extern char **environ;
+
+/* train.steps under a minute budget: large enough that the clock always ends the run. */
+#define STEPS_UNLIMITED 1000000000LL
+#define MAX_OVERRIDES (GT_ABLATE_MAX_SETS + GT_ABLATE_MAX_KEYS + 4)
+#define RUN_NAME_MAX 200
+#define MAX_RUNS 10000
+
+/* ---- parsing and validation ---------------------------------------------------------------- */
+
+static bool has_value(const gt_ablate_vary *v, const char *value) {
+    for (int i = 0; i < v->n_values; i++)
+        if (strcmp(v->values[i], value) == 0) return true;
+    return false;
+}
+
+int gt_ablate_parse_vary(const char *arg, gt_ablate_vary *v, gt_error *err) {
+    memset(v, 0, sizeof *v);
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !strchr(arg, '.') || strchr(arg, '.') > eq)
+        return gt_error_set(
+            err, "--vary '%.200s' is not section.key=a,b[,c] (e.g. optim.d.lr=1e-4,1e-3)", arg);
+    if ((size_t)(eq - arg) >= sizeof v->key)
+        return gt_error_set(err, "--vary '%.200s': the key is too long", arg);
+    memcpy(v->key, arg, (size_t)(eq - arg));
+    for (const char *p = eq + 1;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 0) return gt_error_set(err, "--vary '%.200s': an empty value", arg);
+        if (n >= GT_ABLATE_NAME_MAX || v->n_values == GT_ABLATE_MAX_VALUES)
+            return gt_error_set(err, "--vary '%.200s': at most %d values of at most %d characters", arg,
+                                GT_ABLATE_MAX_VALUES, GT_ABLATE_NAME_MAX - 1);
+        char value[GT_ABLATE_NAME_MAX] = "";
+        memcpy(value, p, n);
+        if (has_value(v, value))
+            return gt_error_set(err, "--vary '%.200s': '%s' appears twice", arg, value);
+        strcpy(v->values[v->n_values++], value);
+        p += n;
+        if (!*p) break;
+    }
+    if (v->n_values < 2)
+        return gt_error_set(err, "--vary '%.200s' needs at least two values (one value is a --set)",
+                            arg);
+    return 0;
+}
+
+int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err) {
+    char *end = NULL;
+    spec->budget_steps = 0;
+    spec->budget_minutes = 0;
+    if (text && isdigit((unsigned char)text[0])) {
+        if (text[strlen(text) - 1] == 'm') {
+            spec->budget_minutes = strtod(text, &end);
+            if (*end == 'm' && !end[1] && isfinite(spec->budget_minutes) && spec->budget_minutes > 0)
+                return 0;
+        } else {
+            spec->budget_steps = strtoll(text, &end, 10);
+            if (!*end && spec->budget_steps >= 1 && spec->budget_steps < STEPS_UNLIMITED) return 0;
+        }
+    }
+    spec->budget_steps = 0;
+    spec->budget_minutes = 0;
+    return gt_error_set(err,
+                        "--budget must be a number of steps (e.g. 5000) or of minutes (e.g. 10m), "
+                        "greater than 0, got '%s'",
+                        text ? text : "");
+}
+
+/* The "section.key" of an assignment into key. */
+static void key_of(const char *assignment, char *key, size_t cap) {
+    snprintf(key, cap, "%.*s", (int)strcspn(assignment, "="), assignment);
+}
+
+static int check_not_reserved(const char *key, const char *option, gt_error *err) {
+    static const char *const reserved[] = {"train.seed", "train.steps", "train.max_minutes"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(key, reserved[i]) == 0)
+            return gt_error_set(err, "%s %s: the ablation sets %s itself (from --seeds and --budget)",
+                                option, key, key);
+    return 0;
+}
+
+/* Applies key=value to a copy of base (only to see that the configuration accepts it). */
+static int try_value(const gt_config *base, const char *key, const char *value, gt_error *err) {
+    gt_config copy = *base;
+    char assignment[2 * GT_ABLATE_NAME_MAX + 2];
+    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
+    return gt_config_set(&copy, assignment, "--vary", err);
+}
+
+/* Folder names keep letters, digits and . = + , - and map the rest (a '/' in a path) to '_'. */
+static void make_safe(char *name) {
+    for (char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr(".=+,-", *p)) *p = '_';
+}
+
+/* Two values that differ only in characters make_safe replaces would share run folders. */
+static int check_folder_names(const gt_ablate_vary *v, gt_error *err) {
+    char a[GT_ABLATE_NAME_MAX], b[GT_ABLATE_NAME_MAX];
+    for (int i = 0; i < v->n_values; i++)
+        for (int j = 0; j < i; j++) {
+            strcpy(a, v->values[i]);
+            strcpy(b, v->values[j]);
+            make_safe(a);
+            make_safe(b);
+            if (strcmp(a, b) == 0)
+                return gt_error_set(err, "--vary %s: '%s' and '%s' would share the run folder name '%s'",
+                                    v->key, v->values[j], v->values[i], a);
+        }
+    return 0;
+}
+
+static int check_vary(const gt_ablate_spec *s, int i, const gt_config *base, gt_error *err) {
+    const gt_ablate_vary *v = &s->vary[i];
+    if (check_not_reserved(v->key, "--vary", err) < 0) return -1;
+    for (int j = 0; j < i; j++)
+        if (strcmp(s->vary[j].key, v->key) == 0)
+            return gt_error_set(err, "--vary %s appears twice: give it one list of values", v->key);
+    char key[GT_CFG_STR_MAX];
+    for (int j = 0; j < s->n_sets; j++) {
+        key_of(s->sets[j], key, sizeof key);
+        if (strcmp(key, v->key) == 0)
+            return gt_error_set(err, "%s is both set (--set) and varied (--vary)", v->key);
+    }
+    for (int j = 0; j < v->n_values; j++)
+        if (try_value(base, v->key, v->values[j], err) < 0) return -1;
+    return check_folder_names(v, err);
+}
+
+static size_t run_name_length(const gt_ablate_spec *s) {
+    size_t n = 16; /* "-s<seed>" and separators */
+    for (int i = 0; i < s->n_vary; i++) {
+        size_t longest = 0;
+        for (int j = 0; j < s->vary[i].n_values; j++)
+            if (strlen(s->vary[i].values[j]) > longest) longest = strlen(s->vary[i].values[j]);
+        n += strlen(s->vary[i].key) + longest + 2;
+    }
+    return n;
+}
+
+int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
+    if (s->seeds < 1 || s->seeds > GT_ABLATE_MAX_SEEDS || s->jobs < 1 || s->threads < 1)
+        return gt_error_set(err, "seeds must be 1 to %d, jobs and threads at least 1",
+                            GT_ABLATE_MAX_SEEDS);
+    gt_config base;
+    gt_config_defaults(&base);
+    if (gt_config_load_file(&base, s->config, err) < 0) return -1;
+    char key[GT_CFG_STR_MAX];
+    for (int i = 0; i < s->n_sets; i++) {
+        key_of(s->sets[i], key, sizeof key);
+        if (check_not_reserved(key, "--set", err) < 0 ||
+            gt_config_set(&base, s->sets[i], "--set", err) < 0)
+            return -1;
+    }
+    long long runs = s->seeds;
+    for (int i = 0; i < s->n_vary; i++) {
+        if (check_vary(s, i, &base, err) < 0) return -1;
+        runs *= s->vary[i].n_values;
+        if (runs > MAX_RUNS)
+            return gt_error_set(err, "the --vary values and --seeds make more than %d runs", MAX_RUNS);
+    }
+    if (run_name_length(s) > RUN_NAME_MAX)
+        return gt_error_set(err,
+                            "the varied keys and values make run folder names longer than %d "
+                            "characters: vary fewer keys or shorter values",
+                            RUN_NAME_MAX);
+    return 0;
+}
+
+/* ---- the plan --------------------------------------------------------------------------------- */
+
+typedef struct run {
+    int combo, seed;
+    char name[RUN_NAME_MAX + 16]; /* folder under runs/: "optim.d.lr=1e-4-s0" */
+    char dir[GT_PATH_MAX];
+    char signature[4096]; /* what makes the run (train.threads aside) */
+    bool trained;         /* its checkpoint is final */
+    cJSON *result;        /* eval's JSON object; NULL until scored */
+    char error[700];      /* why it failed, with the tail of the child's output */
+} run;
+
+static int n_combos(const gt_ablate_spec *s) {
+    int n = 1;
+    for (int i = 0; i < s->n_vary; i++) n *= s->vary[i].n_values;
+    return n;
+}
+
+/* The value index of varied key k in combination c (the last key varies fastest). */
+static int value_index(const gt_ablate_spec *s, int c, int k) {
+    for (int i = s->n_vary - 1; i > k; i--) c /= s->vary[i].n_values;
+    return c % s->vary[k].n_values;
+}
+
+static const char *combo_value(const gt_ablate_spec *s, int c, int k) {
+    return s->vary[k].values[value_index(s, c, k)];
+}
+
+static void run_name(const gt_ablate_spec *s, int c, int seed, char *name, size_t cap) {
+    size_t n = 0;
+    for (int k = 0; k < s->n_vary; k++)
+        n += (size_t)snprintf(name + n, cap - n, "%s%s=%s", k ? "," : "", s->vary[k].key,
+                              combo_value(s, c, k));
+    snprintf(name + n, cap - n, "%s-s%d", n ? "" : "base", seed);
+    make_safe(name);
+}
+
+typedef struct {
+    char text[MAX_OVERRIDES][GT_CFG_STR_MAX + GT_ABLATE_NAME_MAX];
+    int n;
+} overrides;
+
+/* Appends "key=value", or key alone when it is a whole assignment already (value NULL). */
+static void add_override(overrides *o, const char *key, const char *value) {
+    snprintf(o->text[o->n++], sizeof o->text[0], "%s%s%s", key, value ? "=" : "", value ? value : "");
+}
+
+/* The training overrides of a run, in the order that lets a --set train.threads win. */
+static void run_overrides(const gt_ablate_spec *s, const run *r, bool threads, overrides *o) {
+    char num[64];
+    o->n = 0;
+    snprintf(num, sizeof num, "%lld", s->budget_minutes > 0 ? STEPS_UNLIMITED : s->budget_steps);
+    add_override(o, "train.steps", num);
+    if (s->budget_minutes > 0) {
+        snprintf(num, sizeof num, "%.17g", s->budget_minutes);
+        add_override(o, "train.max_minutes", num);
+    }
+    snprintf(num, sizeof num, "%d", s->threads);
+    if (threads) add_override(o, "train.threads", num);
+    for (int i = 0; i < s->n_sets; i++) add_override(o, s->sets[i], NULL);
+    for (int k = 0; k < s->n_vary; k++) add_override(o, s->vary[k].key, combo_value(s, r->combo, k));
+    snprintf(num, sizeof num, "%d", r->seed);
+    add_override(o, "train.seed", num);
+}
+
+/* The base config and the overrides without train.threads, which changes the speed of a run
+ * but not what it is: a resumed ablation may use other --jobs. */
+static void run_signature(const gt_ablate_spec *s, run *r) {
+    overrides o;
+    run_overrides(s, r, false, &o);
+    size_t n = (size_t)snprintf(r->signature, sizeof r->signature, "--config %s", s->config);
+    for (int i = 0; i < o.n && n < sizeof r->signature; i++)
+        if (strncmp(o.text[i], "train.threads=", 14) != 0)
+            n += (size_t)snprintf(r->signature + n, sizeof r->signature - n, " %s", o.text[i]);
+}
+
+static int make_dir(const char *path, gt_error *err) {
+    char buf[GT_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p && *p != '/') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return gt_error_set(err, "%s: cannot create folder: %s", buf, strerror(errno));
+        if (!(*p = c)) return 0;
+    }
+}
+
+static void state_path(const run *r, char *path, size_t cap) {
+    snprintf(path, cap, "%s/ablate.json", r->dir);
+}
+
+/* "--n N" or "" (eval's default): recorded with a result so that a new --eval-n rescores. */
+static void eval_args_text(const gt_ablate_spec *s, char *buf, size_t cap) {
+    if (s->eval_n > 0)
+        snprintf(buf, cap, "--n %lld", s->eval_n);
+    else
+        buf[0] = '\0';
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
+        n += got;
+        char *grown = n + 1 == cap ? realloc(buf, cap *= 2) : buf;
+        if (!grown) free(buf);
+        buf = grown;
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    return buf;
+}
+
+static int write_json(const char *path, const cJSON *j, gt_error *err) {
+    char *text = cJSON_Print(j);
+    if (!text) return gt_error_set(err, "%s: out of memory", path);
+    gt_atomic a;
+    FILE *f = gt_atomic_open(path, &a, err);
+    if (f) fprintf(f, "%s\n", text);
+    free(text);
+    return f ? gt_atomic_commit(&a, err) : -1;
+}
+
+/* runs/NAME/ablate.json: the run's signature, whether training finished, and eval's result. */
+static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
+    char path[GT_PATH_MAX + 16], eval_args[64];
+    state_path(r, path, sizeof path);
+    eval_args_text(s, eval_args, sizeof eval_args);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "signature", r->signature);
+    cJSON_AddBoolToObject(j, "trained", r->trained);
+    cJSON_AddStringToObject(j, "eval_args", eval_args);
+    cJSON_AddItemToObject(j, "result",
+                          r->result ? cJSON_Duplicate(r->result, true) : cJSON_CreateNull());
+    int rc = write_json(path, j, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* What an earlier ablation left in the run's folder: a state made with other settings is an
+ * error (its checkpoint is not this run's), a finished training and a result are kept. */
+static int load_state(const gt_ablate_spec *s, run *r, gt_error *err) {
+    char path[GT_PATH_MAX + 16], eval_args[64];
+    state_path(r, path, sizeof path);
+    char *text = read_text(path);
+    if (!text) return 0;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(j, "signature");
+    if (!cJSON_IsString(sig) || strcmp(sig->valuestring, r->signature) != 0) {
+        gt_error_set(err,
+                     "%s was made by an ablation with other settings (%.300s; now %.300s): "
+                     "choose another --out",
+                     r->dir, cJSON_IsString(sig) ? sig->valuestring : "unreadable", r->signature);
+        cJSON_Delete(j);
+        return -1;
+    }
+    r->trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
+    eval_args_text(s, eval_args, sizeof eval_args);
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(j, "eval_args");
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
+    if (r->trained && cJSON_IsString(args) && strcmp(args->valuestring, eval_args) == 0 &&
+        cJSON_IsObject(result))
+        r->result = cJSON_Duplicate(result, true);
+    cJSON_Delete(j);
+    return 0;
+}
+
+static void free_runs(run *runs, int n) {
+    for (int i = 0; runs && i < n; i++) cJSON_Delete(runs[i].result);
+    free(runs);
+}
+
+/* Every combination times every seed, with folders made and earlier state read, or NULL. */
+static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
+    int n = n_combos(s) * s->seeds;
+    run *runs = calloc((size_t)n, sizeof *runs);
+    if (!runs) {
+        gt_error_set(err, "out of memory for %d runs", n);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        run *r = &runs[i];
+        r->combo = i / s->seeds;
+        r->seed = i % s->seeds;
+        run_name(s, r->combo, r->seed, r->name, sizeof r->name);
+        snprintf(r->dir, sizeof r->dir, "%s/runs/%s", s->out, r->name);
+        run_signature(s, r);
+        if (make_dir(r->dir, err) < 0 || load_state(s, r, err) < 0) {
+            free_runs(runs, n);
+            return NULL;
+        }
+    }
+    *n_runs = n;
+    return runs;
+}
+
+/* ---- children ----------------------------------------------------------------------------- */
+
+typedef struct {
+    char *v[MAX_OVERRIDES + 12];
+    int n;
+} argv_list;
+
+static void push(argv_list *a, const char *arg) { a->v[a->n++] = (char *)arg; }
+
+/* The environment with OMP_NUM_THREADS set, so that eval (which has no thread option) shares
+ * the cores like train does; env_text holds the new entry. */
+static char **child_env(int threads, char *env_text, size_t cap) {
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = malloc((n + 2) * sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "OMP_NUM_THREADS=", 16) != 0) env[k++] = environ[i];
+    snprintf(env_text, cap, "OMP_NUM_THREADS=%d", threads);
+    env[k++] = env_text;
+    env[k] = NULL;
+    return env;
+}
+
+/* Starts argv with stdin from /dev/null and stdout and stderr into log; -1 with err set. */
+static pid_t spawn(const gt_ablate_spec *s, const argv_list *a, const char *log, gt_error *err) {
+    char env_text[64];
+    char **env = child_env(s->threads, env_text, sizeof env_text);
+    if (!env) return gt_error_set(err, "out of memory");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawn(&pid, a->v[0], &fa, NULL, a->v, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    if (rc != 0) return gt_error_set(err, "cannot run %s: %s", a->v[0], strerror(rc));
+    return pid;
+}
+
+static pid_t start_train(const gt_ablate_spec *s, const run *r, gt_error *err) {
+    char ckpt[GT_PATH_MAX + 32], log[GT_PATH_MAX + 16];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
+    snprintf(log, sizeof log, "%s/train.log", r->dir);
+    overrides o;
+    run_overrides(s, r, true, &o);
+    argv_list a = {.n = 0};
+    push(&a, s->exe);
+    push(&a, "train");
+    /* a checkpoint without a finished training is an interrupted run: continue it */
+    bool resume = access(ckpt, F_OK) == 0;
+    push(&a, resume ? "--resume" : "--config");
+    if (!resume) push(&a, s->config);
+    push(&a, resume ? r->dir : "--out");
+    if (!resume) push(&a, r->dir);
+    push(&a, "--quiet");
+    for (int i = 0; i < o.n; i++) push(&a, o.text[i]);
+    a.v[a.n] = NULL;
+    return spawn(s, &a, log, err);
+}
+
+static pid_t start_eval(const gt_ablate_spec *s, const run *r, gt_error *err) {
+    char ckpt[GT_PATH_MAX + 32], log[GT_PATH_MAX + 16], n[32];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
+    snprintf(log, sizeof log, "%s/eval.log", r->dir);
+    snprintf(n, sizeof n, "%lld", s->eval_n);
+    argv_list a = {.n = 0};
+    push(&a, s->exe);
+    push(&a, "eval");
+    push(&a, "--ckpt");
+    push(&a, ckpt);
+    if (s->eval_n > 0) {
+        push(&a, "--n");
+        push(&a, n);
+    }
+    a.v[a.n] = NULL;
+    return spawn(s, &a, log, err);
+}
+
+/* The last three lines of a child's log on one line, for the failure message. */
+static void log_tail(const char *path, char *buf, size_t cap) {
+    char *text = read_text(path);
+    size_t n = text ? strlen(text) : 0;
+    while (n > 0 && isspace((unsigned char)text[n - 1])) n--;
+    size_t start = n;
+    for (int lines = 0; start > 0; start--)
+        if (text[start - 1] == '\n' && ++lines == 3) break;
+    snprintf(buf, cap, "%.*s", (int)(n - start), text ? text + start : "");
+    for (char *p = buf; *p; p++)
+        if (*p == '\n') *p = ' ';
+    free(text);
+}
+
+/* eval's result: the object on the last line of its output that starts with '{'. */
+static cJSON *eval_result(const run *r) {
+    char log[GT_PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/eval.log", r->dir);
+    char *text = read_text(log);
+    char *line = NULL;
+    for (char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (*p == '{') line = p;
+    cJSON *j = line ? cJSON_Parse(line) : NULL;
+    free(text);
+    if (cJSON_IsObject(j)) return j;
+    cJSON_Delete(j);
+    return NULL;
+}
+
+/* ---- scheduling ---------------------------------------------------------------------------- */
+
+enum { IDLE, TRAINING, SCORING };
+
+typedef struct {
+    pid_t pid;
+    int run;
+    int phase;
+    double t0;
+} slot;
+
+typedef struct {
+    const gt_ablate_spec *s;
+    run *runs;
+    int n_runs, done;
+    FILE *log;
+    const volatile sig_atomic_t *stop;
+} scheduler;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fail_run(scheduler *sc, run *r, const char *what, int status) {
+    char tail[512], log[GT_PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/%s.log", r->dir, strcmp(what, "eval") == 0 ? "eval" : "train");
+    log_tail(log, tail, sizeof tail);
+    if (WIFSIGNALED(status))
+        snprintf(r->error, sizeof r->error, "%s killed by signal %d: %s", what, WTERMSIG(status), tail);
+    else
+        snprintf(r->error, sizeof r->error, "%s failed (exit %d): %s", what, WEXITSTATUS(status), tail);
+    fprintf(sc->log, "gantry ablate: [%d/%d] %s: %s\n", ++sc->done, sc->n_runs, r->name, r->error);
+}
+
+/* Starts the next phase a run needs in slot sl (IDLE when it needs none). */
+static int start_phase(scheduler *sc, slot *sl, gt_error *err) {
+    run *r = &sc->runs[sl->run];
+    sl->phase = !r->trained ? TRAINING : !r->result ? SCORING : IDLE;
+    if (sl->phase == IDLE) {
+        fprintf(sc->log, "gantry ablate: [%d/%d] %s: finished earlier, kept\n", ++sc->done, sc->n_runs,
+                r->name);
+        return 0;
+    }
+    if (sl->phase == TRAINING && save_state(sc->s, r, err) < 0) return -1;
+    sl->t0 = now_s();
+    sl->pid = sl->phase == TRAINING ? start_train(sc->s, r, err) : start_eval(sc->s, r, err);
+    if (sl->pid < 0) return -1;
+    return 0;
+}
+
+/* Records a finished child and starts the run's next phase in the same slot. */
+static int child_done(scheduler *sc, slot *sl, int status, gt_error *err) {
+    run *r = &sc->runs[sl->run];
+    sl->pid = 0;
+    if (*sc->stop) return 0; /* an interrupted child's checkpoint is not final */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fail_run(sc, r, sl->phase == TRAINING ? "training" : "eval", status);
+        sl->phase = IDLE;
+        return 0;
+    }
+    if (sl->phase == TRAINING) {
+        r->trained = true;
+        fprintf(sc->log, "gantry ablate: %s: trained in %.2f s\n", r->name, now_s() - sl->t0);
+        return save_state(sc->s, r, err) < 0 ? -1 : start_phase(sc, sl, err);
+    }
+    sl->phase = IDLE;
+    if (!(r->result = eval_result(r))) {
+        snprintf(r->error, sizeof r->error, "eval printed no JSON line (see runs/%s/eval.log)", r->name);
+        fprintf(sc->log, "gantry ablate: [%d/%d] %s: %s\n", ++sc->done, sc->n_runs, r->name, r->error);
+        return 0;
+    }
+    fprintf(sc->log, "gantry ablate: [%d/%d] %s: scored in %.2f s\n", ++sc->done, sc->n_runs, r->name,
+            now_s() - sl->t0);
+    return save_state(sc->s, r, err);
+}
+
+static void signal_children(const slot *slots, int n) {
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid > 0) kill(slots[i].pid, SIGTERM);
+}
+
+static int busy(const slot *slots, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += slots[i].pid > 0;
+    return k;
+}
+
+/* Waits for one child and hands it to child_done; on a stop, asks the others to stop too. */
+static int reap(scheduler *sc, slot *slots, int n, gt_error *err) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+        if (errno != EINTR) return gt_error_set(err, "waiting for a run: %s", strerror(errno));
+        if (*sc->stop) signal_children(slots, n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid == pid) return child_done(sc, &slots[i], status, err);
+    return 0;
+}
+
+/* Keeps up to spec->jobs children busy until every run is trained and scored (or failed). */
+static int schedule(scheduler *sc, gt_error *err) {
+    int n = sc->s->jobs, next = 0, rc = 0;
+    slot *slots = calloc((size_t)n, sizeof *slots);
+    if (!slots) return gt_error_set(err, "out of memory");
+    while (rc == 0) {
+        for (int i = 0; i < n && rc == 0; i++)
+            while (slots[i].pid <= 0 && next < sc->n_runs && !*sc->stop && rc == 0) {
+                slots[i].run = next++;
+                rc = start_phase(sc, &slots[i], err);
+            }
+        /* idle slots now mean that no run is left to start (or that the ablation stops) */
+        if (rc < 0 || busy(slots, n) == 0) break;
+        if (*sc->stop) signal_children(slots, n);
+        rc = reap(sc, slots, n, err);
+    }
+    if (rc < 0) signal_children(slots, n);
+    while (busy(slots, n) > 0) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0 && errno == ECHILD) break;
+        for (int i = 0; i < n; i++)
+            if (pid > 0 && slots[i].pid == pid) slots[i].pid = 0;
+    }
+    free(slots);
+    if (rc == 0 && *sc->stop)
+        return gt_error_set(err,
+                            "interrupted; finished runs are kept: rerun the same command to continue");
+    return rc;
+}
+
+/* ---- aggregation ---------------------------------------------------------------------------- */
+
+static double number(const cJSON *o, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* A count from the JSON, 0 when it is missing. */
+static int integer(const cJSON *o, const char *name) {
+    double v = number(o, name);
+    return isfinite(v) && fabs(v) < 1e9 ? (int)v : 0;
+}
+
+gt_ablate_stat gt_ablate_stat_of(const double *x, int n) {
+    gt_ablate_stat st = {.mean = NAN, .se = NAN, .n = 0};
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) {
+            sum += x[i];
+            st.n++;
+        }
+    if (st.n == 0) return st;
+    st.mean = sum / st.n;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) sq += (x[i] - st.mean) * (x[i] - st.mean);
+    if (st.n > 1) st.se = sqrt(sq / (st.n - 1)) / sqrt((double)st.n);
+    return st;
+}
+
+/* Fields of eval's JSON that describe the evaluation rather than score the samples. */
+static bool is_metric(const cJSON *item) {
+    static const char *const not_metrics[] = {"n", "n_ref", "n_modes", "kid_stderr"};
+    for (size_t i = 0; i < sizeof not_metrics / sizeof not_metrics[0]; i++)
+        if (strcmp(item->string, not_metrics[i]) == 0) return false;
+    return cJSON_IsNumber(item) || cJSON_IsNull(item);
+}
+
+static int metric_index(const gt_ablate_table *t, const char *name) {
+    for (int m = 0; m < t->n_metrics; m++)
+        if (strcmp(t->metrics[m], name) == 0) return m;
+    return -1;
+}
+
+/* The metrics in the order of eval's JSON line, from every scored run. */
+static void collect_metrics(gt_ablate_table *t, const run *runs, int n) {
+    for (int i = 0; i < n; i++) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, runs[i].result) {
+            if (!is_metric(item) || metric_index(t, item->string) >= 0 ||
+                t->n_metrics == GT_ABLATE_MAX_METRICS)
+                continue;
+            snprintf(t->metrics[t->n_metrics++], GT_ABLATE_NAME_MAX, "%s", item->string);
+        }
+    }
+}
+
+static void fill_row(gt_ablate_table *t, const gt_ablate_spec *s, const run *runs, int c) {
+    gt_ablate_row *row = &t->rows[c];
+    const run *seeds = &runs[c * s->seeds];
+    for (int k = 0; k < s->n_vary; k++)
+        snprintf(row->values[k], GT_ABLATE_NAME_MAX, "%s", combo_value(s, c, k));
+    for (int i = 0; i < s->seeds; i++) {
+        row->scored += seeds[i].result != NULL;
+        row->failures += seeds[i].error[0] != '\0';
+    }
+    double x[GT_ABLATE_MAX_SEEDS];
+    for (int m = 0; m < t->n_metrics; m++) {
+        for (int i = 0; i < s->seeds; i++) x[i] = number(seeds[i].result, t->metrics[m]);
+        row->stats[m] = gt_ablate_stat_of(x, s->seeds);
+    }
+}
+
+/* <0 when row a is better in metric m; lower_better says which way; NaN ranks last. */
+static int compare_metric(const gt_ablate_row *a, const gt_ablate_row *b, int m, bool lower_better) {
+    if (m < 0) return 0;
+    double x = a->stats[m].mean, y = b->stats[m].mean;
+    if (isnan(x) || isnan(y)) return (isnan(x) != 0) - (isnan(y) != 0);
+    int c = (x > y) - (x < y);
+    return lower_better ? c : -c;
+}
+
+/* Images by FID; 2-D mixtures by modes covered, then reverse KL. */
+static int compare_rows(const gt_ablate_table *t, const gt_ablate_row *a, const gt_ablate_row *b) {
+    int fid = metric_index(t, "fid");
+    if (fid >= 0) return compare_metric(a, b, fid, true);
+    int c = compare_metric(a, b, metric_index(t, "modes_covered"), false);
+    return c ? c : compare_metric(a, b, metric_index(t, "reverse_kl"), true);
+}
+
+static void rank_rows(gt_ablate_table *t) {
+    if (metric_index(t, "fid") >= 0)
+        snprintf(t->ranking, sizeof t->ranking, "ranked by FID (lower is better)");
+    else if (metric_index(t, "modes_covered") >= 0)
+        snprintf(t->ranking, sizeof t->ranking,
+                 "ranked by modes covered (more is better), then reverse KL (lower is better)");
+    else
+        snprintf(t->ranking, sizeof t->ranking, "not ranked (no run was scored)");
+    for (int i = 1; i < t->n_rows; i++) /* insertion sort: stable, so ties keep --vary order */
+        for (int j = i; j > 0 && compare_rows(t, &t->rows[j], &t->rows[j - 1]) < 0; j--) {
+            gt_ablate_row tmp = t->rows[j];
+            t->rows[j] = t->rows[j - 1];
+            t->rows[j - 1] = tmp;
+        }
+    for (int i = 0; i < t->n_rows; i++) t->rows[i].rank = i + 1;
+}
+
+static void budget_text(const gt_ablate_spec *s, char *buf, size_t cap) {
+    if (s->budget_minutes > 0)
+        snprintf(buf, cap, "%g minutes", s->budget_minutes);
+    else
+        snprintf(buf, cap, "%lld steps", s->budget_steps);
+}
+
+static int aggregate(const gt_ablate_spec *s, const run *runs, int n_runs, gt_ablate_table *t,
+                     gt_error *err) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->config, sizeof t->config, "%s", s->config);
+    budget_text(s, t->budget, sizeof t->budget);
+    t->seeds = s->seeds;
+    t->eval_n = s->eval_n;
+    for (int i = 0; i < n_runs && s->eval_n <= 0; i++) /* eval's default: what it reported */
+        if (runs[i].result) t->eval_n = integer(runs[i].result, "n");
+    t->n_keys = s->n_vary;
+    for (int k = 0; k < s->n_vary; k++) snprintf(t->keys[k], GT_ABLATE_NAME_MAX, "%s", s->vary[k].key);
+    collect_metrics(t, runs, n_runs);
+    t->n_rows = n_combos(s);
+    if (!(t->rows = calloc((size_t)t->n_rows, sizeof *t->rows)))
+        return gt_error_set(err, "out of memory");
+    for (int c = 0; c < t->n_rows; c++) fill_row(t, s, runs, c);
+    rank_rows(t);
+    return 0;
+}
+
+/* ---- the table as Markdown and JSON ------------------------------------------------------------ */
+
+const char *gt_ablate_metric_label(const char *metric) {
+    static const char *const labels[][2] = {
+        {"fid", "FID"},
+        {"kid", "KID"},
+        {"precision", "precision"},
+        {"recall", "recall"},
+        {"classes_covered", "classes covered"},
+        {"class_kl", "class KL"},
+        {"modes_covered", "modes covered"},
+        {"pct_high_quality", "% high quality"},
+        {"reverse_kl", "reverse KL"},
+    };
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(metric, labels[i][0]) == 0) return labels[i][1];
+    return metric;
+}
+
+void gt_ablate_cell(const gt_ablate_stat *s, int scored, char *buf, size_t cap) {
+    int n = 0;
+    if (s->n == 0)
+        n = snprintf(buf, cap, "-");
+    else if (s->n == 1)
+        n = snprintf(buf, cap, "%.4g", s->mean);
+    else
+        n = snprintf(buf, cap, "%.4g ± %.2g", s->mean, s->se);
+    if (s->n > 0 && s->n < scored && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " (n=%d)", s->n);
+}
+
+/* A value in a table cell: '|' would end the cell. */
+static void markdown_text(FILE *out, const char *s) {
+    for (; *s; s++) fprintf(out, *s == '|' ? "\\|" : "%c", *s);
+}
+
+void gt_ablate_table_markdown(FILE *out, const gt_ablate_table *t) {
+    fprintf(out, "## Ablation of %s: %s per run, %d seed%s, eval N = %lld\n\n", t->config, t->budget,
+            t->seeds, t->seeds == 1 ? "" : "s", t->eval_n);
+    fprintf(out,
+            "Each metric is the mean ± standard error over seeds (sample std / sqrt(n); "
+            "NaN values skipped, (n=...) where fewer seeds counted); %s.\n\n| rank |",
+            t->ranking);
+    for (int k = 0; k < t->n_keys; k++) fprintf(out, " %s |", t->keys[k]);
+    for (int m = 0; m < t->n_metrics; m++) fprintf(out, " %s |", gt_ablate_metric_label(t->metrics[m]));
+    fprintf(out, " seeds | failures |\n|---:|");
+    for (int i = 0; i < t->n_keys + t->n_metrics; i++)
+        fprintf(out, "%s", i < t->n_keys ? "---|" : "---:|");
+    fprintf(out, "---:|---:|\n");
+    for (int r = 0; r < t->n_rows; r++) {
+        const gt_ablate_row *row = &t->rows[r];
+        fprintf(out, "| %d |", row->rank);
+        for (int k = 0; k < t->n_keys; k++) {
+            fputc(' ', out);
+            markdown_text(out, row->values[k]);
+            fprintf(out, " |");
+        }
+        char cell[96];
+        for (int m = 0; m < t->n_metrics; m++) {
+            gt_ablate_cell(&row->stats[m], row->scored, cell, sizeof cell);
+            fprintf(out, " %s |", cell);
+        }
+        fprintf(out, " %d | %d |\n", row->scored, row->failures);
+    }
+}
+
+static cJSON *table_json(const gt_ablate_table *t) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "config", t->config);
+    cJSON_AddStringToObject(j, "budget", t->budget);
+    cJSON_AddNumberToObject(j, "seeds", t->seeds);
+    cJSON_AddNumberToObject(j, "eval_n", (double)t->eval_n);
+    cJSON_AddStringToObject(j, "ranking", t->ranking);
+    cJSON *keys = cJSON_AddArrayToObject(j, "keys"), *metrics = cJSON_AddArrayToObject(j, "metrics");
+    cJSON *rows = cJSON_AddArrayToObject(j, "rows");
+    for (int k = 0; k < t->n_keys; k++) cJSON_AddItemToArray(keys, cJSON_CreateString(t->keys[k]));
+    for (int m = 0; m < t->n_metrics; m++)
+        cJSON_AddItemToArray(metrics, cJSON_CreateString(t->metrics[m]));
+    for (int r = 0; r < t->n_rows; r++) {
+        const gt_ablate_row *row = &t->rows[r];
+        cJSON *o = cJSON_CreateObject(), *values = cJSON_AddArrayToObject(o, "values");
+        cJSON_AddNumberToObject(o, "rank", row->rank);
+        for (int k = 0; k < t->n_keys; k++)
+            cJSON_AddItemToArray(values, cJSON_CreateString(row->values[k]));
+        cJSON_AddNumberToObject(o, "scored", row->scored);
+        cJSON_AddNumberToObject(o, "failures", row->failures);
+        cJSON *stats = cJSON_AddObjectToObject(o, "stats");
+        for (int m = 0; m < t->n_metrics; m++) {
+            cJSON *st = cJSON_AddObjectToObject(stats, t->metrics[m]);
+            cJSON_AddNumberToObject(st, "mean", row->stats[m].mean); /* NaN is written as null */
+            cJSON_AddNumberToObject(st, "se", row->stats[m].se);
+            cJSON_AddNumberToObject(st, "n", row->stats[m].n);
+        }
+        cJSON_AddItemToArray(rows, o);
+    }
+    return j;
+}
+
+static cJSON *runs_json(const gt_ablate_spec *s, const run *runs, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        const run *r = &runs[i];
+        cJSON *o = cJSON_CreateObject(), *values = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", r->name);
+        cJSON_AddStringToObject(o, "dir", r->dir);
+        for (int k = 0; k < s->n_vary; k++)
+            cJSON_AddStringToObject(values, s->vary[k].key, combo_value(s, r->combo, k));
+        cJSON_AddItemToObject(o, "values", values);
+        cJSON_AddNumberToObject(o, "seed", r->seed);
+        cJSON_AddItemToObject(o, "error",
+                              r->error[0] ? cJSON_CreateString(r->error) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "eval",
+                              r->result ? cJSON_Duplicate(r->result, true) : cJSON_CreateNull());
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static int write_results_json(const gt_ablate_spec *s, const run *runs, int n, const gt_ablate_table *t,
+                              gt_error *err) {
+    char path[GT_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/results.json", s->out);
+    cJSON *j = table_json(t), *sets = cJSON_CreateArray();
+    for (int i = 0; i < s->n_sets; i++) cJSON_AddItemToArray(sets, cJSON_CreateString(s->sets[i]));
+    cJSON_AddItemToObject(j, "set", sets);
+    cJSON_AddItemToObject(j, "runs", runs_json(s, runs, n));
+    int rc = write_json(path, j, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* results.md: the table, then each failed run with its message. */
+static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, const gt_ablate_table *t,
+                            gt_error *err) {
+    char path[GT_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/results.md", s->out);
+    gt_atomic a;
+    FILE *f = gt_atomic_open(path, &a, err);
+    if (!f) return -1;
+    gt_ablate_table_markdown(f, t);
+    for (int i = 0, first = 1; i < n; i++) {
+        if (!runs[i].error[0]) continue;
+        if (first) fprintf(f, "\nFailed runs:\n\n");
+        first = 0;
+        fprintf(f, "- `%s`: ", runs[i].name);
+        markdown_text(f, runs[i].error);
+        fputc('\n', f);
+    }
+    return gt_atomic_commit(&a, err);
+}
+
+/* ---- loading the table (for reports) ------------------------------------------------------ */
+
+static void copy_string(char *dst, size_t cap, const cJSON *o, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    snprintf(dst, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static void load_names(const cJSON *a, char (*names)[GT_ABLATE_NAME_MAX], int max, int *n) {
+    const cJSON *v;
+    *n = 0;
+    cJSON_ArrayForEach(v, a) {
+        if (cJSON_IsString(v) && *n < max) snprintf(names[(*n)++], GT_ABLATE_NAME_MAX, "%s", v->valuestring);
+    }
+}
+
+static void load_row(const gt_ablate_table *t, const cJSON *o, gt_ablate_row *row) {
+    int n = 0;
+    load_names(cJSON_GetObjectItemCaseSensitive(o, "values"), row->values, GT_ABLATE_MAX_KEYS, &n);
+    row->rank = integer(o, "rank");
+    row->scored = integer(o, "scored");
+    row->failures = integer(o, "failures");
+    const cJSON *stats = cJSON_GetObjectItemCaseSensitive(o, "stats");
+    for (int m = 0; m < t->n_metrics; m++) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(stats, t->metrics[m]);
+        row->stats[m] = (gt_ablate_stat){number(st, "mean"), number(st, "se"), integer(st, "n")};
+    }
+}
+
+int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error *err) {
+    memset(t, 0, sizeof *t);
+    char *text = read_text(results_json);
+    if (!text) return gt_error_set(err, "%s: cannot read: %s", results_json, strerror(errno));
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
+    if (!cJSON_IsArray(rows)) {
+        cJSON_Delete(j);
+        return gt_error_set(err, "%s: not the results.json of gantry ablate (no rows)", results_json);
+    }
+    copy_string(t->config, sizeof t->config, j, "config");
+    copy_string(t->budget, sizeof t->budget, j, "budget");
+    copy_string(t->ranking, sizeof t->ranking, j, "ranking");
+    t->seeds = integer(j, "seeds");
+    t->eval_n = integer(j, "eval_n");
+    load_names(cJSON_GetObjectItemCaseSensitive(j, "keys"), t->keys, GT_ABLATE_MAX_KEYS, &t->n_keys);
+    load_names(cJSON_GetObjectItemCaseSensitive(j, "metrics"), t->metrics, GT_ABLATE_MAX_METRICS,
+               &t->n_metrics);
+    t->n_rows = cJSON_GetArraySize(rows);
+    t->rows = calloc((size_t)t->n_rows + 1, sizeof *t->rows);
+    const cJSON *o;
+    int r = 0;
+    if (t->rows) cJSON_ArrayForEach(o, rows) load_row(t, o, &t->rows[r++]);
+    cJSON_Delete(j);
+    return t->rows ? 0 : gt_error_set(err, "out of memory");
+}
+
+void gt_ablate_table_free(gt_ablate_table *t) {
+    free(t->rows);
+    t->rows = NULL;
+    t->n_rows = 0;
+}
+
+/* ---- the whole ablation ------------------------------------------------------------------------ */
+
+int gt_ablate_run(const gt_ablate_spec *spec, const volatile sig_atomic_t *stop, FILE *log,
+                  gt_ablate_table *t, gt_error *err) {
+    memset(t, 0, sizeof *t);
+    int n = 0;
+    run *runs = plan(spec, &n, err);
+    if (!runs) return -1;
+    scheduler sc = {.s = spec, .runs = runs, .n_runs = n, .log = log, .stop = stop};
+    int rc = schedule(&sc, err);
+    if (rc == 0) rc = aggregate(spec, runs, n, t, err);
+    if (rc == 0) rc = write_results_json(spec, runs, n, t, err);
+    if (rc == 0) rc = write_results_md(spec, runs, n, t, err);
+    free_runs(runs, n);
+    return rc;
+}

@@ -1,0 +1,245 @@
+/* gantry ablate: a real tiny ablation on the ring (2 learning rates x 2 seeds of 60 steps with
+ * 2 x 16 MLPs), its table and JSON, resuming (a rerun skips finished runs; an interrupted one
+ * continues to the same numbers), --jobs 2 against --jobs 1, a failed run recorded beside the
+ * others, errors found before anything trains; and the library's statistics and parsers. */
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_support.h"
+#include "test.h"
+#include "train/ablate.h"
+
+#define LR "optim.d.lr=1e-4,1e-3"
+
+/* The ring recipe shrunk to milliseconds per run; one thread, because tiny steps under
+ * OpenMP's barriers crawl on a busy 2-core machine. */
+static void ring_ablation(cli_args *a, const char *out, const char *jobs, const char *vary) {
+    cli_args_init(a);
+    cli_args_add(a, "ablate", "--config", "configs/gan-ring.ini", "--vary", vary, "--seeds", "2",
+                 "--budget", "60", "--out", out, "--jobs", jobs, NULL);
+    static const char *const sets[] = {"model.g.width=16",   "model.d.width=16", "model.g.depth=2",
+                                       "model.d.depth=2",    "model.g.z_dim=8",  "train.batch=64",
+                                       "train.eval_every=0", "train.threads=1"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) cli_args_add(a, "--set", sets[i], NULL);
+}
+
+static int count_lines_starting(const char *text, const char *prefix) {
+    int n = 0;
+    for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += strncmp(p, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+static int count_substrings(const char *text, const char *part) {
+    int n = 0;
+    for (const char *p = strstr(text, part); p; p = strstr(p + 1, part)) n++;
+    return n;
+}
+
+/* The table gt_ablate_table_load reads back, as Markdown, equals results.md (no failures). */
+static void check_table_round_trip(const char *dir, const char *md) {
+    gt_ablate_table t;
+    gt_error err;
+    CHECK(gt_ablate_table_load(cli_path(dir, "results.json"), &t, &err) == 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gt_ablate_table_markdown(f, &t);
+    fclose(f);
+    CHECK(t.n_rows == 2 && t.n_keys == 1 && strcmp(t.keys[0], "optim.d.lr") == 0);
+    CHECK(strcmp(text, md) == 0);
+    free(text);
+    gt_ablate_table_free(&t);
+}
+
+static void check_results_json(const char *dir) {
+    char *text = cli_read_file(cli_path(dir, "results.json"), NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(j, "runs"), *r;
+    CHECK(cJSON_GetArraySize(runs) == 4);
+    cJSON_ArrayForEach(r, runs) {
+        const cJSON *eval = cJSON_GetObjectItemCaseSensitive(r, "eval");
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(eval, "modes_covered")));
+        CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "error")));
+    }
+    cJSON_Delete(j);
+    free(text);
+}
+
+/* The first ablation: its folders, table and JSON; returns results.md (malloc'd) or NULL. */
+static char *first_ablation(const char *out) {
+    cli_args a;
+    ring_ablation(&a, out, "1", LR);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "| rank | optim.d.lr | modes covered |"));
+    cli_result_free(&r);
+    static const char *const runs[] = {"optim.d.lr=1e-4-s0", "optim.d.lr=1e-4-s1", "optim.d.lr=1e-3-s0",
+                                       "optim.d.lr=1e-3-s1"};
+    char path[512];
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/runs/%s/checkpoint.safetensors", out, runs[i]);
+        CHECK(cli_exists(path));
+    }
+    CHECK(cli_count_names(cli_path(out, "runs"), "optim.d.lr=") == 4);
+    char *md = cli_read_file(cli_path(out, "results.md"), NULL);
+    CHECK(md && count_lines_starting(md, "| 1 | 1e-") == 1 &&
+          count_lines_starting(md, "| 2 | 1e-") == 1);
+    CHECK(md && count_substrings(md, " ± ") >= 6 &&
+          strstr(md, "60 steps per run, 2 seeds, eval N = 2500"));
+    check_results_json(out);
+    if (md) check_table_round_trip(out, md);
+    return md;
+}
+
+TEST(ablation_on_the_ring) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *out = cli_path(dir, "one");
+    char *md = first_ablation(out);
+    /* a rerun keeps every finished run and writes the same table */
+    cli_args a;
+    ring_ablation(&a, out, "1", LR);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r,
+              r.code == 0 && count_substrings(r.text, "finished earlier, kept") == 4 &&
+                  !cli_says(&r, "trained in"));
+    cli_result_free(&r);
+    CHECK(md && cli_has_bytes(cli_path(out, "results.md"), md, strlen(md)));
+    /* two at a time: the same numbers */
+    ring_ablation(&a, cli_path(dir, "two"), "2", LR);
+    CHECK(cli_run_ok(&a) && md && cli_has_bytes(cli_path(dir, "two/results.md"), md, strlen(md)));
+    free(md);
+    cli_scratch_remove(dir);
+}
+
+/* Stopped at any moment (SIGTERM to the ablation alone, which passes it on), then rerun: the
+ * same table as the uninterrupted ablation, since an interrupted training resumes bit for bit. */
+TEST(interrupted_ablation_resumes_to_the_same_numbers) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    cli_args a;
+    ring_ablation(&a, cli_path(dir, "whole"), "1", LR);
+    bool ok = cli_run_ok(&a);
+    ring_ablation(&a, cli_path(dir, "cut"), "1", LR);
+    cli_proc p = cli_start(&a, -1);
+    cli_sleep_ms(60);
+    if (cli_running(&p)) kill(p.pid, SIGTERM);
+    cli_result r;
+    cli_finish(p, &r);
+    CHECK_RUN(&a, &r, r.code == 0 || (r.code == 1 && cli_says(&r, "rerun the same command")));
+    cli_result_free(&r);
+    CHECK(ok && cli_run_ok(&a) &&
+          cli_same_bytes(cli_path(dir, "whole/results.md"), cli_path(dir, "cut/results.md")));
+    cli_scratch_remove(dir);
+}
+
+TEST(failed_runs_are_recorded_and_the_others_go_on) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    cli_args a;
+    ring_ablation(&a, cli_path(dir, "out"), "1", "data.dataset=ring,png");
+    cli_args_add(&a, "--set", "data.path=/nonexistent-gantry", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "| 2 | png | - | - | - | 0 | 2 |"));
+    cli_result_free(&r);
+    char *md = cli_read_file(cli_path(dir, "out/results.md"), NULL);
+    CHECK(md && strstr(md, "`data.dataset=png-s1`: training failed (exit 1): ") &&
+          strstr(md, "/nonexistent-gantry"));
+    free(md);
+    cli_scratch_remove(dir);
+}
+
+TEST(errors_come_before_any_training) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *out = cli_path(dir, "out");
+    cli_args a;
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--vary", "optim.g.lrr=1e-4,1e-3", NULL);
+    cli_run_fails_saying(&a, "--vary", "unknown key 'lrr'", "lr, beta1", NULL);
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--vary", "train.ema=true,maybe", NULL);
+    cli_run_fails_saying(&a, "[train] ema = 'maybe'", "allowed", NULL);
+    CHECK(!cli_exists(out));
+    static const char *const bad[][3] = {
+        {"--vary", "optim.g.lr", "not section.key=a,b[,c]"},
+        {"--vary", "optim.g.lr=1e-4", "at least two values"},
+        {"--seeds", "0", "--seeds must be an integer from 1"},
+        {"--budget", "10x", "--budget must be"},
+        {"--budget", "0m", "--budget must be"},
+        {"--vary", "train.seed=1,2", "sets train.seed itself"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ring_ablation(&a, out, "1", LR);
+        cli_args_add(&a, bad[i][0], bad[i][1], NULL);
+        cli_run_fails_saying(&a, bad[i][2], NULL);
+    }
+    cli_args_init(&a);
+    cli_args_add(&a, "ablate", "--config", "configs/gan-ring.ini", "--budget", "5", NULL);
+    cli_run_fails_saying(&a, "needs --out", NULL);
+    CHECK(!cli_exists(out));
+    cli_scratch_remove(dir);
+}
+
+TEST(help_lists_every_option_with_its_default) {
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "ablate", "--help", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    static const char *const words[] = {"--config",  "--vary",   "--set",          "--seeds",
+                                        "default 3", "--budget", "--out",          "--jobs",
+                                        "default 1", "--eval-n", "default: eval's"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        CHECK_RUN(&a, &r, cli_says(&r, words[i]));
+    CHECK_RUN(&a, &r, r.code == 0);
+    cli_result_free(&r);
+}
+
+TEST(statistics_skip_nan) {
+    double x[] = {1, NAN, 3, INFINITY};
+    gt_ablate_stat s = gt_ablate_stat_of(x, 4);
+    CHECK(s.n == 2);
+    CHECK_NEAR(s.mean, 2, 1e-12);
+    CHECK_NEAR(s.se, 1, 1e-12); /* std sqrt(2), over sqrt(2) */
+    char cell[64];
+    gt_ablate_cell(&s, 3, cell, sizeof cell);
+    CHECK(strcmp(cell, "2 ± 1 (n=2)") == 0);
+    s = gt_ablate_stat_of(x + 1, 1);
+    CHECK(s.n == 0 && isnan(s.mean));
+    gt_ablate_cell(&s, 1, cell, sizeof cell);
+    CHECK(strcmp(cell, "-") == 0);
+    s = gt_ablate_stat_of(x, 1);
+    CHECK(s.n == 1 && isnan(s.se));
+    gt_ablate_cell(&s, 1, cell, sizeof cell);
+    CHECK(strcmp(cell, "1") == 0);
+}
+
+TEST(vary_and_budget_parsing) {
+    gt_ablate_vary v;
+    gt_error err;
+    CHECK(gt_ablate_parse_vary("tricks.x=a,b,c", &v, &err) == 0);
+    CHECK(v.n_values == 3 && strcmp(v.key, "tricks.x") == 0 && strcmp(v.values[2], "c") == 0);
+    CHECK(gt_ablate_parse_vary("a.b=1,1", &v, &err) < 0 && strstr(err.msg, "appears twice"));
+    CHECK(gt_ablate_parse_vary("ab=1,2", &v, &err) < 0);
+    CHECK(gt_ablate_parse_vary("a.b=1,", &v, &err) < 0 && strstr(err.msg, "empty value"));
+    gt_ablate_spec s;
+    CHECK(gt_ablate_parse_budget("500", &s, &err) == 0 && s.budget_steps == 500 &&
+          s.budget_minutes == 0);
+    CHECK(gt_ablate_parse_budget("2.5m", &s, &err) == 0 && s.budget_steps == 0 &&
+          s.budget_minutes == 2.5);
+    CHECK(gt_ablate_parse_budget("-5", &s, &err) < 0 && gt_ablate_parse_budget("5 m", &s, &err) < 0);
+    CHECK(gt_ablate_parse_budget("nanm", &s, &err) < 0 && gt_ablate_parse_budget("m", &s, &err) < 0);
+}
+
+int main(void) {
+    RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
+              T(failed_runs_are_recorded_and_the_others_go_on), T(errors_come_before_any_training),
+              T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
+              T(vary_and_budget_parsing));
+}
