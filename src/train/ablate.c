@@ -287,21 +287,6 @@ static void eval_args_text(const gt_ablate_spec *s, char *buf, size_t cap) {
         buf[0] = '\0';
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
-        n += got;
-        char *grown = n + 1 == cap ? realloc(buf, cap *= 2) : buf;
-        if (!grown) free(buf);
-        buf = grown;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    return buf;
-}
 
 static int write_json(const char *path, const cJSON *j, gt_error *err) {
     char *text = cJSON_Print(j);
@@ -334,7 +319,7 @@ static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
 static int load_state(const gt_ablate_spec *s, run *r, gt_error *err) {
     char path[GT_PATH_MAX + 16], eval_args[64];
     state_path(r, path, sizeof path);
-    char *text = read_text(path);
+    char *text = gt_ablate_read_text_(path);
     if (!text) return 0;
     cJSON *j = cJSON_Parse(text);
     free(text);
@@ -471,7 +456,7 @@ static pid_t start_eval(const gt_ablate_spec *s, const run *r, gt_error *err) {
 
 /* The last three lines of a child's log on one line, for the failure message. */
 static void log_tail(const char *path, char *buf, size_t cap) {
-    char *text = read_text(path);
+    char *text = gt_ablate_read_text_(path);
     size_t n = text ? strlen(text) : 0;
     while (n > 0 && isspace((unsigned char)text[n - 1])) n--;
     size_t start = n;
@@ -487,7 +472,7 @@ static void log_tail(const char *path, char *buf, size_t cap) {
 static cJSON *eval_result(const run *r) {
     char log[GT_PATH_MAX + 16];
     snprintf(log, sizeof log, "%s/eval.log", r->dir);
-    char *text = read_text(log);
+    char *text = gt_ablate_read_text_(log);
     char *line = NULL;
     for (char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
         if (*p == '{') line = p;
@@ -634,34 +619,9 @@ static int schedule(scheduler *sc, gt_error *err) {
 
 /* ---- aggregation ---------------------------------------------------------------------------- */
 
-static double number(const cJSON *o, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 /* A count from the JSON, 0 when it is missing. */
-static int integer(const cJSON *o, const char *name) {
-    double v = number(o, name);
-    return isfinite(v) && fabs(v) < 1e9 ? (int)v : 0;
-}
 
-gt_ablate_stat gt_ablate_stat_of(const double *x, int n) {
-    gt_ablate_stat st = {.mean = NAN, .se = NAN, .n = 0};
-    double sum = 0, sq = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(x[i])) {
-            sum += x[i];
-            st.n++;
-        }
-    if (st.n == 0) return st;
-    st.mean = sum / st.n;
-    for (int i = 0; i < n; i++)
-        if (isfinite(x[i])) sq += (x[i] - st.mean) * (x[i] - st.mean);
-    if (st.n > 1) st.se = sqrt(sq / (st.n - 1)) / sqrt((double)st.n);
-    return st;
-}
-
-/* Fields of eval's JSON that describe the evaluation rather than score the samples. */
 static bool is_metric(const cJSON *item) {
     static const char *const not_metrics[] = {"n", "n_ref", "n_modes", "kid_stderr"};
     for (size_t i = 0; i < sizeof not_metrics / sizeof not_metrics[0]; i++)
@@ -699,7 +659,7 @@ static void fill_row(gt_ablate_table *t, const gt_ablate_spec *s, const run *run
     }
     double x[GT_ABLATE_MAX_SEEDS];
     for (int m = 0; m < t->n_metrics; m++) {
-        for (int i = 0; i < s->seeds; i++) x[i] = number(seeds[i].result, t->metrics[m]);
+        for (int i = 0; i < s->seeds; i++) x[i] = gt_ablate_number_(seeds[i].result, t->metrics[m]);
         row->stats[m] = gt_ablate_stat_of(x, s->seeds);
     }
 }
@@ -753,7 +713,7 @@ static int aggregate(const gt_ablate_spec *s, const run *runs, int n_runs, gt_ab
     t->seeds = s->seeds;
     t->eval_n = s->eval_n;
     for (int i = 0; i < n_runs && s->eval_n <= 0; i++) /* eval's default: what it reported */
-        if (runs[i].result) t->eval_n = integer(runs[i].result, "n");
+        if (runs[i].result) t->eval_n = gt_ablate_integer_(runs[i].result, "n");
     t->n_keys = s->n_vary;
     for (int k = 0; k < s->n_vary; k++) snprintf(t->keys[k], GT_ABLATE_NAME_MAX, "%s", s->vary[k].key);
     collect_metrics(t, runs, n_runs);
@@ -766,102 +726,6 @@ static int aggregate(const gt_ablate_spec *s, const run *runs, int n_runs, gt_ab
 }
 
 /* ---- the table as Markdown and JSON ------------------------------------------------------------ */
-
-const char *gt_ablate_metric_label(const char *metric) {
-    static const char *const labels[][2] = {
-        {"fid", "FID"},
-        {"kid", "KID"},
-        {"precision", "precision"},
-        {"recall", "recall"},
-        {"classes_covered", "classes covered"},
-        {"class_kl", "class KL"},
-        {"modes_covered", "modes covered"},
-        {"pct_high_quality", "% high quality"},
-        {"reverse_kl", "reverse KL"},
-    };
-    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
-        if (strcmp(metric, labels[i][0]) == 0) return labels[i][1];
-    return metric;
-}
-
-void gt_ablate_cell(const gt_ablate_stat *s, int scored, char *buf, size_t cap) {
-    int n = 0;
-    if (s->n == 0)
-        n = snprintf(buf, cap, "-");
-    else if (s->n == 1)
-        n = snprintf(buf, cap, "%.4g", s->mean);
-    else
-        n = snprintf(buf, cap, "%.4g ± %.2g", s->mean, s->se);
-    if (s->n > 0 && s->n < scored && n > 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, " (n=%d)", s->n);
-}
-
-/* A value in a table cell: '|' would end the cell. */
-static void markdown_text(FILE *out, const char *s) {
-    for (; *s; s++) fprintf(out, *s == '|' ? "\\|" : "%c", *s);
-}
-
-void gt_ablate_table_markdown(FILE *out, const gt_ablate_table *t) {
-    fprintf(out, "## Ablation of %s: %s per run, %d seed%s, eval N = %lld\n\n", t->config, t->budget,
-            t->seeds, t->seeds == 1 ? "" : "s", t->eval_n);
-    fprintf(out,
-            "Each metric is the mean ± standard error over seeds (sample std / sqrt(n); "
-            "NaN values skipped, (n=...) where fewer seeds counted); %s.\n\n| rank |",
-            t->ranking);
-    for (int k = 0; k < t->n_keys; k++) fprintf(out, " %s |", t->keys[k]);
-    for (int m = 0; m < t->n_metrics; m++) fprintf(out, " %s |", gt_ablate_metric_label(t->metrics[m]));
-    fprintf(out, " seeds | failures |\n|---:|");
-    for (int i = 0; i < t->n_keys + t->n_metrics; i++)
-        fprintf(out, "%s", i < t->n_keys ? "---|" : "---:|");
-    fprintf(out, "---:|---:|\n");
-    for (int r = 0; r < t->n_rows; r++) {
-        const gt_ablate_row *row = &t->rows[r];
-        fprintf(out, "| %d |", row->rank);
-        for (int k = 0; k < t->n_keys; k++) {
-            fputc(' ', out);
-            markdown_text(out, row->values[k]);
-            fprintf(out, " |");
-        }
-        char cell[96];
-        for (int m = 0; m < t->n_metrics; m++) {
-            gt_ablate_cell(&row->stats[m], row->scored, cell, sizeof cell);
-            fprintf(out, " %s |", cell);
-        }
-        fprintf(out, " %d | %d |\n", row->scored, row->failures);
-    }
-}
-
-static cJSON *table_json(const gt_ablate_table *t) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "config", t->config);
-    cJSON_AddStringToObject(j, "budget", t->budget);
-    cJSON_AddNumberToObject(j, "seeds", t->seeds);
-    cJSON_AddNumberToObject(j, "eval_n", (double)t->eval_n);
-    cJSON_AddStringToObject(j, "ranking", t->ranking);
-    cJSON *keys = cJSON_AddArrayToObject(j, "keys"), *metrics = cJSON_AddArrayToObject(j, "metrics");
-    cJSON *rows = cJSON_AddArrayToObject(j, "rows");
-    for (int k = 0; k < t->n_keys; k++) cJSON_AddItemToArray(keys, cJSON_CreateString(t->keys[k]));
-    for (int m = 0; m < t->n_metrics; m++)
-        cJSON_AddItemToArray(metrics, cJSON_CreateString(t->metrics[m]));
-    for (int r = 0; r < t->n_rows; r++) {
-        const gt_ablate_row *row = &t->rows[r];
-        cJSON *o = cJSON_CreateObject(), *values = cJSON_AddArrayToObject(o, "values");
-        cJSON_AddNumberToObject(o, "rank", row->rank);
-        for (int k = 0; k < t->n_keys; k++)
-            cJSON_AddItemToArray(values, cJSON_CreateString(row->values[k]));
-        cJSON_AddNumberToObject(o, "scored", row->scored);
-        cJSON_AddNumberToObject(o, "failures", row->failures);
-        cJSON *stats = cJSON_AddObjectToObject(o, "stats");
-        for (int m = 0; m < t->n_metrics; m++) {
-            cJSON *st = cJSON_AddObjectToObject(stats, t->metrics[m]);
-            cJSON_AddNumberToObject(st, "mean", row->stats[m].mean); /* NaN is written as null */
-            cJSON_AddNumberToObject(st, "se", row->stats[m].se);
-            cJSON_AddNumberToObject(st, "n", row->stats[m].n);
-        }
-        cJSON_AddItemToArray(rows, o);
-    }
-    return j;
-}
 
 static cJSON *runs_json(const gt_ablate_spec *s, const run *runs, int n) {
     cJSON *a = cJSON_CreateArray();
@@ -887,7 +751,7 @@ static int write_results_json(const gt_ablate_spec *s, const run *runs, int n, c
                               gt_error *err) {
     char path[GT_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/results.json", s->out);
-    cJSON *j = table_json(t), *sets = cJSON_CreateArray();
+    cJSON *j = gt_ablate_table_json_(t), *sets = cJSON_CreateArray();
     for (int i = 0; i < s->n_sets; i++) cJSON_AddItemToArray(sets, cJSON_CreateString(s->sets[i]));
     cJSON_AddItemToObject(j, "set", sets);
     cJSON_AddItemToObject(j, "runs", runs_json(s, runs, n));
@@ -910,72 +774,10 @@ static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, con
         if (first) fprintf(f, "\nFailed runs:\n\n");
         first = 0;
         fprintf(f, "- `%s`: ", runs[i].name);
-        markdown_text(f, runs[i].error);
+        gt_ablate_markdown_text_(f, runs[i].error);
         fputc('\n', f);
     }
     return gt_atomic_commit(&a, err);
-}
-
-/* ---- loading the table (for reports) ------------------------------------------------------ */
-
-static void copy_string(char *dst, size_t cap, const cJSON *o, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    snprintf(dst, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
-static void load_names(const cJSON *a, char (*names)[GT_ABLATE_NAME_MAX], int max, int *n) {
-    const cJSON *v;
-    *n = 0;
-    cJSON_ArrayForEach(v, a) {
-        if (cJSON_IsString(v) && *n < max) snprintf(names[(*n)++], GT_ABLATE_NAME_MAX, "%s", v->valuestring);
-    }
-}
-
-static void load_row(const gt_ablate_table *t, const cJSON *o, gt_ablate_row *row) {
-    int n = 0;
-    load_names(cJSON_GetObjectItemCaseSensitive(o, "values"), row->values, GT_ABLATE_MAX_KEYS, &n);
-    row->rank = integer(o, "rank");
-    row->scored = integer(o, "scored");
-    row->failures = integer(o, "failures");
-    const cJSON *stats = cJSON_GetObjectItemCaseSensitive(o, "stats");
-    for (int m = 0; m < t->n_metrics; m++) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(stats, t->metrics[m]);
-        row->stats[m] = (gt_ablate_stat){number(st, "mean"), number(st, "se"), integer(st, "n")};
-    }
-}
-
-int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error *err) {
-    memset(t, 0, sizeof *t);
-    char *text = read_text(results_json);
-    if (!text) return gt_error_set(err, "%s: cannot read: %s", results_json, strerror(errno));
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
-    if (!cJSON_IsArray(rows)) {
-        cJSON_Delete(j);
-        return gt_error_set(err, "%s: not the results.json of gantry ablate (no rows)", results_json);
-    }
-    copy_string(t->config, sizeof t->config, j, "config");
-    copy_string(t->budget, sizeof t->budget, j, "budget");
-    copy_string(t->ranking, sizeof t->ranking, j, "ranking");
-    t->seeds = integer(j, "seeds");
-    t->eval_n = integer(j, "eval_n");
-    load_names(cJSON_GetObjectItemCaseSensitive(j, "keys"), t->keys, GT_ABLATE_MAX_KEYS, &t->n_keys);
-    load_names(cJSON_GetObjectItemCaseSensitive(j, "metrics"), t->metrics, GT_ABLATE_MAX_METRICS,
-               &t->n_metrics);
-    t->n_rows = cJSON_GetArraySize(rows);
-    t->rows = calloc((size_t)t->n_rows + 1, sizeof *t->rows);
-    const cJSON *o;
-    int r = 0;
-    if (t->rows) cJSON_ArrayForEach(o, rows) load_row(t, o, &t->rows[r++]);
-    cJSON_Delete(j);
-    return t->rows ? 0 : gt_error_set(err, "out of memory");
-}
-
-void gt_ablate_table_free(gt_ablate_table *t) {
-    free(t->rows);
-    t->rows = NULL;
-    t->n_rows = 0;
 }
 
 /* ---- the whole ablation ------------------------------------------------------------------------ */

@@ -114,4 +114,14 @@ void gt_ablate_table_markdown(FILE *out, const gt_ablate_table *t);
 int gt_ablate_run(const gt_ablate_spec *spec, const volatile sig_atomic_t *stop, FILE *log,
                   gt_ablate_table *t, gt_error *err);
 
+/* Internal, shared by ablate.c and ablate_table.c: the table as a cJSON object (for
+ * results.json), number and integer fields of a cJSON object (NaN / 0 when absent), a whole
+ * text file (malloc'd, NULL on failure), and Markdown-safe table text. */
+struct cJSON;
+struct cJSON *gt_ablate_table_json_(const gt_ablate_table *t);
+double gt_ablate_number_(const struct cJSON *o, const char *name);
+int gt_ablate_integer_(const struct cJSON *o, const char *name); /* 0 when absent */
+char *gt_ablate_read_text_(const char *path);
+void gt_ablate_markdown_text_(FILE *out, const char *s);
+
 #endif
