@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_support.h"
 #include "test.h"
@@ -94,6 +95,29 @@ static char *first_ablation(const char *out) {
     return md;
 }
 
+/* DIR/report.html: the ranked table, offline (no network references), and, when Debian's
+ * chromium is installed, a page that renders to a non-trivial screenshot. */
+static void check_report(const char *out) {
+    const char *html = cli_path(out, "report.html");
+    char *page = cli_read_file(html, NULL);
+    CHECK(page && strstr(page, "<table class=\"ablation\">") && strstr(page, "modes covered") &&
+          strstr(page, "<svg") && !strstr(page, "http://") && !strstr(page, "https://"));
+    free(page);
+    if (access("/usr/bin/chromium", X_OK) != 0) {
+        printf("  chromium not installed: the ablation report's render check is skipped\n");
+        return;
+    }
+    char cmd[1024];
+    const char *shot = cli_path(out, "shot.png");
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic "
+             "--no-first-run --disable-background-networking --disable-component-update "
+             "--disable-sync --user-data-dir=%s/chrome --screenshot=%s --window-size=1000,800 "
+             "file://%s >/dev/null 2>&1",
+             out, shot, html);
+    CHECK(system(cmd) == 0 && cli_file_size(shot) > 5000);
+}
+
 TEST(ablation_on_the_ring) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
@@ -109,6 +133,7 @@ TEST(ablation_on_the_ring) {
                   !cli_says(&r, "trained in"));
     cli_result_free(&r);
     CHECK(md && cli_has_bytes(cli_path(out, "results.md"), md, strlen(md)));
+    check_report(out);
     /* two at a time: the same numbers */
     ring_ablation(&a, cli_path(dir, "two"), "2", LR);
     CHECK(cli_run_ok(&a) && md && cli_has_bytes(cli_path(dir, "two/results.md"), md, strlen(md)));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report/report.h"
 #include "train/ablate.h"
 
 static volatile sig_atomic_t stop;
@@ -123,6 +124,10 @@ int gt_cmd_ablate(int argc, char **argv) {
     gt_ablate_table t;
     if (gt_ablate_run(&spec, &stop, stderr, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
     gt_ablate_table_markdown(stdout, &t);
+    if (gt_report_ablation(spec.out, &err) < 0) {
+        gt_ablate_table_free(&t);
+        return gt_cli_fail("%s", err.msg);
+    }
     int failures = 0, scored = 0;
     for (int r = 0; r < t.n_rows; r++) {
         failures += t.rows[r].failures;
@@ -130,8 +135,9 @@ int gt_cmd_ablate(int argc, char **argv) {
     }
     gt_ablate_table_free(&t);
     fprintf(stderr,
-            "gantry ablate: %d run%s scored, %d failed; results in %s/results.md and %s/results.json\n",
-            scored, scored == 1 ? "" : "s", failures, spec.out, spec.out);
+            "gantry ablate: %d run%s scored, %d failed; results in %s/results.md, %s/results.json "
+            "and %s/report.html\n",
+            scored, scored == 1 ? "" : "s", failures, spec.out, spec.out, spec.out);
     if (scored == 0)
         return gt_cli_fail("no run could be scored (see the failures in %s/results.md)", spec.out);
     return 0;

@@ -39,5 +39,8 @@ void gt_html_end(FILE *out);
  * samples folder, unreadable lines of metrics.jsonl (the line being written while a run trains)
  * and unreadable grids are noted in the page. */
 int gt_report_run(const char *rundir, gt_error *err);
+/* Writes dir/report.html of an ablation from dir/results.json (what gantry ablate wrote):
+ * the ranked table and a chart of each metric across the combinations. */
+int gt_report_ablation(const char *dir, gt_error *err);
 
 #endif
