@@ -355,8 +355,8 @@ TEST(upsample_sum_pool) {
 }
 
 int main(void) {
-    RUN_TESTS(T(conv_geometry_table), T(conv_phase_geometries), T(conv_batched_samples), T(conv_pointwise),
-              T(conv_anisotropic), T(conv_dcgan_shapes), T(conv_thread_independent),
-              T(conv_partial_channel_block), T(conv_all_isas),
+    RUN_TESTS(T(conv_geometry_table), T(conv_phase_geometries), T(conv_batched_samples),
+              T(conv_pointwise), T(conv_anisotropic), T(conv_dcgan_shapes),
+              T(conv_thread_independent), T(conv_partial_channel_block), T(conv_all_isas),
               T(pool_geometry_table), T(upsample_sum_pool));
 }

@@ -5,9 +5,10 @@
  * stored straight into the output layout.
  *   forward      y_g[cog, n*hw]   = w_g[cog, cig*kk]   col_g[cig*kk, n*hw]
  *   weight grad  w_g[cog, cig*kk] = y_g[cog, n*hw]     col_g[cig*kk, n*hw]^T
- *   input grad   per phase (ih % sh, iw % sw) of x: the taps that reach it, so x is
- *                written once, with no col2im scatter-add:
- *                x_g[cig, phase px] = w_g^T[cig, cog*taps] ycol[cog*taps, phase px]
+ *   input grad   per phase ((ih + ph) % sh, (iw + pw) % sw) of x, the taps that reach it,
+ *                so x is written once, with no col2im scatter-add:
+ *                x_g[cig, phase px] = w_g^T[cig, cog*taps] ycol[cog*taps, phase px];
+ *                with few input channels, col_g = w_g^T y_g and then col2im instead
  * where col is im2col of x (row (c*kh + a)*kw + b, column s*hw + p*w_out + q). */
 #include "cpu/cpu.h"
 #include "cpu/gemm_internal.h"
@@ -32,7 +33,9 @@ static void *xmalloc(size_t bytes) {
 
 static int32_t *ints(int64_t n) { return xmalloc((size_t)n * sizeof(int32_t)); }
 
-static int64_t pad_cols(int64_t n) { return (n + GT_IGEMM_JPAD - 1) / GT_IGEMM_JPAD * GT_IGEMM_JPAD; }
+static int64_t pad_cols(int64_t n) {
+    return (n + GT_IGEMM_JPAD - 1) / GT_IGEMM_JPAD * GT_IGEMM_JPAD;
+}
 
 /* A table of n entries, room for pad_cols(n); entries n .. are outside every image. */
 static idx_table table_new(int64_t n) {
@@ -97,20 +100,31 @@ static idx_table tap_table(const conv_dims *d) {
 static idx_table pos_table(const conv_dims *d) {
     const gt_conv_geom *g = d->g;
     idx_table t = table_new(d->cols);
-    for (int64_t j = 0; j < d->cols; j++) {
-        int64_t s = j / d->hw, p = j % d->hw / g->w_out, q = j % g->w_out;
-        t.h[j] = (int32_t)(p * g->sh - g->ph);
-        t.w[j] = (int32_t)(q * g->sw - g->pw);
-        t.off[j] = (int32_t)(s * g->c_in * d->hwi + t.h[j] * g->w_in + t.w[j]);
-    }
+    int64_t j = 0;
+    for (int64_t s = 0; s < g->n; s++)
+        for (int64_t p = 0; p < g->h_out; p++)
+            for (int64_t q = 0; q < g->w_out; q++, j++) {
+                t.h[j] = (int32_t)(p * g->sh - g->ph);
+                t.w[j] = (int32_t)(q * g->sw - g->pw);
+                t.off[j] = (int32_t)(s * g->c_in * d->hwi + t.h[j] * g->w_in + t.w[j]);
+            }
     return t;
 }
 
 /* Offset in y of position j = s*hw + pq of channel 0. */
 static int32_t *y_cols(const conv_dims *d) {
     int32_t *v = ints(d->cols);
-    for (int64_t j = 0; j < d->cols; j++)
-        v[j] = (int32_t)(j / d->hw * d->g->c_out * d->hw + j % d->hw);
+    for (int64_t s = 0, j = 0; s < d->g->n; s++)
+        for (int64_t pq = 0; pq < d->hw; pq++, j++) v[j] = (int32_t)(s * d->g->c_out * d->hw + pq);
+    return v;
+}
+
+/* v[j] = per - j % per for j < n: the runs of consecutive offsets of a table made of
+ * contiguous stretches of per entries. */
+static int32_t *runs(int64_t n, int64_t per) {
+    int32_t *v = ints(n);
+    for (int64_t j = 0; j < n; j += per)
+        for (int64_t r = 0; r < per && j + r < n; r++) v[j + r] = (int32_t)(per - r);
     return v;
 }
 
@@ -137,14 +151,16 @@ void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float 
     conv_dims d = dims_of(g);
     idx_table taps = tap_table(&d), pos = pos_table(&d);
     int32_t *wrow = iota(d.cog, d.k), *wcol = iota(d.k, 1), *ycol = y_cols(&d);
+    int32_t *yrun = runs(d.cols, d.hw);
     gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
     for (int64_t gi = 0; gi < g->groups; gi++) {
         gt_igemm e = {d.cog, d.cols, d.k, w + gi * d.cog * d.k, wrow, wcol,
-                      col_gather(&d, x, gi, &taps, &pos), y + gi * d.cog * d.hw, d.hw, ycol};
+                      col_gather(&d, x, gi, &taps, &pos), y + gi * d.cog * d.hw, d.hw, ycol,
+                      yrun};
         p[gi] = e;
     }
     gt_igemm_run(p, (int)g->groups);
-    free(p), free(wrow), free(wcol), free(ycol);
+    free(p), free(wrow), free(wcol), free(ycol), free(yrun);
     table_free(&taps), table_free(&pos);
 }
 
@@ -156,14 +172,16 @@ void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, 
     conv_dims d = dims_of(g);
     idx_table taps = tap_table(&d), pos = pos_table(&d);
     int32_t *yrow = iota(d.cog, d.hw), *ycol = y_cols(&d), *wcol = iota(d.k, 1);
+    int32_t *wrun = runs(d.k, d.k);
     gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
     for (int64_t gi = 0; gi < g->groups; gi++) {
         gt_igemm e = {d.cog, d.k, d.cols, y + gi * d.cog * d.hw, yrow, ycol,
-                      col_gather(&d, x, gi, &pos, &taps), w + gi * d.cog * d.k, d.k, wcol};
+                      col_gather(&d, x, gi, &pos, &taps), w + gi * d.cog * d.k, d.k, wcol,
+                      wrun};
         p[gi] = e;
     }
     gt_igemm_run(p, (int)g->groups);
-    free(p), free(yrow), free(ycol), free(wcol);
+    free(p), free(yrow), free(ycol), free(wcol), free(wrun);
     table_free(&taps), table_free(&pos);
 }
 
@@ -243,7 +261,7 @@ static gt_igemm phase_product(const conv_dims *d, const phase_tabs *t, int64_t g
     gt_igemm e = {d->cig, t->n, t->k, w + gi * d->cog * d->k, t->wrow, t->wcol,
                   {y + gi * d->cog * d->hw, t->ytap.off, t->ytap.h, t->ytap.w, t->ycol.off,
                    t->ycol.h, t->ycol.w, (int32_t)d->g->h_out, (int32_t)d->g->w_out},
-                  x + gi * d->cig * d->hwi, d->hwi, t->xcol};
+                  x + gi * d->cig * d->hwi, d->hwi, t->xcol, NULL};
     return e;
 }
 
@@ -345,6 +363,7 @@ static void input_grad_cols(const conv_dims *d, float *x, const float *y, const 
     idx_table yo = flat_table(d->cog, 1, d->hw, 0), yj = flat_table(m * d->hw, d->hw,
                                                                     g->c_out * d->hw, 1);
     int32_t *wrow = iota(d->k, 1), *wcol = iota(d->cog, d->k), *ccol = iota(m * d->hw, 1);
+    int32_t *crun = runs(m * d->hw, m * d->hw);
     gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
     for (int64_t n0 = 0; n0 < g->n; n0 += m) {
         int64_t mm = g->n - n0 < m ? g->n - n0 : m, ld = mm * d->hw;
@@ -352,13 +371,13 @@ static void input_grad_cols(const conv_dims *d, float *x, const float *y, const 
             gt_igemm e = {d->k, ld, d->cog, w + gi * d->cog * d->k, wrow, wcol,
                           {y + (n0 * g->c_out + gi * d->cog) * d->hw, yo.off, yo.h, yo.w,
                            yj.off, yj.h, yj.w, 1, 1},
-                          col + gi * d->k * ld, ld, ccol};
+                          col + gi * d->k * ld, ld, ccol, crun};
             p[gi] = e;
         }
         gt_igemm_run(p, (int)g->groups);
         col2im(d, x, col, taps, n0, mm);
     }
-    free(p), free(wrow), free(wcol), free(ccol), free(col), free(taps);
+    free(p), free(wrow), free(wcol), free(ccol), free(crun), free(col), free(taps);
     table_free(&yo), table_free(&yj);
 }
 
@@ -371,7 +390,7 @@ void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, c
         return;
     check_size(g);
     conv_dims d = dims_of(g);
-    if (d.cig < (getenv("GT_PH") ? atoi(getenv("GT_PH")) : GT_CONV_PHASE_MIN_CIG))
+    if (d.cig < GT_CONV_PHASE_MIN_CIG)
         input_grad_cols(&d, x, y, w);
     else
         input_grad_phases(&d, x, y, w);

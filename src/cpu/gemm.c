@@ -314,40 +314,29 @@ static int64_t gt_igemm_mpad(const gt_igemm *p, const gt_sgemm_kdesc *kd) {
     return gt_round_up(p->m, kd->mr);
 }
 
-/* Sliver s (rows s*mr ..) of A over all of K into apack, laid out [K block][sliver][kc][mr]
- * (block p0 at apack + p0*mpad); rows past M are 0. Reads run along k, the contiguous
- * side of every caller's A. */
-static void gt_igemm_pack_a(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t s,
-                            float *apack) {
-    int64_t mpad = gt_igemm_mpad(p, kd);
-    for (int64_t p0 = 0; p0 < p->k; p0 += kd->kc) {
-        int64_t kc = gt_min64(kd->kc, p->k - p0);
-        float *d = apack + p0 * mpad + s * kd->mr * kc;
-        const int32_t *col = p->acol + p0;
-        for (int64_t i = 0, r = s * kd->mr; i < kd->mr; i++, r++) {
-            const float *a = r < p->m ? p->a + p->arow[r] : NULL;
-            for (int64_t k = 0; k < kc; k++) d[k * kd->mr + i] = a ? a[col[k]] : 0.0f;
-        }
+/* d[k*mr] = a[col[k]] for k < kc (0 when a is NULL: a padding row). */
+static void gt_igemm_pack_row(float *d, int mr, const float *a, const int32_t *col,
+                              int64_t kc) {
+    if (!a) {
+        for (int64_t k = 0; k < kc; k++) d[k * mr] = 0.0f;
+        return;
     }
+    for (int64_t k = 0; k < kc; k++) d[k * mr] = a[col[k]];
 }
 
-/* Work unit u of the A packing of p[0 .. np-1]: one sliver of one product. */
-static void gt_igemm_pack_a_unit(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
-                                 int64_t u, float *apack) {
-    for (int i = 0; i < np; i++) {
-        int64_t mpad = gt_igemm_mpad(&p[i], kd);
-        if (u < mpad / kd->mr) {
-            gt_igemm_pack_a(&p[i], kd, u, apack);
-            return;
-        }
-        u -= mpad / kd->mr;
-        apack += mpad * p[i].k;
-    }
+/* K block [p0, p0+kc) of A's sliver s (rows s*mr ..) into d [kc][mr]; rows past M are 0.
+ * Reads run along k, the contiguous side of every caller's A. */
+static void gt_igemm_pack_a(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t s, int64_t p0,
+                            int64_t kc, float *d) {
+    for (int64_t i = 0, r = s * kd->mr; i < kd->mr; i++, r++)
+        gt_igemm_pack_row(d + i, kd->mr, r < p->m ? p->a + p->arow[r] : NULL, p->acol + p0, kc);
 }
 
-/* A thread's share of one product: row slivers [r0, r1) x column slivers [s0, s1). */
+/* A thread's share of one product: row slivers [r0, r1) x column slivers [s0, s1).
+ * own_a: the rows are the thread's alone, so it packs their A itself, block by block. */
 typedef struct {
     int64_t r0, r1, s0, s1;
+    int own_a;
 } gt_igemm_share;
 
 /* Thread t of nt splits the columns, or the rows when there are too few columns to go
@@ -355,90 +344,152 @@ typedef struct {
 static gt_igemm_share gt_igemm_share_of(const gt_igemm *p, const gt_sgemm_kdesc *kd, int t,
                                         int nt) {
     int64_t rs = gt_igemm_mpad(p, kd) / kd->mr, cs = (p->n + kd->nr - 1) / kd->nr;
-    gt_igemm_share sh = {0, rs, 0, cs};
+    gt_igemm_share sh = {0, rs, 0, cs, 0};
     if (cs >= 2 * nt || rs < 2) {
         sh.s0 = cs * t / nt;
         sh.s1 = cs * (t + 1) / nt;
     } else {
         sh.r0 = rs * t / nt;
         sh.r1 = rs * (t + 1) / nt;
+        sh.own_a = 1;
     }
     return sh;
 }
 
-/* st[mc, nc] (row stride ld) = A[i0:i0+mc, :] G[:, j0:j0+nc] over all K blocks in order. */
-static void gt_igemm_block(const gt_igemm *p, const gt_sgemm_kdesc *kd, const float *apack,
-                           int64_t i0, int64_t mc, int64_t j0, int64_t nc, float *bpack,
-                           float *st, int64_t ld) {
-    int64_t mpad = gt_igemm_mpad(p, kd);
-    if (p->k == 0)
-        for (int64_t i = 0; i < mc; i++) memset(st + i * ld, 0, (size_t)nc * sizeof *st);
-    for (int64_t p0 = 0; p0 < p->k; p0 += kd->kc) {
-        int64_t kc = gt_min64(kd->kc, p->k - p0);
-        for (int64_t jr = 0; jr < nc; jr += kd->nr) {
-            if (kd->gather)
-                kd->gather(&p->b, p0, kc, j0 + jr, bpack + jr * kc);
-            else
-                gt_gather_sliver(&p->b, p0, kc, j0 + jr, kd->nr, bpack + jr * kc);
+/* Floats of A that p's threads share, packed before they start: all of it, unless each
+ * packs its own rows (a large A, such as y of a weight grad, then never leaves cache). */
+static int64_t gt_igemm_shared_a(const gt_igemm *p, const gt_sgemm_kdesc *kd, int nt) {
+    return gt_igemm_share_of(p, kd, 0, nt).own_a ? 0 : gt_igemm_mpad(p, kd) * p->k;
+}
+
+/* Work unit u of the shared A packing of p[0 .. np-1]: one sliver of one product, all of
+ * K, laid out [K block][sliver][kc][mr] (block p0 at apack + p0*mpad). */
+static void gt_igemm_pack_a_unit(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd, int nt,
+                                 int64_t u, float *apack) {
+    for (int i = 0; i < np; i++) {
+        int64_t mpad = gt_igemm_mpad(&p[i], kd), len = gt_igemm_shared_a(&p[i], kd, nt);
+        if (len && u < mpad / kd->mr) {
+            for (int64_t p0 = 0; p0 < p[i].k; p0 += kd->kc) {
+                int64_t kc = gt_min64(kd->kc, p[i].k - p0);
+                gt_igemm_pack_a(&p[i], kd, u, p0, kc, apack + p0 * mpad + u * kd->mr * kc);
+            }
+            return;
         }
-        gt_sgemm_macro(kd, mc, nc, kc, apack + p0 * mpad + i0 * kc, bpack, st, ld, 1.0f,
-                       p0 == 0 ? 0.0f : 1.0f);
+        u -= len ? mpad / kd->mr : 0;
+        apack += len;
     }
 }
 
-/* C[i0:i0+mc, j0:j0+n] = st[mc, n] (row stride ld), through p->ccol. */
+/* The B block G[p0:p0+kc, j0:j0+nc] into bpack, nr columns at a time. */
+static void gt_igemm_pack_b(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t p0,
+                            int64_t kc, int64_t j0, int64_t nc, float *bpack) {
+    for (int64_t jr = 0; jr < nc; jr += kd->nr) {
+        if (kd->gather)
+            kd->gather(&p->b, p0, kc, j0 + jr, bpack + jr * kc);
+        else
+            gt_gather_sliver(&p->b, p0, kc, j0 + jr, kd->nr, bpack + jr * kc);
+    }
+}
+
+/* Per-thread packing buffers: B block, staging C block, and A block when owned. */
+typedef struct {
+    float *b, *st, *a;
+} gt_igemm_bufs;
+
+/* st[mc, nc] (row stride ld) = A[i0:i0+mc, :] G[:, j0:j0+nc] over all K blocks in order,
+ * share sh's rows starting at i0. */
+static void gt_igemm_block(const gt_igemm *p, const gt_sgemm_kdesc *kd, const float *apack,
+                           const gt_igemm_share *sh, int64_t mc, int64_t j0, int64_t nc,
+                           const gt_igemm_bufs *buf, int64_t ld) {
+    int64_t mpad = gt_igemm_mpad(p, kd), i0 = sh->r0 * kd->mr;
+    if (p->k == 0)
+        for (int64_t i = 0; i < mc; i++) memset(buf->st + i * ld, 0, (size_t)nc * sizeof(float));
+    for (int64_t p0 = 0; p0 < p->k; p0 += kd->kc) {
+        int64_t kc = gt_min64(kd->kc, p->k - p0);
+        const float *a = apack + p0 * mpad + i0 * kc;
+        if (sh->own_a) {
+            for (int64_t s = sh->r0; s < sh->r1; s++)
+                gt_igemm_pack_a(p, kd, s, p0, kc, buf->a + (s - sh->r0) * kd->mr * kc);
+            a = buf->a;
+        }
+        gt_igemm_pack_b(p, kd, p0, kc, j0, nc, buf->b);
+        gt_sgemm_macro(kd, mc, nc, kc, a, buf->b, buf->st, ld, 1.0f, p0 == 0 ? 0.0f : 1.0f);
+    }
+}
+
+/* C[i0:i0+mc, j0:j0+n] = st[mc, n] (row stride ld), through p->ccol: element by element,
+ * or run by run (whole planes of y) when the runs are known. */
 static void gt_igemm_store(const gt_igemm *p, const float *st, int64_t ld, int64_t i0,
                            int64_t mc, int64_t j0, int64_t n) {
     const int32_t *col = p->ccol + j0;
     for (int64_t i = i0; i < i0 + mc; i++, st += ld) {
         float *c = p->c + i * p->crs;
-        for (int64_t j = 0; j < n; j++) c[col[j]] = st[j];
+        if (!p->crun) {
+            for (int64_t j = 0; j < n; j++) c[col[j]] = st[j];
+            continue;
+        }
+        for (int64_t j = 0, r; j < n; j += r) {
+            r = gt_min64(p->crun[j0 + j], n - j);
+            memcpy(c + col[j], st + j, (size_t)r * sizeof *st);
+        }
     }
 }
 
-/* Share sh of p, kd->nc columns at a time, each block staged in st. */
+/* Share sh of p, kd->nc columns at a time, each block staged in buf->st. */
 static void gt_igemm_part(const gt_igemm *p, const gt_sgemm_kdesc *kd, const float *apack,
-                          const gt_igemm_share *sh, float *bpack, float *st) {
+                          const gt_igemm_share *sh, const gt_igemm_bufs *buf) {
     int64_t per = kd->nc / kd->nr, i0 = sh->r0 * kd->mr;
     int64_t mc = gt_min64(sh->r1 * kd->mr, p->m) - i0;
     for (int64_t s = sh->s0; s < sh->s1 && mc > 0; s += per) {
         int64_t j0 = s * kd->nr, nc = gt_min64(per, sh->s1 - s) * kd->nr;
-        gt_igemm_block(p, kd, apack, i0, mc, j0, nc, bpack, st, kd->nc);
-        gt_igemm_store(p, st, kd->nc, i0, mc, j0, gt_min64(nc, p->n - j0));
+        gt_igemm_block(p, kd, apack, sh, mc, j0, nc, buf, kd->nc);
+        gt_igemm_store(p, buf->st, kd->nc, i0, mc, j0, gt_min64(nc, p->n - j0));
     }
 }
 
 /* Thread t of nt: its share of every product, in order. */
 static void gt_igemm_thread(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
                             const float *apack, int64_t rows, int t, int nt) {
-    int64_t blen = kd->kc * kd->nc;
-    gt_pack_buf *buf = gt_pack_buf_take((size_t)(blen + rows * kd->nc));
+    int64_t blen = kd->kc * kd->nc, slen = rows * kd->nc;
+    gt_pack_buf *pb = gt_pack_buf_take((size_t)(blen + slen + rows * kd->kc));
+    gt_igemm_bufs buf = {pb->data, pb->data + blen, pb->data + blen + slen};
     for (int i = 0; i < np; i++) {
         gt_igemm_share sh = gt_igemm_share_of(&p[i], kd, t, nt);
-        gt_igemm_part(&p[i], kd, apack, &sh, buf->data, buf->data + blen);
-        apack += gt_igemm_mpad(&p[i], kd) * p[i].k;
+        gt_igemm_part(&p[i], kd, apack, &sh, &buf);
+        apack += gt_igemm_shared_a(&p[i], kd, nt);
     }
-    gt_pack_buf_give(buf);
+    gt_pack_buf_give(pb);
+}
+
+/* Slivers of A that threads share (see gt_igemm_shared_a). */
+static int64_t gt_igemm_shared_units(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
+                                     int nt) {
+    int64_t units = 0;
+    for (int i = 0; i < np; i++)
+        units += gt_igemm_shared_a(&p[i], kd, nt) ? gt_igemm_mpad(&p[i], kd) / kd->mr : 0;
+    return units;
 }
 
 void gt_igemm_run(const gt_igemm *p, int np) {
     gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
-    int64_t alen = 0, units = 0, rows = 0, work = 0;
+    int64_t work = 0, alen = 0, rows = 0;
     for (int i = 0; i < np; i++) {
         int64_t mpad = gt_igemm_mpad(&p[i], &kd);
-        alen += mpad * p[i].k;
-        units += mpad / kd.mr;
-        rows = mpad > rows ? mpad : rows;
         work += p[i].m * p[i].n * p[i].k;
+        alen += mpad * p[i].k;
+        rows = mpad > rows ? mpad : rows;
     }
     int nt = work >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
     gt_pack_buf *abuf = gt_pack_buf_take((size_t)alen + 1);
+    /* The team may be smaller than asked (nested regions): the split follows the team. */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
+        int team = omp_get_num_threads();
+        int64_t units = gt_igemm_shared_units(p, np, &kd, team);
 #pragma omp for schedule(static)
-        for (int64_t u = 0; u < units; u++) gt_igemm_pack_a_unit(p, np, &kd, u, abuf->data);
-        gt_igemm_thread(p, np, &kd, abuf->data, rows, omp_get_thread_num(),
-                        omp_get_num_threads());
+        for (int64_t u = 0; u < units; u++)
+            gt_igemm_pack_a_unit(p, np, &kd, team, u, abuf->data);
+        gt_igemm_thread(p, np, &kd, abuf->data, rows, omp_get_thread_num(), team);
     }
     gt_pack_buf_give(abuf);
 }

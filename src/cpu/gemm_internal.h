@@ -45,7 +45,8 @@ void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t
                              float *dst);
 
 /* C[M, N] = A[M, K] G[K, N] with A[i, k] = a[arow[i] + acol[k]] and C[i, j] stored to
- * c[i*crs + ccol[j]] (overwritten; C = 0 when K == 0). */
+ * c[i*crs + ccol[j]] (overwritten; C = 0 when K == 0). crun, when not NULL, gives the
+ * run of consecutive offsets from each j: ccol[j + r] = ccol[j] + r for r < crun[j]. */
 typedef struct {
     int64_t m, n, k;
     const float *a;
@@ -53,7 +54,7 @@ typedef struct {
     gt_gather b;
     float *c;
     int64_t crs;
-    const int32_t *ccol;
+    const int32_t *ccol, *crun;
 } gt_igemm;
 
 /* Runs the independent products p[0 .. np-1] (their outputs disjoint) in one parallel
