@@ -42,6 +42,10 @@ gt_dataset *gt_data_make_mixture(const char *kind, int64_t n, float radius, floa
 /* The centres of a mixture (radius <= 0: the default) written to centres [k, 2] when not NULL;
  * returns k (8 or 25), or -1 with err filled for an unknown kind. */
 int gt_data_mixture_centres(const char *kind, float radius, float *centres, gt_error *err);
+/* Stacked data (the Stacked MNIST protocol): n examples of three images of base (gray, 10
+ * classes) drawn independently by Philox from seed, as three channels; labels 100 a + 10 b + c,
+ * n_classes 1000. */
+gt_dataset *gt_data_make_stacked(const gt_dataset *base, int64_t n, uint64_t seed, gt_error *err);
 void gt_dataset_free(gt_dataset *ds);
 
 /* Minibatches in a shuffled order: the permutation of epoch e is a function of (seed, e) only

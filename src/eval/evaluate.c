@@ -65,6 +65,28 @@ int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int6
     return rc;
 }
 
+int gt_eval_stacked(gt_classifier *c, const float *x, int64_t n, gt_stacked_scores *out,
+                    gt_error *err) {
+    const int64_t plane = 28 * 28;
+    float *channel = malloc((size_t)(n * plane) * sizeof *channel);
+    int32_t *pred = malloc((size_t)(3 * n) * sizeof *pred);
+    if (!channel || !pred) {
+        free(channel);
+        free(pred);
+        return gt_error_set(err, "eval: out of memory for %lld stacked samples", (long long)n);
+    }
+    for (int ch = 0; ch < 3; ch++) {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(channel + i * plane, x + (i * 3 + ch) * plane, (size_t)plane * sizeof(float));
+        gt_classifier_features(c, channel, n, NULL, pred + ch * n);
+    }
+    out->n = n;
+    gt_stacked_modes(pred, pred + n, pred + 2 * n, n, &out->modes_covered, &out->kl);
+    free(channel);
+    free(pred);
+    return 0;
+}
+
 int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err) {
     float centres[2 * 25];
     int modes = gt_data_mixture_centres(kind, 0, centres, err);

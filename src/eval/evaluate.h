@@ -20,6 +20,17 @@ typedef struct gt_image_scores {
 int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int64_t n,
                    gt_image_scores *out, gt_error *err);
 
+typedef struct gt_stacked_scores {
+    int64_t n;
+    int modes_covered;      /* of 1,000 class triples */
+    double kl;              /* KL of the triple histogram to uniform */
+} gt_stacked_scores;
+
+/* Stacked Fashion-MNIST (protocol: 26,000 samples): x [n, 3, 28, 28], each channel classified
+ * by the shipped classifier. */
+int gt_eval_stacked(gt_classifier *c, const float *x, int64_t n, gt_stacked_scores *out,
+                    gt_error *err);
+
 typedef struct gt_mode_scores {
     int64_t n;
     int modes_covered, n_modes;

@@ -19,14 +19,16 @@ void gt_run_eval_init(gt_run_eval *e, const gt_config *cfg) {
         e->enabled = e->points = true;
         return;
     }
-    if (strcmp(kind, "fashion-mnist") != 0) {
+    bool stacked = strcmp(kind, "stacked-fashion-mnist") == 0;
+    if (strcmp(kind, "fashion-mnist") != 0 && !stacked) {
         snprintf(e->note, sizeof e->note, "no feature network for data.dataset = %s", kind);
         return;
     }
     gt_error err;
+    e->stacked = stacked;
     e->cls = gt_classifier_new();
     if (gt_classifier_load(e->cls, GT_CLASSIFIER_DEFAULT_PATH, &err) < 0 ||
-        !(e->ref = gt_data_load_mnist_dir(cfg->data_path, "test", &err))) {
+        (!stacked && !(e->ref = gt_data_load_mnist_dir(cfg->data_path, "test", &err)))) {
         snprintf(e->note, sizeof e->note, "%s", err.msg);
         gt_run_eval_free(e);
         return;
@@ -67,14 +69,28 @@ static int eval_images(gt_run_eval *e, gt_trainer *t, const char *dir, int64_t n
     return append(dir, line, err);
 }
 
+static int eval_stacked(gt_run_eval *e, gt_trainer *t, const char *dir, int64_t n, const float *x,
+                        gt_error *err) {
+    gt_stacked_scores s;
+    if (gt_eval_stacked(e->cls, x, n, &s, err) < 0) return -1;
+    char line[256];
+    snprintf(line, sizeof line,
+             "{\"step\": %lld, \"eval_n\": %lld, \"modes_covered\": %d, \"n_modes\": 1000, "
+             "\"reverse_kl\": %.6g}", (long long)t->step, (long long)n, s.modes_covered, s.kl);
+    return append(dir, line, err);
+}
+
 int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_error *err) {
     if (!e->enabled) return 0;
-    int64_t n = e->points ? 2500 : t->cfg.train_eval_n;
+    /* the protocols' sample counts for the mode metrics; eval_n for the image metrics */
+    int64_t n = e->points ? 2500 : e->stacked ? 26000 : t->cfg.train_eval_n;
     float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
     if (!x) return gt_error_set(err, "eval: out of memory for %lld samples", (long long)n);
     /* fixed latents, apart from the sample grids' */
     gt_trainer_sample(t, n, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES + 100), x);
-    int rc = e->points ? eval_points(t, dir, n, x, err) : eval_images(e, t, dir, n, x, err);
+    int rc = e->points    ? eval_points(t, dir, n, x, err)
+             : e->stacked ? eval_stacked(e, t, dir, n, x, err)
+                          : eval_images(e, t, dir, n, x, err);
     free(x);
     return rc;
 }

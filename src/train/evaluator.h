@@ -1,6 +1,7 @@
 /* Evaluation during training: every train.eval_every steps, train.eval_n samples from G's EMA
  * are scored (Fashion-MNIST: FID, KID, precision/recall, class coverage on the shipped
- * classifier; ring and grid: the mode metrics) and appended to metrics.jsonl as one line
+ * classifier; ring and grid: the mode metrics on 2,500 points; stacked Fashion-MNIST: the class
+ * triples of 26,000 samples) and appended to metrics.jsonl as one line
  * {"step": N, "eval_n": n, ...}. Other data (PNG folders, MNIST digits) has no feature network
  * yet, so evaluation is off for them. */
 #ifndef GT_TRAIN_EVALUATOR_H
@@ -12,6 +13,7 @@
 typedef struct gt_run_eval {
     bool enabled;
     bool points;            /* mixtures: mode metrics */
+    bool stacked;           /* stacked Fashion-MNIST: modes of class triples */
     gt_classifier *cls;     /* images: the feature network */
     gt_dataset *ref;        /* images: the test split */
     char note[sizeof(gt_error)]; /* why evaluation is off, when it is */

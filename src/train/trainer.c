@@ -20,6 +20,14 @@ static gt_dataset *load_data(const gt_config *c, gt_error *err) {
         return gt_data_load_mnist_dir(c->data_path, "train", err);
     if (strcmp(kind, "png") == 0)
         return gt_data_load_png_dir(c->data_path, (int)c->data_channels, (int)c->data_resolution, err);
+    if (strcmp(kind, "stacked-fashion-mnist") == 0) {
+        gt_dataset *base = gt_data_load_mnist_dir(c->data_path, "train", err);
+        gt_dataset *ds = base ? gt_data_make_stacked(base, c->data_n_points,
+                                                     gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err)
+                              : NULL;
+        gt_dataset_free(base);
+        return ds;
+    }
     return gt_data_make_mixture(kind, c->data_n_points, 0, 0,
                                 gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err);
 }
@@ -32,6 +40,9 @@ void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w) {
     } else if (strcmp(kind, "png") == 0) {
         *c = (int)cfg->data_channels;
         *h = *w = (int)cfg->data_resolution;
+    } else if (strcmp(kind, "stacked-fashion-mnist") == 0) {
+        *c = 3;
+        *h = *w = 28;
     } else {
         *c = 1;
         *h = *w = 28;
