@@ -27,6 +27,7 @@ echo "training the default recipe (configs/dcgan-fmnist.ini) for $STEPS steps in
 build/gantry train --config configs/dcgan-fmnist.ini --out "$RUN" train.steps="$STEPS" \
     train.sample_every=250
 echo
+echo "report:   $RUN/report.html (curves, samples, configuration; opens offline)"
 echo "samples:  $RUN/samples/ (step-NNNNNN.png, one grid every 250 steps)"
 echo "metrics:  $RUN/metrics.jsonl    checkpoint: $RUN/checkpoint.safetensors"
 echo "more:     build/gantry sample --ckpt $RUN/checkpoint.safetensors --n 64 --out samples.png"

@@ -57,8 +57,9 @@ TEST(diversity_collapse_against_the_data) {
     gt_health_init(&h);
     float data[8] = {-1, 1, 1, -1, 0.5f, 0.5f, -0.5f, -0.5f}; /* 4 examples of 2 values */
     float same[8] = {0.2f, 0.1f, 0.2f, 0.1f, 0.2f, 0.1f, 0.2f, 0.1f};
-    CHECK(gt_health_diversity(&h, 50, data, 4, data, 4, 2, msg, sizeof msg) == 0);
-    CHECK(gt_health_diversity(&h, 50, same, 4, data, 4, 2, msg, sizeof msg) == 1);
+    CHECK(gt_health_diversity(&h, 600, data, 4, data, 4, 2, msg, sizeof msg) == 0);
+    CHECK(gt_health_diversity(&h, 100, same, 4, data, 4, 2, msg, sizeof msg) == 0); /* early */
+    CHECK(gt_health_diversity(&h, 600, same, 4, data, 4, 2, msg, sizeof msg) == 1);
     CHECK(strstr(msg, "diversity collapsed") != NULL);
 }
 

@@ -83,6 +83,7 @@ static double spread(const float *x, int64_t n, int64_t d) {
 
 int gt_health_diversity(gt_health *h, int64_t step, const float *samples, int64_t n,
                         const float *data, int64_t m, int64_t d, char *msg, size_t cap) {
+    if (step < GT_HEALTH_DIVERSITY_FROM) return 0;
     double s = spread(samples, n, d), r = spread(data, m, d);
     if (!(s < GT_HEALTH_DIVERSITY * r) || !may_warn(h, GT_WARN_DIVERSITY, step)) return 0;
     snprintf(msg, cap, "sample diversity collapsed: the spread of a fixed batch of samples is "

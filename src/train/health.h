@@ -11,6 +11,7 @@
 #define GT_HEALTH_D_ACCURACY 0.95    /* average accuracy on the worse of reals and fakes */
 #define GT_HEALTH_GRAD_FACTOR 100.0  /* a norm this many times its running level */
 #define GT_HEALTH_DIVERSITY 0.1      /* sample spread below this share of the data's */
+#define GT_HEALTH_DIVERSITY_FROM 500 /* early samples are alike anyway: check from this step */
 #define GT_HEALTH_REPEAT 1000        /* steps before a kind of warning may repeat */
 
 typedef enum { GT_WARN_D_STRONG, GT_WARN_D_GRAD, GT_WARN_G_GRAD, GT_WARN_DIVERSITY, GT_WARN_KINDS } gt_warn_kind;
@@ -27,7 +28,8 @@ void gt_health_init(gt_health *h);
 /* Looks at one step's statistics; writes at most one warning into msg and returns 1 then. */
 int gt_health_step(gt_health *h, int64_t step, const gt_step_stats *st, char *msg, size_t cap);
 /* Compares the spread of samples [n, d] with the data's [m, d] (mean over dimensions of the
- * variance across examples); writes a warning and returns 1 when it collapsed. */
+ * variance across examples); writes a warning and returns 1 when it collapsed (from step
+ * GT_HEALTH_DIVERSITY_FROM on). */
 int gt_health_diversity(gt_health *h, int64_t step, const float *samples, int64_t n,
                         const float *data, int64_t m, int64_t d, char *msg, size_t cap);
 
