@@ -306,3 +306,10 @@ void cli_run_fails_saying(const cli_args *a, ...) {
     va_end(ap);
     cli_result_free(&r);
 }
+
+void cli_args_tiny_ring(cli_args *a, const char *out) {
+    cli_args_init(a);
+    cli_args_add(a, "train", "--config", "configs/gan-ring.ini", "--out", out, "--quiet",
+                 "model.g.width=16", "model.g.depth=2", "model.d.width=16", "model.d.depth=2",
+                 "model.g.z_dim=8", "train.batch=64", "train.threads=1", NULL);
+}

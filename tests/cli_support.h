@@ -42,6 +42,10 @@ void cli_args_addf(cli_args *a, const char *fmt, ...)
 #endif
     ;
 
+/* `train --config configs/gan-ring.ini --out OUT --quiet` at a tiny size (MLPs of width 16 and
+ * depth 2, z 8, batch 64, one thread), for tests that add their own overrides after it. */
+void cli_args_tiny_ring(cli_args *a, const char *out);
+
 /* ---- running gantry ---- */
 
 typedef struct {

@@ -59,11 +59,9 @@ static long long checkpoint_step(const char *ckpt) {
 /* The ring recipe with 2 x 16 MLPs, z 8, batch 64: milliseconds per run. The caller may add
  * overrides after these. */
 static void ring_args(cli_args *a, const char *out, int steps) {
-    cli_args_init(a);
-    cli_args_add(a, "train", "--config", "configs/gan-ring.ini", "--out", out, "--quiet",
-                 "model.g.width=16", "model.g.depth=2", "model.d.width=16", "model.d.depth=2",
-                 "model.g.z_dim=8", "train.batch=64", "train.log_every=10",
-                 "train.sample_every=20", "train.checkpoint_every=0", ONE_THREAD, NULL);
+    cli_args_tiny_ring(a, out);
+    cli_args_add(a, "train.log_every=10", "train.sample_every=20", "train.checkpoint_every=0",
+                 NULL);
     cli_args_addf(a, "train.steps=%d", steps);
 }
 

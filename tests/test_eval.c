@@ -88,11 +88,8 @@ TEST(ring_checkpoint_mode_metrics_and_npy_agree) {
     if (!cli_scratch_new(dir)) return;
     const char *run = cli_path(dir, "run");
     cli_args a;
-    cli_args_init(&a);
-    cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
-                 "train.steps=30", "train.batch=64", "model.g.width=16", "model.d.width=16",
-                 "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8", "train.threads=1",
-                 "train.eval_every=15", NULL);
+    cli_args_tiny_ring(&a, run);
+    cli_args_add(&a, "train.steps=30", "train.eval_every=15", NULL);
     if (cli_run_ok(&a)) {
         /* evaluation during training: one line at steps 15 and 30 */
         char *log = cli_read_file(cli_path(run, "metrics.jsonl"), NULL);

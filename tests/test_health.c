@@ -69,12 +69,9 @@ TEST(cli_logs_collapse_and_d_overpowering) {
     if (!cli_scratch_new(dir)) return;
     const char *run = cli_path(dir, "run");
     cli_args a;
-    cli_args_init(&a);
-    cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
-                 "train.steps=500", "train.log_every=50", "model.g.init=normal",
-                 "model.g.init_std=0", "optim.g.lr=1e-9", "model.g.width=16", "model.d.width=16",
-                 "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8", "train.batch=64",
-                 "train.eval_every=0", "train.threads=1", NULL);
+    cli_args_tiny_ring(&a, run);
+    cli_args_add(&a, "train.steps=500", "train.log_every=50", "model.g.init=normal",
+                 "model.g.init_std=0", "optim.g.lr=1e-9", "train.eval_every=0", NULL);
     cli_result r;
     cli_run(&a, &r);
     CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "warning at step"));
@@ -105,11 +102,8 @@ TEST(cli_stops_a_diverging_run_at_the_last_good_state) {
     if (!cli_scratch_new(dir)) return;
     const char *run = cli_path(dir, "run");
     cli_args a;
-    cli_args_init(&a);
-    cli_args_add(&a, "train", "--config", "configs/gan-ring.ini", "--out", run, "--quiet",
-                 "train.steps=100", "optim.d.lr=1e30", "optim.g.lr=1e30", "model.g.width=16",
-                 "model.d.width=16", "model.g.depth=2", "model.d.depth=2", "model.g.z_dim=8",
-                 "train.batch=64", "train.threads=1", NULL);
+    cli_args_tiny_ring(&a, run);
+    cli_args_add(&a, "train.steps=100", "optim.d.lr=1e30", "optim.g.lr=1e30", NULL);
     cli_run_fails_saying(&a, "NaN or infinite", "last good state", "lower learning rates",
                          "--resume", NULL);
     const char *ckpt = cli_path(run, "checkpoint.safetensors");
