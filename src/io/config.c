@@ -251,13 +251,32 @@ static void format_value(const gt_cfg_key *k, const gt_config *c, char *buf, siz
     }
 }
 
+/* "; text" word-wrapped at about 96 columns: libinih rejects lines of 200 characters or more,
+ * comments included, so a long key description must not make the file unreadable. */
+static void emit_comment(FILE *out, const char *text) {
+    enum { WIDTH = 94 };
+    while (*text) {
+        size_t n = strlen(text);
+        if (n > WIDTH) {
+            n = WIDTH;
+            while (n > 0 && text[n] != ' ') n--;
+            if (n == 0) n = WIDTH;
+        }
+        fprintf(out, "; %.*s\n", (int)n, text);
+        text += n;
+        while (*text == ' ') text++;
+    }
+}
+
 static void emit_key(FILE *out, const gt_cfg_key *k, const gt_config *c, bool comments) {
     char value[GT_CFG_STR_MAX];
     format_value(k, c, value, sizeof value);
     if (comments) {
-        char allowed[300];
+        char allowed[300], line[800];
         describe(k, allowed, sizeof allowed);
-        fprintf(out, "; %s (%s; default %s)\n", k->doc, allowed, *k->def ? k->def : "empty");
+        snprintf(line, sizeof line, "%s (%s; default %s)", k->doc, allowed,
+                 *k->def ? k->def : "empty");
+        emit_comment(out, line);
     }
     fprintf(out, "%s = %s\n", k->key, value);
 }
