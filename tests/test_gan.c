@@ -83,7 +83,8 @@ TEST(two_dcgan_steps_match_pytorch) {
     gt_optim og, od;
     gt_optim_init(&og, &g.params, &oc, arena);
     gt_optim_init(&od, &d.params, &oc, arena);
-    gt_gan gan = {&g, &d, &og, &od, gt_loss_find("bce")};
+    gt_gan gan;
+    gt_gan_init(&gan, &g, &og, &d, &od, 1);
     for (int step = 0; step < 2; step++) {
         char key[32];
         snprintf(key, sizeof key, "step%d.real", step);
@@ -91,8 +92,8 @@ TEST(two_dcgan_steps_match_pytorch) {
         snprintf(key, sizeof key, "step%d.z", step);
         gt_tensor *z = gt_fixture_get(fx, key);
         gt_step_stats st;
-        gt_tensor *fake = gt_gan_d_step(&gan, real, z, &st);
-        gt_gan_g_step(&gan, fake, NULL, &st);
+        gt_tensor *fake = gt_gan_d_step(&gan, step, step, real, z, &st);
+        gt_gan_g_step(&gan, step, fake, real, &st);
         snprintf(key, sizeof key, "step%d.d_loss", step);
         CHECK_NEAR(st.d_loss, gt_item(gt_fixture_get(fx, key)), 1e-5);
         snprintf(key, sizeof key, "step%d.g_loss", step);

@@ -94,7 +94,7 @@ static int gan_setup(bench_run *r, const gt_net_spec *gs, const gt_net_spec *ds,
     gt_optim_cfg o = adam_cfg();
     gt_optim_init(&r->opt_g, &r->g.params, &o, r->arena);
     gt_optim_init(&r->opt_d, &r->d.params, &o, r->arena);
-    r->gan = (gt_gan){&r->g, &r->d, &r->opt_g, &r->opt_d, gt_loss_find("bce")};
+    gt_gan_init(&r->gan, &r->g, &r->opt_g, &r->d, &r->opt_d, 2);
     r->z_dim = gs->z_dim;
     int64_t shape[4] = {r->batch, ds->c, ds->h, ds->w};
     bool points = ds->h == 1 && ds->w == 1;
@@ -106,8 +106,8 @@ static int gan_setup(bench_run *r, const gt_net_spec *gs, const gt_net_spec *ds,
 static void gan_step(bench_run *r) {
     int64_t zs[2] = {r->batch, r->z_dim};
     gt_step_stats st;
-    gt_tensor *fake = gt_gan_d_step(&r->gan, r->real, gt_rand_normal(&r->rng, 2, zs, 0, 1), &st);
-    gt_gan_g_step(&r->gan, fake, NULL, &st);
+    gt_tensor *fake = gt_gan_d_step(&r->gan, 0, 0, r->real, gt_rand_normal(&r->rng, 2, zs, 0, 1), &st);
+    gt_gan_g_step(&r->gan, 0, fake, r->real, &st);
     gt_step_end();
 }
 

@@ -234,6 +234,7 @@ int gt_cmd_train(int argc, char **argv) {
     gt_run_eval ev;
     gt_run_eval_init(&ev, &cfg);
     if (!ev.enabled) fprintf(stderr, "gantry: no evaluation during training (%s)\n", ev.note);
+    if (t.warnings[0]) fprintf(stderr, "gantry: warning: %s", t.warnings);
     rc = run(&t, &ev, dir, a.quiet, &err);
     gt_run_eval_free(&ev);
     if (rc == 0) {

@@ -1,45 +1,186 @@
-/* GAN losses and the adversarial training step. A loss is a pair of functions from D's logits
- * to the D and G objectives; the step runs D updates on real and fake batches, then a G update,
- * taking gradients only with respect to the network being updated (gt_grad prunes the rest). */
+/* GAN objectives and the adversarial training step, with the loss and penalty tricks of
+ * tricks.md (sections 1, 2, 4, 5, 7, 8, 12, 13) as switches that combine freely:
+ *
+ *   losses     bce (non-saturating), minimax, least squares, hinge, Wasserstein (+ drift),
+ *              relativistic average and paired, D2GAN; D's targets fixed or random, with flips
+ *   penalties  WGAN-GP, DRAGAN, R1, R2, several at once, every step or lazily every k steps,
+ *              weights optionally decayed by a cosine (R3GAN)
+ *   noise      instance noise on every input D sees, annealed to zero
+ *   G's loss   adversarial, feature matching, or both
+ *   critics    one or two discriminators (D2GAN, or a full- and a half-resolution view), each with
+ *              its own network and optimizer; their losses are summed
+ *
+ * The random draws an update uses (targets, noise, interpolation weights) are drawn by the step
+ * from the GAN's own generator; the objectives take them as arguments, so tests can supply the
+ * same draws as a PyTorch reference. Gradients are taken with respect to the updated network
+ * only (gt_grad prunes the other). */
 #ifndef GT_GAN_H
 #define GT_GAN_H
 
 #include "nn/model.h"
 #include "optim/optim.h"
 
-/* D's and G's objectives from logits d_real [N, 1] and d_fake [N, 1]; each returns a scalar. */
-typedef struct gt_loss {
-    const char *name;
-    gt_tensor *(*d_loss)(gt_tensor *d_real, gt_tensor *d_fake);
-    gt_tensor *(*g_loss)(gt_tensor *d_fake, gt_tensor *d_real);
-} gt_loss;
+/* ---- Specifications -------------------------------------------------------------------------- */
 
-const gt_loss *gt_loss_find(const char *name);  /* NULL if unknown */
-const char *gt_loss_names(void);
+typedef enum {
+    GT_LOSS_BCE,     /* D: BCE(d(x), a) + BCE(d(x~), b); G: BCE(d(x~), 1) (non-saturating) */
+    GT_LOSS_MINIMAX, /* D as bce; G: -BCE(d(x~), 0) = -E sp(d(x~)) (the original minimax) */
+    GT_LOSS_LSGAN,   /* D: (E(d(x) - a)^2 + E(d(x~) - b)^2) / 2; G: E(d(x~) - 1)^2 / 2 (Mao et al.) */
+    GT_LOSS_HINGE,   /* D: E relu(1 - d(x)) + E relu(1 + d(x~)); G: -E d(x~) */
+    GT_LOSS_WGAN,    /* D: E d(x~) - E d(x); G: -E d(x~) */
+    GT_LOSS_RAGAN,   /* D: E sp(-(d(x) - E d(x~))) + E sp(d(x~) - E d(x)); G swaps x and x~ */
+    GT_LOSS_RPGAN,   /* D: E sp(-(d(x_i) - d(x~_i))); G: E sp(-(d(x~_i) - d(x_i))) */
+    GT_LOSS_D2GAN,   /* two critics with positive outputs D_k = sp(logit_k) (Nguyen et al. 2017) */
+} gt_loss_kind;
 
-/* BCE with logits against target t: t sp(-d) + (1 - t) sp(d), averaged. */
-gt_tensor *gt_bce_with_logits(gt_tensor *d, float target);
+typedef enum { GT_FM_NONE, GT_FM_L1, GT_FM_L2 } gt_fm_kind;
+
+typedef struct gt_loss_spec {
+    gt_loss_kind kind;
+    double drift;                 /* D's loss += drift E d(x)^2 (ProGAN: 0.001); 0: off */
+    double d2gan_alpha, d2gan_beta;
+    /* G's loss: adversarial (unless !adversarial) + fm_weight * feature matching, where feature
+     * matching on D's penultimate features f is mean |E f(x) - E f(x~)| (L1, Salimans' code) or
+     * sum (E f(x) - E f(x~))^2 (L2, the paper), E over the batch; summed over the critics. */
+    gt_fm_kind fm;
+    double fm_weight;
+    bool adversarial;
+} gt_loss_spec;
+
+/* D's targets for reals (a) and fakes (b) in the bce, minimax and lsgan losses. */
+typedef struct gt_label_spec {
+    bool uniform;                 /* random targets, per sample and step, from the ranges */
+    double real, fake;            /* fixed: two-sided smoothing 0.9 / 0.1, one-sided 0.9 / 0 */
+    double real_lo, real_hi, fake_lo, fake_hi; /* uniform: ganhacks [0.7, 1.2] / [0, 0.3] */
+    double flip;                  /* share of samples whose real and fake targets swap */
+} gt_label_spec;
+
+typedef enum { GT_DECAY_NONE, GT_DECAY_COSINE } gt_decay;
+
+/* Penalties on D, weights 0 when off. D's loss += gp GP + dragan DRAGAN + r1/2 R1 + r2/2 R2. */
+typedef struct gt_penalty_spec {
+    double gp, dragan, r1, r2;
+    bool gp_one_sided;            /* max(0, ||g|| - 1)^2 instead of (||g|| - 1)^2 */
+    double gp_center;             /* the target norm (1) */
+    double dragan_c;              /* reals perturbed by c std(x) u, u ~ U[0, 1) (0.5) */
+    int64_t every;                /* lazy: a separate update every k D iterations with weight k */
+    gt_decay decay;               /* cosine from the weight to floor * weight over decay_steps */
+    int64_t decay_steps;
+    double decay_floor;
+} gt_penalty_spec;
+
+typedef enum { GT_ANNEAL_NONE, GT_ANNEAL_LINEAR, GT_ANNEAL_EXPONENTIAL } gt_anneal;
+
+/* Instance noise: N(0, s_t^2) added to every input D sees, on a share `fraction` of samples. */
+typedef struct gt_noise_spec {
+    double sigma;                 /* s_0; 0: off */
+    gt_anneal anneal;             /* none: s_0; linear: s_0 max(0, 1 - t/T); exponential:
+                                     s_0 100^(-t/T) for t < T, then 0 */
+    int64_t steps;                /* T, in G steps */
+    double fraction;
+} gt_noise_spec;
+
+/* The instance-noise sigma and the penalty weight multiplier at G step t. */
+double gt_noise_sigma(const gt_noise_spec *s, int64_t t);
+double gt_penalty_decay(const gt_penalty_spec *s, int64_t t);
+bool gt_penalty_any(const gt_penalty_spec *s);
+
+/* ---- The GAN ---------------------------------------------------------------------------------- */
+
+#define GT_MAX_CRITICS 2
+
+typedef struct gt_critic {
+    gt_model *net;
+    gt_optim *opt;
+    bool half_view;               /* D sees its input box-downsampled by 2 */
+} gt_critic;
 
 typedef struct gt_gan {
-    gt_model *g, *d;
-    gt_optim *opt_g, *opt_d;
-    const gt_loss *loss;
+    gt_model *g;
+    gt_optim *opt_g;
+    int n_critics;
+    gt_critic critic[GT_MAX_CRITICS];
+    gt_loss_spec loss;
+    gt_label_spec labels;
+    gt_penalty_spec penalty;
+    gt_noise_spec noise;
+    gt_rng rng;                   /* targets, noise and penalty draws (checkpointed) */
 } gt_gan;
 
+/* The plain GAN: non-saturating BCE, targets 1 and 0, no penalty, no noise, one critic. */
+void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_optim *opt_d,
+                 uint64_t seed);
+/* Checks the combination (D2GAN needs two critics, lsgan/bce targets...): -1 with err set. */
+int gt_gan_check(const gt_gan *gan, gt_error *err);
+
+/* D(x) through the critic's view: logits [N, 1], and the penultimate features when asked. */
+gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
+
+/* ---- Objectives -------------------------------------------------------------------------------- */
+
+/* Everything random in one D update. Shapes: targets [N, 1]; noise like the batch (already
+ * scaled and masked; NULL when off); gp_eps and dragan_a [N, 1, ..] (U[0, 1)); dragan_u like
+ * the batch (U[0, 1)). Unused entries are NULL. */
+typedef struct gt_d_draws {
+    gt_tensor *real_target, *fake_target;
+    gt_tensor *real_noise, *fake_noise;
+    gt_tensor *gp_eps, *dragan_u, *dragan_a;
+} gt_d_draws;
+/* Draws what the GAN's tricks need for a batch of this shape at G step t. */
+void gt_gan_draw_d(gt_gan *gan, int64_t t, int ndim, const int64_t *shape, gt_d_draws *dr);
+/* Instance noise for one batch at G step t (NULL when off). */
+gt_tensor *gt_gan_draw_noise(gt_gan *gan, int64_t t, int ndim, const int64_t *shape);
+
+/* x + noise, or x when noise is NULL. */
+gt_tensor *gt_add_noise(gt_tensor *x, gt_tensor *noise);
+
+/* Critic k's adversarial loss from logits d_real, d_fake [N, 1] and targets (bce, minimax, lsgan). */
+gt_tensor *gt_loss_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                     gt_tensor *real_target, gt_tensor *fake_target);
+/* G's adversarial term against critic k (d_real is used by the relativistic losses only). */
+gt_tensor *gt_loss_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real);
+/* Feature matching between real features [N, F] (constants) and fake features [N, F]. */
+gt_tensor *gt_feature_matching(gt_fm_kind kind, gt_tensor *f_real, gt_tensor *f_fake);
+/* BCE with logits d against targets t (a tensor broadcast to d, or NULL for the scalar): mean of
+ * t sp(-d) + (1 - t) sp(d). */
+gt_tensor *gt_bce_with_logits(gt_tensor *d, gt_tensor *t, float scalar_target);
+
+/* The penalties of critic k on inputs real and fake (as D sees them: noise included), each
+ * weighted, times `scale` (decay and laziness); NULL when no penalty is on. When parts is not
+ * NULL it receives the unweighted GP, DRAGAN, R1, R2 values (0 when off). */
+gt_tensor *gt_d_penalty(const gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake,
+                        const gt_d_draws *dr, double scale, double parts[4]);
+/* Per-sample squared L2 norm of d(sum D(x))/dx at x (a leaf made here), kept differentiable:
+ * [N]. The core of every gradient penalty. */
+gt_tensor *gt_critic_grad_sq_norm(const gt_critic *c, const gt_fwd *f, gt_tensor *x);
+
+/* ---- Updates ----------------------------------------------------------------------------------- */
+
 typedef struct gt_step_stats {
-    double d_loss, g_loss;
-    double d_grad_norm, g_grad_norm;  /* L2 norms of the last update's gradients */
-    double d_real_mean, d_fake_mean;  /* mean logits, for health checks */
+    double d_loss, g_loss;            /* summed over critics; d_loss includes penalties */
+    double penalty;                   /* the weighted penalties in the last D update */
+    double noise_sigma;
+    double d_grad_norm, g_grad_norm;  /* L2 norms of the last update's gradients (critic 0) */
+    double d_real_mean, d_fake_mean;  /* critic 0's mean logits, for health checks */
     double d_acc_real, d_acc_fake;    /* share of reals with logit > 0, of fakes with logit < 0 */
     bool nonfinite;                   /* a loss or gradient was NaN or infinite: no update made */
 } gt_step_stats;
 
-/* One D update: D(real) and D(G(z)) with G's output detached; G runs in training mode (its
+/* One D update of every critic on real and G(z), at G step t and D iteration d_iter (lazy
+ * penalties run when d_iter is a multiple of penalty.every). G runs in training mode (its
  * batch-norm statistics update, as in PyTorch's DCGAN example). Returns the fake batch, still
- * recorded on the tape, for a G update that reuses it. A non-finite loss or gradient skips the
- * update and sets st->nonfinite (the same holds for the G update). */
-gt_tensor *gt_gan_d_step(gt_gan *gan, gt_tensor *real, gt_tensor *z, gt_step_stats *st);
-/* One G update through D(fake), where fake = G(z) from gt_gan_d_step (or any G output). */
-void gt_gan_g_step(gt_gan *gan, gt_tensor *fake, gt_tensor *d_real_logits, gt_step_stats *st);
+ * recorded on the tape, for the G update. A non-finite loss or gradient skips the update and
+ * sets st->nonfinite (the same holds for the G update). */
+gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real, gt_tensor *z,
+                         gt_step_stats *st);
+/* G's objective on fake = G(z) (and real, needed by relativistic losses and feature matching;
+ * otherwise may be NULL), both as the critics see them. */
+gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real);
+/* One G update through the critics, at G step t. */
+void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st);
+
+/* Name tables for the configuration ("bce|minimax|..."); -1 when unknown. */
+int gt_loss_kind_parse(const char *name);
+const char *gt_loss_kind_name(gt_loss_kind k);
 
 #endif

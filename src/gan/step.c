@@ -1,11 +1,63 @@
-/* The adversarial step: D updates on a real and a fake batch, then a G update. Gradients are
- * taken with gt_grad with respect to the updated network only, so no work is spent on the
- * other network's weight gradients. */
+/* The adversarial step: each critic updates on a real and a fake batch (with its penalties,
+ * fused into the loss or lazily in a separate update), then G updates through every critic.
+ * Gradients are taken with gt_grad with respect to the updated network only, so no work is
+ * spent on the other network's weight gradients. */
 #include <math.h>
 #include <string.h>
 
 #include "core/internal.h"
 #include "gan/gan.h"
+
+void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_optim *opt_d,
+                 uint64_t seed) {
+    memset(gan, 0, sizeof *gan);
+    gan->g = g;
+    gan->opt_g = opt_g;
+    gan->n_critics = 1;
+    gan->critic[0] = (gt_critic){d, opt_d, false};
+    gan->loss = (gt_loss_spec){.kind = GT_LOSS_BCE, .d2gan_alpha = 1, .d2gan_beta = 1,
+                               .fm = GT_FM_NONE, .fm_weight = 1, .adversarial = true};
+    gan->labels = (gt_label_spec){.real = 1, .fake = 0, .real_lo = 0.7, .real_hi = 1.2,
+                                  .fake_lo = 0, .fake_hi = 0.3};
+    gan->penalty = (gt_penalty_spec){.gp_center = 1, .dragan_c = 0.5, .every = 1, .decay_floor = 0.1};
+    gan->noise = (gt_noise_spec){.fraction = 1};
+    gan->rng = gt_rng_seed(seed);
+}
+
+int gt_gan_check(const gt_gan *gan, gt_error *err) {
+    const gt_loss_spec *L = &gan->loss;
+    if (L->kind == GT_LOSS_D2GAN && gan->n_critics != 2)
+        return gt_error_set(err, "config: loss.type = d2gan needs two discriminators (set "
+                                 "model.d2.family)");
+    if (!L->adversarial && L->fm == GT_FM_NONE)
+        return gt_error_set(err, "config: loss.adversarial = false leaves G without a loss (set "
+                                 "loss.feature_matching to l1 or l2)");
+    const gt_label_spec *l = &gan->labels;
+    bool targets = L->kind == GT_LOSS_BCE || L->kind == GT_LOSS_MINIMAX || L->kind == GT_LOSS_LSGAN;
+    bool custom = l->uniform || l->real != 1.0 || l->fake != 0.0 || l->flip > 0;
+    if (custom && !targets)
+        return gt_error_set(err, "config: loss.labels, real_label, fake_label and label_flip apply to "
+                                 "the bce, minimax and lsgan losses, not to loss.type = %s",
+                            gt_loss_kind_name(L->kind));
+    if (l->uniform && (l->real_lo > l->real_hi || l->fake_lo > l->fake_hi))
+        return gt_error_set(err, "config: loss.real_label_min/max [%g, %g] or fake_label_min/max "
+                                 "[%g, %g]: the minimum must not exceed the maximum",
+                            l->real_lo, l->real_hi, l->fake_lo, l->fake_hi);
+    for (int k = 0; k < gan->n_critics; k++) {
+        const gt_net_spec *s = &gan->critic[k].net->spec;
+        if (gan->critic[k].half_view && (s->h == 1 && s->w == 1))
+            return gt_error_set(err, "config: model.d2.view = half needs image data (2-D points "
+                                     "cannot be downsampled)");
+    }
+    return 0;
+}
+
+gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, gt_tensor **features) {
+    if (c->half_view) x = gt_downsample2x(x);
+    return gt_model_forward(c->net, f, x, features);
+}
+
+/* ---- One update ------------------------------------------------------------------------------ */
 
 /* grads of loss w.r.t. every trainable of p, written into p->grad; returns their L2 norm. */
 static double grads_into(gt_params *p, gt_tensor *loss) {
@@ -17,6 +69,18 @@ static double grads_into(gt_params *p, gt_tensor *loss) {
     gt_grad(1, &loss, NULL, n, in, g, false);
     for (int i = 0; i < n; i++) gt_copy_to(in[i]->grad->data, g[i]);
     return gt_params_grad_norm(p);
+}
+
+/* Gradients of loss, then the optimizer's update unless the loss or the gradient is not finite.
+ * Returns false when it skipped; *value and *norm get the loss and the gradient norm. */
+static bool update(gt_optim *opt, gt_tensor *loss, double *value, double *norm) {
+    double n = grads_into(opt->params, loss);
+    double v = gt_item(loss);
+    if (norm) *norm = n;
+    if (value) *value = v;
+    if (!isfinite(v) || !isfinite(n)) return false;
+    gt_optim_step(opt);
+    return true;
 }
 
 static double mean_of(gt_tensor *t) {
@@ -36,29 +100,110 @@ static double share_positive(gt_tensor *logits, bool negative_side) {
     return v;
 }
 
-gt_tensor *gt_gan_d_step(gt_gan *gan, gt_tensor *real, gt_tensor *z, gt_step_stats *st) {
-    gt_fwd fg = gt_fwd_of(&gan->g->params, true), fd = gt_fwd_of(&gan->d->params, true);
-    gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
-    gt_tensor *d_real = gt_model_forward(gan->d, &fd, real, NULL);
-    gt_tensor *d_fake = gt_model_forward(gan->d, &fd, gt_detach(fake), NULL);
-    gt_tensor *loss = gan->loss->d_loss(d_real, d_fake);
-    st->d_grad_norm = grads_into(&gan->d->params, loss);
-    st->d_loss = gt_item(loss);
-    st->nonfinite = !isfinite(st->d_loss) || !isfinite(st->d_grad_norm);
-    if (!st->nonfinite) gt_optim_step(gan->opt_d);
+static void logit_stats(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st) {
     st->d_real_mean = mean_of(d_real);
     st->d_fake_mean = mean_of(d_fake);
     st->d_acc_real = share_positive(d_real, false);
     st->d_acc_fake = share_positive(d_fake, true);
+}
+
+/* ---- D ----------------------------------------------------------------------------------------- */
+
+/* Critic k's update; with penalties fused (scale > 0) they join its loss. */
+static bool critic_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake, const gt_d_draws *dr,
+                          double fused_scale, gt_step_stats *st) {
+    gt_critic *c = &gan->critic[k];
+    gt_fwd f = gt_fwd_of(&c->net->params, true);
+    gt_tensor *d_real = gt_critic_forward(c, &f, real, NULL);
+    gt_tensor *d_fake = gt_critic_forward(c, &f, fake, NULL);
+    gt_tensor *loss = gt_loss_d(&gan->loss, k, d_real, d_fake, dr->real_target, dr->fake_target);
+    if (fused_scale > 0) {
+        gt_tensor *pen = gt_d_penalty(gan, k, real, fake, dr, fused_scale, NULL);
+        st->penalty += gt_item(pen);
+        loss = gt_add(loss, pen);
+    }
+    double value, norm;
+    bool ok = update(c->opt, loss, &value, &norm);
+    st->d_loss += value;
+    if (k == 0) {
+        st->d_grad_norm = norm;
+        logit_stats(d_real, d_fake, st);
+    }
+    return ok;
+}
+
+/* Lazy regularization: a separate update on the penalties alone, weighted by k (StyleGAN2). */
+static bool lazy_penalty_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake,
+                                const gt_d_draws *dr, double decay, gt_step_stats *st) {
+    double every = (double)gan->penalty.every, value;
+    gt_tensor *pen = gt_d_penalty(gan, k, real, fake, dr, decay * every, NULL);
+    bool ok = update(gan->critic[k].opt, pen, &value, NULL);
+    st->penalty += value / every;
+    return ok;
+}
+
+gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real, gt_tensor *z,
+                         gt_step_stats *st) {
+    gt_fwd fg = gt_fwd_of(&gan->g->params, true);
+    gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
+    gt_d_draws dr;
+    gt_gan_draw_d(gan, t, real->ndim, real->shape, &dr);
+    gt_tensor *x_real = gt_add_noise(real, dr.real_noise);
+    gt_tensor *x_fake = gt_add_noise(gt_detach(fake), dr.fake_noise);
+
+    const gt_penalty_spec *p = &gan->penalty;
+    double decay = gt_penalty_decay(p, t);
+    bool penalties = gt_penalty_any(p), lazy = p->every > 1;
+    bool lazy_now = penalties && lazy && d_iter % p->every == 0;
+    st->d_loss = st->penalty = 0;
+    st->noise_sigma = gt_noise_sigma(&gan->noise, t);
+    st->nonfinite = false;
+    for (int k = 0; k < gan->n_critics && !st->nonfinite; k++) {
+        bool ok = critic_update(gan, k, x_real, x_fake, &dr, penalties && !lazy ? decay : 0, st);
+        if (ok && lazy_now) ok = lazy_penalty_update(gan, k, x_real, x_fake, &dr, decay, st);
+        st->nonfinite = !ok;
+    }
     return fake;
 }
 
-void gt_gan_g_step(gt_gan *gan, gt_tensor *fake, gt_tensor *d_real_logits, gt_step_stats *st) {
-    gt_fwd fd = gt_fwd_of(&gan->d->params, true);
-    gt_tensor *d_fake = gt_model_forward(gan->d, &fd, fake, NULL);
-    gt_tensor *loss = gan->loss->g_loss(d_fake, d_real_logits);
-    st->g_grad_norm = grads_into(&gan->g->params, loss);
-    st->g_loss = gt_item(loss);
-    st->nonfinite = !isfinite(st->g_loss) || !isfinite(st->g_grad_norm);
-    if (!st->nonfinite) gt_optim_step(gan->opt_g);
+/* ---- G ----------------------------------------------------------------------------------------- */
+
+static bool needs_real(const gt_loss_spec *L) {
+    return L->fm != GT_FM_NONE ||
+           (L->adversarial && (L->kind == GT_LOSS_RAGAN || L->kind == GT_LOSS_RPGAN));
+}
+
+gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real) {
+    const gt_loss_spec *L = &gan->loss;
+    bool fm = L->fm != GT_FM_NONE, with_real = needs_real(L);
+    GT_CHECK(real || !with_real, "gt_g_objective: this loss needs the real batch");
+    gt_tensor *total = NULL;
+    for (int k = 0; k < gan->n_critics; k++) {
+        const gt_critic *c = &gan->critic[k];
+        gt_fwd f = gt_fwd_of(&c->net->params, true);
+        gt_tensor *f_fake = NULL, *f_real = NULL, *d_real = NULL;
+        gt_tensor *d_fake = gt_critic_forward(c, &f, fake, fm ? &f_fake : NULL);
+        if (with_real) { /* constants for G */
+            bool prev = gt_grad_set(false);
+            d_real = gt_critic_forward(c, &f, real, fm ? &f_real : NULL);
+            gt_grad_set(prev);
+        }
+        gt_tensor *term = L->adversarial ? gt_loss_g(L, k, d_fake, d_real) : NULL;
+        if (fm) {
+            gt_tensor *m = gt_mul_scalar(gt_feature_matching(L->fm, f_real, f_fake), (float)L->fm_weight);
+            term = term ? gt_add(term, m) : m;
+        }
+        total = total ? gt_add(total, term) : term;
+    }
+    return total;
+}
+
+void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st) {
+    bool prev = gt_grad_set(false);
+    gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, fake->shape);
+    gt_tensor *real_noise = needs_real(&gan->loss) && real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
+    gt_grad_set(prev);
+    gt_tensor *x_real = real ? gt_add_noise(real, real_noise) : NULL;
+    gt_tensor *loss = gt_g_objective(gan, gt_add_noise(fake, fake_noise), x_real);
+    st->nonfinite = !update(gan->opt_g, loss, &st->g_loss, &st->g_grad_norm);
 }

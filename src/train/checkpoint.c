@@ -1,6 +1,6 @@
-/* Checkpoints: the whole training state in one safetensors file. Tensors: "g.*" and "d.*"
- * (parameters and buffers), "opt_g.m", "opt_g.v", "opt_d.m", "opt_d.v" (when the optimizer has
- * them) and "ema.*". Metadata: the resolved configuration and every counter and generator
+/* Checkpoints: the whole training state in one safetensors file. Tensors: "g.*", "d.*" and
+ * "d2.*" (parameters and buffers), "opt_g.m", "opt_g.v", "opt_d.m", "opt_d.v", "opt_d2.*" (when
+ * the optimizer has them) and "ema.*". Metadata: the resolved configuration and every counter and generator
  * state as decimal strings. Restoring checks every tensor's presence and shape. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,6 +48,11 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
     add_table(w, "d.", &t->d.params);
     add_moments(w, "opt_g.", &t->opt_g);
     add_moments(w, "opt_d.", &t->opt_d);
+    if (t->has_d2) {
+        add_table(w, "d2.", &t->d2.params);
+        add_moments(w, "opt_d2.", &t->opt_d2);
+        meta_u64(w, "opt_d2.step", (uint64_t)t->opt_d2.step);
+    }
     if (t->has_ema) add_table(w, "ema.", &t->ema.shadow);
     gt_st_writer_meta(w, "format", CKPT_FORMAT);
     gt_st_writer_meta(w, "config", config);
@@ -57,6 +62,8 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
     meta_u64(w, "ema.updates", t->has_ema ? (uint64_t)t->ema.updates : 0);
     meta_u64(w, "rng.key", t->rng.key);
     meta_u64(w, "rng.counter", t->rng.counter);
+    meta_u64(w, "tricks_rng.key", t->gan.rng.key);
+    meta_u64(w, "tricks_rng.counter", t->gan.rng.counter);
     if (t->loader) {
         gt_loader_state ls = gt_loader_state_get(t->loader);
         meta_u64(w, "loader.seed", ls.seed);
@@ -168,6 +175,17 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
     t->opt_d.step = (int64_t)sd;
     if (t->has_ema) t->ema.updates = (int64_t)ema;
     t->rng = (gt_rng){.key = key, .counter = ctr};
+    /* checkpoints from before the tricks existed never drew from this generator */
+    if (gt_st_meta(f, "tricks_rng.key")) {
+        if (meta_get(f, path, "tricks_rng.key", &key, err) < 0 ||
+            meta_get(f, path, "tricks_rng.counter", &ctr, err) < 0)
+            return -1;
+        t->gan.rng = (gt_rng){.key = key, .counter = ctr};
+    }
+    if (t->has_d2) {
+        if (meta_get(f, path, "opt_d2.step", &sd, err) < 0) return -1;
+        t->opt_d2.step = (int64_t)sd;
+    }
     if (t->loader) gt_loader_state_set(t->loader, ls);
     return 0;
 }
@@ -180,6 +198,8 @@ int gt_trainer_restore(gt_trainer *t, const char *path, gt_error *err) {
     if (rc == 0) rc = restore_table(f, path, "d.", &t->d.params, err);
     if (rc == 0) rc = restore_moments(f, path, "opt_g.", &t->opt_g, err);
     if (rc == 0) rc = restore_moments(f, path, "opt_d.", &t->opt_d, err);
+    if (rc == 0 && t->has_d2) rc = restore_table(f, path, "d2.", &t->d2.params, err);
+    if (rc == 0 && t->has_d2) rc = restore_moments(f, path, "opt_d2.", &t->opt_d2, err);
     if (rc == 0 && t->has_ema) rc = restore_table(f, path, "ema.", &t->ema.shadow, err);
     if (rc == 0) rc = restore_counters(t, f, path, err);
     gt_st_free(f);

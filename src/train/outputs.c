@@ -47,18 +47,21 @@ static const char *json_number(char *buf, double v) {
 
 int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
                        double elapsed, gt_error *err) {
-    char path[PATH_MAX_LEN], line[1024], b[8][32];
+    char path[PATH_MAX_LEN], line[1024], b[8][32], tricks[160] = "";
+    if (gt_penalty_any(&t->gan.penalty) || t->gan.noise.sigma > 0)
+        snprintf(tricks, sizeof tricks, "\"penalty\": %s, \"noise_sigma\": %.4g, ",
+                 json_number(b[6], st->penalty), st->noise_sigma);
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"d_loss\": %s, \"g_loss\": %s, \"d_grad_norm\": %s, "
              "\"g_grad_norm\": %s, \"d_real\": %s, \"d_fake\": %s, \"d_acc_real\": %.4g, "
              "\"d_acc_fake\": %.4g, \"lr_g\": %.6g, \"lr_d\": %.6g, \"steps_per_s\": %.4g, "
-             "\"images_per_s\": %.4g, \"elapsed_s\": %.3f}",
+             "\"images_per_s\": %.4g, %s\"elapsed_s\": %.3f}",
              (long long)t->step, json_number(b[0], st->d_loss), json_number(b[1], st->g_loss),
              json_number(b[2], st->d_grad_norm), json_number(b[3], st->g_grad_norm),
              json_number(b[4], st->d_real_mean), json_number(b[5], st->d_fake_mean),
              st->d_acc_real, st->d_acc_fake, gt_optim_lr(&t->opt_g), gt_optim_lr(&t->opt_d), rate,
-             rate * (double)t->cfg.train_batch, elapsed);
+             rate * (double)t->cfg.train_batch, tricks, elapsed);
     return gt_jsonl_append(path, line, err);
 }
 

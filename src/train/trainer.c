@@ -1,6 +1,7 @@
 /* Building and stepping a GAN run from its configuration. */
 #include "train/trainer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,24 +71,90 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
     return s;
 }
 
-static gt_optim_cfg optim_cfg(const gt_config *c, bool g) {
-    const char *type = g ? c->opt_g_type : c->opt_d_type;
-    const char *sched = g ? c->opt_g_schedule : c->opt_d_schedule;
+/* The second discriminator; a half view sees images of half the side. */
+static gt_net_spec d2_spec(const gt_config *c, const gt_trainer *ds) {
+    bool half = strcmp(c->d2_view, "half") == 0 && ds->h > 1;
+    gt_net_spec s = {.role = GT_ROLE_DISCRIMINATOR, .width = c->d2_width, .depth = c->d2_depth,
+                     .init_std = c->d2_init_std, .c = ds->c, .h = half ? ds->h / 2 : ds->h,
+                     .w = half ? ds->w / 2 : ds->w};
+    snprintf(s.family, sizeof s.family, "%s", c->d2_family);
+    snprintf(s.activation, sizeof s.activation, "%s", c->d2_activation);
+    snprintf(s.norm, sizeof s.norm, "%s", c->d2_norm);
+    snprintf(s.init, sizeof s.init, "%s", c->d2_init);
+    return s;
+}
+
+typedef enum { NET_G, NET_D, NET_D2 } net_id;
+
+static gt_optim_cfg optim_cfg(const gt_config *c, net_id n) {
+#define PICK(key) (n == NET_G ? c->opt_g_##key : n == NET_D ? c->opt_d_##key : c->opt_d2_##key)
+    const char *type = PICK(type), *sched = PICK(schedule);
     gt_optim_cfg o = {
         .type = strcmp(type, "sgd") == 0 ? GT_OPTIM_SGD : GT_OPTIM_ADAM,
-        .lr = g ? c->opt_g_lr : c->opt_d_lr,
-        .beta1 = g ? c->opt_g_beta1 : c->opt_d_beta1,
-        .beta2 = g ? c->opt_g_beta2 : c->opt_d_beta2,
-        .eps = g ? c->opt_g_eps : c->opt_d_eps,
-        .weight_decay = g ? c->opt_g_weight_decay : c->opt_d_weight_decay,
-        .momentum = g ? c->opt_g_momentum : c->opt_d_momentum,
+        .lr = PICK(lr), .beta1 = PICK(beta1), .beta2 = PICK(beta2), .eps = PICK(eps),
+        .weight_decay = PICK(weight_decay), .momentum = PICK(momentum),
         .schedule = strcmp(sched, "linear") == 0   ? GT_SCHEDULE_LINEAR
                     : strcmp(sched, "cosine") == 0 ? GT_SCHEDULE_COSINE
                                                    : GT_SCHEDULE_CONSTANT,
         /* D takes d_steps updates per G step; both schedules span the run */
-        .total_steps = c->train_steps * (g ? 1 : c->train_d_steps),
+        .total_steps = c->train_steps * (n == NET_G ? 1 : c->train_d_steps),
     };
+#undef PICK
+    bool lazy = n != NET_G && c->pen_every > 1 &&
+                (c->pen_gp > 0 || c->pen_dragan > 0 || c->pen_r1 > 0 || c->pen_r2 > 0);
+    if (lazy) { /* k main updates and one penalty update per k iterations (StyleGAN2) */
+        double ratio = (double)c->pen_every / (double)(c->pen_every + 1);
+        o.lr *= ratio;
+        o.beta1 = pow(o.beta1, ratio);
+        o.beta2 = pow(o.beta2, ratio);
+        o.total_steps += o.total_steps / c->pen_every;
+    }
     return o;
+}
+
+/* The tricks of the [loss], [penalty] and [noise] sections. */
+static void configure_tricks(gt_gan *gan, const gt_config *c) {
+    gan->loss.kind = (gt_loss_kind)gt_loss_kind_parse(c->loss_type);
+    gan->loss.drift = c->loss_drift;
+    gan->loss.d2gan_alpha = c->loss_d2gan_alpha;
+    gan->loss.d2gan_beta = c->loss_d2gan_beta;
+    gan->loss.fm = strcmp(c->loss_feature_matching, "l1") == 0   ? GT_FM_L1
+                   : strcmp(c->loss_feature_matching, "l2") == 0 ? GT_FM_L2
+                                                                 : GT_FM_NONE;
+    gan->loss.fm_weight = c->loss_feature_matching_weight;
+    gan->loss.adversarial = c->loss_adversarial;
+    gan->labels = (gt_label_spec){.uniform = strcmp(c->loss_labels, "uniform") == 0,
+                                  .real = c->loss_real_label, .fake = c->loss_fake_label,
+                                  .real_lo = c->loss_real_label_min, .real_hi = c->loss_real_label_max,
+                                  .fake_lo = c->loss_fake_label_min, .fake_hi = c->loss_fake_label_max,
+                                  .flip = c->loss_label_flip};
+    gan->penalty = (gt_penalty_spec){
+        .gp = c->pen_gp, .dragan = c->pen_dragan, .r1 = c->pen_r1, .r2 = c->pen_r2,
+        .gp_one_sided = strcmp(c->pen_gp_side, "one") == 0, .gp_center = c->pen_gp_center,
+        .dragan_c = c->pen_dragan_c, .every = c->pen_every,
+        .decay = strcmp(c->pen_decay, "cosine") == 0 ? GT_DECAY_COSINE : GT_DECAY_NONE,
+        .decay_steps = c->pen_decay_steps ? c->pen_decay_steps : c->train_steps,
+        .decay_floor = c->pen_decay_floor};
+    gan->noise = (gt_noise_spec){
+        .sigma = c->noise_sigma,
+        .anneal = strcmp(c->noise_anneal, "linear") == 0        ? GT_ANNEAL_LINEAR
+                  : strcmp(c->noise_anneal, "exponential") == 0 ? GT_ANNEAL_EXPONENTIAL
+                                                                : GT_ANNEAL_NONE,
+        .steps = c->noise_steps ? c->noise_steps : c->train_steps,
+        .fraction = c->noise_fraction};
+}
+
+/* Advice the configuration deserves (tricks.md: batch norm couples the samples a gradient
+ * penalty treats one by one). */
+static void collect_warnings(gt_trainer *t) {
+    const gt_config *c = &t->cfg;
+    bool penalty = gt_penalty_any(&t->gan.penalty);
+    bool bn = strcmp(c->d_norm, "batch") == 0 || (t->has_d2 && strcmp(c->d2_norm, "batch") == 0);
+    if (penalty && bn)
+        snprintf(t->warnings, sizeof t->warnings,
+                 "a gradient penalty with batch norm in the discriminator: batch norm couples the "
+                 "samples that the penalty treats one by one (Gulrajani et al. 2017); set "
+                 "model.d.norm = layer or none\n");
 }
 
 static int build_networks(gt_trainer *t, gt_error *err) {
@@ -97,17 +164,37 @@ static int build_networks(gt_trainer *t, gt_error *err) {
     gt_net_spec ds = net_spec(c, t, GT_ROLE_DISCRIMINATOR);
     if (gt_model_build(&t->g, &gs, t->arena, &init, err) < 0) return -1;
     if (gt_model_build(&t->d, &ds, t->arena, &init, err) < 0) return -1;
-    gt_optim_cfg og = optim_cfg(c, true), od = optim_cfg(c, false);
+    t->has_d2 = strcmp(c->d2_family, "none") != 0;
+    gt_net_spec d2s = d2_spec(c, t);
+    if (t->has_d2 && gt_model_build(&t->d2, &d2s, t->arena, &init, err) < 0) {
+        gt_error inner = *err;
+        return gt_error_set(err, "config: [model.d2] (%dx%d input): %s", d2s.h, d2s.w, inner.msg);
+    }
+    gt_optim_cfg og = optim_cfg(c, NET_G), od = optim_cfg(c, NET_D), od2 = optim_cfg(c, NET_D2);
     gt_optim_init(&t->opt_g, &t->g.params, &og, t->arena);
     gt_optim_init(&t->opt_d, &t->d.params, &od, t->arena);
+    if (t->has_d2) gt_optim_init(&t->opt_d2, &t->d2.params, &od2, t->arena);
     t->has_ema = c->train_ema;
     if (t->has_ema)
         gt_ema_init(&t->ema, &t->g.params, c->train_ema_decay, c->train_ema_start, t->arena);
-    t->gan = (gt_gan){&t->g, &t->d, &t->opt_g, &t->opt_d, gt_loss_find(c->loss_type)};
-    if (!t->gan.loss)
-        return gt_error_set(err, "config: loss.type '%s' unknown (allowed: %s)", c->loss_type,
-                            gt_loss_names());
+    gt_gan_init(&t->gan, &t->g, &t->opt_g, &t->d, &t->opt_d,
+                gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_TRICKS));
+    if (t->has_d2) {
+        t->gan.critic[1] = (gt_critic){&t->d2, &t->opt_d2, strcmp(c->d2_view, "half") == 0};
+        t->gan.n_critics = 2;
+    }
+    configure_tricks(&t->gan, c);
+    if (gt_gan_check(&t->gan, err) < 0) return -1;
+    collect_warnings(t);
     return 0;
+}
+
+/* G's, D's and D2's parameter tables (in that order); returns how many. */
+static int networks(gt_trainer *t, gt_params **out) {
+    out[0] = &t->g.params;
+    out[1] = &t->d.params;
+    if (t->has_d2) out[2] = &t->d2.params;
+    return t->has_d2 ? 3 : 2;
 }
 
 /* The data, its loader and the staging buffer for real batches. */
@@ -120,8 +207,9 @@ static int attach_data(gt_trainer *t, gt_error *err) {
                               cfg->data_prefetch, err);
     if (!t->loader) return -1;
     t->real = malloc((size_t)(cfg->train_batch * gt_trainer_example_size(t)) * sizeof(float));
-    int64_t buffers = t->g.params.numel - t->g.params.numel_trainable + t->d.params.numel -
-                      t->d.params.numel_trainable;
+    int64_t buffers = 0;
+    gt_params *nets[3];
+    for (int i = 0, n = networks(t, nets); i < n; i++) buffers += nets[i]->numel - nets[i]->numel_trainable;
     t->buffers_backup = malloc((size_t)(buffers + 1) * sizeof(float));
     GT_CHECK(t->real && t->buffers_backup, "out of memory (real batch)");
     return 0;
@@ -152,12 +240,12 @@ static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape) {
     return 4;
 }
 
-/* Copies the buffers (batch-norm statistics: everything after the trainables) of G then D
- * into dst (to_backup) or back from it. */
+/* Copies the buffers (batch-norm statistics: everything after the trainables) of every
+ * network into the backup (to_backup) or back from it. */
 static void copy_buffers(gt_trainer *t, bool to_backup) {
     float *b = t->buffers_backup;
-    gt_params *nets[2] = {&t->g.params, &t->d.params};
-    for (int i = 0; i < 2; i++) {
+    gt_params *nets[3];
+    for (int i = 0, n = networks(t, nets); i < n; i++) {
         float *live = nets[i]->data + nets[i]->numel_trainable;
         size_t n = (size_t)(nets[i]->numel - nets[i]->numel_trainable);
         memcpy(to_backup ? b : live, to_backup ? live : b, n * sizeof(float));
@@ -169,16 +257,16 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
     GT_CHECK(t->loader != NULL, "trainer: stepping a trainer built without data");
     int64_t batch = t->cfg.train_batch, shape[4], zs[2] = {batch, t->cfg.g_z_dim};
     int nd = batch_shape(t, batch, shape);
-    gt_tensor *fake = NULL;
+    gt_tensor *fake = NULL, *real = NULL;
     st->nonfinite = false;
     copy_buffers(t, true);
     for (int64_t k = 0; k < t->cfg.train_d_steps && !st->nonfinite; k++) {
         gt_loader_next(t->loader, t->real, NULL);
-        gt_tensor *real = gt_from_data(nd, shape, t->real);
+        real = gt_from_data(nd, shape, t->real);
         gt_tensor *z = gt_rand_normal(&t->rng, 2, zs, 0, 1);
-        fake = gt_gan_d_step(&t->gan, real, z, st);
+        fake = gt_gan_d_step(&t->gan, t->step, t->step * t->cfg.train_d_steps + k, real, z, st);
     }
-    if (!st->nonfinite) gt_gan_g_step(&t->gan, fake, NULL, st);
+    if (!st->nonfinite) gt_gan_g_step(&t->gan, t->step, fake, real, st);
     gt_step_end();
     if (st->nonfinite) {
         copy_buffers(t, false);
@@ -209,6 +297,7 @@ void gt_trainer_free(gt_trainer *t) {
     if (t->has_ema) gt_ema_release(&t->ema);
     gt_model_release(&t->g);
     gt_model_release(&t->d);
+    if (t->has_d2) gt_model_release(&t->d2);
     gt_arena_free(t->arena);
     gt_dataset_free(t->data);
     free(t->real);

@@ -11,8 +11,9 @@
 typedef struct gt_trainer {
     gt_config cfg;
     gt_arena *arena;          /* both networks, optimizer state, EMA */
-    gt_model g, d;
-    gt_optim opt_g, opt_d;
+    gt_model g, d, d2;        /* d2: the second discriminator, when has_d2 */
+    gt_optim opt_g, opt_d, opt_d2;
+    bool has_d2;
     gt_ema ema;
     bool has_ema;
     gt_gan gan;
@@ -22,7 +23,8 @@ typedef struct gt_trainer {
     gt_rng rng;               /* latent draws during training */
     int64_t step;             /* completed generator steps */
     float *real;              /* [batch, c, h, w] staging for a real batch */
-    float *buffers_backup;    /* G's then D's buffers before the current step */
+    float *buffers_backup;    /* G's then the critics' buffers before the current step */
+    char warnings[1024];      /* advice on the configuration, one per line ("" when none) */
 } gt_trainer;
 
 /* Builds the run described by cfg (fresh weights from train.seed). With load_data the
@@ -53,6 +55,7 @@ int gt_trainer_restore(gt_trainer *t, const char *path, gt_error *err);
 
 /* A stream of the run's seed: init, latents, data order and fixed samples each get their own. */
 uint64_t gt_seed_stream(uint64_t seed, uint64_t stream);
-enum { GT_STREAM_INIT = 1, GT_STREAM_LATENT = 2, GT_STREAM_DATA = 3, GT_STREAM_SAMPLES = 4 };
+enum { GT_STREAM_INIT = 1, GT_STREAM_LATENT = 2, GT_STREAM_DATA = 3, GT_STREAM_SAMPLES = 4,
+       GT_STREAM_TRICKS = 5 /* targets, instance noise, penalty draws */ };
 
 #endif
