@@ -238,6 +238,32 @@ TEST(conv_partial_channel_block) {
     CHECK(thread_check(&g) == 0);
 }
 
+/* A strided forward of 32 taps or more per group packs from a zero-padded copy of x split
+ * into stride phases, reading windows of 16 columns (two at most, else the gather path):
+ * rows of y wider than a window, one output per sample (too many windows: gather), strides
+ * per axis, padding beyond the taps' reach, an image smaller than the stride, groups. */
+static const int64_t split_cases[][10] = {
+    /* n, c_in, c_out, groups, h, w, k, s, p, d */
+    {2, 4, 5, 1, 9, 44, 3, 2, 1, 1},  {5, 4, 6, 1, 4, 4, 4, 2, 1, 1},
+    {3, 4, 3, 1, 3, 3, 3, 3, 0, 1},   {2, 6, 4, 2, 11, 9, 4, 3, 2, 1},
+    {2, 4, 4, 1, 1, 5, 3, 2, 1, 1},   {4, 8, 7, 1, 8, 7, 2, 2, 2, 1},
+    {3, 32, 9, 1, 14, 14, 4, 2, 1, 1},
+};
+
+static int split_check(int thread_too) {
+    int failed = 0;
+    for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+        const int64_t *c = split_cases[i];
+        gt_conv_geom g = conv_geom(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+        failed += conv_check(&g);
+        if (thread_too) failed += thread_check(&g);
+    }
+    gt_conv_geom a = {3, 4, 10, 7, 6, 0, 0, 3, 4, 2, 1, 1, 2, 1, 1, 1};
+    a.h_out = (a.h_in + 2 * a.ph - a.kh) / a.sh + 1;
+    a.w_out = (a.w_in + 2 * a.pw - a.kw) / a.sw + 1;
+    return failed + conv_check(&a);
+}
+
 /* Back to the best ISA: forcing the highest one this CPU runs. */
 static void restore_isa(void) {
     for (int isa = GT_ISA_AVX512; isa >= GT_ISA_SCALAR; isa--)
@@ -257,6 +283,15 @@ TEST(conv_all_isas) {
         CHECK(conv_check(&b) == 0);
         CHECK(conv_check(&c) == 0);
         CHECK(conv_check(&e) == 0);
+    }
+    restore_isa();
+}
+
+TEST(conv_forward_stride_phases) {
+    CHECK(split_check(1) == 0);
+    for (int isa = GT_ISA_SCALAR; isa <= GT_ISA_AVX512; isa++) {
+        if (!gt_cpu_isa_force((gt_isa)isa)) continue;
+        CHECK(split_check(0) == 0);
     }
     restore_isa();
 }
@@ -358,5 +393,6 @@ int main(void) {
     RUN_TESTS(T(conv_geometry_table), T(conv_phase_geometries), T(conv_batched_samples),
               T(conv_pointwise), T(conv_anisotropic), T(conv_dcgan_shapes),
               T(conv_thread_independent), T(conv_partial_channel_block), T(conv_all_isas),
+              T(conv_forward_stride_phases),
               T(pool_geometry_table), T(upsample_sum_pool));
 }

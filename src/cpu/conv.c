@@ -132,7 +132,7 @@ static int32_t *runs(int64_t n, int64_t per) {
 static gt_gather col_gather(const conv_dims *d, const float *x, int64_t gi, const idx_table *k,
                             const idx_table *j) {
     gt_gather b = {x + gi * d->cig * d->hwi, k->off, k->h, k->w, j->off, j->h, j->w,
-                   (int32_t)d->g->h_in, (int32_t)d->g->w_in};
+                   (int32_t)d->g->h_in, (int32_t)d->g->w_in, NULL};
     return b;
 }
 
@@ -143,12 +143,105 @@ static int degenerate(float *out, size_t n, size_t other) {
     return 1;
 }
 
+/* ---- Forward from stride phases ---------------------------------------------------------
+ * A strided forward reads x at stride s, so 16 columns of col are a gather. From a
+ * zero-padded copy of x split into stride phases,
+ *   xs[plane][pa][pb][r][t] = x[plane][r*sh + pa - ph][t*sw + pb - pw]  (0 outside),
+ * tap (a, b) of output (p, q) is xs[a % sh][b % sw][p + a / sh][q + b / sw]: along a row of
+ * y the reads are consecutive, with no bounds to check, so the packer loads windows
+ * (gt_window16). Same products, same order: the results are those of the gather path. */
+typedef struct {
+    int64_t sh, sw, top, left, h2, w2, plane; /* plane: sh*sw*h2*w2 floats */
+} split_geom;
+
+/* Below this many floats a copy stays on one thread. */
+#define GT_CONV_COPY_PAR_MIN ((int64_t)1 << 16)
+
+static void valid_range(int64_t off, int64_t s, int64_t lim, int64_t n, int64_t *lo,
+                        int64_t *hi);
+
+/* dst[i] = the phases of plane i of src [planes][h][w] (see split_geom). */
+static void split_copy(float *dst, const float *src, int64_t planes, int64_t h, int64_t w,
+                       const split_geom *s) {
+#pragma omp parallel for schedule(static) if (planes * s->plane > GT_CONV_COPY_PAR_MIN)
+    for (int64_t i = 0; i < planes; i++) {
+        const float *x = src + i * h * w;
+        float *d = dst + i * s->plane;
+        for (int64_t pa = 0; pa < s->sh; pa++)
+            for (int64_t pb = 0; pb < s->sw; pb++) {
+                int64_t t0, t1;
+                valid_range(pb - s->left, s->sw, w, s->w2, &t0, &t1);
+                for (int64_t r = 0; r < s->h2; r++, d += s->w2) {
+                    int64_t ih = r * s->sh + pa - s->top, t = 0;
+                    if (ih >= 0 && ih < h) {
+                        const float *xr = x + ih * w + pb - s->left;
+                        for (; t < t0; t++) d[t] = 0.0f;
+                        for (; t < t1; t++) d[t] = xr[t * s->sw];
+                    }
+                    for (; t < s->w2; t++) d[t] = 0.0f;
+                }
+            }
+    }
+}
+
+/* Below this GEMM depth (taps per group) the copy and its tables cost more than the
+ * gathers they save (the DCGAN input layer: 16 taps). */
+#define GT_CONV_SPLIT_MIN_K 32
+
+/* y = conv(x, w) from the phases of x; returns 0 (nothing done) where it does not apply:
+ * unit strides, dilation, few taps, or columns that need more than two windows. */
+static int conv2d_split(const conv_dims *d, float *y, const float *x, const float *w) {
+    const gt_conv_geom *g = d->g;
+    if ((g->sh == 1 && g->sw == 1) || g->dh != 1 || g->dw != 1 || d->k < GT_CONV_SPLIT_MIN_K)
+        return 0;
+    split_geom s = {g->sh, g->sw, g->ph, g->pw, g->h_out + (g->kh - 1) / g->sh,
+                    g->w_out + (g->kw - 1) / g->sw, 0};
+    s.plane = g->sh * g->sw * s.h2 * s.w2;
+    if (g->n * g->c_in * s.plane >= (int64_t)1 << 31) return 0;
+    idx_table taps = table_new(d->k), pos = table_new(d->cols);
+    for (int64_t r = 0; r < d->k; r++) {
+        int64_t c = r / d->kk, a = r % d->kk / g->kw, b = r % g->kw;
+        taps.off[r] = (int32_t)(c * s.plane + ((a % g->sh * g->sw + b % g->sw) * s.h2 +
+                                               a / g->sh) * s.w2 + b / g->sw);
+        taps.h[r] = taps.w[r] = 0;
+    }
+    for (int64_t j = 0; j < d->cols; j++) {
+        int64_t sn = j / d->hw, p = j % d->hw / g->w_out, q = j % g->w_out;
+        pos.off[j] = (int32_t)(sn * g->c_in * s.plane + p * s.w2 + q);
+        pos.h[j] = pos.w[j] = 0;
+    }
+    gt_window16 *win = gt_windows_new(pos.off, d->cols);
+    if (!win) {
+        table_free(&taps), table_free(&pos);
+        return 0;
+    }
+    float *xs;
+    void *xs_buf = gt_scratch_take((size_t)(g->n * g->c_in * s.plane), &xs);
+    split_copy(xs, x, g->n * g->c_in, g->h_in, g->w_in, &s);
+    int32_t *wrow = iota(d->cog, d->k), *wcol = iota(d->k, 1), *ycol = y_cols(d);
+    int32_t *yrun = runs(d->cols, d->hw);
+    gt_igemm *p = xmalloc((size_t)g->groups * sizeof *p);
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+        gt_igemm e = {d->cog, d->cols, d->k, w + gi * d->cog * d->k, wrow, wcol,
+                      {xs + gi * d->cig * s.plane, taps.off, taps.h, taps.w, pos.off, pos.h,
+                       pos.w, 1, 1, win},
+                      y + gi * d->cog * d->hw, d->hw, ycol, yrun};
+        p[gi] = e;
+    }
+    gt_igemm_run(p, (int)g->groups);
+    gt_scratch_give(xs_buf);
+    free(p), free(wrow), free(wcol), free(ycol), free(yrun), free(win);
+    table_free(&taps), table_free(&pos);
+    return 1;
+}
+
 void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w) {
     if (degenerate(y, numel4(g->n, g->c_out, g->h_out, g->w_out),
                    numel4(g->c_in, g->kh, g->kw, 1)))
         return;
     check_size(g);
     conv_dims d = dims_of(g);
+    if (conv2d_split(&d, y, x, w)) return;
     idx_table taps = tap_table(&d), pos = pos_table(&d);
     int32_t *wrow = iota(d.cog, d.k), *wcol = iota(d.k, 1), *ycol = y_cols(&d);
     int32_t *yrun = runs(d.cols, d.hw);
@@ -260,7 +353,7 @@ static gt_igemm phase_product(const conv_dims *d, const phase_tabs *t, int64_t g
                               const float *y, const float *w) {
     gt_igemm e = {d->cig, t->n, t->k, w + gi * d->cog * d->k, t->wrow, t->wcol,
                   {y + gi * d->cog * d->hw, t->ytap.off, t->ytap.h, t->ytap.w, t->ycol.off,
-                   t->ycol.h, t->ycol.w, (int32_t)d->g->h_out, (int32_t)d->g->w_out},
+                   t->ycol.h, t->ycol.w, (int32_t)d->g->h_out, (int32_t)d->g->w_out, NULL},
                   x + gi * d->cig * d->hwi, d->hwi, t->xcol, NULL};
     return e;
 }
@@ -370,7 +463,7 @@ static void input_grad_cols(const conv_dims *d, float *x, const float *y, const 
         for (int64_t gi = 0; gi < g->groups; gi++) {
             gt_igemm e = {d->k, ld, d->cog, w + gi * d->cog * d->k, wrow, wcol,
                           {y + (n0 * g->c_out + gi * d->cog) * d->hw, yo.off, yo.h, yo.w,
-                           yj.off, yj.h, yj.w, 1, 1},
+                           yj.off, yj.h, yj.w, 1, 1, NULL},
                           col + gi * d->k * ld, ld, ccol, crun};
             p[gi] = e;
         }

@@ -294,6 +294,53 @@ void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
 
 /* ---- Implicit GEMM ------------------------------------------------------------------ */
 
+void *gt_scratch_take(size_t n, float **data) {
+    gt_pack_buf *b = gt_pack_buf_take(n);
+    *data = b->data;
+    return b;
+}
+
+void gt_scratch_give(void *handle) { gt_pack_buf_give(handle); }
+
+/* The windows of 16 columns jo[0 .. 15] of which the first n are real; 0 when more than two
+ * segments are needed. A segment starts at its first lane and takes the lanes after it
+ * while they read within 32 floats from there. */
+static int gt_window_of(const int32_t *jo, int n, gt_window16 *w) {
+    memset(w, 0, sizeof *w);
+    for (int l = 0; l < n; l++) {
+        int s = w->nseg - 1;
+        int64_t d = s < 0 ? -1 : (int64_t)jo[l] - w->base[s];
+        if (d < 0 || d >= 32) {
+            if (w->nseg == 2) return 0;
+            s = w->nseg++;
+            w->base[s] = jo[l];
+            d = 0;
+        }
+        w->lanes[s] |= (uint16_t)(1u << l);
+        w->idx[s][l] = (int32_t)d;
+        if (d < 16)
+            w->lo[s] |= (uint16_t)(1u << d);
+        else
+            w->hi[s] |= (uint16_t)(1u << (d - 16));
+    }
+    if (!w->nseg) w->nseg = 1; /* all padding: lanes 0, reads nothing */
+    return 1;
+}
+
+gt_window16 *gt_windows_new(const int32_t *joff, int64_t n) {
+    int64_t groups = gt_round_up(n, GT_IGEMM_JPAD) / 16;
+    gt_window16 *w = malloc((size_t)(groups ? groups : 1) * sizeof *w);
+    if (!w) gt_sgemm_oom((size_t)groups * sizeof *w);
+    for (int64_t i = 0; i < groups; i++) {
+        int64_t left = n - i * 16;
+        if (!gt_window_of(joff + i * 16, (int)(left < 0 ? 0 : left > 16 ? 16 : left), &w[i])) {
+            free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
 /* One sliver [kc][w] of g: columns j0 .. j0+w-1, rows k0 .. k0+kc-1 (see gt_gather). */
 static void gt_gather_sliver(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0, int w,
                              float *dst) {

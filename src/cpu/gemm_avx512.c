@@ -114,8 +114,57 @@ static inline __m512 gt_fetch16(const float *src, __mmask16 in, __m512i jo, int3
     return v;
 }
 
+/* One window segment of a row: 16 lanes from the 32 floats at s (only those it reads). */
+static inline __m512 gt_window_seg(const float *s, __mmask16 lo, __mmask16 hi, __m512i idx) {
+    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, s), idx,
+                                  _mm512_maskz_loadu_ps(hi, s + 16));
+}
+
+/* The 16 columns of window w (registers: lanes, loads and indices of its segments) in the
+ * row at s; lanes outside both segments are 0. */
+typedef struct {
+    int two;
+    const float *b0, *b1;
+    __mmask16 l0, l1, lo0, lo1, hi0, hi1;
+    __m512i i0, i1;
+} gt_window_regs;
+
+static inline gt_window_regs gt_window_load(const gt_window16 *w, const float *src) {
+    gt_window_regs r;
+    r.two = w->nseg > 1;
+    r.b0 = src + w->base[0], r.b1 = src + w->base[1];
+    r.l0 = w->lanes[0], r.l1 = w->lanes[1];
+    r.lo0 = w->lo[0], r.lo1 = w->lo[1], r.hi0 = w->hi[0], r.hi1 = w->hi[1];
+    r.i0 = _mm512_loadu_si512(w->idx[0]), r.i1 = _mm512_loadu_si512(w->idx[1]);
+    return r;
+}
+
+static inline __m512 gt_window_row(const gt_window_regs *r, int32_t koff) {
+    const float *s0 = r->b0 + koff;
+    __m512 v = _mm512_maskz_permutex2var_ps(r->l0, _mm512_maskz_loadu_ps(r->lo0, s0), r->i0,
+                                            _mm512_maskz_loadu_ps(r->hi0, s0 + 16));
+    if (r->two)
+        v = _mm512_mask_mov_ps(v, r->l1, gt_window_seg(r->b1 + koff, r->lo1, r->hi1, r->i1));
+    return v;
+}
+
+/* A sliver through windows (both of its 16-column groups have them). */
+static void gt_window_sliver(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                             float *dst) {
+    gt_window_regs w0 = gt_window_load(g->win + j0 / 16, g->src);
+    gt_window_regs w1 = gt_window_load(g->win + j0 / 16 + 1, g->src);
+    for (int64_t k = k0; k < k0 + kc; k++, dst += GT_SGEMM_AVX512_NR) {
+        _mm512_storeu_ps(dst, gt_window_row(&w0, g->koff[k]));
+        _mm512_storeu_ps(dst + 16, gt_window_row(&w1, g->koff[k]));
+    }
+}
+
 void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
                              float *dst) {
+    if (g->win) {
+        gt_window_sliver(g, k0, kc, j0, dst);
+        return;
+    }
     const int32_t *jo = g->joff + j0;
     __m512i jo0 = _mm512_loadu_si512(jo), jo1 = _mm512_loadu_si512(jo + 16);
     __m512i jh0 = _mm512_loadu_si512(g->jh + j0), jh1 = _mm512_loadu_si512(g->jh + j0 + 16);

@@ -4,6 +4,7 @@
 #ifndef GT_GEMM_INTERNAL_H
 #define GT_GEMM_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* One MR x NR tile of C (row stride ldc) from packed panels over kc steps:
@@ -33,12 +34,35 @@ void gt_sgemm_ukernel_avx2(int64_t kc, const float *a, const float *b, float *c,
  * gathered array under 2^31 elements. */
 #define GT_IGEMM_JPAD 32
 #define GT_IGEMM_OUTSIDE (-(1 << 30))
+typedef struct gt_window16 gt_window16;
 typedef struct {
     const float *src;
     const int32_t *koff, *kh, *kw;
     const int32_t *joff, *jh, *jw;
     int32_t h, w;
+    const gt_window16 *win; /* NULL, or windows of joff (gt_windows_new) */
 } gt_gather;
+
+/* Windows of 16 columns of a gathered operand whose every read is inside src (a padded
+ * copy): lane l of segment s reads src[koff[k] + base[s] + idx[s][l]], idx in [0, 32), so
+ * a row of the 16 columns is two loads and a two-source permute per segment instead of a
+ * gather. nseg == 0: more than two segments (the packer gathers those columns). */
+struct gt_window16 {
+    int32_t nseg;
+    int32_t base[2];
+    uint16_t lanes[2], lo[2], hi[2]; /* lanes of each segment; loads of base+0.., base+16.. */
+    int32_t idx[2][16];
+};
+
+/* Windows of columns 0 .. n-1 of joff (the columns from n up to n rounded up to
+ * GT_IGEMM_JPAD read as 0): an array of GT_IGEMM_JPAD/16 * (padded n)/GT_IGEMM_JPAD
+ * entries, NULL when some 16 columns need more than two segments. free() it. */
+gt_window16 *gt_windows_new(const int32_t *joff, int64_t n);
+
+/* A scratch buffer of at least n floats, 64-byte aligned, from SGEMM's pool of packing
+ * buffers (kept for later calls); give it back with gt_scratch_give. */
+void *gt_scratch_take(size_t n, float **data);
+void gt_scratch_give(void *handle);
 
 /* One sliver [kc][32] of G: rows k0 .. k0+kc-1, columns j0 .. j0+31. */
 void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
