@@ -92,6 +92,27 @@ bool gt_grad_enabled(void);
 /* Sets grad mode and returns the previous one:  bool prev = gt_grad_set(false); ... gt_grad_set(prev); */
 bool gt_grad_set(bool enabled);
 
+/* ---- Profiling ------------------------------------------------------------------------------ *
+ * While on, the time between one op's completion and the next is charged to that op's kind, in
+ * the forward or the backward (inside gt_grad / gt_backward) column, with the model FLOPs of the
+ * matmuls and convolutions; code that is not an op (an optimizer update, data loading) closes its
+ * interval with gt_profile_mark("region"). Off, it costs one branch per op. */
+#define GT_PROFILE_MAX_ENTRIES 96
+typedef struct gt_profile_entry {
+    const char *name;                /* op name ("conv2d") or region name */
+    bool is_op;
+    double fwd_s, bwd_s;             /* seconds in the forward and in backward walks */
+    int64_t fwd_calls, bwd_calls;
+    double fwd_flop, bwd_flop;       /* matmul and convolution FLOPs (2 per multiply-add) */
+} gt_profile_entry;
+void gt_profile_enable(bool on);      /* on: resets the counters and starts the clock */
+bool gt_profile_enabled(void);
+/* Charges the time since the last op or mark to `region` (a string literal; up to 32 regions). */
+void gt_profile_mark(const char *region);
+/* Copies the entries with any time, ops first in registry order, then regions; returns how
+ * many (at most cap). */
+int gt_profile_entries(gt_profile_entry *out, int cap);
+
 /* ---- Autograd ------------------------------------------------------------------------------- */
 /* grads[i] = sum_j d<outputs[j], seeds[j]>/d inputs[i]; seeds NULL means ones. A grad is a zero
  * tensor where an input does not influence the outputs. With create_graph, the returned grads

@@ -162,13 +162,45 @@ TEST(rng_state_is_explicit_and_reproducible) {
     gt_step_end();
 }
 
+/* The profiler charges each op to forward or backward, counts matmul FLOPs from the shapes
+ * (2 M N K), and charges the time between ops to named regions. */
+static const gt_profile_entry *entry(const gt_profile_entry *e, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(e[i].name, name) == 0) return &e[i];
+    return NULL;
+}
+
+TEST(profile_splits_forward_backward_and_counts_flops) {
+    gt_profile_enable(true);
+    int64_t sa[2] = {3, 5}, sb[2] = {5, 7};
+    gt_tensor *a = gt_full(2, sa, 0.5f), *b = gt_full(2, sb, 0.25f);
+    gt_set_requires_grad(a, true);
+    gt_set_requires_grad(b, true);
+    gt_profile_mark("setup");
+    gt_tensor *loss = gt_sum_all(gt_matmul(a, b, false, false));
+    gt_backward(loss);
+    gt_profile_mark("after");
+    gt_profile_entry e[GT_PROFILE_MAX_ENTRIES];
+    int n = gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES);
+    const gt_profile_entry *mm = entry(e, n, "matmul"), *setup = entry(e, n, "setup");
+    CHECK(mm && mm->is_op && mm->fwd_calls == 1 && mm->fwd_flop == 2.0 * 3 * 7 * 5);
+    /* backward: dA = dY B^T and dB = A^T dY, 2 M N K each */
+    CHECK(mm && mm->bwd_calls == 2 && mm->bwd_flop == 2 * 2.0 * 3 * 7 * 5);
+    CHECK(setup && !setup->is_op && setup->fwd_calls == 1 && entry(e, n, "after"));
+    gt_profile_enable(false);
+    gt_tensor *more = gt_matmul(a, b, false, false);
+    CHECK(more != NULL && gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES) == 0);
+    gt_step_end();
+}
+
 int main(void) {
     int rc;
     RUN_TESTS_INTO(rc, T(backward_accumulates_into_leaves), T(grad_returns_without_touching_leaves),
                    T(create_graph_gives_second_derivatives), T(no_grad_and_detach_record_nothing),
                    T(grad_walk_skips_branches_that_do_not_reach_inputs),
                    T(views_share_data_and_support_five_dims), T(step_arena_reuses_its_blocks),
-                   T(arena_alignment_and_reset), T(rng_state_is_explicit_and_reproducible));
+                   T(arena_alignment_and_reset), T(rng_state_is_explicit_and_reproducible),
+                   T(profile_splits_forward_backward_and_counts_flops));
     gt_runtime_free();
     return rc;
 }

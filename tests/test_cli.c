@@ -167,6 +167,21 @@ TEST(train_ring_writes_every_output) {
     cli_scratch_remove(dir);
 }
 
+/* --profile ends the run with the time per op kind and the achieved GFLOP/s. */
+TEST(train_profile_prints_op_shares) {
+    char dir[64];
+    if (!scratch(dir)) return;
+    cli_args a;
+    ring_args(&a, cli_path(dir, "run"), 10);
+    cli_args_add(&a, "--profile", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "profile: 10 steps") && cli_says(&r, "matmul") &&
+                          cli_says(&r, "GFLOP/s") && cli_says(&r, "optimizer"));
+    cli_result_free(&r);
+    cli_scratch_remove(dir);
+}
+
 /* ---- 2. bit-exact resume ---- */
 
 /* `one` trains dir/whole for `full` steps in one go; `first` trains dir/split for fewer, and a
@@ -428,8 +443,8 @@ static void check_help(const char *cmd, const char *const *options) {
 }
 
 TEST(help_on_every_command) {
-    static const char *train[] = {"--config", "--out", "--resume", "--quiet", "section.key=value",
-                                  NULL};
+    static const char *train[] = {"--config", "--out", "--resume", "--quiet", "--profile",
+                                  "section.key=value", NULL};
     static const char *sample[] = {"--ckpt", "--out", "--n", "--seed", "default 64", NULL};
     static const char *info[] = {"FILE", NULL};
     static const char *config[] = {"--defaults", "--config", NULL};
@@ -685,7 +700,7 @@ TEST(full_disk_keeps_the_earlier_checkpoint) {
 int main(void) {
     RUN_TESTS(T(train_ring_writes_every_output), T(resume_ring_is_bit_exact),
               T(resume_dcgan_is_bit_exact), T(interrupt_saves_and_resumes_exactly),
-              T(sample_png_grid), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
+              T(train_profile_prints_op_shares), T(sample_png_grid), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
               T(config_defaults_lists_every_section), T(config_file_errors_name_file_line_and_key),
               T(config_command_line_errors_name_key_and_range), T(help_on_every_command),
               T(missing_dataset_names_package_and_path), T(truncated_idx_names_the_file),

@@ -32,6 +32,8 @@ static void help(void) {
            "                    checkpoint.safetensors (created if missing)\n"
            "  --resume RUNDIR   continue the run in RUNDIR from its checkpoint, bit for bit\n"
            "  --quiet           no progress line\n"
+           "  --profile         at the end, print where the time went: each op kind's share,\n"
+           "                    forward and backward, and the achieved GFLOP/s\n"
            "  section.key=value override one key, e.g. train.steps=%lld optim.g.lr=%g\n\n"
            "Ctrl-C saves a checkpoint and stops; resume with --resume RUNDIR.\n",
            (long long)d.train_steps, d.opt_g_lr);
@@ -39,7 +41,7 @@ static void help(void) {
 
 typedef struct {
     const char *config, *out, *resume;
-    bool quiet;
+    bool quiet, profile;
     int n_overrides;
     char **overrides;
 } train_args;
@@ -60,6 +62,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
             if (!(a->resume = v)) return gt_cli_usage("train", "--resume needs a run folder");
         } else if (strcmp(argv[i], "--quiet") == 0) {
             a->quiet = true;
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            a->profile = true;
         } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
             a->overrides[a->n_overrides++] = argv[i];
         } else {
@@ -180,9 +184,11 @@ static int run(gt_trainer *t, gt_run_eval *ev, const char *dir, bool quiet, gt_e
             if (gt_run_log_metrics(t, dir, &st, rate, now - start, err) < 0) return 1;
             if (!quiet) progress(t, &st, rate, tty);
         }
-        if (check_health(t, &health, &st, log, dir, tty && !quiet, err) < 0 ||
-            periodic_outputs(t, ev, dir, err) < 0)
-            return 1;
+        gt_profile_mark("logging");
+        if (check_health(t, &health, &st, log, dir, tty && !quiet, err) < 0) return 1;
+        gt_profile_mark("health checks");
+        if (periodic_outputs(t, ev, dir, err) < 0) return 1;
+        gt_profile_mark("samples, evaluation, checkpoints");
     }
     if (!quiet && tty) fputc('\n', stderr);
     return 0;
@@ -201,6 +207,33 @@ static int finish(gt_trainer *t, const char *dir, gt_error *err) {
                         "metrics: %s/metrics.jsonl  checkpoint: %s/checkpoint.safetensors\n",
                 (long long)t->step, dir, dir, dir, dir);
     return 0;
+}
+
+/* --profile: the time of the training loop by op kind (forward, backward) and region. */
+static void print_profile(int64_t steps) {
+    gt_profile_entry e[GT_PROFILE_MAX_ENTRIES];
+    int n = gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES);
+    double total = 0, flop = 0, op_s = 0;
+    for (int i = 0; i < n; i++) {
+        total += e[i].fwd_s + e[i].bwd_s;
+        flop += e[i].fwd_flop + e[i].bwd_flop;
+        if (e[i].is_op) op_s += e[i].fwd_s + e[i].bwd_s;
+    }
+    if (total <= 0) return;
+    fprintf(stderr, "\nprofile: %lld steps, %.2f s (%.1f ms a step); ops %.1f%%\n", (long long)steps,
+            total, 1e3 * total / (double)(steps > 0 ? steps : 1), 100 * op_s / total);
+    fprintf(stderr, "  %-34s %9s %6s %9s %6s %9s\n", "op kind or region", "fwd ms", "fwd %",
+            "bwd ms", "bwd %", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        double t = e[i].fwd_s + e[i].bwd_s, f = e[i].fwd_flop + e[i].bwd_flop;
+        if (t < 0.0005 * total) continue; /* under 0.05%: noise */
+        char rate[32] = "";
+        if (f > 0) snprintf(rate, sizeof rate, "%.1f", f / t * 1e-9);
+        fprintf(stderr, "  %-34s %9.1f %5.1f%% %9.1f %5.1f%% %9s\n", e[i].name, 1e3 * e[i].fwd_s,
+                100 * e[i].fwd_s / total, 1e3 * e[i].bwd_s, 100 * e[i].bwd_s / total, rate);
+    }
+    fprintf(stderr, "  model FLOPs (matmul, conv): %.1f GFLOP/s over the whole loop\n",
+            flop / total * 1e-9);
 }
 
 int gt_cmd_train(int argc, char **argv) {
@@ -235,7 +268,13 @@ int gt_cmd_train(int argc, char **argv) {
     gt_run_eval_init(&ev, &cfg);
     if (!ev.enabled) fprintf(stderr, "gantry: no evaluation during training (%s)\n", ev.note);
     if (t.warnings[0]) fprintf(stderr, "gantry: warning: %s", t.warnings);
+    int64_t first_step = t.step;
+    if (a.profile) gt_profile_enable(true);
     rc = run(&t, &ev, dir, a.quiet, &err);
+    if (a.profile) {
+        print_profile(t.step - first_step);
+        gt_profile_enable(false);
+    }
     gt_run_eval_free(&ev);
     if (rc == 0) {
         rc = finish(&t, dir, &err);

@@ -18,6 +18,8 @@ static bool depends(const gt_tensor *t) {
 
 bool gt_wants_grad_(const gt_tensor *x) { return walk.active && depends(x); }
 
+bool gt_in_backward_(void) { return walk.active; }
+
 /* Gradients accumulate in grad_acc_, valid only once set during this walk (tracked by the
  * pointer being reset when a tensor is marked, or by the mark itself in backward mode). */
 static void accumulate(gt_tensor *t, gt_tensor *g) {

@@ -56,7 +56,13 @@ void *gt_step_alloc_(size_t bytes);
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
 gt_node *const *gt_tape_(size_t *len);
 
+/* ---- profiling (profile.c) ---- */
+extern bool gt_profiling_;
+/* Charges the time since the last event to op (called by gt_record_ for every op). */
+void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in);
+
 /* ---- autograd (autograd.c) ---- */
+bool gt_in_backward_(void);  /* a backward walk is running */
 /* True while a backward walk runs and input x should receive a gradient. */
 bool gt_wants_grad_(const gt_tensor *x);
 

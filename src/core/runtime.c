@@ -71,6 +71,7 @@ static void tape_push(gt_node *n) {
 }
 
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in) {
+    if (gt_profiling_) gt_profile_op_(op, out, n_in, in);
     if (!grad_enabled) return NULL;
     bool any = false;
     for (int k = 0; k < n_in; k++) any = any || (in[k] && in[k]->requires_grad);

@@ -79,7 +79,9 @@ static bool update(gt_optim *opt, gt_tensor *loss, double *value, double *norm) 
     if (norm) *norm = n;
     if (value) *value = v;
     if (!isfinite(v) || !isfinite(n)) return false;
+    gt_profile_mark("gradient copies");
     gt_optim_step(opt);
+    gt_profile_mark("optimizer");
     return true;
 }
 

@@ -261,7 +261,9 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
     st->nonfinite = false;
     copy_buffers(t, true);
     for (int64_t k = 0; k < t->cfg.train_d_steps && !st->nonfinite; k++) {
+        gt_profile_mark("other");
         gt_loader_next(t->loader, t->real, NULL);
+        gt_profile_mark("data");
         real = gt_from_data(nd, shape, t->real);
         gt_tensor *z = gt_rand_normal(&t->rng, 2, zs, 0, 1);
         fake = gt_gan_d_step(&t->gan, t->step, t->step * t->cfg.train_d_steps + k, real, z, st);
@@ -272,7 +274,9 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
         copy_buffers(t, false);
         return false;
     }
+    gt_profile_mark("other");
     if (t->has_ema) gt_ema_update(&t->ema, &t->g.params);
+    gt_profile_mark("ema");
     t->step++;
     return true;
 }

@@ -1,0 +1,95 @@
+/* The op profiler: wall time per op kind, split into forward and backward, charged at each op's
+ * completion (gt_record_ is the one place every op passes through), plus named regions for the
+ * work between ops. Model FLOPs come from the shapes of matmuls and convolutions. */
+#include <string.h>
+#include <time.h>
+
+#include "core/internal.h"
+
+#define MAX_REGIONS 32
+
+bool gt_profiling_;
+
+static struct {
+    gt_profile_entry op[GT_OP_COUNT];
+    gt_profile_entry region[MAX_REGIONS];
+    int n_regions;
+    double last;  /* seconds at the last event */
+} prof;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gt_profile_enable(bool on) {
+    memset(&prof, 0, sizeof prof);
+    gt_profiling_ = on;
+    prof.last = now_s();
+}
+
+bool gt_profile_enabled(void) { return gt_profiling_; }
+
+/* Seconds since the last event; the clock restarts. */
+static double lap(void) {
+    double t = now_s(), dt = t - prof.last;
+    prof.last = t;
+    return dt;
+}
+
+static void charge(gt_profile_entry *e, double dt, double flop) {
+    if (gt_in_backward_()) {
+        e->bwd_s += dt;
+        e->bwd_calls++;
+        e->bwd_flop += flop;
+    } else {
+        e->fwd_s += dt;
+        e->fwd_calls++;
+        e->fwd_flop += flop;
+    }
+}
+
+/* 2 x multiply-adds of the ops that dominate a network's cost; 0 for the others. */
+static double op_flop(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in) {
+    if (n_in < 2 || !in[0] || !in[1]) return 0;
+    switch (op) {
+    case GT_OP_MATMUL: /* out [..., M, N], a holds M K per batch: K = a.numel N / out.numel */
+        return 2.0 * (double)in[0]->numel * (double)out->shape[out->ndim - 1];
+    case GT_OP_CONV2D: /* each output: C_in/g kh kw multiply-adds */
+        return 2.0 * (double)out->numel * (double)(in[1]->numel / in[1]->shape[0]);
+    case GT_OP_CONV_TRANSPOSE2D: /* each input: C_out/g kh kw */
+        return 2.0 * (double)in[0]->numel * (double)(in[1]->numel / in[1]->shape[0]);
+    case GT_OP_CONV2D_WEIGHT_GRAD: /* each dy element: C_in/g kh kw (out is w-shaped) */
+        return 2.0 * (double)in[1]->numel * (double)(out->numel / out->shape[0]);
+    default:
+        return 0;
+    }
+}
+
+void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in) {
+    gt_profile_entry *e = &prof.op[op];
+    e->name = gt_op_name((int)op);
+    e->is_op = true;
+    charge(e, lap(), op_flop(op, out, n_in, in));
+}
+
+void gt_profile_mark(const char *region) {
+    if (!gt_profiling_) return;
+    double dt = lap();
+    int i = 0;
+    while (i < prof.n_regions && strcmp(prof.region[i].name, region) != 0) i++;
+    if (i == prof.n_regions) {
+        if (prof.n_regions == MAX_REGIONS) i = MAX_REGIONS - 1; /* the last region takes the rest */
+        else prof.region[prof.n_regions++] = (gt_profile_entry){.name = region};
+    }
+    charge(&prof.region[i], dt, 0);
+}
+
+int gt_profile_entries(gt_profile_entry *out, int cap) {
+    int n = 0;
+    for (int i = 0; i < GT_OP_COUNT && n < cap; i++)
+        if (prof.op[i].fwd_calls + prof.op[i].bwd_calls > 0) out[n++] = prof.op[i];
+    for (int i = 0; i < prof.n_regions && n < cap; i++) out[n++] = prof.region[i];
+    return n;
+}
