@@ -63,7 +63,7 @@ gantry_best() {
 
 status=0
 cores=$(getconf _NPROCESSORS_ONLN)
-for w in sgemm dcgan-28 mlp-ring; do
+for w in sgemm dcgan-28 wgangp-28 mlp-ring; do
     # sgemm's figure is the all-core one (issue 5's target); the steps get the same best-of
     # threads as PyTorch, which also keeps a busy shared core from deciding the ratio.
     if [ "$w" = sgemm ]; then
@@ -84,7 +84,7 @@ done
 echo
 printf '%-9s %15s %15s %8s %9s %8s %10s %9s\n' workload "gantry ms (thr)" "torch ms (thr)" \
     torch/g GFLOP/s "% peak" "gantry MB" "torch MB"
-for w in sgemm dcgan-28 mlp-ring; do
+for w in sgemm dcgan-28 wgangp-28 mlp-ring; do
     g=$out/$w.gantry t=$out/$w.torch
     gms=$(field ms_per_step "$g") gthr=$(field threads "$g") gf=$(field gflops "$g")
     tms=- thr=- tmb=-

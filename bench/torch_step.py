@@ -2,7 +2,7 @@
 # ../shared/docs/protocols.md, timed the same way (warm-up, then the median of timed steps),
 # at PyTorch's best: the faster of 1 and 2 intra-op threads, OPENBLAS_NUM_THREADS=1 set
 # before torch is imported (otherwise OpenBLAS's threads oversubscribe the cores).
-# Usage: python3 bench/torch_step.py dcgan-28|mlp-ring [--steps N] [--warmup N] [--batch N]
+# Usage: python3 bench/torch_step.py dcgan-28|wgangp-28|mlp-ring [--steps N] [--warmup N] [--batch N]
 #        [--threads 1,2]. The last line printed is one JSON object, as gantry bench prints.
 import os
 
@@ -16,10 +16,10 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 # Per workload: default timed steps, warm-up steps and batch (gantry bench's defaults).
-DEFAULTS = {"dcgan-28": (20, 3, 64), "mlp-ring": (200, 20, 512)}
+DEFAULTS = {"dcgan-28": (20, 3, 64), "wgangp-28": (10, 2, 64), "mlp-ring": (200, 20, 512)}
 
 
-def dcgan28():
+def dcgan28(d_norm=True):
     """G and D of protocols.md's DCGAN-28; returns (G, D, z_dim, one example's shape)."""
     g = nn.Sequential(
         nn.Linear(100, 256 * 7 * 7), nn.BatchNorm1d(256 * 7 * 7), nn.ReLU(),
@@ -28,7 +28,7 @@ def dcgan28():
         nn.ConvTranspose2d(128, 1, 4, 2, 1), nn.Tanh())
     d = nn.Sequential(
         nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1), *([nn.BatchNorm2d(128)] if d_norm else []), nn.LeakyReLU(0.2),
         nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
     return g, d, 100, (1, 28, 28)
 
@@ -45,8 +45,37 @@ def mlp_ring():
     return mlp(256, 2), mlp(2, 1), 256, (2,)
 
 
+def make_wgangp_step(batch):
+    """protocols.md's WGAN-GP step: DCGAN-28 without batch norm in D, the Wasserstein loss and a
+    gradient penalty of weight 10 at per-sample interpolates (double backward), then G; Adam."""
+    g, d, z_dim, shape = dcgan28(d_norm=False)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = torch.rand(batch, *shape) * 2 - 1
+
+    def step():
+        fake = g(torch.randn(batch, z_dim))
+        opt_d.zero_grad()
+        fake_d = fake.detach()
+        eps = torch.rand(batch, 1, 1, 1)
+        x_hat = (eps * real + (1 - eps) * fake_d).requires_grad_(True)
+        grad, = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+        gp = ((grad.reshape(batch, -1).norm(2, dim=1) - 1) ** 2).mean()
+        loss_d = d(fake_d).mean() - d(real).mean() + 10 * gp
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = -d(fake).mean()
+        loss_g.backward()
+        opt_g.step()
+
+    return step
+
+
 def make_step(workload, batch):
     """One training step as a closure: D on a real and a fake batch (BCE), then G; Adam."""
+    if workload == "wgangp-28":
+        return make_wgangp_step(batch)
     g, d, z_dim, shape = (dcgan28 if workload == "dcgan-28" else mlp_ring)()
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))

@@ -103,6 +103,10 @@ static int gan_setup(bench_run *r, const gt_net_spec *gs, const gt_net_spec *ds,
     return 0;
 }
 
+/* protocols.md's WGAN-GP step: the DCGAN-28 networks without batch norm in D, the Wasserstein
+ * loss and a gradient penalty of weight 10 (a double backward through D), one D and one G update. */
+static int wgangp28_setup(bench_run *r, gt_error *err);
+
 static void gan_step(bench_run *r) {
     int64_t zs[2] = {r->batch, r->z_dim};
     gt_step_stats st;
@@ -141,6 +145,24 @@ static int dcgan28_setup(bench_run *r, gt_error *err) {
     net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
     r->flop_per_step = gan_step_flop(&gc, &dc, r->batch);
     return gan_setup(r, &g, &d, err);
+}
+
+static int wgangp28_setup(bench_run *r, gt_error *err) {
+    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
+    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
+    g.z_dim = 100;
+    snprintf(g.norm, sizeof g.norm, "batch");
+    snprintf(d.norm, sizeof d.norm, "none");
+    net_cost gc = {3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
+    net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+    /* The penalty: D forward at the interpolates, its input gradient (every layer), and the
+     * backward of that gradient into D's weights, about twice the input gradient again. */
+    double penalty = 2 * sum_macs(&dc, 0) + 3 * backward_flop(&dc, false, true);
+    r->flop_per_step = gan_step_flop(&gc, &dc, r->batch) + (double)r->batch * penalty;
+    if (gan_setup(r, &g, &d, err) < 0) return -1;
+    r->gan.loss.kind = GT_LOSS_WGAN;
+    r->gan.penalty.gp = 10;
+    return 0;
 }
 
 /* protocols.md's ring GAN: 3 hidden layers of 128 ReLU units in G and D, z 256, 2-D points. */
@@ -187,6 +209,8 @@ static const workload workloads[] = {
      sgemm_teardown},
     {"dcgan-28", "DCGAN-28 D + G step, width 64, BCE, Adam", GAN_FLOP_NOTE, 20, 3, 64,
      dcgan28_setup, gan_step, gan_teardown},
+    {"wgangp-28", "DCGAN-28 step, no BN in D, WGAN loss + GP 10, Adam", GAN_FLOP_NOTE, 10, 2, 64,
+     wgangp28_setup, gan_step, gan_teardown},
     {"mlp-ring", "3 x 128 ReLU MLP GAN on 2-D points, z 256, BCE, Adam", GAN_FLOP_NOTE, 200, 20,
      512, mlp_ring_setup, gan_step, gan_teardown},
 };
@@ -253,7 +277,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             return gt_cli_usage("bench", "one WORKLOAD only ('%s' given, then '%s')", a->w->name,
                                 argv[i]);
         if (!(a->w = find_workload(argv[i])))
-            return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|mlp-ring)",
+            return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|wgangp-28|mlp-ring)",
                                 argv[i]);
     }
     return 0;
@@ -262,7 +286,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
 /* Fills defaults and rejects values the workload cannot run with. */
 static int check_args(bench_args *a) {
     const workload *w = a->w;
-    if (!w) return gt_cli_usage("bench", "needs a WORKLOAD (sgemm|dcgan-28|mlp-ring)");
+    if (!w) return gt_cli_usage("bench", "needs a WORKLOAD (sgemm|dcgan-28|wgangp-28|mlp-ring)");
     if (a->steps == 0) return gt_cli_usage("bench", "--steps must be at least 1");
     if (a->batch == 0) return gt_cli_usage("bench", "--batch must be at least 1");
     if (a->threads == 0) return gt_cli_usage("bench", "--threads must be at least 1");
