@@ -80,6 +80,19 @@ typedef struct gt_noise_spec {
     double fraction;
 } gt_noise_spec;
 
+/* Unrolled GANs (Metz et al. 2017): G's loss is taken against D after K more updates of D's
+ * own optimizer rule, written in ops on copies of D's weights in the step's graph. exact:
+ * G's gradient flows through the K updates (a gradient of gradients); surrogate: the first-order
+ * variant, the updates' gradients are constants. D itself then takes only its normal step. */
+typedef enum { GT_UNROLL_EXACT, GT_UNROLL_SURROGATE } gt_unroll_mode;
+typedef struct gt_unroll_spec {
+    int steps;                    /* K; 0: off */
+    gt_unroll_mode mode;
+    /* a fresh real batch for each unrolled update (from next_real); otherwise G's real batch */
+    gt_tensor *(*next_real)(void *ctx);
+    void *next_real_ctx;          /* NULL next_real: always G's real batch */
+} gt_unroll_spec;
+
 /* The instance-noise sigma and the penalty weight multiplier at G step t. */
 double gt_noise_sigma(const gt_noise_spec *s, int64_t t);
 double gt_penalty_decay(const gt_penalty_spec *s, int64_t t);
@@ -104,6 +117,7 @@ typedef struct gt_gan {
     gt_label_spec labels;
     gt_penalty_spec penalty;
     gt_noise_spec noise;
+    gt_unroll_spec unroll;
     gt_rng rng;                   /* targets, noise and penalty draws (checkpointed) */
 } gt_gan;
 
@@ -176,6 +190,18 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real
 /* G's objective on fake = G(z) (and real, needed by relativistic losses and feature matching;
  * otherwise may be NULL), both as the critics see them. */
 gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real);
+/* The same against critics read through fwds[k] (stand-in weights; NULL: the critic's own). */
+gt_tensor *gt_g_objective_with(const gt_gan *gan, gt_tensor *fake, gt_tensor *real,
+                               const gt_fwd *const *fwds);
+/* Critic k's weights after gan->unroll.steps differentiable updates of its optimizer on
+ * (real batches, fake) from its current weights and moments: a forward context over step-arena
+ * tensors (buffers copied, so running statistics of the live network do not move). With the
+ * exact mode the tensors depend on fake through every update. Instance noise and D's targets
+ * are drawn as in a D update; penalties are not part of the unrolled loss. */
+gt_fwd gt_unroll_critic(gt_gan *gan, int k, int64_t t, gt_tensor *real, gt_tensor *fake);
+/* G's unrolled objective: each critic unrolled, then gt_g_objective_with against them, on fake
+ * and real as given (gt_gan_g_step adds instance noise to G's final term itself). */
+gt_tensor *gt_g_objective_unrolled(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real);
 /* One G update through the critics, at G step t. */
 void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st);
 

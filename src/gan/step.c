@@ -176,18 +176,24 @@ static bool needs_real(const gt_loss_spec *L) {
 }
 
 gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real) {
+    return gt_g_objective_with(gan, fake, real, NULL);
+}
+
+gt_tensor *gt_g_objective_with(const gt_gan *gan, gt_tensor *fake, gt_tensor *real,
+                               const gt_fwd *const *fwds) {
     const gt_loss_spec *L = &gan->loss;
     bool fm = L->fm != GT_FM_NONE, with_real = needs_real(L);
     GT_CHECK(real || !with_real, "gt_g_objective: this loss needs the real batch");
     gt_tensor *total = NULL;
     for (int k = 0; k < gan->n_critics; k++) {
         const gt_critic *c = &gan->critic[k];
-        gt_fwd f = gt_fwd_of(&c->net->params, true);
+        gt_fwd own = gt_fwd_of(&c->net->params, true);
+        const gt_fwd *f = fwds && fwds[k] ? fwds[k] : &own;
         gt_tensor *f_fake = NULL, *f_real = NULL, *d_real = NULL;
-        gt_tensor *d_fake = gt_critic_forward(c, &f, fake, fm ? &f_fake : NULL);
+        gt_tensor *d_fake = gt_critic_forward(c, f, fake, fm ? &f_fake : NULL);
         if (with_real) { /* constants for G */
             bool prev = gt_grad_set(false);
-            d_real = gt_critic_forward(c, &f, real, fm ? &f_real : NULL);
+            d_real = gt_critic_forward(c, f, real, fm ? &f_real : NULL);
             gt_grad_set(prev);
         }
         gt_tensor *term = L->adversarial ? gt_loss_g(L, k, d_fake, d_real) : NULL;
@@ -201,11 +207,20 @@ gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real) {
 }
 
 void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st) {
+    bool unroll = gan->unroll.steps > 0;
+    GT_CHECK(real || !unroll, "gt_gan_g_step: unrolling needs the real batch");
+    /* the unrolled critics first: their updates draw their own noise and targets */
+    gt_fwd unrolled[GT_MAX_CRITICS];
+    const gt_fwd *fwds[GT_MAX_CRITICS] = {0};
+    for (int k = 0; unroll && k < gan->n_critics; k++) {
+        unrolled[k] = gt_unroll_critic(gan, k, t, real, fake);
+        fwds[k] = &unrolled[k];
+    }
     bool prev = gt_grad_set(false);
     gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, fake->shape);
     gt_tensor *real_noise = needs_real(&gan->loss) && real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
     gt_grad_set(prev);
     gt_tensor *x_real = real ? gt_add_noise(real, real_noise) : NULL;
-    gt_tensor *loss = gt_g_objective(gan, gt_add_noise(fake, fake_noise), x_real);
+    gt_tensor *loss = gt_g_objective_with(gan, gt_add_noise(fake, fake_noise), x_real, fwds);
     st->nonfinite = !update(gan->opt_g, loss, &st->g_loss, &st->g_grad_norm);
 }

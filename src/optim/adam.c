@@ -43,12 +43,18 @@ void gt_adam_step_(gt_optim *o, double lr) {
     for (int64_t i = 0; i < n; i++) adam_elem(&k, &x[i], g[i], &m[i], &v[i]);
 }
 
+#define ADAM_GRAPH_V_FLOOR 1e-30f
+
 gt_tensor *gt_adam_step_graph_(const gt_optim_cfg *cfg, int64_t step, double lr, gt_tensor *p,
                                gt_tensor *g, gt_tensor **m, gt_tensor **v) {
     const adam_coef k = adam_coef_at(cfg, step, lr);
     if (k.wd != 0.0f) g = gt_add(g, gt_mul_scalar(p, k.wd));
     *m = gt_add(gt_mul_scalar(*m, k.b1), gt_mul_scalar(g, k.omb1));
     *v = gt_add(gt_mul_scalar(*v, k.b2), gt_mul(gt_mul_scalar(g, k.omb2), g));
-    gt_tensor *denom = gt_add_scalar(gt_div(gt_sqrt(*v), gt_scalar(k.bc2_sqrt)), k.eps);
+    /* sqrt's derivative is infinite at 0, where an entry that never had a gradient sits (a
+     * dead unit): floor v at ADAM_GRAPH_V_FLOOR, far below eps^2, so that differentiating the
+     * update (unrolled GANs) stays finite; the value moves by less than 1e-7 relative */
+    gt_tensor *root = gt_sqrt(gt_clamp(*v, ADAM_GRAPH_V_FLOOR, INFINITY));
+    gt_tensor *denom = gt_add_scalar(gt_div(root, gt_scalar(k.bc2_sqrt)), k.eps);
     return gt_add(p, gt_div(gt_mul_scalar(*m, k.neg_step), denom));
 }

@@ -144,6 +144,17 @@ static void configure_tricks(gt_gan *gan, const gt_config *c) {
         .fraction = c->noise_fraction};
 }
 
+static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape);
+
+/* A fresh real batch for an unrolled D update (unrolled.fresh_batches). */
+static gt_tensor *next_real_batch(void *ctx) {
+    gt_trainer *t = ctx;
+    int64_t shape[4];
+    int nd = batch_shape(t, t->cfg.train_batch, shape);
+    gt_loader_next(t->loader, t->real, NULL);
+    return gt_from_data(nd, shape, t->real);
+}
+
 /* Advice the configuration deserves (tricks.md: batch norm couples the samples a gradient
  * penalty treats one by one). */
 static void collect_warnings(gt_trainer *t) {
@@ -184,6 +195,11 @@ static int build_networks(gt_trainer *t, gt_error *err) {
         t->gan.n_critics = 2;
     }
     configure_tricks(&t->gan, c);
+    t->gan.unroll = (gt_unroll_spec){
+        .steps = (int)c->unroll_steps,
+        .mode = strcmp(c->unroll_mode, "surrogate") == 0 ? GT_UNROLL_SURROGATE : GT_UNROLL_EXACT,
+        .next_real = c->unroll_fresh_batches ? next_real_batch : NULL,
+        .next_real_ctx = t};
     if (gt_gan_check(&t->gan, err) < 0) return -1;
     collect_warnings(t);
     return 0;
