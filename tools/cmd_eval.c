@@ -13,6 +13,8 @@
 typedef struct {
     const char *ckpt, *samples, *mixture, *ref, *model;
     long long n, seed;
+    bool ref_given, model_given;
+    char run_ref[GT_CFG_STR_MAX], run_model[GT_CFG_STR_MAX]; /* a checkpoint's own choices */
 } eval_args;
 
 static void help(void) {
@@ -24,11 +26,14 @@ static void help(void) {
            "  --seed S          seed of the latent draws (default 0)\n"
            "  --samples FILE    score a .npy of float32 (N, 1, 28, 28) in [-1, 1] or (N, 2) points\n"
            "  --mixture KIND    for (N, 2) samples: ring or grid (from --ckpt: the run's data)\n"
-           "  --ref DIR         Fashion-MNIST folder whose test split is the reference (default %s)\n"
-           "  --model FILE      feature network (default %s)\n\n"
+           "  --ref DIR         Fashion-MNIST folder whose test split is the reference (default %s;\n"
+           "                    from --ckpt of a data.dataset = mnist run: its data.path)\n"
+           "  --model FILE      feature network (default %s; from --ckpt: the run's\n"
+           "                    train.eval_model, for mnist %s)\n\n"
            "Images: FID, KID, precision/recall and class coverage on the shipped classifier's\n"
            "128-d features against the 10,000 test images. Points: modes covered, percent high\n"
-           "quality, reverse KL (protocols.md).\n", DEFAULT_REF, GT_CLASSIFIER_DEFAULT_PATH);
+           "quality, reverse KL (protocols.md).\n", DEFAULT_REF, GT_CLASSIFIER_DEFAULT_PATH,
+           GT_CLASSIFIER_DIGITS_PATH);
 }
 
 static int parse(int argc, char **argv, eval_args *a) {
@@ -48,8 +53,10 @@ static int parse(int argc, char **argv, eval_args *a) {
             a->mixture = v;
         } else if (gt_cli_option(argc, argv, &i, "--ref", &v)) {
             if (!(a->ref = v)) return gt_cli_usage("eval", "--ref needs a folder");
+            a->ref_given = true;
         } else if (gt_cli_option(argc, argv, &i, "--model", &v)) {
             if (!(a->model = v)) return gt_cli_usage("eval", "--model needs a file");
+            a->model_given = true;
         } else if (gt_cli_option(argc, argv, &i, "--n", &v)) {
             if (!gt_cli_parse_i64(v, &a->n) || a->n < 2 || a->n > 1000000)
                 return gt_cli_usage("eval", "--n must be an integer from 2 to 1000000, got '%s'", v ? v : "");
@@ -64,12 +71,26 @@ static int parse(int argc, char **argv, eval_args *a) {
     return 0;
 }
 
+/* A checkpoint's run decides the feature network and reference unless given: its
+ * train.eval_model, and for MNIST-format digits the digits network and its own data. */
+static void run_defaults(eval_args *a, const gt_config *cfg) {
+    bool digits = strcmp(cfg->data_dataset, "mnist") == 0;
+    snprintf(a->run_model, sizeof a->run_model, "%s",
+             cfg->train_eval_model[0] ? cfg->train_eval_model
+             : digits                 ? GT_CLASSIFIER_DIGITS_PATH
+                                      : GT_CLASSIFIER_DEFAULT_PATH);
+    snprintf(a->run_ref, sizeof a->run_ref, "%s", cfg->data_path);
+    if (!a->model_given) a->model = a->run_model;
+    if (!a->ref_given && digits) a->ref = a->run_ref;
+}
+
 /* Samples from a checkpoint: x (malloc'd) [n, c, h, w]; points also set the mixture kind. */
-static float *draw(const eval_args *a, int64_t *shape, int *nd, char *mixture, gt_error *err) {
+static float *draw(eval_args *a, int64_t *shape, int *nd, char *mixture, gt_error *err) {
     gt_config cfg;
     gt_trainer t;
     if (gt_checkpoint_config(a->ckpt, &cfg, err) < 0 || gt_trainer_init(&t, &cfg, false, err) < 0)
         return NULL;
+    run_defaults(a, &cfg);
     if (gt_trainer_restore(&t, a->ckpt, err) < 0) {
         gt_trainer_free(&t);
         return NULL;

@@ -20,6 +20,9 @@
     "linear(3136->128)+relu [features], linear(128->10)"
 /* The shipped weights, relative to the repository root; see docs/classifier.md. */
 #define GT_CLASSIFIER_DEFAULT_PATH "models/fmnist-classifier.safetensors"
+/* The digits network, for MNIST-format digits (not shipped: Debian has no MNIST package; train
+ * it with gantry classifier train --data DIR --out this path). */
+#define GT_CLASSIFIER_DIGITS_PATH "models/mnist-classifier.safetensors"
 /* A directory searched for a weights file's base name when the given path does not exist. */
 #define GT_CLASSIFIER_MODELS_ENV "GANTRY_MODELS"
 

@@ -19,15 +19,18 @@ void gt_run_eval_init(gt_run_eval *e, const gt_config *cfg) {
         e->enabled = e->points = true;
         return;
     }
-    bool stacked = strcmp(kind, "stacked-fashion-mnist") == 0;
-    if (strcmp(kind, "fashion-mnist") != 0 && !stacked) {
+    bool stacked = strcmp(kind, "stacked-fashion-mnist") == 0, digits = strcmp(kind, "mnist") == 0;
+    if (strcmp(kind, "fashion-mnist") != 0 && !stacked && !digits) {
         snprintf(e->note, sizeof e->note, "no feature network for data.dataset = %s", kind);
         return;
     }
     gt_error err;
     e->stacked = stacked;
     e->cls = gt_classifier_new();
-    if (gt_classifier_load(e->cls, GT_CLASSIFIER_DEFAULT_PATH, &err) < 0 ||
+    const char *model = cfg->train_eval_model[0] ? cfg->train_eval_model
+                        : digits                 ? GT_CLASSIFIER_DIGITS_PATH
+                                                 : GT_CLASSIFIER_DEFAULT_PATH;
+    if (gt_classifier_load(e->cls, model, &err) < 0 ||
         (!stacked && !(e->ref = gt_data_load_mnist_dir(cfg->data_path, "test", &err)))) {
         snprintf(e->note, sizeof e->note, "%s", err.msg);
         gt_run_eval_free(e);
