@@ -448,7 +448,7 @@ TEST(help_on_every_command) {
     static const char *sample[] = {"--ckpt", "--out", "--n", "--seed", "default 64", NULL};
     static const char *info[] = {"FILE", NULL};
     static const char *config[] = {"--defaults", "--config", NULL};
-    static const char *bench[] = {"sgemm", "dcgan-28", "wgangp-28", "mlp-ring", NULL};
+    static const char *bench[] = {"sgemm", "dcgan-28", "wgangp-28", "mlp-ring", "--unrolled", NULL};
     static const char *top[] = {"train", "sample", "info", "config", "bench", NULL};
     check_help("train", train);
     check_help("sample", sample);

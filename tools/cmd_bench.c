@@ -34,6 +34,8 @@ typedef struct {
     gt_rng rng;
     float *a, *b, *c;  /* sgemm operands */
     double flop_per_step;
+    int unroll;        /* the GAN workloads' unrolled D updates (0: none) */
+    bool surrogate;
 } bench_run;
 
 typedef struct {
@@ -95,6 +97,8 @@ static int gan_setup(bench_run *r, const gt_net_spec *gs, const gt_net_spec *ds,
     gt_optim_init(&r->opt_g, &r->g.params, &o, r->arena);
     gt_optim_init(&r->opt_d, &r->d.params, &o, r->arena);
     gt_gan_init(&r->gan, &r->g, &r->opt_g, &r->d, &r->opt_d, 2);
+    r->gan.unroll.steps = r->unroll;
+    r->gan.unroll.mode = r->surrogate ? GT_UNROLL_SURROGATE : GT_UNROLL_EXACT;
     r->z_dim = gs->z_dim;
     int64_t shape[4] = {r->batch, ds->c, ds->h, ds->w};
     bool points = ds->h == 1 && ds->w == 1;
@@ -221,10 +225,13 @@ static const workload workloads[] = {
 typedef struct {
     const workload *w;
     long long steps, warmup, batch, threads;  /* -1: not given */
+    long long unrolled;                       /* -1: not given */
+    bool surrogate;
 } bench_args;
 
 static void help(void) {
-    printf("usage: gantry bench WORKLOAD [--steps N] [--warmup N] [--batch N] [--threads N]\n\n"
+    printf("usage: gantry bench WORKLOAD [--steps N] [--warmup N] [--batch N] [--threads N]\n"
+           "                    [--unrolled K [--surrogate]]\n\n"
            "Runs warm-up steps, then timed steps, and prints the median time per step, steps/s,\n"
            "model GFLOP/s and peak RSS; the last line is one JSON object.\n\n"
            "workloads (default steps / warm-up / batch):\n");
@@ -239,7 +246,9 @@ static void help(void) {
     printf("\n  --steps N    timed steps (>= 1; default per workload, above)\n"
            "  --warmup N   untimed steps first (default per workload, above)\n"
            "  --batch N    batch size of the GAN workloads (>= 1; default per workload, above)\n"
-           "  --threads N  OpenMP threads (>= 1; default: OMP_NUM_THREADS, else every core: %d)\n",
+           "  --threads N  OpenMP threads (>= 1; default: OMP_NUM_THREADS, else every core: %d)\n"
+           "  --unrolled K the GAN step with G's loss through K unrolled D updates (exact;\n"
+           "               --surrogate: the first-order variant); GFLOP/s is then not reported\n",
            omp_get_max_threads());
 }
 
@@ -260,16 +269,20 @@ static int numeric_option(int argc, char **argv, int *i, const char *name, long 
 
 /* 0: parsed; 1: --help was printed; 2: a usage error (already reported). */
 static int parse_args(int argc, char **argv, bench_args *a) {
-    *a = (bench_args){NULL, -1, -1, -1, -1};
-    static const char *names[] = {"--steps", "--warmup", "--batch", "--threads"};
-    long long *slots[] = {&a->steps, &a->warmup, &a->batch, &a->threads};
+    *a = (bench_args){NULL, -1, -1, -1, -1, -1, false};
+    static const char *names[] = {"--steps", "--warmup", "--batch", "--threads", "--unrolled"};
+    long long *slots[] = {&a->steps, &a->warmup, &a->batch, &a->threads, &a->unrolled};
     for (int i = 1; i < argc; i++) {
         if (gt_cli_is_help(argv[i])) {
             help();
             return 1;
         }
+        if (strcmp(argv[i], "--surrogate") == 0) {
+            a->surrogate = true;
+            continue;
+        }
         int got = 0;
-        for (int k = 0; k < 4 && !got; k++)
+        for (int k = 0; k < 5 && !got; k++)
             if ((got = numeric_option(argc, argv, &i, names[k], slots[k])) < 0) return 2;
         if (got) continue;
         if (argv[i][0] == '-') return gt_cli_usage("bench", "unknown option '%s'", argv[i]);
@@ -292,6 +305,12 @@ static int check_args(bench_args *a) {
     if (a->threads == 0) return gt_cli_usage("bench", "--threads must be at least 1");
     if (a->batch > 0 && !w->batch)
         return gt_cli_usage("bench", "--batch does not apply to %s (it has no batch)", w->name);
+    if ((a->unrolled >= 0 || a->surrogate) && !w->batch)
+        return gt_cli_usage("bench", "--unrolled and --surrogate apply to the GAN workloads, not %s", w->name);
+    if (a->surrogate && a->unrolled < 1)
+        return gt_cli_usage("bench", "--surrogate needs --unrolled K with K >= 1");
+    if (a->unrolled > 100) return gt_cli_usage("bench", "--unrolled must be at most 100");
+    if (a->unrolled < 0) a->unrolled = 0;
     if (a->steps < 0) a->steps = w->steps;
     if (a->warmup < 0) a->warmup = w->warmup;
     if (a->batch < 0) a->batch = w->batch;
@@ -336,16 +355,24 @@ static void report(const bench_args *a, const bench_run *r, const double *ms) {
            a->w->name, a->w->summary, a->threads, a->threads == 1 ? "" : "s", isa, a->warmup,
            a->steps);
     if (a->batch) printf(", batch %lld", a->batch);
+    if (r->unroll) printf(", G through %d unrolled D updates (%s)", r->unroll, r->surrogate ? "surrogate" : "exact");
     printf("\n  median %.3f ms/step (min %.3f, max %.3f), %.2f steps/s\n", med, ms[0],
            ms[a->steps - 1], 1e3 / med);
-    printf("  %.4g GFLOP/step (%s): %.1f GFLOP/s\n", r->flop_per_step * 1e-9, a->w->flop_note,
-           gflops);
+    char rate[32] = "null";
+    if (r->unroll) {
+        printf("  (unrolled: FLOPs not counted)\n");
+    } else {
+        printf("  %.4g GFLOP/step (%s): %.1f GFLOP/s\n", r->flop_per_step * 1e-9, a->w->flop_note,
+               gflops);
+        snprintf(rate, sizeof rate, "%.2f", gflops);
+    }
     printf("  peak RSS %.1f MB\n", rss);
     printf("{\"workload\": \"%s\", \"impl\": \"gantry\", \"ms_per_step\": %.4f, \"steps\": %lld, "
            "\"warmup\": %lld, \"batch\": %lld, \"threads\": %lld, \"isa\": \"%s\", "
-           "\"gflop_per_step\": %.6g, \"gflops\": %.2f, \"peak_rss_mb\": %.1f}\n",
-           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa,
-           r->flop_per_step * 1e-9, gflops, rss);
+           "\"unrolled\": %d, \"surrogate\": %s, "
+           "\"gflop_per_step\": %.6g, \"gflops\": %s, \"peak_rss_mb\": %.1f}\n",
+           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa, r->unroll,
+           r->surrogate ? "true" : "false", r->flop_per_step * 1e-9, rate, rss);
 }
 
 int gt_cmd_bench(int argc, char **argv) {
@@ -354,7 +381,7 @@ int gt_cmd_bench(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if ((rc = check_args(&a))) return rc;
     omp_set_num_threads((int)a.threads);
-    bench_run r = {.batch = a.batch};
+    bench_run r = {.batch = a.batch, .unroll = (int)a.unrolled, .surrogate = a.surrogate};
     gt_error err;
     double *ms = malloc((size_t)a.steps * sizeof *ms);
     if (!ms) return gt_cli_fail("out of memory (%lld step times)", a.steps);
