@@ -2,7 +2,9 @@
  * G: z -> linear to [4w or 8w, s0, s0] (+norm, ReLU) -> transposed convs k4 s2 p1 halving the
  *    channels and doubling the size (+norm, ReLU) -> last transposed conv to c channels, tanh.
  * D: convs k4 s2 p1 doubling the channels (leaky ReLU 0.2; norm on all but the first) ->
- *    linear to one logit. At 28 this is exactly the DCGAN-28 of protocols.md. */
+ *    [minibatch std maps] -> flatten -> [minibatch discrimination] -> linear to one logit.
+ *    At 28 (tricks off) this is exactly the DCGAN-28 of protocols.md.
+ * Spectral norm, when on, normalizes every linear and (transposed) conv weight. */
 #include <stdlib.h>
 #include <stdio.h>
 
@@ -14,7 +16,9 @@
 typedef struct {
     int n_blocks;                        /* transposed convs (G) or convs (D) */
     int64_t s0, c0;                      /* G: the first feature map [c0, s0, s0] */
+    int64_t flat;                        /* D: the last feature map flattened (mbstd maps included) */
     int64_t feat;                        /* D: features into the final linear */
+    gt_batch_tricks bt;                  /* D: minibatch std and minibatch discrimination */
     gt_linear_layer fc;
     gt_norm_layer fc_norm;
     gt_conv_layer conv[DCGAN_MAX_BLOCKS];
@@ -39,6 +43,7 @@ static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, g
     a->n_blocks = steps;
     int64_t c = a->c0, flat = a->c0 * a->s0 * a->s0;
     a->fc = gt_linear_declare(p, "fc", s->z_dim, flat, true);
+    if (s->spectral_norm) gt_linear_spectral_norm(&a->fc, p, s->sn_iterations);
     if (gt_norm_declare(&a->fc_norm, s->norm, p, "fc_norm", 1, &flat, err) < 0) return -1;
     int64_t size = a->s0;
     char name[32];
@@ -47,6 +52,7 @@ static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, g
         int64_t c_next = last ? s->c : c / 2;
         snprintf(name, sizeof name, "deconv%d", i + 1);
         a->conv[i] = gt_conv_transpose2d_declare(p, name, c, c_next, 4, 2, 1, 0, true);
+        if (s->spectral_norm) gt_conv_transpose2d_spectral_norm(&a->conv[i], p, s->sn_iterations);
         size *= 2;
         if (!last) {
             int64_t shape[3] = {c_next, size, size};
@@ -68,6 +74,7 @@ static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *
         int64_t c_next = s->width << i;
         snprintf(name, sizeof name, "conv%d", i + 1);
         a->conv[i] = gt_conv2d_declare(p, name, c, c_next, 4, 2, 1, true);
+        if (s->spectral_norm) gt_conv2d_spectral_norm(&a->conv[i], p, s->sn_iterations);
         size /= 2;
         int64_t shape[3] = {c_next, size, size};
         snprintf(name, sizeof name, "norm%d", i + 1);
@@ -75,8 +82,13 @@ static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *
             return -1;
         c = c_next;
     }
-    a->feat = c * size * size;
+    if (gt_arch_tricks_check(s, c, err) < 0) return -1;
+    /* minibatch std maps join the last feature map, minibatch discrimination the flat
+     * features: both just before the final linear (D's last block) */
+    a->flat = (c + (s->mbstd_group > 0 ? s->mbstd_channels : 0)) * size * size;
+    a->feat = a->flat + gt_batch_tricks_declare(&a->bt, s, p, a->flat);
     a->fc = gt_linear_declare(p, "fc", a->feat, 1, true);
+    if (s->spectral_norm) gt_linear_spectral_norm(&a->fc, p, s->sn_iterations);
     return 0;
 }
 
@@ -93,7 +105,8 @@ static int dcgan_build(gt_model *m, gt_error *err) {
         return gt_error_set(err, "model: dcgan needs images with 1 or 3 channels, not %d", s->c);
     if (s->width < 1 || s->width > 4096)
         return gt_error_set(err, "model: width %lld out of range 1..4096", (long long)s->width);
-    if (s->role == GT_ROLE_GENERATOR) return build_generator(m, a, steps, c0_mult, err);
+    if (s->role == GT_ROLE_GENERATOR)
+        return gt_arch_tricks_check(s, 1, err) < 0 ? -1 : build_generator(m, a, steps, c0_mult, err);
     return build_discriminator(m, a, steps, err);
 }
 
@@ -113,8 +126,9 @@ static gt_tensor *discriminator_forward(const dcgan_arch *a, const gt_fwd *f, gt
     gt_tensor *h = x;
     for (int i = 0; i < a->n_blocks; i++)
         h = gt_leaky_relu(gt_norm_forward(&a->norm[i], f, gt_conv2d_forward(&a->conv[i], f, h)), 0.2f);
-    int64_t flat[2] = {x->shape[0], a->feat};
-    h = gt_reshape(h, 2, flat);
+    h = gt_batch_tricks_mbstd(&a->bt, h);
+    int64_t flat[2] = {x->shape[0], a->flat};
+    h = gt_batch_tricks_mbdisc(&a->bt, f, gt_reshape(h, 2, flat));
     if (features) *features = h;
     return gt_linear_forward(&a->fc, f, h);
 }

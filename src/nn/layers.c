@@ -17,8 +17,26 @@ gt_linear_layer gt_linear_declare(gt_params *p, const char *name, int64_t in, in
     return l;
 }
 
+/* The layer's weight, spectrally normalized when switched on. */
+static gt_tensor *weight_of(const gt_sn *sn, int w, const gt_fwd *f) {
+    return sn->on ? gt_sn_weight(sn, f, f->t[w]) : f->t[w];
+}
+
 gt_tensor *gt_linear_forward(const gt_linear_layer *l, const gt_fwd *f, gt_tensor *x) {
-    return gt_linear(x, f->t[l->w], l->b >= 0 ? f->t[l->b] : NULL);
+    return gt_linear(x, weight_of(&l->sn, l->w, f), l->b >= 0 ? f->t[l->b] : NULL);
+}
+
+void gt_linear_spectral_norm(gt_linear_layer *l, gt_params *p, int iterations) {
+    l->sn = gt_sn_declare(p, l->w, 0, iterations);
+}
+
+void gt_conv2d_spectral_norm(gt_conv_layer *l, gt_params *p, int iterations) {
+    l->sn = gt_sn_declare(p, l->w, 0, iterations);
+}
+
+/* conv_transpose2d's weight is [C_in, C_out, k, k]: its rows (output channels) are axis 1. */
+void gt_conv_transpose2d_spectral_norm(gt_conv_layer *l, gt_params *p, int iterations) {
+    l->sn = gt_sn_declare(p, l->w, 1, iterations);
 }
 
 static gt_conv_layer conv_declare(gt_params *p, const char *name, int64_t w0, int64_t w1,
@@ -56,11 +74,12 @@ static gt_conv_opts conv_opts(const gt_conv_layer *l) {
 }
 
 gt_tensor *gt_conv2d_forward(const gt_conv_layer *l, const gt_fwd *f, gt_tensor *x) {
-    return gt_conv2d(x, f->t[l->w], l->b >= 0 ? f->t[l->b] : NULL, conv_opts(l));
+    return gt_conv2d(x, weight_of(&l->sn, l->w, f), l->b >= 0 ? f->t[l->b] : NULL, conv_opts(l));
 }
 
 gt_tensor *gt_conv_transpose2d_forward(const gt_conv_layer *l, const gt_fwd *f, gt_tensor *x) {
-    return gt_conv_transpose2d(x, f->t[l->w], l->b >= 0 ? f->t[l->b] : NULL, conv_opts(l));
+    return gt_conv_transpose2d(x, weight_of(&l->sn, l->w, f), l->b >= 0 ? f->t[l->b] : NULL,
+                               conv_opts(l));
 }
 
 gt_embedding_layer gt_embedding_declare(gt_params *p, const char *name, int64_t num, int64_t dim) {

@@ -24,13 +24,46 @@ typedef enum { GT_INIT_NORMAL, GT_INIT_KAIMING, GT_INIT_XAVIER, GT_INIT_ORTHOGON
 void gt_init_tensor(gt_tensor *w, gt_init kind, double std, double slope, gt_rng *rng);
 int gt_init_parse(const char *name, gt_init *out);   /* "normal" ... ; -1 if unknown */
 
+/* ---- spectral normalization (Miyato et al. 2018, Algorithm 1): W_SN = W / sigma(W) ----
+ * W is viewed as a matrix [rows, rest] whose rows run along rows_axis: axis 0 for linear
+ * [out, in] and conv2d [C_out, C_in, k, k]; axis 1 for conv_transpose2d [C_in, C_out, k, k]
+ * (PyTorch's spectral_norm uses dim = 1 for ConvTranspose), so the rows are always the output
+ * channels. u [rows] is a buffer of the table ("<weight>_u", e.g. "conv1.weight_u"), drawn
+ * N(0, I) and normalized at init, so checkpoints, the EMA copy and the trainer's buffer backup
+ * carry it. A forward in training mode runs `iterations` power iterations from u
+ * (v = normalize(W^T u), u = normalize(W v), eps 1e-12) and writes the new u into the buffer:
+ * u advances on EVERY training-mode forward (as in PyTorch: D(real), D(fake), each penalty's
+ * D call and G's update each advance D's u). In evaluation mode u stays, and v = normalize(W^T u).
+ * Then sigma = u^T W v with u and v constants: the gradient flows through W, sigma included. */
+typedef struct {
+    bool on;
+    int u;           /* index of the u buffer */
+    int w;           /* index of the weight it normalizes */
+    int rows_axis;   /* 0, or 1 for transposed convolutions */
+    int iterations;  /* power iterations per training forward, >= 1 */
+} gt_sn;
+/* Declares "<name of entry w>_u" [rows] for the weight at index w of p. */
+gt_sn gt_sn_declare(gt_params *p, int w, int rows_axis, int iterations);
+/* u ~ N(0, I), then u / max(||u||, 1e-12) (in place; u contiguous). */
+void gt_sn_init_u(gt_tensor *u, gt_rng *rng);
+/* W / sigma(W) for the weight w read through f (the power iteration runs without recording;
+ * in training mode it writes the new u into f->t[sn->u]). */
+gt_tensor *gt_sn_weight(const gt_sn *sn, const gt_fwd *f, gt_tensor *w);
+/* The power iteration alone, on values (nothing recorded): from u [rows], `iterations` steps
+ * (0: only v = normalize(W^T u)). Returns the constant uv = u v^T laid out like w, so that
+ * sigma = sum(w * uv); *u_new (when not NULL) gets the final u [rows]. */
+gt_tensor *gt_sn_power_iteration(gt_tensor *w, gt_tensor *u, int rows_axis, int iterations,
+                                 gt_tensor **u_new);
+/* The differentiable part: w / sum(w * uv), uv a constant laid out like w. */
+gt_tensor *gt_sn_apply(gt_tensor *w, gt_tensor *uv);
+
 /* ---- linear: y = x W^T + b, W [out, in] ---- */
-typedef struct { int w, b; } gt_linear_layer;          /* b = -1: no bias */
+typedef struct { int w, b; gt_sn sn; } gt_linear_layer;  /* b = -1: no bias; sn.on: W_SN */
 gt_linear_layer gt_linear_declare(gt_params *p, const char *name, int64_t in, int64_t out, bool bias);
 gt_tensor *gt_linear_forward(const gt_linear_layer *l, const gt_fwd *f, gt_tensor *x);
 
 /* ---- conv2d and conv_transpose2d (square kernels, same options both axes) ---- */
-typedef struct { int w, b; int stride, padding, output_padding; } gt_conv_layer;
+typedef struct { int w, b; int stride, padding, output_padding; gt_sn sn; } gt_conv_layer;
 gt_conv_layer gt_conv2d_declare(gt_params *p, const char *name, int64_t c_in, int64_t c_out,
                                 int k, int stride, int padding, bool bias);
 gt_conv_layer gt_conv_transpose2d_declare(gt_params *p, const char *name, int64_t c_in,
@@ -38,6 +71,29 @@ gt_conv_layer gt_conv_transpose2d_declare(gt_params *p, const char *name, int64_
                                           int output_padding, bool bias);
 gt_tensor *gt_conv2d_forward(const gt_conv_layer *l, const gt_fwd *f, gt_tensor *x);
 gt_tensor *gt_conv_transpose2d_forward(const gt_conv_layer *l, const gt_fwd *f, gt_tensor *x);
+/* Switch spectral normalization on for a declared layer (declares its u). */
+void gt_linear_spectral_norm(gt_linear_layer *l, gt_params *p, int iterations);
+void gt_conv2d_spectral_norm(gt_conv_layer *l, gt_params *p, int iterations);
+void gt_conv_transpose2d_spectral_norm(gt_conv_layer *l, gt_params *p, int iterations);
+
+/* ---- minibatch standard deviation (Karras et al. 2018, ProGAN; channel groups as StyleGAN2) ----
+ * x [N, C, H, W] -> [N, C + channels, H, W] (x [N, C] -> [N, C + channels]). The batch splits
+ * into N/group groups with sample i in group i mod (N/group) (strided, as ProGAN's reshape to
+ * [group, N/group, ...]); per group, the biased std over its `group` members, sqrt(var + 1e-8),
+ * of every feature, averaged over the C/channels channels of each channel group and over H, W;
+ * each sample gets its group's values as `channels` extra feature maps. N must divide by group. */
+typedef struct { int group, channels; } gt_mbstd_layer;   /* group 0: off */
+gt_tensor *gt_mbstd_forward(const gt_mbstd_layer *l, gt_tensor *x);
+
+/* ---- minibatch discrimination (Salimans et al. 2016, section 3.2) ----
+ * x [N, A]; M = x T^T viewed [N, B, C] with T stored like a linear weight [B C, A];
+ * c_b(i, j) = exp(-||M_i,b - M_j,b||_1), o(i)_b = sum_j c_b(i, j) over all j, j = i included
+ * (the paper's formula; Salimans' Theano code excludes j = i, a constant 1 less).
+ * y = [x, o] [N, A + B]. */
+typedef struct { int t; int64_t kernels, dim; } gt_mbdisc_layer;
+gt_mbdisc_layer gt_mbdisc_declare(gt_params *p, const char *name, int64_t in, int64_t kernels,
+                                  int64_t dim);
+gt_tensor *gt_mbdisc_forward(const gt_mbdisc_layer *l, const gt_fwd *f, gt_tensor *x);
 
 /* ---- batch norm over [N, C] or [N, C, H, W] (PyTorch semantics: momentum 0.1, eps 1e-5,
  * biased batch variance to normalise, unbiased in the running estimate) ---- */

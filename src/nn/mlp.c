@@ -1,6 +1,8 @@
 /* The MLP family, for 2-D data (and small images, flattened): depth hidden layers of `width`
  * units with the chosen activation and optional normalisation. G ends in a linear layer to
- * the data size (tanh for images, none for points); D ends in one logit. */
+ * the data size (tanh for images, none for points); D ends in one logit, after the optional
+ * minibatch std and minibatch discrimination features are appended to its last hidden vector.
+ * Spectral norm, when on, normalizes every linear weight. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,6 +17,7 @@ typedef struct {
     gt_activation act;
     gt_linear_layer hidden[MLP_MAX_DEPTH];
     gt_norm_layer norm[MLP_MAX_DEPTH];
+    gt_batch_tricks bt;                    /* D: minibatch std and discrimination */
     gt_linear_layer last;
 } mlp_arch;
 
@@ -40,12 +43,19 @@ static int mlp_build(gt_model *m, gt_error *err) {
     for (int i = 0; i < a->depth; i++) {
         snprintf(name, sizeof name, "fc%d", i + 1);
         a->hidden[i] = gt_linear_declare(&m->params, name, in, s->width, true);
+        if (s->spectral_norm) gt_linear_spectral_norm(&a->hidden[i], &m->params, s->sn_iterations);
         snprintf(name, sizeof name, "norm%d", i + 1);
         if (gt_norm_declare(&a->norm[i], s->norm, &m->params, name, 1, &s->width, err) < 0)
             return -1;
         in = s->width;
     }
+    if (gt_arch_tricks_check(s, s->width, err) < 0) return -1;
+    if (!gen) { /* minibatch std and discrimination features join the last hidden vector */
+        in += s->mbstd_group > 0 ? s->mbstd_channels : 0;
+        in += gt_batch_tricks_declare(&a->bt, s, &m->params, in);
+    }
     a->last = gt_linear_declare(&m->params, "out", in, a->out, true);
+    if (s->spectral_norm) gt_linear_spectral_norm(&a->last, &m->params, s->sn_iterations);
     return 0;
 }
 
@@ -57,6 +67,8 @@ static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     gt_tensor *h = gt_reshape(x, 2, flat);
     for (int i = 0; i < a->depth; i++)
         h = gt_activate(gt_norm_forward(&a->norm[i], f, gt_linear_forward(&a->hidden[i], f, h)), a->act);
+    if (s->role == GT_ROLE_DISCRIMINATOR)
+        h = gt_batch_tricks_mbdisc(&a->bt, f, gt_batch_tricks_mbstd(&a->bt, h));
     if (features) *features = h;
     gt_tensor *y = gt_linear_forward(&a->last, f, h);
     if (s->role == GT_ROLE_DISCRIMINATOR) return y;

@@ -19,7 +19,8 @@ const gt_model_family *gt_model_family_find(const char *name) {
 const char *gt_model_family_names(void) { return "dcgan|mlp"; }
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
- * normalisation layers (named "...norm...") 1. */
+ * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn
+ * N(0, I) and normalized, right after its weight in declaration order. */
 static int init_weights(gt_model *m, gt_rng *rng, gt_error *err) {
     gt_init kind;
     if (gt_init_parse(m->spec.init, &kind) < 0)
@@ -34,6 +35,8 @@ static int init_weights(gt_model *m, gt_rng *rng, gt_error *err) {
         bool is_norm = strstr(name, "norm") != NULL;
         if (strcmp(part, "running_var") == 0 || (is_norm && strcmp(part, "weight") == 0))
             gt_fill(p->t[i], 1.0f);
+        else if (strcmp(part, "weight_u") == 0)
+            gt_sn_init_u(p->t[i], rng);
         else if (strcmp(part, "weight") == 0)
             gt_init_tensor(p->t[i], kind, m->spec.init_std, slope, rng);
     }
@@ -95,4 +98,50 @@ gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x
     case GT_NORM_NONE: return x;
     }
     return x;
+}
+
+int gt_arch_tricks_check(const gt_net_spec *s, int64_t feature_channels, gt_error *err) {
+    bool gen = s->role == GT_ROLE_GENERATOR;
+    const char *sec = s->section[0] ? s->section : gen ? "model.g" : "model.d";
+    if (s->spectral_norm && s->sn_iterations < 1)
+        return gt_error_set(err, "model: %s.sn_iterations = %d: spectral norm needs at least 1 "
+                                 "power iteration per forward", sec, s->sn_iterations);
+    if (gen && (s->mbstd_group > 0 || s->mbdisc_kernels > 0))
+        return gt_error_set(err, "model: minibatch std and minibatch discrimination are "
+                                 "discriminator layers, not for %s", sec);
+    if (s->mbstd_group < 0 || s->mbdisc_kernels < 0)
+        return gt_error_set(err, "model: %s.mbstd_group = %d and minibatch_discrimination = %d "
+                                 "must not be negative", sec, s->mbstd_group, s->mbdisc_kernels);
+    if (s->mbstd_group > 0) {
+        if (s->mbstd_channels < 1 || feature_channels % s->mbstd_channels != 0)
+            return gt_error_set(err, "model: %s.mbstd_channels = %d must divide the %lld channels "
+                                     "of the discriminator's last feature map", sec,
+                                s->mbstd_channels, (long long)feature_channels);
+        if (s->batch > 0 && s->batch % s->mbstd_group != 0)
+            return gt_error_set(err, "model: train.batch = %lld does not divide by %s.mbstd_group "
+                                     "= %d: minibatch standard deviation splits each batch into "
+                                     "groups of that size (make train.batch a multiple of it)",
+                                (long long)s->batch, sec, s->mbstd_group);
+    }
+    if (s->mbdisc_kernels > 0 && s->mbdisc_dim < 1)
+        return gt_error_set(err, "model: %s.minibatch_discrimination_dim = %d must be at least 1",
+                            sec, s->mbdisc_dim);
+    return 0;
+}
+
+int64_t gt_batch_tricks_declare(gt_batch_tricks *b, const gt_net_spec *s, gt_params *p,
+                                int64_t in) {
+    b->mbstd = (gt_mbstd_layer){.group = s->mbstd_group, .channels = s->mbstd_channels};
+    b->has_mbdisc = s->mbdisc_kernels > 0;
+    if (!b->has_mbdisc) return 0;
+    b->mbdisc = gt_mbdisc_declare(p, "mbdisc", in, s->mbdisc_kernels, s->mbdisc_dim);
+    return s->mbdisc_kernels;
+}
+
+gt_tensor *gt_batch_tricks_mbstd(const gt_batch_tricks *b, gt_tensor *h) {
+    return b->mbstd.group > 0 ? gt_mbstd_forward(&b->mbstd, h) : h;
+}
+
+gt_tensor *gt_batch_tricks_mbdisc(const gt_batch_tricks *b, const gt_fwd *f, gt_tensor *h) {
+    return b->has_mbdisc ? gt_mbdisc_forward(&b->mbdisc, f, h) : h;
 }

@@ -21,6 +21,15 @@ typedef struct gt_net_spec {
     char init[64];          /* normal | kaiming | xavier | orthogonal */
     double init_std;        /* for normal */
     int c, h, w;            /* the data: images [c, h, w]; 2-D points c = 2, h = w = 1 */
+    /* Architecture tricks (all off when zero). */
+    bool spectral_norm;     /* W / sigma(W) on every linear and (transposed) conv weight */
+    int sn_iterations;      /* power iterations per training forward (>= 1 when on) */
+    int mbstd_group;        /* D: minibatch std group size (0: off) */
+    int mbstd_channels;     /* D: minibatch std feature maps appended */
+    int mbdisc_kernels;     /* D: minibatch discrimination kernels B (0: off) */
+    int mbdisc_dim;         /* D: their dimension C */
+    int64_t batch;          /* the batch D sees in training (0: unknown; checked against mbstd_group) */
+    char section[16];       /* the configuration section, for messages ("model.d") */
 } gt_net_spec;
 
 typedef struct gt_model gt_model;
@@ -30,7 +39,9 @@ typedef struct gt_model_family {
      * family's own layout in m->arch (malloc'd); returns -1 with err set if the spec is bad. */
     int (*build)(gt_model *m, gt_error *err);
     /* G: z [N, z_dim] -> x [N, c, h, w] ([N, 2] for points). D: x -> logits [N, 1]. When
-     * features is not NULL, D also sets it to its last hidden activation [N, F]. */
+     * features is not NULL, D also sets it to the input of its last linear layer [N, F]: the
+     * last hidden activation, with the minibatch std and minibatch discrimination features
+     * appended when they are on. */
     gt_tensor *(*forward)(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
 } gt_model_family;
 
@@ -61,5 +72,21 @@ typedef struct {
 int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
                     int ndim, const int64_t *shape, gt_error *err); /* shape: one sample's */
 gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x);
+
+/* Shared by families: the architecture tricks of a spec. gt_arch_tricks_check validates them
+ * (feature_channels: the channels mbstd splits into groups); gt_batch_tricks_declare declares
+ * minibatch discrimination over `in` features (when on) and returns the features added. */
+int gt_arch_tricks_check(const gt_net_spec *s, int64_t feature_channels, gt_error *err);
+typedef struct {
+    gt_mbstd_layer mbstd;     /* group 0: off */
+    bool has_mbdisc;
+    gt_mbdisc_layer mbdisc;
+} gt_batch_tricks;
+int64_t gt_batch_tricks_declare(gt_batch_tricks *b, const gt_net_spec *s, gt_params *p,
+                                int64_t in);
+/* mbstd on h ([N, C, H, W] or [N, F]); the result is flattened by the caller. */
+gt_tensor *gt_batch_tricks_mbstd(const gt_batch_tricks *b, gt_tensor *h);
+/* minibatch discrimination on flat features [N, F]. */
+gt_tensor *gt_batch_tricks_mbdisc(const gt_batch_tricks *b, const gt_fwd *f, gt_tensor *h);
 
 #endif

@@ -63,7 +63,14 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
     bool g = role == GT_ROLE_GENERATOR;
     gt_net_spec s = {.role = role, .z_dim = c->g_z_dim, .width = g ? c->g_width : c->d_width,
                      .depth = g ? c->g_depth : c->d_depth,
-                     .init_std = g ? c->g_init_std : c->d_init_std, .c = ds->c, .h = ds->h, .w = ds->w};
+                     .init_std = g ? c->g_init_std : c->d_init_std, .c = ds->c, .h = ds->h, .w = ds->w,
+                     .spectral_norm = g ? c->g_spectral_norm : c->d_spectral_norm,
+                     .sn_iterations = (int)(g ? c->g_sn_iterations : c->d_sn_iterations),
+                     .mbstd_group = g ? 0 : (int)c->d_mbstd_group,
+                     .mbstd_channels = (int)c->d_mbstd_channels,
+                     .mbdisc_kernels = g ? 0 : (int)c->d_minibatch_discrimination,
+                     .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch};
+    snprintf(s.section, sizeof s.section, "%s", g ? "model.g" : "model.d");
     snprintf(s.family, sizeof s.family, "%s", g ? c->g_family : c->d_family);
     snprintf(s.activation, sizeof s.activation, "%s", g ? c->g_activation : c->d_activation);
     snprintf(s.norm, sizeof s.norm, "%s", g ? c->g_norm : c->d_norm);
@@ -76,7 +83,12 @@ static gt_net_spec d2_spec(const gt_config *c, const gt_trainer *ds) {
     bool half = strcmp(c->d2_view, "half") == 0 && ds->h > 1;
     gt_net_spec s = {.role = GT_ROLE_DISCRIMINATOR, .width = c->d2_width, .depth = c->d2_depth,
                      .init_std = c->d2_init_std, .c = ds->c, .h = half ? ds->h / 2 : ds->h,
-                     .w = half ? ds->w / 2 : ds->w};
+                     .w = half ? ds->w / 2 : ds->w, .spectral_norm = c->d2_spectral_norm,
+                     .sn_iterations = (int)c->d2_sn_iterations, .mbstd_group = (int)c->d2_mbstd_group,
+                     .mbstd_channels = (int)c->d2_mbstd_channels,
+                     .mbdisc_kernels = (int)c->d2_minibatch_discrimination,
+                     .mbdisc_dim = (int)c->d2_minibatch_discrimination_dim, .batch = c->train_batch};
+    snprintf(s.section, sizeof s.section, "%s", "model.d2");
     snprintf(s.family, sizeof s.family, "%s", c->d2_family);
     snprintf(s.activation, sizeof s.activation, "%s", c->d2_activation);
     snprintf(s.norm, sizeof s.norm, "%s", c->d2_norm);
