@@ -47,6 +47,10 @@ int gt_data_mixture_centres(const char *kind, float radius, float *centres, gt_e
  * n_classes 1000. */
 gt_dataset *gt_data_make_stacked(const gt_dataset *base, int64_t n, uint64_t seed, gt_error *err);
 void gt_dataset_free(gt_dataset *ds);
+/* A copy of ds with every image centred on a side x side canvas of `value` (the background:
+ * -1 for IDX data), e.g. Fashion-MNIST's 28x28 padded by 2 pixels to 32x32: no interpolation,
+ * the pixels stay exact. side - h and side - w must be even and >= 0. */
+gt_dataset *gt_data_pad(const gt_dataset *ds, int side, float value, gt_error *err);
 
 /* Minibatches in a shuffled order: the permutation of epoch e is a function of (seed, e) only
  * (Fisher-Yates driven by Philox keyed by seed, counter from e), so the order never depends on

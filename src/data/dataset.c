@@ -2,6 +2,7 @@
  * src/data/ fills one of these; the loader (loader.c) only reads it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/data.h"
 
@@ -35,4 +36,26 @@ void gt_dataset_free(gt_dataset *ds) {
     free(ds->x);
     free(ds->labels);
     free(ds);
+}
+
+gt_dataset *gt_data_pad(const gt_dataset *ds, int side, float value, gt_error *err) {
+    int top = (side - ds->h) / 2, left = (side - ds->w) / 2;
+    if (side < ds->h || side < ds->w || (side - ds->h) % 2 || (side - ds->w) % 2) {
+        gt_error_set(err, "%s: cannot pad %dx%d images evenly to %dx%d", ds->name, ds->h, ds->w,
+                     side, side);
+        return NULL;
+    }
+    gt_dataset *out = gt_dataset_alloc_(ds->n, ds->c, side, side, ds->labels != NULL, ds->name, err);
+    if (!out) return NULL;
+    for (int64_t i = 0; i < ds->n * ds->c; i++) {
+        float *dst = out->x + i * side * side;
+        const float *src = ds->x + i * ds->h * ds->w;
+        for (int p = 0; p < side * side; p++) dst[p] = value;
+        for (int y = 0; y < ds->h; y++)
+            memcpy(dst + (size_t)(y + top) * side + left, src + (size_t)y * ds->w,
+                   (size_t)ds->w * sizeof(float));
+    }
+    if (ds->labels) memcpy(out->labels, ds->labels, (size_t)ds->n * sizeof(int32_t));
+    out->n_classes = ds->n_classes;
+    return out;
 }

@@ -4,9 +4,12 @@
  * D: convs k4 s2 p1 doubling the channels (leaky ReLU 0.2; norm on all but the first) ->
  *    [minibatch std maps] -> flatten -> [minibatch discrimination] -> linear to one logit.
  *    At 28 (tricks off) this is exactly the DCGAN-28 of protocols.md.
- * Spectral norm, when on, normalizes every linear and (transposed) conv weight. */
+ * Spectral norm, when on, normalizes every linear and (transposed) conv weight.
+ * Options: virtual batch norm in G (norm "vbn": G runs on [z_ref; z]); a self-attention block
+ * after the feature map of a chosen side (after its activation), in G or D. */
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/internal.h"
 #include "nn/model.h"
@@ -23,6 +26,9 @@ typedef struct {
     gt_norm_layer fc_norm;
     gt_conv_layer conv[DCGAN_MAX_BLOCKS];
     gt_norm_layer norm[DCGAN_MAX_BLOCKS];
+    gt_vbn_ref vbn;                      /* G: virtual batch norm's reference latents (n 0: off) */
+    int attn_at;                         /* self-attention after this feature map (-1: off) */
+    gt_attention_layer attn;
 } dcgan_arch;
 
 /* Up/down-sampling steps between the data resolution and the 7x7 or 4x4 core, and G's first
@@ -36,15 +42,61 @@ static int dcgan_layout(int64_t res, int64_t *s0, int *steps, int *c0_mult) {
     }
 }
 
+/* Self-attention after feature map k of the n maps with the given sides and channels, where
+ * sides[k] is spec->attention (a->attn_at = k; -1 when off). */
+static int attention_place(const gt_net_spec *s, dcgan_arch *a, int n, const int64_t *sides,
+                           const int64_t *channels, gt_error *err) {
+    a->attn_at = -1;
+    if (s->attention == 0) return 0;
+    bool gen = s->role == GT_ROLE_GENERATOR;
+    const char *sec = s->section[0] ? s->section : gen ? "model.g" : "model.d";
+    char list[64] = "";
+    for (int k = 0; k < n; k++) {
+        if (sides[k] == s->attention) a->attn_at = k;
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%lld", k ? ", " : "", (long long)sides[k]);
+    }
+    if (a->attn_at < 0)
+        return gt_error_set(err, "model: %s.attention = %d: no feature map of this network has "
+                                 "that side (sides: %s; 0: off)", sec, s->attention, list);
+    if (channels[a->attn_at] < 8)
+        return gt_error_set(err, "model: %s.attention = %d: self-attention needs at least 8 "
+                                 "channels, the %dx%d map has %lld (raise %s.width)", sec,
+                            s->attention, s->attention, s->attention,
+                            (long long)channels[a->attn_at], sec);
+    return 0;
+}
+
+/* Declares the attention block when feature map k is its place. */
+static void attention_declare(const gt_net_spec *s, dcgan_arch *a, gt_params *p, int k,
+                              int64_t channels) {
+    if (k != a->attn_at) return;
+    a->attn = gt_attention_declare(p, "attn", channels);
+    if (s->spectral_norm) gt_attention_spectral_norm(&a->attn, p, s->sn_iterations);
+}
+
+static gt_tensor *attention_at(const dcgan_arch *a, const gt_fwd *f, int k, gt_tensor *h) {
+    return k == a->attn_at ? gt_attention_forward(&a->attn, f, h) : h;
+}
+
 static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, gt_error *err) {
     const gt_net_spec *s = &m->spec;
     gt_params *p = &m->params;
     a->c0 = s->width * c0_mult;
     a->n_blocks = steps;
+    /* feature maps: the first [c0, s0, s0], then one per transposed conv but the last */
+    int64_t sides[DCGAN_MAX_BLOCKS], chans[DCGAN_MAX_BLOCKS];
+    for (int k = 0; k < steps; k++) {
+        sides[k] = a->s0 << k;
+        chans[k] = a->c0 >> k;
+    }
+    if (attention_place(s, a, steps, sides, chans, err) < 0) return -1;
+    if (s->vbn_ref > 0) a->vbn = gt_vbn_ref_declare(p, s->vbn_ref, s->z_dim);
     int64_t c = a->c0, flat = a->c0 * a->s0 * a->s0;
     a->fc = gt_linear_declare(p, "fc", s->z_dim, flat, true);
     if (s->spectral_norm) gt_linear_spectral_norm(&a->fc, p, s->sn_iterations);
     if (gt_norm_declare(&a->fc_norm, s->norm, p, "fc_norm", 1, &flat, err) < 0) return -1;
+    attention_declare(s, a, p, 0, c);
     int64_t size = a->s0;
     char name[32];
     for (int i = 0; i < steps; i++) {
@@ -58,6 +110,7 @@ static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, g
             int64_t shape[3] = {c_next, size, size};
             snprintf(name, sizeof name, "norm%d", i + 1);
             if (gt_norm_declare(&a->norm[i], s->norm, p, name, 3, shape, err) < 0) return -1;
+            attention_declare(s, a, p, i + 1, c_next);
         }
         c = c_next;
     }
@@ -68,6 +121,12 @@ static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *
     const gt_net_spec *s = &m->spec;
     gt_params *p = &m->params;
     a->n_blocks = steps;
+    int64_t sides[DCGAN_MAX_BLOCKS], chans[DCGAN_MAX_BLOCKS];
+    for (int k = 0; k < steps; k++) {
+        sides[k] = s->h >> (k + 1);
+        chans[k] = s->width << k;
+    }
+    if (attention_place(s, a, steps, sides, chans, err) < 0) return -1;
     int64_t c = s->c, size = s->h;
     char name[32];
     for (int i = 0; i < steps; i++) {
@@ -80,6 +139,7 @@ static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *
         snprintf(name, sizeof name, "norm%d", i + 1);
         if (gt_norm_declare(&a->norm[i], i == 0 ? "none" : s->norm, p, name, 3, shape, err) < 0)
             return -1;
+        attention_declare(s, a, p, i, c_next);
         c = c_next;
     }
     if (gt_arch_tricks_check(s, c, err) < 0) return -1;
@@ -110,22 +170,27 @@ static int dcgan_build(gt_model *m, gt_error *err) {
     return build_discriminator(m, a, steps, err);
 }
 
+/* With VBN, G runs on [z_ref; z] and drops the reference rows at the end. */
 static gt_tensor *generator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *z) {
+    z = gt_vbn_ref_join(&a->vbn, f, z);
     gt_tensor *h = gt_relu(gt_norm_forward(&a->fc_norm, f, gt_linear_forward(&a->fc, f, z)));
     int64_t shape[4] = {z->shape[0], a->c0, a->s0, a->s0};
-    h = gt_reshape(h, 4, shape);
+    h = attention_at(a, f, 0, gt_reshape(h, 4, shape));
     for (int i = 0; i < a->n_blocks; i++) {
         h = gt_conv_transpose2d_forward(&a->conv[i], f, h);
-        if (i < a->n_blocks - 1) h = gt_relu(gt_norm_forward(&a->norm[i], f, h));
+        if (i < a->n_blocks - 1)
+            h = attention_at(a, f, i + 1, gt_relu(gt_norm_forward(&a->norm[i], f, h)));
     }
-    return gt_tanh(h);
+    return gt_vbn_ref_split(&a->vbn, gt_tanh(h));
 }
 
 static gt_tensor *discriminator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *x,
                                         gt_tensor **features) {
     gt_tensor *h = x;
-    for (int i = 0; i < a->n_blocks; i++)
+    for (int i = 0; i < a->n_blocks; i++) {
         h = gt_leaky_relu(gt_norm_forward(&a->norm[i], f, gt_conv2d_forward(&a->conv[i], f, h)), 0.2f);
+        h = attention_at(a, f, i, h);
+    }
     h = gt_batch_tricks_mbstd(&a->bt, h);
     int64_t flat[2] = {x->shape[0], a->flat};
     h = gt_batch_tricks_mbdisc(&a->bt, f, gt_reshape(h, 2, flat));

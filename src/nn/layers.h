@@ -107,6 +107,37 @@ gt_layernorm_layer gt_layernorm_declare(gt_params *p, const char *name, int ndim
                                         const int64_t *shape);
 gt_tensor *gt_layernorm_forward(const gt_layernorm_layer *l, const gt_fwd *f, gt_tensor *x);
 
+/* ---- virtual batch norm (Salimans et al. 2016; OpenAI's improved-gan VBN class) ----
+ * The reference latents z_ref [N_ref, z_dim] are a buffer of G's table, "vbn.z_ref", drawn
+ * N(0, I) once at init (so checkpoints and the EMA copy carry them). G runs on [z_ref; z]
+ * (gt_vbn_ref_join), every VBN layer sees x [N_ref + N, C(, H, W)] with the reference rows
+ * first, and G's output drops them (gt_vbn_ref_split). Per channel c, with w = 1 / (N_ref + 1):
+ *   reference rows: mu_r = mean over (N_ref, H, W) of x, s_r = the same mean of x^2;
+ *   example i:      mu_i = w mean_HW(x_i) + (1 - w) mu_r, s_i = w mean_HW(x_i^2) + (1 - w) s_r
+ *                   (for [N, C] features mean_HW(x_i) is x_i itself);
+ *   y = gamma (x - mu) / sqrt(s - mu^2 + eps) + beta, eps 1e-5; the reference rows use
+ * (mu_r, s_r) and propagate to the next layer. Training and evaluation are the same; the
+ * statistics stay in the graph (gradients flow through the reference batch). gamma
+ * ("<name>.gamma") starts N(1, 0.02), beta ("<name>.beta") 0, as in the reference code. */
+#define GT_VBN_REF_NAME "vbn.z_ref"
+typedef struct { int z; int64_t n; } gt_vbn_ref;    /* n = 0: off */
+gt_vbn_ref gt_vbn_ref_declare(gt_params *p, int64_t n, int64_t z_dim);
+gt_tensor *gt_vbn_ref_join(const gt_vbn_ref *r, const gt_fwd *f, gt_tensor *z); /* [z_ref; z] */
+gt_tensor *gt_vbn_ref_split(const gt_vbn_ref *r, gt_tensor *y);  /* drops the first n rows */
+typedef struct { int gamma, beta; int64_t n_ref; double eps; } gt_vbn_layer;
+gt_vbn_layer gt_vbn_declare(gt_params *p, const char *name, int64_t channels, int64_t n_ref);
+gt_tensor *gt_vbn_forward(const gt_vbn_layer *l, const gt_fwd *f, gt_tensor *x);
+
+/* ---- self-attention (Zhang et al. 2019, SAGAN; BigGAN-PyTorch's layers.Attention) ----
+ * x [N, C, H, W], C >= 8; 1x1 convs without bias: theta, phi to C/8, g to C/2, o from C/2 to C.
+ * phi, g are 2x2 max-pooled (stride 2, floor) to P positions; beta [N, HW, P] =
+ * softmax over P of theta^T phi; y = x + gamma o(g beta^T), gamma [1] trainable, 0 at init
+ * (so a new block is the identity). Entries "<name>.theta.weight", ..., "<name>.gamma". */
+typedef struct { gt_conv_layer theta, phi, g, o; int gamma; int64_t channels; } gt_attention_layer;
+gt_attention_layer gt_attention_declare(gt_params *p, const char *name, int64_t channels);
+void gt_attention_spectral_norm(gt_attention_layer *l, gt_params *p, int iterations);
+gt_tensor *gt_attention_forward(const gt_attention_layer *l, const gt_fwd *f, gt_tensor *x);
+
 /* ---- embedding: rows of a [num, dim] table ---- */
 typedef struct { int w; } gt_embedding_layer;
 gt_embedding_layer gt_embedding_declare(gt_params *p, const char *name, int64_t num, int64_t dim);

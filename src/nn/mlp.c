@@ -2,7 +2,8 @@
  * units with the chosen activation and optional normalisation. G ends in a linear layer to
  * the data size (tanh for images, none for points); D ends in one logit, after the optional
  * minibatch std and minibatch discrimination features are appended to its last hidden vector.
- * Spectral norm, when on, normalizes every linear weight. */
+ * Spectral norm, when on, normalizes every linear weight; with norm "vbn" (virtual batch norm)
+ * G runs on [z_ref; z] and drops the reference rows. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,6 +20,7 @@ typedef struct {
     gt_norm_layer norm[MLP_MAX_DEPTH];
     gt_batch_tricks bt;                    /* D: minibatch std and discrimination */
     gt_linear_layer last;
+    gt_vbn_ref vbn;                        /* G: virtual batch norm's reference latents */
 } mlp_arch;
 
 static int mlp_build(gt_model *m, gt_error *err) {
@@ -39,6 +41,11 @@ static int mlp_build(gt_model *m, gt_error *err) {
     a->depth = (int)s->depth;
     a->out = gen ? data : 1;
     int64_t in = gen ? s->z_dim : data;
+    if (s->attention != 0)
+        return gt_error_set(err, "model: %s.attention = %d: self-attention needs feature maps "
+                                 "(family dcgan), not the mlp family",
+                            s->section[0] ? s->section : gen ? "model.g" : "model.d", s->attention);
+    if (gen && s->vbn_ref > 0) a->vbn = gt_vbn_ref_declare(&m->params, s->vbn_ref, s->z_dim);
     char name[32];
     for (int i = 0; i < a->depth; i++) {
         snprintf(name, sizeof name, "fc%d", i + 1);
@@ -63,6 +70,7 @@ static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
                               gt_tensor **features) {
     const mlp_arch *a = m->arch;
     const gt_net_spec *s = &m->spec;
+    if (s->role == GT_ROLE_GENERATOR) x = gt_vbn_ref_join(&a->vbn, f, x); /* [z_ref; z] */
     int64_t flat[2] = {x->shape[0], -1};
     gt_tensor *h = gt_reshape(x, 2, flat);
     for (int i = 0; i < a->depth; i++)
@@ -72,9 +80,10 @@ static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     if (features) *features = h;
     gt_tensor *y = gt_linear_forward(&a->last, f, h);
     if (s->role == GT_ROLE_DISCRIMINATOR) return y;
+    y = gt_vbn_ref_split(&a->vbn, y);
     bool points = s->h == 1 && s->w == 1;
     if (points) return y;
-    int64_t img[4] = {x->shape[0], s->c, s->h, s->w};
+    int64_t img[4] = {y->shape[0], s->c, s->h, s->w};
     return gt_reshape(gt_tanh(y), 4, img);
 }
 

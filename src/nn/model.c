@@ -7,7 +7,8 @@
 
 #include "core/internal.h"
 
-static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp};
+static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp,
+                                                   &gt_family_progressive};
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
 const gt_model_family *gt_model_family_find(const char *name) {
@@ -16,11 +17,12 @@ const gt_model_family *gt_model_family_find(const char *name) {
     return NULL;
 }
 
-const char *gt_model_family_names(void) { return "dcgan|mlp"; }
+const char *gt_model_family_names(void) { return "dcgan|mlp|progressive"; }
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
  * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn
- * N(0, I) and normalized, right after its weight in declaration order. */
+ * N(0, I) and normalized, right after its weight in declaration order; VBN's reference latents
+ * N(0, I) and its gamma N(1, 0.02); attention's gamma 0. */
 static int init_weights(gt_model *m, gt_rng *rng, gt_error *err) {
     gt_init kind;
     if (gt_init_parse(m->spec.init, &kind) < 0)
@@ -37,6 +39,10 @@ static int init_weights(gt_model *m, gt_rng *rng, gt_error *err) {
             gt_fill(p->t[i], 1.0f);
         else if (strcmp(part, "weight_u") == 0)
             gt_sn_init_u(p->t[i], rng);
+        else if (strcmp(name, GT_VBN_REF_NAME) == 0)      /* VBN's reference latents */
+            gt_fill_normal(rng, p->t[i], 0, 1);
+        else if (is_norm && strcmp(part, "gamma") == 0)   /* VBN's scale, as its reference code */
+            gt_fill_normal(rng, p->t[i], 1, 0.02f);
         else if (strcmp(part, "weight") == 0)
             gt_init_tensor(p->t[i], kind, m->spec.init_std, slope, rng);
     }
@@ -85,8 +91,15 @@ int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char
     } else if (strcmp(kind, "layer") == 0) {
         n->kind = GT_NORM_LAYER;
         n->ln = gt_layernorm_declare(p, name, ndim, shape);
+    } else if (strcmp(kind, "vbn") == 0) {
+        int ref = gt_params_find(p, GT_VBN_REF_NAME);
+        if (ref < 0)
+            return gt_error_set(err, "model: norm 'vbn' (virtual batch norm) needs a reference "
+                                     "batch: it is for generators, with model.g.vbn_ref > 0");
+        n->kind = GT_NORM_VIRTUAL;
+        n->vbn = gt_vbn_declare(p, name, shape[0], p->spec[ref].shape[0]);
     } else {
-        return gt_error_set(err, "model: norm '%s' unknown (allowed: batch|layer|none)", kind);
+        return gt_error_set(err, "model: norm '%s' unknown (allowed: batch|layer|none|vbn)", kind);
     }
     return 0;
 }
@@ -95,6 +108,7 @@ gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x
     switch (n->kind) {
     case GT_NORM_BATCH: return gt_batchnorm_forward(&n->bn, f, x);
     case GT_NORM_LAYER: return gt_layernorm_forward(&n->ln, f, x);
+    case GT_NORM_VIRTUAL: return gt_vbn_forward(&n->vbn, f, x);
     case GT_NORM_NONE: return x;
     }
     return x;
@@ -123,6 +137,15 @@ int gt_arch_tricks_check(const gt_net_spec *s, int64_t feature_channels, gt_erro
                                      "groups of that size (make train.batch a multiple of it)",
                                 (long long)s->batch, sec, s->mbstd_group);
     }
+    bool vbn = strcmp(s->norm, "vbn") == 0;
+    if (vbn && (!gen || s->vbn_ref < 1))
+        return gt_error_set(err, "model: %s.norm = vbn (virtual batch norm) needs model.g.vbn_ref "
+                                 "> 0, the reference batch (e.g. 64); it is for generators only",
+                            sec);
+    if (s->vbn_ref != 0 && !vbn)
+        return gt_error_set(err, "model: %s.vbn_ref = %d is the reference batch of virtual batch "
+                                 "norm: set %s.norm = vbn too (or vbn_ref = 0)",
+                            sec, s->vbn_ref, sec);
     if (s->mbdisc_kernels > 0 && s->mbdisc_dim < 1)
         return gt_error_set(err, "model: %s.minibatch_discrimination_dim = %d must be at least 1",
                             sec, s->mbdisc_dim);

@@ -17,7 +17,7 @@ typedef struct gt_net_spec {
     int64_t width;          /* base channels (dcgan) or hidden width (mlp) */
     int64_t depth;          /* hidden layers (mlp) */
     char activation[64];    /* relu | leaky_relu | tanh (mlp hidden layers) */
-    char norm[64];          /* batch | layer | none */
+    char norm[64];          /* batch | layer | none | vbn (generators, with vbn_ref) */
     char init[64];          /* normal | kaiming | xavier | orthogonal */
     double init_std;        /* for normal */
     int c, h, w;            /* the data: images [c, h, w]; 2-D points c = 2, h = w = 1 */
@@ -29,6 +29,8 @@ typedef struct gt_net_spec {
     int mbdisc_kernels;     /* D: minibatch discrimination kernels B (0: off) */
     int mbdisc_dim;         /* D: their dimension C */
     int64_t batch;          /* the batch D sees in training (0: unknown; checked against mbstd_group) */
+    int vbn_ref;            /* G: virtual batch norm's reference latents N_ref (norm "vbn"; 0: off) */
+    int attention;          /* dcgan: side of the feature map followed by self-attention (0: off) */
     char section[16];       /* the configuration section, for messages ("model.d") */
 } gt_net_spec;
 
@@ -50,6 +52,11 @@ struct gt_model {
     const gt_model_family *family;
     gt_params params;
     void *arch;
+    /* Progressive growing (the progressive family reads them; others ignore them): the
+     * resolution the forward runs at and the fade-in weight alpha of its newest block. Build
+     * sets the final resolution and alpha 1; the trainer's schedule sets them before a step. */
+    int grow_res;
+    double grow_alpha;
 };
 
 const gt_model_family *gt_model_family_find(const char *name);
@@ -62,12 +69,14 @@ gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt
 /* Families (registered in model.c). */
 extern const gt_model_family gt_family_dcgan;
 extern const gt_model_family gt_family_mlp;
+extern const gt_model_family gt_family_progressive;
 
 /* Shared by families: an optional normalisation layer chosen by name. */
 typedef struct {
-    enum { GT_NORM_NONE, GT_NORM_BATCH, GT_NORM_LAYER } kind;
+    enum { GT_NORM_NONE, GT_NORM_BATCH, GT_NORM_LAYER, GT_NORM_VIRTUAL } kind;
     gt_batchnorm_layer bn;
     gt_layernorm_layer ln;
+    gt_vbn_layer vbn;       /* needs the table's reference latents declared first */
 } gt_norm_layer;
 int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
                     int ndim, const int64_t *shape, gt_error *err); /* shape: one sample's */

@@ -1,7 +1,7 @@
 /* Checkpoints: the whole training state in one safetensors file. Tensors: "g.*", "d.*" and
  * "d2.*" (parameters and buffers), "opt_g.m", "opt_g.v", "opt_d.m", "opt_d.v", "opt_d2.*" (when
  * the optimizer has them) and "ema.*". Metadata: the resolved configuration and every counter and generator
- * state as decimal strings. Restoring checks every tensor's presence and shape. */
+ * state as decimal strings (with progressive growing, "progressive.images": the schedule's clock). Restoring checks every tensor's presence and shape. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,7 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
     meta_u64(w, "rng.counter", t->rng.counter);
     meta_u64(w, "tricks_rng.key", t->gan.rng.key);
     meta_u64(w, "tricks_rng.counter", t->gan.rng.counter);
+    if (t->progressive) meta_u64(w, "progressive.images", (uint64_t)t->images);
     if (t->loader) {
         gt_loader_state ls = gt_loader_state_get(t->loader);
         meta_u64(w, "loader.seed", ls.seed);
@@ -185,6 +186,12 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
     if (t->has_d2) {
         if (meta_get(f, path, "opt_d2.step", &sd, err) < 0) return -1;
         t->opt_d2.step = (int64_t)sd;
+    }
+    if (t->progressive) { /* the schedule's clock; the optimizers were reset at its level */
+        uint64_t images;
+        if (meta_get(f, path, "progressive.images", &images, err) < 0) return -1;
+        t->images = (int64_t)images;
+        t->grow_level = gt_grow_at(&t->grow, t->images).level;
     }
     if (t->loader) gt_loader_state_set(t->loader, ls);
     return 0;

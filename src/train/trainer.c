@@ -15,14 +15,28 @@ uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
     return z ^ (z >> 31);
 }
 
+/* IDX images at data.resolution: 28 as stored, 32 padded by 2 pixels of background (-1). */
+static gt_dataset *load_idx(const gt_config *c, gt_error *err) {
+    if (c->data_resolution != 28 && c->data_resolution != 32) {
+        gt_error_set(err, "config: data.resolution = %lld: IDX images are 28x28 (28) or padded "
+                          "with background to 32x32 (32)", (long long)c->data_resolution);
+        return NULL;
+    }
+    gt_dataset *ds = gt_data_load_mnist_dir(c->data_path, "train", err);
+    if (!ds || c->data_resolution == 28) return ds;
+    gt_dataset *padded = gt_data_pad(ds, 32, -1.0f, err);
+    gt_dataset_free(ds);
+    return padded;
+}
+
 static gt_dataset *load_data(const gt_config *c, gt_error *err) {
     const char *kind = c->data_dataset;
     if (strcmp(kind, "fashion-mnist") == 0 || strcmp(kind, "mnist") == 0)
-        return gt_data_load_mnist_dir(c->data_path, "train", err);
+        return load_idx(c, err);
     if (strcmp(kind, "png") == 0)
         return gt_data_load_png_dir(c->data_path, (int)c->data_channels, (int)c->data_resolution, err);
     if (strcmp(kind, "stacked-fashion-mnist") == 0) {
-        gt_dataset *base = gt_data_load_mnist_dir(c->data_path, "train", err);
+        gt_dataset *base = load_idx(c, err);
         gt_dataset *ds = base ? gt_data_make_stacked(base, c->data_n_points,
                                                      gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err)
                               : NULL;
@@ -41,12 +55,9 @@ void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w) {
     } else if (strcmp(kind, "png") == 0) {
         *c = (int)cfg->data_channels;
         *h = *w = (int)cfg->data_resolution;
-    } else if (strcmp(kind, "stacked-fashion-mnist") == 0) {
-        *c = 3;
-        *h = *w = 28;
-    } else {
-        *c = 1;
-        *h = *w = 28;
+    } else {  /* IDX data: 28x28, or padded to 32x32 */
+        *c = strcmp(kind, "stacked-fashion-mnist") == 0 ? 3 : 1;
+        *h = *w = cfg->data_resolution == 32 ? 32 : 28;
     }
 }
 
@@ -55,7 +66,7 @@ static int check_data_shape(const gt_trainer *t, gt_error *err) {
     const gt_dataset *ds = t->data;
     if (ds->c == t->c && ds->h == t->h && ds->w == t->w) return 0;
     return gt_error_set(err, "data %s: examples are %dx%dx%d, the configuration implies %dx%dx%d "
-                             "(for IDX data only 28x28 single-channel images are supported)",
+                             "(IDX data: 28x28 single-channel images, padded to 32x32 with data.resolution = 32)",
                         ds->name, ds->c, ds->h, ds->w, t->c, t->h, t->w);
 }
 
@@ -69,7 +80,9 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
                      .mbstd_group = g ? 0 : (int)c->d_mbstd_group,
                      .mbstd_channels = (int)c->d_mbstd_channels,
                      .mbdisc_kernels = g ? 0 : (int)c->d_minibatch_discrimination,
-                     .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch};
+                     .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch,
+                     .vbn_ref = g ? (int)c->g_vbn_ref : 0,
+                     .attention = (int)(g ? c->g_attention : c->d_attention)};
     snprintf(s.section, sizeof s.section, "%s", g ? "model.g" : "model.d");
     snprintf(s.family, sizeof s.family, "%s", g ? c->g_family : c->d_family);
     snprintf(s.activation, sizeof s.activation, "%s", g ? c->g_activation : c->d_activation);
@@ -158,13 +171,25 @@ static void configure_tricks(gt_gan *gan, const gt_config *c) {
 
 static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape);
 
+/* The batch of the current step: train.batch, or the schedule's at the current resolution. */
+static int64_t current_batch(const gt_trainer *t) {
+    return t->progressive ? t->grow.batch[gt_grow_at(&t->grow, t->images).level] : t->cfg.train_batch;
+}
+
+/* The next real batch of the loader: its first `batch` examples (all of them unless growing
+ * progressively), brought to the schedule's resolution and cross-fade when growing. */
+static gt_tensor *real_batch(gt_trainer *t, int64_t batch) {
+    int64_t shape[4];
+    int nd = batch_shape(t, batch, shape);
+    gt_loader_next(t->loader, t->real, NULL);
+    gt_tensor *real = gt_from_data(nd, shape, t->real);
+    return t->progressive ? gt_grow_reals(real, gt_grow_at(&t->grow, t->images)) : real;
+}
+
 /* A fresh real batch for an unrolled D update (unrolled.fresh_batches). */
 static gt_tensor *next_real_batch(void *ctx) {
     gt_trainer *t = ctx;
-    int64_t shape[4];
-    int nd = batch_shape(t, t->cfg.train_batch, shape);
-    gt_loader_next(t->loader, t->real, NULL);
-    return gt_from_data(nd, shape, t->real);
+    return real_batch(t, current_batch(t));
 }
 
 /* Advice the configuration deserves (tricks.md: batch norm couples the samples a gradient
@@ -243,13 +268,32 @@ static int attach_data(gt_trainer *t, gt_error *err) {
     return 0;
 }
 
+/* Progressive growing: on when G's and D's families are progressive (both or neither). */
+static int setup_growing(gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    bool g = strcmp(c->g_family, "progressive") == 0, d = strcmp(c->d_family, "progressive") == 0;
+    if (g != d)
+        return gt_error_set(err, "config: model.g.family = %s and model.d.family = %s: progressive "
+                                 "growing needs both networks progressive", c->g_family, c->d_family);
+    t->progressive = g;
+    if (!g) return 0;
+    if (t->has_d2)
+        return gt_error_set(err, "config: model.d2.family = %s: progressive growing works with "
+                                 "one discriminator (set model.d2.family = none)", c->d2_family);
+    if (gt_grow_sched_init(&t->grow, c, t->h, c->train_batch, (int)c->d_mbstd_group, err) < 0)
+        return -1;
+    t->grow_level = gt_grow_at(&t->grow, 0).level;
+    return 0;
+}
+
 int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_error *err) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
     gt_config_example_shape(cfg, &t->c, &t->h, &t->w);
     t->arena = gt_arena_new((size_t)16 << 20);
     t->rng = gt_rng_seed(gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_LATENT));
-    if (build_networks(t, err) < 0 || (load_data && attach_data(t, err) < 0)) {
+    if (build_networks(t, err) < 0 || setup_growing(t, err) < 0 ||
+        (load_data && attach_data(t, err) < 0)) {
         gt_trainer_free(t);
         return -1;
     }
@@ -281,18 +325,45 @@ static void copy_buffers(gt_trainer *t, bool to_backup) {
     }
 }
 
+/* Sets G's and D's resolution and alpha to the schedule's at the images shown so far. */
+static gt_grow_state grow_apply(gt_trainer *t) {
+    gt_grow_state gs = gt_grow_at(&t->grow, t->images);
+    t->g.grow_res = t->d.grow_res = gs.res;
+    t->g.grow_alpha = t->d.grow_alpha = gs.alpha;
+    return gs;
+}
+
+/* Zeroes an optimizer's moments and step count (a new resolution, ProGAN's reset). */
+static void optim_reset(gt_optim *o) {
+    size_t n = (size_t)o->params->numel_trainable;
+    if (o->m) memset(o->m, 0, n * sizeof(float));
+    if (o->v) memset(o->v, 0, n * sizeof(float));
+    o->step = 0;
+}
+
+/* Before a step while growing: the networks' resolution and alpha, and the optimizers' reset
+ * when a new resolution begins. */
+static void grow_step(gt_trainer *t) {
+    gt_grow_state gs = grow_apply(t);
+    if (gs.level == t->grow_level) return;
+    if (t->cfg.prog_reset_optim) {
+        optim_reset(&t->opt_g);
+        optim_reset(&t->opt_d);
+    }
+    t->grow_level = gs.level;
+}
+
 bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
     GT_CHECK(t->loader != NULL, "trainer: stepping a trainer built without data");
-    int64_t batch = t->cfg.train_batch, shape[4], zs[2] = {batch, t->cfg.g_z_dim};
-    int nd = batch_shape(t, batch, shape);
+    if (t->progressive) grow_step(t);
+    int64_t batch = current_batch(t), zs[2] = {batch, t->cfg.g_z_dim};
     gt_tensor *fake = NULL, *real = NULL;
     st->nonfinite = false;
     copy_buffers(t, true);
     for (int64_t k = 0; k < t->cfg.train_d_steps && !st->nonfinite; k++) {
         gt_profile_mark("other");
-        gt_loader_next(t->loader, t->real, NULL);
+        real = real_batch(t, batch);
         gt_profile_mark("data");
-        real = gt_from_data(nd, shape, t->real);
         gt_tensor *z = gt_rand_normal(&t->rng, 2, zs, 0, 1);
         fake = gt_gan_d_step(&t->gan, t->step, t->step * t->cfg.train_d_steps + k, real, z, st);
     }
@@ -306,6 +377,7 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
     if (t->has_ema) gt_ema_update(&t->ema, &t->g.params);
     gt_profile_mark("ema");
     t->step++;
+    t->images += batch * t->cfg.train_d_steps;
     return true;
 }
 
@@ -315,9 +387,11 @@ void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
     gt_fwd f = gt_fwd_of(p, false);
     int64_t per = gt_trainer_example_size(t), chunk = 256;
     bool prev = gt_grad_set(false);
+    if (t->progressive) grow_apply(t);
     for (int64_t i = 0; i < n; i += chunk) {
         int64_t m = n - i < chunk ? n - i : chunk, zs[2] = {m, t->cfg.g_z_dim};
         gt_tensor *x = gt_model_forward(&t->g, &f, gt_rand_normal(&rng, 2, zs, 0, 1), NULL);
+        while (t->progressive && x->shape[2] < t->h) x = gt_upsample2x(x);
         gt_copy_to(out + i * per, x);
         gt_step_end();
     }

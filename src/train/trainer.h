@@ -7,6 +7,7 @@
 #include "data/data.h"
 #include "gan/gan.h"
 #include "io/config.h"
+#include "train/progressive.h"
 
 typedef struct gt_trainer {
     gt_config cfg;
@@ -25,6 +26,12 @@ typedef struct gt_trainer {
     float *real;              /* [batch, c, h, w] staging for a real batch */
     float *buffers_backup;    /* G's then the critics' buffers before the current step */
     char warnings[1024];      /* advice on the configuration, one per line ("" when none) */
+    /* Progressive growing (G and D of the progressive family): the schedule, the real images
+     * D has seen (its clock, checkpointed) and the level the optimizers were last reset at. */
+    bool progressive;
+    gt_grow_sched grow;
+    int64_t images;
+    int grow_level;
 } gt_trainer;
 
 /* Builds the run described by cfg (fresh weights from train.seed). With load_data the
@@ -39,7 +46,9 @@ void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w);
  * still holds the last good (finite) state. */
 bool gt_trainer_step(gt_trainer *t, gt_step_stats *st);
 /* n samples from G (the EMA copy when there is one) in evaluation mode, from latents drawn
- * with `seed`: out [n, c, h, w] (images) or [n, 2] (points). */
+ * with `seed`: out [n, c, h, w] (images) or [n, 2] (points). While growing progressively, G
+ * runs at the schedule's current resolution and alpha and its images are upsampled (nearest)
+ * to the data's h x w, so grids and metrics keep one shape and show the current pixels. */
 void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out);
 /* The data's shape per example: c, h, w (points: 2, 1, 1). */
 int64_t gt_trainer_example_size(const gt_trainer *t);
