@@ -180,6 +180,14 @@ gt_tensor *gt_mean_all(gt_tensor *x);  /* shape [] */
 /* Sums x down to a shape it was broadcast from (the adjoint of gt_expand). */
 gt_tensor *gt_sum_to(gt_tensor *x, int ndim, const int64_t *shape);
 
+/* ---- Normalisation (fused; x: [N, C, ...], statistics per channel over all other axes) ---- */
+/* xhat = (x - mean) / sqrt(var + eps), var biased; mean and var ([C], constants) are returned
+ * through the pointers that are not NULL (for running statistics). */
+gt_tensor *gt_batch_norm(gt_tensor *x, float eps, gt_tensor **mean, gt_tensor **var);
+/* dx = invstd (dy - mean(dy) - xhat mean(dy xhat)), the input gradient of batch_norm;
+ * dy, xhat: [N, C, ...], invstd: [C]. */
+gt_tensor *gt_batch_norm_backward(gt_tensor *dy, gt_tensor *xhat, gt_tensor *invstd);
+
 /* ---- Shape ops ------------------------------------------------------------------------------- */
 gt_tensor *gt_reshape(gt_tensor *x, int ndim, const int64_t *shape); /* one entry may be -1 */
 gt_tensor *gt_permute(gt_tensor *x, const int *perm);     /* y.shape[i] = x.shape[perm[i]] (a view) */

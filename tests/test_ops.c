@@ -497,6 +497,76 @@ static void ref_gather(const op_case *c, gt_tensor *const *in, double *o) {
     for (int j = 0; j < 6; j++) o[j] = pow(in[0]->data[gather_idx[j]], 2);
 }
 
+/* Fused batch norm over [N, C, ...]: per-channel statistics over every axis but 1. */
+static void channel_shape(const gt_tensor *x, int64_t *n, int64_t *c, int64_t *s) {
+    *n = x->shape[0];
+    *c = x->shape[1];
+    *s = x->numel / (*n * *c);
+}
+static gt_tensor *f_bn(gt_tensor *const *in, const void *c) {
+    (void)c;
+    return gt_batch_norm(I(0), 1e-3f, NULL, NULL);
+}
+static void ref_bn(const op_case *cs, gt_tensor *const *in, double *o) {
+    (void)cs;
+    int64_t n, c, s;
+    channel_shape(in[0], &n, &c, &s);
+    const float *x = in[0]->data;
+    for (int64_t j = 0; j < c; j++) {
+        double m = 0, v = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) m += x[(i * c + j) * s + k];
+        m /= (double)(n * s);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) v += pow(x[(i * c + j) * s + k] - m, 2);
+        v /= (double)(n * s);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++)
+                o[(i * c + j) * s + k] = (x[(i * c + j) * s + k] - m) / sqrt(v + 1e-3);
+    }
+}
+/* batch_norm_backward(dy, xhat, invstd = e^r): three independent inputs. */
+static gt_tensor *f_bn_bw(gt_tensor *const *in, const void *c) {
+    (void)c;
+    return gt_batch_norm_backward(I(0), I(1), gt_exp(I(2)));
+}
+static void ref_bn_bw(const op_case *cs, gt_tensor *const *in, double *o) {
+    (void)cs;
+    int64_t n, c, s;
+    channel_shape(in[0], &n, &c, &s);
+    const float *g = in[0]->data, *h = in[1]->data;
+    for (int64_t j = 0; j < c; j++) {
+        double mg = 0, mgh = 0, r = exp(in[2]->data[j]);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) {
+                int64_t e = (i * c + j) * s + k;
+                mg += g[e];
+                mgh += (double)g[e] * h[e];
+            }
+        mg /= (double)(n * s);
+        mgh /= (double)(n * s);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) {
+                int64_t e = (i * c + j) * s + k;
+                o[e] = r * (g[e] - mg - h[e] * mgh);
+            }
+    }
+}
+/* The layer's training-mode composite: batch_norm, then a per-channel affine map. */
+static gt_tensor *f_bn_affine(gt_tensor *const *in, const void *c) {
+    (void)c;
+    int64_t s[4] = {1, 3, 1, 1};
+    gt_tensor *y = gt_batch_norm(I(0), 1e-3f, NULL, NULL);
+    return gt_tanh(gt_add(gt_mul(y, gt_reshape(I(1), 4, s)), gt_reshape(I(2), 4, s)));
+}
+static void ref_bn_affine(const op_case *cs, gt_tensor *const *in, double *o) {
+    ref_bn(cs, in, o);
+    for (int64_t e = 0; e < in[0]->numel; e++) {
+        int64_t j = (e / 4) % 3;
+        o[e] = tanh(o[e] * in[1]->data[j] + in[2]->data[j]);
+    }
+}
+
 /* ---- the table ---------------------------------------------------------------------------------- */
 
 #define SH(...) {__VA_ARGS__}
@@ -560,6 +630,13 @@ static const op_case cases[] = {
     {"upsample2x", 1, {4}, {SH(1, 2, 2, 3)}, -1, 1, 0, f_up, .ref = ref_up},
     {"downsample2x", 1, {4}, {SH(1, 2, 4, 2)}, -1, 1, 0, f_down, .ref = ref_down},
     {"gather", 1, {2}, {SH(3, 4)}, -1, 1, 0, f_gather, .ref = ref_gather},
+    {"sum_nchw_channels", 1, {4}, {SH(3, 4, 5, 6)}, -2, 2, 0, f_sum, .ref = ref_sum, .iarg = {3, 0, 2, 3, 0}},
+    {"sum_rows", 1, {2}, {SH(5, 3)}, -2, 2, 0, f_sum, .ref = ref_sum, .iarg = {1, 0, 0, 0, 1}},
+    {"batch_norm_nchw", 1, {4}, {SH(4, 3, 2, 2)}, -2, 2, 0, f_bn, .ref = ref_bn},
+    {"batch_norm_nc", 1, {2}, {SH(6, 3)}, -2, 2, 0, f_bn, .ref = ref_bn},
+    {"batch_norm_affine", 3, {4, 1, 1}, {SH(3, 3, 2, 2), SH(3), SH(3)}, -2, 2, 0, f_bn_affine, .ref = ref_bn_affine},
+    {"batch_norm_backward_nchw", 3, {4, 4, 1}, {SH(3, 2, 2, 3), SH(3, 2, 2, 3), SH(2)}, -1, 1, 0, f_bn_bw, .ref = ref_bn_bw},
+    {"batch_norm_backward_nc", 3, {2, 2, 1}, {SH(5, 3), SH(5, 3), SH(3)}, -1, 1, 0, f_bn_bw, .ref = ref_bn_bw},
 };
 
 /* ---- the driver ----------------------------------------------------------------------------------- */

@@ -29,6 +29,11 @@ typedef struct gt_backend {
                             const int64_t *shape);
     void (*reduce_sum)(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
     void (*reduce_max)(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+    void (*channel_sum)(float *y, const float *x, int64_t n, int64_t c, int64_t s);
+    void (*batch_norm)(float *xhat, float *mean, float *var, float *invstd, const float *x,
+                       int64_t n, int64_t c, int64_t s, float eps);
+    void (*batch_norm_backward)(float *dx, const float *dy, const float *xhat,
+                                const float *invstd, int64_t n, int64_t c, int64_t s);
     void (*gather)(float *y, const float *x, const int64_t *idx, int64_t n);
     void (*scatter_add)(float *x, const float *y, const int64_t *idx, int64_t n);
     void (*rand_uniform)(float *y, int64_t n, uint64_t key, uint64_t counter, float lo, float hi);

@@ -43,11 +43,43 @@ static const float *reduce_eval(reduce_kernel k, const gt_tensor *x, unsigned ma
     return cur;
 }
 
+/* Sums the masked axes of x. Size-1 axes drop out and neighbouring axes of one kind merge;
+ * when that leaves [n, c, s] with n and s summed (each possibly absent), as a per-channel sum
+ * over [N, C, H, W] does, one channel-sum kernel makes a single pass. */
+static const float *sum_eval(const gt_tensor *x, unsigned mask) {
+    int64_t g[GT_MAX_DIMS];
+    bool red[GT_MAX_DIMS];
+    int ng = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        bool r = (mask & (1u << i)) != 0;
+        if (x->shape[i] == 1) continue;
+        if (ng > 0 && red[ng - 1] == r) {
+            g[ng - 1] *= x->shape[i];
+        } else {
+            g[ng] = x->shape[i];
+            red[ng++] = r;
+        }
+    }
+    int64_t n = 1, c = 1, s = 1;
+    int k = 0;
+    if (ng == 1 && red[0]) {
+        s = g[k++];
+    } else {
+        if (k < ng && red[k]) n = g[k++];
+        if (k < ng) c = g[k++];
+        if (k < ng) s = g[k++];
+    }
+    if (k < ng) return reduce_eval(gt_be()->reduce_sum, x, mask);
+    float *y = gt_step_alloc_((size_t)c * sizeof(float));
+    gt_be()->channel_sum(y, gt_contiguous_data_(x), n, c, s);
+    return y;
+}
+
 gt_tensor *gt_sum_axes_mask_(gt_tensor *x, unsigned mask, bool keepdim) {
     int64_t shape[GT_MAX_DIMS];
     int nd = reduced_shape(x, mask, keepdim, shape);
     gt_tensor *y = gt_new_(nd, shape);
-    const float *r = reduce_eval(gt_be()->reduce_sum, x, mask);
+    const float *r = sum_eval(x, mask);
     memcpy(y->data, r, (size_t)y->numel * sizeof(float));
     gt_node *n = gt_record_(GT_OP_SUM, y, 1, &x);
     if (n) n->attr[0] = mask;

@@ -110,6 +110,21 @@ void gt_cpu_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64
 void gt_cpu_gather(float *y, const float *x, const int64_t *idx, int64_t n);
 void gt_cpu_scatter_add(float *x, const float *y, const int64_t *idx, int64_t n);
 
+/* ---- Per-channel kernels (norm.c) ----------------------------------------------------------
+ * x viewed as [n, c, s] (batch, channels, the rest); results per channel j over all (i, k).
+ * Threads split channels; each channel's sums run in one fixed order (s > 1: element k of every
+ * row into partial sum k % 16, the 16 added in a fixed tree; s == 1: rows in order). */
+/* y[j] = sum_{i,k} x[i, j, k]. */
+void gt_cpu_channel_sum(float *y, const float *x, int64_t n, int64_t c, int64_t s);
+/* Batch-norm statistics and normalisation: mean[j], biased var[j], invstd[j] = 1/sqrt(var + eps),
+ * xhat[i, j, k] = (x[i, j, k] - mean[j]) invstd[j]. n s >= 1. */
+void gt_cpu_batch_norm(float *xhat, float *mean, float *var, float *invstd, const float *x,
+                       int64_t n, int64_t c, int64_t s, float eps);
+/* Its input gradient: dx = invstd[j] (dy - mean_j(dy) - xhat mean_j(dy xhat)), the means over
+ * (i, k) of channel j. n s >= 1. */
+void gt_cpu_batch_norm_backward(float *dx, const float *dy, const float *xhat,
+                                const float *invstd, int64_t n, int64_t c, int64_t s);
+
 /* ---- Random numbers (rng.c): Philox 4x32-10 ------------------------------------------
  * Element i of a draw uses counter block (counter + i / 4), lane i % 4, so results do not
  * depend on threads. After a draw of n values the caller advances counter by (n + 3) / 4. */

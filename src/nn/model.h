@@ -60,7 +60,7 @@ struct gt_model {
 };
 
 const gt_model_family *gt_model_family_find(const char *name);
-const char *gt_model_family_names(void);  /* "dcgan|mlp" */
+const char *gt_model_family_names(void);  /* "dcgan|mlp|progressive" */
 /* Builds and finalizes the network in the arena and initialises its weights from rng. */
 int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng *rng, gt_error *err);
 void gt_model_release(gt_model *m);

@@ -36,21 +36,21 @@ static void blend_into(gt_tensor *running, gt_tensor *batch, double momentum) {
 
 gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
     GT_CHECK(x->ndim == 2 || x->ndim == 4, "batchnorm: x must be [N, C] or [N, C, H, W]");
-    int axes[3] = {0, 2, 3}, n_axes = x->ndim == 2 ? 1 : 3;
-    gt_tensor *mean, *var;
+    gt_tensor *xhat;
     if (f->train) {
+        /* the fused op: batch statistics, differentiable to any order through xhat */
         int64_t count = x->numel / x->shape[1];
         GT_CHECK(count > 1, "batchnorm: training needs more than one value per channel");
-        mean = gt_mean(x, n_axes, axes, true);
-        var = gt_var(x, n_axes, axes, true, false);
+        gt_tensor *mean, *var;
+        xhat = gt_batch_norm(x, (float)l->eps, &mean, &var);
         blend_into(f->t[l->mean], mean, l->momentum);
-        blend_into(f->t[l->var], gt_mul_scalar(gt_detach(var), (float)count / (float)(count - 1)),
+        blend_into(f->t[l->var], gt_mul_scalar(var, (float)count / (float)(count - 1)),
                    l->momentum);
     } else {
-        mean = per_channel(f->t[l->mean], x->ndim);
-        var = per_channel(f->t[l->var], x->ndim);
+        gt_tensor *mean = per_channel(f->t[l->mean], x->ndim);
+        gt_tensor *var = per_channel(f->t[l->var], x->ndim);
+        xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
     }
-    gt_tensor *xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
     return gt_add(gt_mul(xhat, per_channel(f->t[l->weight], x->ndim)),
                   per_channel(f->t[l->bias], x->ndim));
 }
