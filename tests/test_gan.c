@@ -32,7 +32,9 @@ static void load_params(gt_fixture *fx, const char *prefix, gt_params *p) {
 
 /* A bias followed by batch norm has an exactly zero gradient, so Adam's first steps move it by
  * about +-lr in a direction set by rounding noise (in PyTorch as here); those biases, and the
- * running means that see them, are checked to an absolute 2 lr per step instead. */
+ * running means that see them, are checked to an absolute 2.5 lr per step instead: each side
+ * may move by a little more than lr (Adam's second update can reach 1.054 lr) in opposite
+ * directions. */
 static const char *const g_noise_driven[] = {"fc.bias", "fc_norm.running_mean", "deconv1.bias",
                                             "norm1.running_mean", NULL};
 static const char *const d_noise_driven[] = {"conv2.bias", "norm2.running_mean", NULL};
@@ -44,7 +46,7 @@ static bool listed(const char *name, const char *const *list) {
 }
 
 /* Counts entries whose largest |ours - theirs|, relative to the entry's largest magnitude,
- * exceeds tol (absolute 2 lr steps for the noise-driven ones). */
+ * exceeds tol (absolute 2.5 lr per step for the noise-driven ones). */
 static int compare_params(gt_fixture *fx, const char *prefix, const gt_params *p,
                           const char *const *noise_driven, double tol, double noise_abs) {
     char key[160];
@@ -100,8 +102,8 @@ TEST(two_dcgan_steps_match_pytorch) {
         CHECK_NEAR(st.g_loss, gt_item(gt_fixture_get(fx, key)), 1e-5);
         gt_step_end();
     }
-    CHECK(compare_params(fx, "final.g.", &g.params, g_noise_driven, 1e-4, 2 * 2 * 2e-4) == 0);
-    CHECK(compare_params(fx, "final.d.", &d.params, d_noise_driven, 1e-4, 2 * 2 * 2e-4) == 0);
+    CHECK(compare_params(fx, "final.g.", &g.params, g_noise_driven, 1e-4, 2 * 2.5 * 2e-4) == 0);
+    CHECK(compare_params(fx, "final.d.", &d.params, d_noise_driven, 1e-4, 2 * 2.5 * 2e-4) == 0);
     gt_step_end();
     gt_model_release(&g);
     gt_model_release(&d);

@@ -15,6 +15,11 @@ static void sample_help(void) {
            "                .npy: float32 (N, C, H, W) in [-1, 1], or (N, 2) for 2-D data\n"
            "  --n N         how many samples (default 64)\n"
            "  --seed S      seed of the latent draws (default 0)\n"
+           "  --truncation PSI         (stylegan2) w = w_avg + PSI (w - w_avg); 0 gives w_avg's image\n"
+           "  --truncation-cutoff L    truncate only the first L style layers (default: all)\n"
+           "  --style-mix              (stylegan2) a K x K grid from K = --n latents: cell (i, j)\n"
+           "                           has w_i's coarse styles and w_j's fine ones (diagonal: w_i)\n"
+           "  --mix-cutoff L           the coarse styles are the first L layers (default: half)\n"
            "Samples come from G's EMA weights when the checkpoint has them, in evaluation mode.\n");
 }
 
@@ -35,12 +40,23 @@ static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
     return 0;
 }
 
-static int write_samples(gt_trainer *t, const char *out, long long n, long long seed, gt_error *err) {
+static int write_samples(gt_trainer *t, const char *out, long long n, long long seed,
+                         long long mix_cutoff, gt_error *err) {
     bool points = t->h == 1 && t->w == 1;
+    long long k = n;
+    if (mix_cutoff > -2) n = k * k; /* a style mixing grid */
     float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
     if (!x) return gt_error_set(err, "out of memory for %lld samples", n);
-    gt_trainer_sample(t, n, (uint64_t)seed, x);
-    int rc;
+    int rc = 0;
+    if (mix_cutoff > -2)
+        rc = gt_trainer_style_mix(t, (int)k, (uint64_t)seed,
+                                  mix_cutoff < 0 ? t->g.num_ws / 2 : (int)mix_cutoff, x, err);
+    else
+        gt_trainer_sample(t, n, (uint64_t)seed, x);
+    if (rc < 0) {
+        free(x);
+        return rc;
+    }
     if (ends_with(out, ".npy")) {
         int64_t shape[4] = {n, t->c, t->h, t->w};
         rc = gt_npy_write(out, x, points ? 2 : 4, shape, err);
@@ -49,6 +65,7 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
     } else {
         int cols = 1;
         while ((long long)cols * cols < n) cols++;
+        if (mix_cutoff > -2) cols = (int)k;
         rc = gt_png_write_grid(out, x, (int)n, t->c, t->h, t->w, cols, err);
     }
     free(x);
@@ -57,7 +74,9 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
 
 int gt_cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *v;
-    long long n = 64, seed = 0;
+    long long n = 64, seed = 0, cutoff = -1, mix_cutoff = -2; /* -2: no style mixing grid */
+    double psi = 1.0;
+    bool truncate = false;
     for (int i = 1; i < argc; i++) {
         if (gt_cli_is_help(argv[i])) {
             sample_help();
@@ -74,21 +93,53 @@ int gt_cmd_sample(int argc, char **argv) {
             if (!gt_cli_parse_i64(v, &seed))
                 return gt_cli_usage("sample", "--seed must be a non-negative integer, got '%s'",
                                     v ? v : "");
+        } else if (gt_cli_option(argc, argv, &i, "--truncation", &v)) {
+            char *end = NULL;
+            psi = v ? strtod(v, &end) : 0;
+            if (!v || !*v || *end || !(psi >= -10 && psi <= 10))
+                return gt_cli_usage("sample", "--truncation must be a number (psi, e.g. 0.7), got '%s'",
+                                    v ? v : "");
+            truncate = true;
+        } else if (gt_cli_option(argc, argv, &i, "--truncation-cutoff", &v)) {
+            if (!gt_cli_parse_i64(v, &cutoff) || cutoff > 64)
+                return gt_cli_usage("sample", "--truncation-cutoff must be an integer from 0 to "
+                                    "the style layers, got '%s'", v ? v : "");
+        } else if (strcmp(argv[i], "--style-mix") == 0) {
+            if (mix_cutoff == -2) mix_cutoff = -1;
+        } else if (gt_cli_option(argc, argv, &i, "--mix-cutoff", &v)) {
+            if (!gt_cli_parse_i64(v, &mix_cutoff) || mix_cutoff > 64)
+                return gt_cli_usage("sample", "--mix-cutoff must be an integer from 0 to the style "
+                                    "layers, got '%s'", v ? v : "");
         } else {
             return gt_cli_usage("sample", "unknown argument '%s'", argv[i]);
         }
     }
+    if (mix_cutoff > -2 && n > 64)
+        return gt_cli_usage("sample", "--style-mix draws an N x N grid: --n must be at most 64");
     if (!ckpt || !out) return gt_cli_usage("sample", "needs --ckpt FILE and --out FILE");
     if (!ends_with(out, ".png") && !ends_with(out, ".npy"))
         return gt_cli_usage("sample", "--out must end in .png or .npy, got '%s'", out);
     gt_trainer t;
     gt_error err;
     if (open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
-    int rc = write_samples(&t, out, n, seed, &err);
+    if ((truncate || cutoff >= 0) && !t.style) {
+        int rc = gt_cli_fail("--truncation needs a style-based generator (model.g.family = "
+                             "stylegan2); this checkpoint's is %s", t.cfg.g_family);
+        gt_trainer_free(&t);
+        return rc;
+    }
+    if (cutoff > t.g.num_ws) {
+        gt_trainer_free(&t);
+        return gt_cli_usage("sample", "--truncation-cutoff %lld: G has %d style layers", cutoff,
+                            t.g.num_ws);
+    }
+    t.g.trunc_psi = psi;
+    t.g.trunc_cutoff = (int)cutoff;
+    int rc = write_samples(&t, out, n, seed, mix_cutoff, &err);
     gt_trainer_free(&t);
     gt_runtime_free();
     if (rc < 0) return gt_cli_fail("%s", err.msg);
-    printf("wrote %lld samples to %s\n", n, out);
+    printf("wrote %lld samples to %s\n", mix_cutoff > -2 ? n * n : n, out);
     return 0;
 }
 

@@ -93,6 +93,16 @@ typedef struct gt_unroll_spec {
     void *next_real_ctx;          /* NULL next_real: always G's real batch */
 } gt_unroll_spec;
 
+/* Path length regularization (Karras et al. 2020, StyleGAN2; tricks.md section 6), for G's of a
+ * style-based family: a separate G update every `every` G steps on batch / batch_shrink latents,
+ * loss weight * every * E (l - a)^2 (src/gan/path_length.c). */
+typedef struct gt_pl_spec {
+    double weight;                /* 0: off (StyleGAN2: 2) */
+    double decay;                 /* a <- a + decay (E l - a) (0.01) */
+    int64_t every;                /* lazy interval k (4); G's Adam is corrected as D's */
+    int64_t batch_shrink;         /* latents per update: batch / batch_shrink (2) */
+} gt_pl_spec;
+
 /* The instance-noise sigma and the penalty weight multiplier at G step t. */
 double gt_noise_sigma(const gt_noise_spec *s, int64_t t);
 double gt_penalty_decay(const gt_penalty_spec *s, int64_t t);
@@ -118,6 +128,8 @@ typedef struct gt_gan {
     gt_penalty_spec penalty;
     gt_noise_spec noise;
     gt_unroll_spec unroll;
+    gt_pl_spec pl;
+    double pl_mean;               /* path length regularization's running mean a (checkpointed) */
     gt_rng rng;                   /* targets, noise and penalty draws (checkpointed) */
 } gt_gan;
 
@@ -178,6 +190,7 @@ typedef struct gt_step_stats {
     double d_real_mean, d_fake_mean;  /* critic 0's mean logits, for health checks */
     double d_acc_real, d_acc_fake;    /* share of reals with logit > 0, of fakes with logit < 0 */
     bool nonfinite;                   /* a loss or gradient was NaN or infinite: no update made */
+    double pl_penalty;                /* the last path length penalty E (l - a)^2, unweighted */
 } gt_step_stats;
 
 /* One D update of every critic on real and G(z), at G step t and D iteration d_iter (lazy
@@ -204,6 +217,19 @@ gt_fwd gt_unroll_critic(gt_gan *gan, int k, int64_t t, gt_tensor *real, gt_tenso
 gt_tensor *gt_g_objective_unrolled(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real);
 /* One G update through the critics, at G step t. */
 void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st);
+
+/* ---- Path length regularization (path_length.c) ---- */
+/* G's synthesis at ws [N, num_ws, w_dim] (read through f) against y [N, c, h, w] (the draw
+ * N(0, I) / sqrt(h w)): g = d sum(G(ws) y) / d ws (create_graph), lengths l [N] =
+ * sqrt(mean over style layers of sum over w_dim of g^2); *mean_io (a) becomes a + decay (E l - a)
+ * and the result is E (l - a)^2 with that new a, recorded for G's update (unweighted). */
+gt_tensor *gt_path_length_penalty(const gt_model *g, const gt_fwd *f, gt_tensor *ws, gt_tensor *y,
+                                  double decay, double *mean_io);
+/* Whether G step t runs the lazy path length update (weight > 0 and t a multiple of every). */
+bool gt_gan_pl_due(const gt_gan *gan, int64_t t);
+/* The path length update of G on latents z (ws from G's training mapping, y drawn from the
+ * GAN's generator), with weight * every; gan->pl_mean advances when the update is made. */
+bool gt_gan_pl_step(gt_gan *gan, gt_tensor *z, gt_step_stats *st);
 
 /* Name tables for the configuration ("bce|minimax|..."); -1 when unknown. */
 int gt_loss_kind_parse(const char *name);

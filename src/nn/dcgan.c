@@ -205,4 +205,4 @@ static gt_tensor *dcgan_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x
     return discriminator_forward(a, f, x, features);
 }
 
-const gt_model_family gt_family_dcgan = {"dcgan", dcgan_build, dcgan_forward};
+const gt_model_family gt_family_dcgan = {.name = "dcgan", .build = dcgan_build, .forward = dcgan_forward};

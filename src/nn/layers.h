@@ -138,6 +138,12 @@ gt_attention_layer gt_attention_declare(gt_params *p, const char *name, int64_t 
 void gt_attention_spectral_norm(gt_attention_layer *l, gt_params *p, int iterations);
 gt_tensor *gt_attention_forward(const gt_attention_layer *l, const gt_fwd *f, gt_tensor *x);
 
+/* ---- modulated convolution (Karras et al. 2020, StyleGAN2; src/nn/stylegan2.c) ----
+ * x [N, C_in, H, W], weight [C_out, C_in, k, k] (k odd, padding k/2), styles [N, C_in]:
+ * W_n = weight * styles_n (per input channel), demodulated W_n / sqrt(sum_{in,kh,kw} W_n^2 + 1e-8)
+ * when asked; y_n = conv2d(x_n, W_n), computed as one conv with groups = N. */
+gt_tensor *gt_modulated_conv2d(gt_tensor *x, gt_tensor *weight, gt_tensor *styles, bool demodulate);
+
 /* ---- embedding: rows of a [num, dim] table ---- */
 typedef struct { int w; } gt_embedding_layer;
 gt_embedding_layer gt_embedding_declare(gt_params *p, const char *name, int64_t num, int64_t dim);

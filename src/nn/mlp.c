@@ -87,4 +87,4 @@ static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     return gt_reshape(gt_tanh(y), 4, img);
 }
 
-const gt_model_family gt_family_mlp = {"mlp", mlp_build, mlp_forward};
+const gt_model_family gt_family_mlp = {.name = "mlp", .build = mlp_build, .forward = mlp_forward};

@@ -8,7 +8,7 @@
 #include "core/internal.h"
 
 static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp,
-                                                   &gt_family_progressive};
+                                                   &gt_family_progressive, &gt_family_stylegan2};
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
 const gt_model_family *gt_model_family_find(const char *name) {
@@ -17,7 +17,7 @@ const gt_model_family *gt_model_family_find(const char *name) {
     return NULL;
 }
 
-const char *gt_model_family_names(void) { return "dcgan|mlp|progressive"; }
+const char *gt_model_family_names(void) { return "dcgan|mlp|progressive|stylegan2"; }
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
  * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn
@@ -67,6 +67,7 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
         gt_model_release(m);
         return -1;
     }
+    if (m->family->init) m->family->init(m, rng);
     return 0;
 }
 

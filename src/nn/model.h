@@ -31,6 +31,11 @@ typedef struct gt_net_spec {
     int64_t batch;          /* the batch D sees in training (0: unknown; checked against mbstd_group) */
     int vbn_ref;            /* G: virtual batch norm's reference latents N_ref (norm "vbn"; 0: off) */
     int attention;          /* dcgan: side of the feature map followed by self-attention (0: off) */
+    /* stylegan2 generators (src/nn/stylegan2.c) */
+    int mapping_layers;     /* fully connected layers of the mapping network */
+    int64_t w_dim;          /* width of the mapping network and of w (0: z_dim) */
+    double mapping_lr_mul;  /* learning-rate multiplier of the mapping network (StyleGAN2: 0.01) */
+    double style_mixing;    /* probability of mixing two w's in a training forward */
     char section[16];       /* the configuration section, for messages ("model.d") */
 } gt_net_spec;
 
@@ -45,6 +50,13 @@ typedef struct gt_model_family {
      * last hidden activation, with the minibatch std and minibatch discrimination features
      * appended when they are on. */
     gt_tensor *(*forward)(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
+    /* Optional (NULL in most families): adjusts the weights after the common initialisation. */
+    void (*init)(gt_model *m, gt_rng *rng);
+    /* Optional, style-based generators: the mapping z [N, z_dim] -> ws [N, num_ws, w_dim]
+     * (truncated by the model's trunc_psi; a training forward updates w_avg and mixes styles)
+     * and the synthesis ws -> x [N, c, h, w]; forward(z) = synthesis(mapping(z)). */
+    gt_tensor *(*mapping)(const gt_model *m, const gt_fwd *f, gt_tensor *z);
+    gt_tensor *(*synthesis)(const gt_model *m, const gt_fwd *f, gt_tensor *ws);
 } gt_model_family;
 
 struct gt_model {
@@ -57,10 +69,18 @@ struct gt_model {
      * sets the final resolution and alpha 1; the trainer's schedule sets them before a step. */
     int grow_res;
     double grow_alpha;
+    /* Style-based generators (stylegan2; others ignore them): num_ws style layers; style_rng,
+     * when set, draws the per-pixel noise and style mixing of training forwards (NULL:
+     * the constant noise buffers, no mixing); truncation w_avg + trunc_psi (w - w_avg) on the
+     * first trunc_cutoff style layers (all when < 0), off at psi 1 (build's value). */
+    int num_ws;
+    gt_rng *style_rng;
+    double trunc_psi;
+    int trunc_cutoff;
 };
 
 const gt_model_family *gt_model_family_find(const char *name);
-const char *gt_model_family_names(void);  /* "dcgan|mlp|progressive" */
+const char *gt_model_family_names(void);  /* "dcgan|mlp|progressive|stylegan2" */
 /* Builds and finalizes the network in the arena and initialises its weights from rng. */
 int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng *rng, gt_error *err);
 void gt_model_release(gt_model *m);
@@ -70,6 +90,7 @@ gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt
 extern const gt_model_family gt_family_dcgan;
 extern const gt_model_family gt_family_mlp;
 extern const gt_model_family gt_family_progressive;
+extern const gt_model_family gt_family_stylegan2;
 
 /* Shared by families: an optional normalisation layer chosen by name. */
 typedef struct {

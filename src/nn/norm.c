@@ -1,6 +1,7 @@
 /* Normalisation layers: batch norm (batch statistics in training, running statistics in
- * evaluation) and layer norm. Both are compositions of core ops, so they differentiate to
- * any order, batch statistics included. */
+ * evaluation) and layer norm. Training-mode batch norm normalises with the fused gt_batch_norm
+ * op (whose backward rules are written in ops); the rest are compositions of core ops, so both
+ * differentiate to any order, batch statistics included. */
 #include <string.h>
 
 #include "core/internal.h"

@@ -1,7 +1,9 @@
 /* Checkpoints: the whole training state in one safetensors file. Tensors: "g.*", "d.*" and
  * "d2.*" (parameters and buffers), "opt_g.m", "opt_g.v", "opt_d.m", "opt_d.v", "opt_d2.*" (when
  * the optimizer has them) and "ema.*". Metadata: the resolved configuration and every counter and generator
- * state as decimal strings (with progressive growing, "progressive.images": the schedule's clock). Restoring checks every tensor's presence and shape. */
+ * state as decimal strings (with progressive growing, "progressive.images": the schedule's clock;
+ * with a style-based G, "style_rng.*" and "path_length.mean", the latter printed with 17
+ * significant digits so it round-trips exactly). Restoring checks every tensor's presence and shape. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,13 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
     meta_u64(w, "tricks_rng.key", t->gan.rng.key);
     meta_u64(w, "tricks_rng.counter", t->gan.rng.counter);
     if (t->progressive) meta_u64(w, "progressive.images", (uint64_t)t->images);
+    if (t->style) { /* a style-based G: its noise generator, and path length's running mean */
+        char buf[40];
+        meta_u64(w, "style_rng.key", t->style_rng.key);
+        meta_u64(w, "style_rng.counter", t->style_rng.counter);
+        snprintf(buf, sizeof buf, "%.17g", t->gan.pl_mean);
+        gt_st_writer_meta(w, "path_length.mean", buf);
+    }
     if (t->loader) {
         gt_loader_state ls = gt_loader_state_get(t->loader);
         meta_u64(w, "loader.seed", ls.seed);
@@ -192,6 +201,19 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
         if (meta_get(f, path, "progressive.images", &images, err) < 0) return -1;
         t->images = (int64_t)images;
         t->grow_level = gt_grow_at(&t->grow, t->images).level;
+    }
+    if (t->style) {
+        const char *v = gt_st_meta(f, "path_length.mean");
+        char *end = NULL;
+        double a = v ? strtod(v, &end) : 0;
+        if (meta_get(f, path, "style_rng.key", &key, err) < 0 ||
+            meta_get(f, path, "style_rng.counter", &ctr, err) < 0)
+            return -1;
+        if (!v || !*v || *end)
+            return gt_error_set(err, "checkpoint %s: metadata 'path_length.mean' is %s, expected a "
+                                     "number", path, v ? v : "missing");
+        t->style_rng = (gt_rng){.key = key, .counter = ctr};
+        t->gan.pl_mean = a;
     }
     if (t->loader) gt_loader_state_set(t->loader, ls);
     return 0;

@@ -82,7 +82,9 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
                      .mbdisc_kernels = g ? 0 : (int)c->d_minibatch_discrimination,
                      .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch,
                      .vbn_ref = g ? (int)c->g_vbn_ref : 0,
-                     .attention = (int)(g ? c->g_attention : c->d_attention)};
+                     .attention = (int)(g ? c->g_attention : c->d_attention),
+                     .mapping_layers = (int)c->g_mapping_layers, .w_dim = c->g_w_dim,
+                     .mapping_lr_mul = c->g_mapping_lr_mul, .style_mixing = c->g_style_mixing};
     snprintf(s.section, sizeof s.section, "%s", g ? "model.g" : "model.d");
     snprintf(s.family, sizeof s.family, "%s", g ? c->g_family : c->d_family);
     snprintf(s.activation, sizeof s.activation, "%s", g ? c->g_activation : c->d_activation);
@@ -134,6 +136,13 @@ static gt_optim_cfg optim_cfg(const gt_config *c, net_id n) {
         o.beta2 = pow(o.beta2, ratio);
         o.total_steps += o.total_steps / c->pen_every;
     }
+    if (n == NET_G && c->pl_weight > 0 && c->pl_every > 1) { /* lazy path length: the same */
+        double ratio = (double)c->pl_every / (double)(c->pl_every + 1);
+        o.lr *= ratio;
+        o.beta1 = pow(o.beta1, ratio);
+        o.beta2 = pow(o.beta2, ratio);
+        o.total_steps += o.total_steps / c->pl_every;
+    }
     return o;
 }
 
@@ -167,6 +176,26 @@ static void configure_tricks(gt_gan *gan, const gt_config *c) {
                                                                 : GT_ANNEAL_NONE,
         .steps = c->noise_steps ? c->noise_steps : c->train_steps,
         .fraction = c->noise_fraction};
+    gan->pl = (gt_pl_spec){.weight = c->pl_weight, .decay = c->pl_decay, .every = c->pl_every,
+                           .batch_shrink = c->pl_batch_shrink};
+}
+
+/* A style-based G: its generator of noise and mixing; path length regularization's checks. */
+static int setup_style(gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    t->style = t->g.family->mapping != NULL;
+    if (t->style) {
+        t->style_rng = gt_rng_seed(gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_STYLE));
+        t->g.style_rng = &t->style_rng;
+    }
+    if (c->pl_weight > 0 && !t->style)
+        return gt_error_set(err, "config: path_length.weight = %g needs a style-based generator "
+                                 "(model.g.family = stylegan2, not %s)", c->pl_weight, c->g_family);
+    if (c->pl_weight > 0 && c->train_batch / c->pl_batch_shrink < 1)
+        return gt_error_set(err, "config: train.batch = %lld / path_length.batch_shrink = %lld "
+                                 "leaves no latents for the path length update",
+                            (long long)c->train_batch, (long long)c->pl_batch_shrink);
+    return 0;
 }
 
 static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape);
@@ -232,6 +261,7 @@ static int build_networks(gt_trainer *t, gt_error *err) {
         t->gan.n_critics = 2;
     }
     configure_tricks(&t->gan, c);
+    if (setup_style(t, err) < 0) return -1;
     t->gan.unroll = (gt_unroll_spec){
         .steps = (int)c->unroll_steps,
         .mode = strcmp(c->unroll_mode, "surrogate") == 0 ? GT_UNROLL_SURROGATE : GT_UNROLL_EXACT,
@@ -368,6 +398,10 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
         fake = gt_gan_d_step(&t->gan, t->step, t->step * t->cfg.train_d_steps + k, real, z, st);
     }
     if (!st->nonfinite) gt_gan_g_step(&t->gan, t->step, fake, real, st);
+    if (!st->nonfinite && gt_gan_pl_due(&t->gan, t->step)) { /* lazy path length update */
+        int64_t ps[2] = {batch / t->gan.pl.batch_shrink, t->cfg.g_z_dim};
+        gt_gan_pl_step(&t->gan, gt_rand_normal(&t->rng, 2, ps, 0, 1), st);
+    }
     gt_step_end();
     if (st->nonfinite) {
         copy_buffers(t, false);

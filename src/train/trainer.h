@@ -32,6 +32,10 @@ typedef struct gt_trainer {
     gt_grow_sched grow;
     int64_t images;
     int grow_level;
+    /* A style-based G (stylegan2): its noise inputs and style mixing draw from style_rng
+     * (checkpointed; g.style_rng points at it). */
+    bool style;
+    gt_rng style_rng;
 } gt_trainer;
 
 /* Builds the run described by cfg (fresh weights from train.seed). With load_data the
@@ -65,6 +69,13 @@ int gt_trainer_restore(gt_trainer *t, const char *path, gt_error *err);
 /* A stream of the run's seed: init, latents, data order and fixed samples each get their own. */
 uint64_t gt_seed_stream(uint64_t seed, uint64_t stream);
 enum { GT_STREAM_INIT = 1, GT_STREAM_LATENT = 2, GT_STREAM_DATA = 3, GT_STREAM_SAMPLES = 4,
-       GT_STREAM_TRICKS = 5 /* targets, instance noise, penalty draws */ };
+       GT_STREAM_TRICKS = 5 /* targets, instance noise, penalty draws */,
+       GT_STREAM_STYLE = 6 /* a style-based G's noise inputs and style mixing */ };
+
+/* Style-based G (src/train/style.c): a k x k grid [k * k, c, h, w] from k latents drawn with
+ * seed, evaluation mode, G's EMA when there is one; cell (i, j) takes w_i's styles for the first
+ * `cutoff` style layers (coarse) and w_j's for the rest (fine); the diagonal is w_i's image.
+ * -1 with err set when G has no style layers or cutoff is outside 0 .. num_ws. */
+int gt_trainer_style_mix(gt_trainer *t, int k, uint64_t seed, int cutoff, float *out, gt_error *err);
 
 #endif
