@@ -154,6 +154,9 @@ gt_tensor *gt_square(gt_tensor *x);                 /* x^2 */
 gt_tensor *gt_clamp(gt_tensor *x, float lo, float hi); /* min(max(x, lo), hi), gradient 1 inside [lo, hi] */
 /* where(mask, a, b) = mask != 0 ? a : b; mask is a constant (no gradient), all shapes equal. */
 gt_tensor *gt_where(gt_tensor *mask, gt_tensor *a, gt_tensor *b);
+/* a (ref > 0 ? 1 : slope), ref a constant (no gradient flows to it): relu and leaky relu in one
+ * pass, and their gradient; all shapes equal. */
+gt_tensor *gt_leaky_mul(gt_tensor *a, gt_tensor *ref, float slope);
 /* Constant masks (no gradient): 1.0 where the relation holds, else 0.0. */
 gt_tensor *gt_greater(gt_tensor *a, gt_tensor *b);        /* a > b */
 gt_tensor *gt_greater_equal(gt_tensor *a, gt_tensor *b);  /* a >= b */
@@ -184,6 +187,10 @@ gt_tensor *gt_sum_to(gt_tensor *x, int ndim, const int64_t *shape);
 /* xhat = (x - mean) / sqrt(var + eps), var biased; mean and var ([C], constants) are returned
  * through the pointers that are not NULL (for running statistics). */
 gt_tensor *gt_batch_norm(gt_tensor *x, float eps, gt_tensor **mean, gt_tensor **var);
+/* y = xhat gamma + beta per channel, xhat as in gt_batch_norm; gamma, beta: [C]. One op (one
+ * pass after the statistics), and one two-pass backward for x, gamma and beta. */
+gt_tensor *gt_batch_norm_affine(gt_tensor *x, gt_tensor *gamma, gt_tensor *beta, float eps,
+                                gt_tensor **mean, gt_tensor **var);
 /* dx = invstd (dy - mean(dy) - xhat mean(dy xhat)), the input gradient of batch_norm;
  * dy, xhat: [N, C, ...], invstd: [C]. */
 gt_tensor *gt_batch_norm_backward(gt_tensor *dy, gt_tensor *xhat, gt_tensor *invstd);

@@ -468,6 +468,36 @@ TEST(help_on_every_command) {
     cli_run_fails_saying(&a, "frobnicate", NULL);
 }
 
+/* Points far from every mode: no high-quality point, so the reverse KL is undefined and the
+ * JSON line says null (JSON has no NaN; gantry ablate must be able to read it). */
+TEST(eval_points_without_quality_prints_null) {
+    char dir[64];
+    if (!scratch(dir)) return;
+    const char *npy = cli_path(dir, "far.npy");
+    char header[128];
+    int hl = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), }");
+    while ((hl + 10 + 1) % 64) header[hl++] = ' ';
+    header[hl++] = '\n';
+    unsigned char buf[256];
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)(hl & 0xff);
+    buf[9] = (unsigned char)(hl >> 8);
+    memcpy(buf + 10, header, (size_t)hl);
+    float pts[8] = {9, 9, -9, 9, 9, -9, -9, -9};
+    memcpy(buf + 10 + hl, pts, sizeof pts);
+    bool ok = cli_write_file(npy, buf, 10 + (size_t)hl + sizeof pts);
+    CHECK(ok);
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", "--samples", npy, "--mixture", "ring", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "\"modes_covered\": 0") &&
+                          cli_says(&r, "\"reverse_kl\": null}"));
+    cli_result_free(&r);
+    cli_scratch_remove(dir);
+}
+
 /* ---- 6b. MNIST-format digits: a feature network of one's own ---- */
 
 /* An MNIST-format folder (raw IDX) of n images per split: class k is a bright bar in row band
@@ -766,7 +796,7 @@ int main(void) {
     RUN_TESTS(T(train_ring_writes_every_output), T(resume_ring_is_bit_exact),
               T(resume_dcgan_is_bit_exact), T(interrupt_saves_and_resumes_exactly),
               T(train_profile_prints_op_shares), T(sample_png_grid),
-              T(digits_evaluate_with_their_own_classifier), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
+              T(digits_evaluate_with_their_own_classifier), T(eval_points_without_quality_prints_null), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
               T(config_defaults_lists_every_section), T(config_file_errors_name_file_line_and_key),
               T(config_command_line_errors_name_key_and_range), T(help_on_every_command),
               T(missing_dataset_names_package_and_path), T(truncated_idx_names_the_file),

@@ -29,12 +29,42 @@ static int check_shape(int64_t n, int64_t c, int64_t s, uint32_t seed) {
     int64_t e = n * c * s;
     float *x = falloc(e), *dy = falloc(e), *xhat = falloc(e), *dx = falloc(e);
     float *sum = falloc(c), *mean = falloc(c), *var = falloc(c), *inv = falloc(c);
+    float *y = falloc(e), *h2 = falloc(e), *y2 = falloc(e), *dx2 = falloc(e), *st = falloc(8 * c);
     rand_fill(x, e, 3.0f, 2.0f, seed);
     rand_fill(dy, e, 0.5f, 1.0f, seed + 1);
+    rand_fill(st + 6 * c, 2 * c, 0.0f, 1.5f, seed + 2); /* gamma, beta */
+    const float *gamma = st + 6 * c, *beta = st + 7 * c;
     gt_cpu_channel_sum(sum, x, n, c, s);
     gt_cpu_batch_norm(xhat, mean, var, inv, x, n, c, s, 1e-5f);
-    gt_cpu_batch_norm_backward(dx, dy, xhat, inv, n, c, s);
-    int bad = 0;
+    gt_cpu_batch_norm_backward(dx, NULL, NULL, dy, xhat, inv, n, c, s);
+    /* the affine variant: y = xhat gamma + beta in float, xhat and statistics the same bits;
+     * y alone (no xhat) the same; the backward's sums, and dx unchanged by asking for them */
+    gt_cpu_batch_norm_affine(y, h2, st, st + c, st + 2 * c, x, gamma, beta, n, c, s, 1e-5f);
+    gt_cpu_batch_norm_affine(y2, NULL, st, st + c, st + 2 * c, x, gamma, beta, n, c, s, 1e-5f);
+    gt_cpu_batch_norm_backward(dx2, st + 3 * c, st + 4 * c, dy, xhat, inv, n, c, s);
+    int bad = memcmp(h2, xhat, (size_t)e * sizeof *x) != 0;
+    bad += memcmp(y, y2, (size_t)e * sizeof *x) != 0;
+    bad += memcmp(dx2, dx, (size_t)e * sizeof *x) != 0;
+    bad += memcmp(st, mean, (size_t)c * sizeof *x) != 0 || memcmp(st + c, var, (size_t)c * sizeof *x) != 0;
+    bad += memcmp(st + 2 * c, inv, (size_t)c * sizeof *x) != 0;
+    for (int64_t o = 0; o < e; o++) {
+        int64_t j = (o / s) % c;
+        float t = xhat[o] * gamma[j];
+        bad += y[o] != t + beta[j];
+    }
+    for (int64_t j = 0; j < c; j++) {
+        double g = 0, gh = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < s; k++) {
+                int64_t o = (i * c + j) * s + k;
+                g += dy[o], gh += (double)dy[o] * xhat[o];
+            }
+        bad += !close_to(st[3 * c + j], g, 1e-6) || !close_to(st[4 * c + j], gh, 1e-6);
+    }
+    /* sums alone, without dx */
+    gt_cpu_batch_norm_backward(NULL, st + 5 * c, NULL, dy, xhat, inv, n, c, s);
+    bad += memcmp(st + 5 * c, st + 3 * c, (size_t)c * sizeof *x) != 0;
+    free(y), free(h2), free(y2), free(dx2), free(st);
     for (int64_t j = 0; j < c; j++) {
         double s1 = 0, m, v = 0, g = 0, gh = 0;
         for (int64_t i = 0; i < n; i++)
@@ -87,11 +117,17 @@ static void run_kernels(float *out, const float *x, const float *dy, int64_t n, 
     int64_t e = n * c * s;
     gt_cpu_channel_sum(out, x, n, c, s);
     gt_cpu_batch_norm(out + 4 * c, out + c, out + 2 * c, out + 3 * c, x, n, c, s, 1e-5f);
-    gt_cpu_batch_norm_backward(out + 4 * c + e, dy, out + 4 * c, out + 3 * c, n, c, s);
+    gt_cpu_batch_norm_backward(out + 4 * c + e, NULL, NULL, dy, out + 4 * c, out + 3 * c, n, c, s);
+    /* the affine forward (gamma = x's first c values, beta = dy's) and the backward's sums */
+    float *more = out + 4 * c + 2 * e;
+    gt_cpu_batch_norm_affine(more, more + e, more + 2 * e, more + 2 * e + c, more + 2 * e + 2 * c,
+                             x, x, dy, n, c, s, 1e-5f);
+    gt_cpu_batch_norm_backward(more + 2 * e + 3 * c, more + 3 * e + 3 * c, more + 3 * e + 4 * c,
+                               dy, out + 4 * c, more + 2 * e + 2 * c, n, c, s);
 }
 
 static int threads_agree(int64_t n, int64_t c, int64_t s) {
-    int64_t e = n * c * s, len = 4 * c + 2 * e;
+    int64_t e = n * c * s, len = 4 * c + 2 * e + 3 * e + 5 * c;
     float *x = falloc(e), *dy = falloc(e), *ref = falloc(len), *out = falloc(len);
     int saved = omp_get_max_threads(), bad = 0;
     rand_fill(x, e, -1.0f, 3.0f, 31);
@@ -114,19 +150,30 @@ TEST(kernels_independent_of_thread_count) {
     CHECK(threads_agree(64, 2000, 1) == 0);
 }
 
-/* y = sum(batch_norm(x) * w) through the ops, then dx: bitwise equal for 1 and 2 threads. */
+/* y = sum(batch_norm(x) * w) + sum(leaky_relu(batch_norm_affine(x, gamma, beta)) * w) through
+ * the ops, then the gradients of x, gamma and beta: bitwise equal for 1 and 2 threads. */
 static void bn_forward_backward(const float *xv, const float *wv, float *y, float *dx) {
     int64_t shape[4] = {32, 8, 14, 14};
     gt_arena *a = gt_arena_new(1 << 20);
     gt_tensor *x = gt_param_new(a, 4, shape);
     memcpy(x->data, xv, (size_t)x->numel * sizeof(float));
     gt_tensor *w = gt_from_data(4, shape, wv);
-    gt_tensor *mean, *var;
+    int64_t c = 8;
+    gt_tensor *gamma = gt_param_new(a, 1, &c), *beta = gt_param_new(a, 1, &c);
+    for (int j = 0; j < 8; j++) gamma->data[j] = 0.5f + 0.25f * (float)j, beta->data[j] = 0.1f * (float)j;
+    gt_tensor *mean, *var, *m2, *v2;
     gt_tensor *loss = gt_sum_all(gt_mul(gt_batch_norm(x, 1e-5f, &mean, &var), w));
-    gt_backward(loss);
+    gt_tensor *z = gt_batch_norm_affine(x, gamma, beta, 1e-5f, &m2, &v2);
+    gt_tensor *loss2 = gt_sum_all(gt_mul(gt_leaky_relu(z, 0.2f), w));
+    gt_backward(gt_add(loss, loss2));
     y[0] = gt_item(loss);
+    y[17] = gt_item(loss2);
     memcpy(y + 1, mean->data, 8 * sizeof(float));
     memcpy(y + 9, var->data, 8 * sizeof(float));
+    memcpy(y + 18, gamma->grad->data, 8 * sizeof(float));
+    memcpy(y + 26, beta->grad->data, 8 * sizeof(float));
+    memcpy(y + 34, m2->data, 8 * sizeof(float));
+    memcpy(y + 42, v2->data, 8 * sizeof(float));
     memcpy(dx, x->grad->data, (size_t)x->numel * sizeof(float));
     gt_step_end();
     gt_arena_free(a);
@@ -134,7 +181,7 @@ static void bn_forward_backward(const float *xv, const float *wv, float *y, floa
 
 TEST(batch_norm_ops_independent_of_thread_count) {
     enum { E = 32 * 8 * 14 * 14 };
-    float *x = falloc(E), *w = falloc(E), *d1 = falloc(E), *d2 = falloc(E), y1[17], y2[17];
+    float *x = falloc(E), *w = falloc(E), *d1 = falloc(E), *d2 = falloc(E), y1[50], y2[50];
     int saved = omp_get_max_threads();
     rand_fill(x, E, 0.5f, 2.0f, 41);
     rand_fill(w, E, 0.0f, 1.0f, 42);

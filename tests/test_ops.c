@@ -567,6 +567,33 @@ static void ref_bn_affine(const op_case *cs, gt_tensor *const *in, double *o) {
     }
 }
 
+/* The fused layer: tanh(batch_norm_affine(x, gamma, beta)), any [N, C, ...]. */
+static gt_tensor *f_bn_affine_fused(gt_tensor *const *in, const void *c) {
+    (void)c;
+    return gt_tanh(gt_batch_norm_affine(I(0), I(1), I(2), 1e-3f, NULL, NULL));
+}
+static void ref_bn_affine_fused(const op_case *cs, gt_tensor *const *in, double *o) {
+    int64_t n, c, s;
+    channel_shape(in[0], &n, &c, &s);
+    ref_bn(cs, in, o);
+    for (int64_t e = 0; e < in[0]->numel; e++) {
+        int64_t j = (e / s) % c;
+        o[e] = tanh(o[e] * in[1]->data[j] + in[2]->data[j]);
+    }
+}
+/* leaky_mul(a^2, ref, 0.3): ref is a constant (its gradient is zero), a^2 keeps a Hessian. */
+static gt_tensor *f_leaky_mul(gt_tensor *const *in, const void *c) {
+    (void)c;
+    return gt_leaky_mul(gt_mul(I(0), I(0)), gt_detach(I(1)), 0.3f);
+}
+static void ref_leaky_mul(const op_case *cs, gt_tensor *const *in, double *o) {
+    (void)cs;
+    for (int64_t e = 0; e < in[0]->numel; e++) {
+        double a = in[0]->data[e];
+        o[e] = a * a * (in[1]->data[e] > 0 ? 1.0 : 0.3);
+    }
+}
+
 /* ---- the table ---------------------------------------------------------------------------------- */
 
 #define SH(...) {__VA_ARGS__}
@@ -597,6 +624,7 @@ static const op_case cases[] = {
     {"log_sigmoid", 1, {2}, {SH(3, 4)}, -3, 3, 0, f_logsig, .u = r_logsig},
     {"relu", 1, {2}, {SH(3, 4)}, -2, 2, 0.1f, f_relu, .u = r_relu},
     {"leaky_relu", 1, {2}, {SH(3, 4)}, -2, 2, 0.1f, f_leaky, .u = r_leaky},
+    {"leaky_mul", 2, {2, 2}, {SH(3, 4), SH(3, 4)}, -2, 2, 0.1f, f_leaky_mul, .ref = ref_leaky_mul},
     {"where", 2, {2, 2}, {SH(3, 4), SH(3, 4)}, -2, 2, 0, f_where, .ref = ref_where},
     {"sum_axis", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_sum, .ref = ref_sum, .iarg = {1, 1, 0, 0, 1}},
     {"sum_all", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_sum, .ref = ref_sum, .iarg = {0}},
@@ -635,6 +663,8 @@ static const op_case cases[] = {
     {"batch_norm_nchw", 1, {4}, {SH(4, 3, 2, 2)}, -2, 2, 0, f_bn, .ref = ref_bn},
     {"batch_norm_nc", 1, {2}, {SH(6, 3)}, -2, 2, 0, f_bn, .ref = ref_bn},
     {"batch_norm_affine", 3, {4, 1, 1}, {SH(3, 3, 2, 2), SH(3), SH(3)}, -2, 2, 0, f_bn_affine, .ref = ref_bn_affine},
+    {"batch_norm_affine_fused_nchw", 3, {4, 1, 1}, {SH(3, 3, 2, 2), SH(3), SH(3)}, -2, 2, 0, f_bn_affine_fused, .ref = ref_bn_affine_fused},
+    {"batch_norm_affine_fused_nc", 3, {2, 1, 1}, {SH(6, 3), SH(3), SH(3)}, -2, 2, 0, f_bn_affine_fused, .ref = ref_bn_affine_fused},
     {"batch_norm_backward_nchw", 3, {4, 4, 1}, {SH(3, 2, 2, 3), SH(3, 2, 2, 3), SH(2)}, -1, 1, 0, f_bn_bw, .ref = ref_bn_bw},
     {"batch_norm_backward_nc", 3, {2, 2, 1}, {SH(5, 3), SH(5, 3), SH(3)}, -1, 1, 0, f_bn_bw, .ref = ref_bn_bw},
 };

@@ -1,5 +1,6 @@
 /* gantry eval: scores samples (from a checkpoint, or a .npy file) by protocols.md and prints
  * each metric with N and its protocol, then one JSON line. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,10 +119,14 @@ static int eval_points(const float *x, int64_t n, const char *kind) {
     printf("samples       N = %lld points, %s mixture (protocols.md, sigma %g)\n", (long long)n, kind, s.sigma);
     printf("modes         %d of %d covered (a high-quality point falls to the mode)\n", s.modes_covered, s.n_modes);
     printf("high quality  %.1f%% (within 3 sigma of the nearest centre)\n", s.pct_high_quality);
-    printf("reverse KL    %.4f (KL of the high-quality mode histogram to uniform)\n", s.reverse_kl);
+    /* undefined (NaN) when no point is of high quality: JSON has no NaN, so null */
+    char kl[32] = "null";
+    if (isfinite(s.reverse_kl)) snprintf(kl, sizeof kl, "%.6g", s.reverse_kl);
+    printf("reverse KL    %s (KL of the high-quality mode histogram to uniform)\n",
+           isfinite(s.reverse_kl) ? kl : "undefined: no high-quality point");
     printf("{\"n\": %lld, \"mixture\": \"%s\", \"modes_covered\": %d, \"n_modes\": %d, "
-           "\"pct_high_quality\": %.4f, \"reverse_kl\": %.6g}\n",
-           (long long)n, kind, s.modes_covered, s.n_modes, s.pct_high_quality, s.reverse_kl);
+           "\"pct_high_quality\": %.4f, \"reverse_kl\": %s}\n",
+           (long long)n, kind, s.modes_covered, s.n_modes, s.pct_high_quality, kl);
     return 0;
 }
 

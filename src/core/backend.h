@@ -32,8 +32,13 @@ typedef struct gt_backend {
     void (*channel_sum)(float *y, const float *x, int64_t n, int64_t c, int64_t s);
     void (*batch_norm)(float *xhat, float *mean, float *var, float *invstd, const float *x,
                        int64_t n, int64_t c, int64_t s, float eps);
-    void (*batch_norm_backward)(float *dx, const float *dy, const float *xhat,
-                                const float *invstd, int64_t n, int64_t c, int64_t s);
+    void (*batch_norm_affine)(float *y, float *xhat, float *mean, float *var, float *invstd,
+                              const float *x, const float *gamma, const float *beta, int64_t n,
+                              int64_t c, int64_t s, float eps);
+    void (*batch_norm_backward)(float *dx, float *sum_dy, float *sum_dy_xhat, const float *dy,
+                                const float *xhat, const float *invstd, int64_t n, int64_t c,
+                                int64_t s);
+    void (*leaky_mul)(float *y, const float *a, const float *ref, int64_t n, float slope);
     void (*gather)(float *y, const float *x, const int64_t *idx, int64_t n);
     void (*scatter_add)(float *x, const float *y, const int64_t *idx, int64_t n);
     void (*rand_uniform)(float *y, int64_t n, uint64_t key, uint64_t counter, float lo, float hi);

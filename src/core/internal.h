@@ -32,6 +32,7 @@ struct gt_node {
     gt_tensor **in;          /* n_in inputs (in the step arena) */
     gt_tensor *out;
     gt_tensor *saved;        /* a constant the backward needs (a mask), or NULL */
+    gt_tensor *saved2;       /* a second one (batch_norm_affine's invstd), or NULL */
     const int64_t *idx;      /* gather/scatter indices, or NULL */
     int64_t attr[16];        /* integer attributes (axes, paddings, geometry, ...) */
     float fattr[2];          /* scalar attributes */

@@ -117,12 +117,22 @@ gt_tensor *gt_where(gt_tensor *mask, gt_tensor *a, gt_tensor *b) {
 
 gt_tensor *gt_mul_const_(gt_tensor *x, gt_tensor *mask) { return gt_mul(x, mask); }
 
-gt_tensor *gt_relu(gt_tensor *x) {
-    return gt_mul_const_(x, unary_eval(GT_UNARY_GT_SCALAR, x, 0.0f, 0));
+/* One pass: y = a where ref > 0, else a slope. Its rule is itself (ref constant), so relu and
+ * leaky relu, their gradients and the gradients of those are each one pass. */
+gt_tensor *gt_leaky_mul(gt_tensor *a, gt_tensor *ref, float slope) {
+    GT_CHECK(gt_same_shape(a, ref), "leaky_mul: a and ref must have one shape");
+    gt_tensor *y = gt_new_like_(a);
+    gt_be()->leaky_mul(y->data, gt_contiguous_data_(a), gt_contiguous_data_(ref), y->numel, slope);
+    gt_node *n = gt_record_(GT_OP_LEAKY_MUL, y, 1, &a);
+    if (n) {
+        n->saved = ref;
+        n->fattr[0] = slope;
+    }
+    return y;
 }
-gt_tensor *gt_leaky_relu(gt_tensor *x, float slope) {
-    return gt_mul_const_(x, unary_eval(GT_UNARY_LEAKY_SLOPE, x, slope, 0));
-}
+
+gt_tensor *gt_relu(gt_tensor *x) { return gt_leaky_mul(x, x, 0.0f); }
+gt_tensor *gt_leaky_relu(gt_tensor *x, float slope) { return gt_leaky_mul(x, x, slope); }
 gt_tensor *gt_log_sigmoid(gt_tensor *x) { return gt_neg(gt_softplus(gt_neg(x))); }
 
 /* ---- backward rules ---------------------------------------------------------------------------- */
@@ -174,6 +184,10 @@ void gt_bw_where(const gt_node *n, gt_tensor *dy, gt_tensor **dx) {
     /* the mask as 0/1 values: a caller's mask may hold any nonzero value */
     gt_tensor *nonzero = unary_eval(GT_UNARY_ABS, n->saved, 0, 0);
     select_backward(n, dy, dx, unary_eval(GT_UNARY_GT_SCALAR, nonzero, 0.0f, 0));
+}
+
+void gt_bw_leaky_mul(const gt_node *n, gt_tensor *dy, gt_tensor **dx) {
+    dx[0] = gt_leaky_mul(dy, n->saved, n->fattr[0]);
 }
 
 void gt_bw_add_scalar(const gt_node *n, gt_tensor *dy, gt_tensor **dx) {

@@ -94,6 +94,8 @@ void gt_cpu_binary(gt_binary_op op, float *y, const float *a, const int64_t *ast
                    const float *b, const int64_t *bstride, int ndim, const int64_t *shape);
 /* y[i] = mask[i] != 0 ? a[i] : b[i]. */
 void gt_cpu_where(float *y, const float *mask, const float *a, const float *b, int64_t n);
+/* y[i] = a[i] (ref[i] > 0 ? 1 : slope), as a[i] or a[i] * slope; y may alias a. */
+void gt_cpu_leaky_mul(float *y, const float *a, const float *ref, int64_t n, float slope);
 void gt_cpu_fill(float *y, float v, int64_t n);
 /* y (contiguous, shape[ndim]) = x read through element strides xstride. ndim <= 8. */
 void gt_cpu_copy_strided(float *y, const float *x, const int64_t *xstride, int ndim,
@@ -120,10 +122,18 @@ void gt_cpu_channel_sum(float *y, const float *x, int64_t n, int64_t c, int64_t 
  * xhat[i, j, k] = (x[i, j, k] - mean[j]) invstd[j]. n s >= 1. */
 void gt_cpu_batch_norm(float *xhat, float *mean, float *var, float *invstd, const float *x,
                        int64_t n, int64_t c, int64_t s, float eps);
+/* The same followed by a per-channel affine map: y = xhat gamma[j] + beta[j] (float multiply,
+ * then add); xhat may be NULL (not stored). n s >= 1. */
+void gt_cpu_batch_norm_affine(float *y, float *xhat, float *mean, float *var, float *invstd,
+                              const float *x, const float *gamma, const float *beta, int64_t n,
+                              int64_t c, int64_t s, float eps);
 /* Its input gradient: dx = invstd[j] (dy - mean_j(dy) - xhat mean_j(dy xhat)), the means over
- * (i, k) of channel j. n s >= 1. */
-void gt_cpu_batch_norm_backward(float *dx, const float *dy, const float *xhat,
-                                const float *invstd, int64_t n, int64_t c, int64_t s);
+ * (i, k) of channel j, and the sums sum_dy[j] = sum_{i,k} dy, sum_dy_xhat[j] = sum_{i,k} dy xhat
+ * (beta's and gamma's gradients after an affine map). Any of dx, sum_dy, sum_dy_xhat may be
+ * NULL. n s >= 1. */
+void gt_cpu_batch_norm_backward(float *dx, float *sum_dy, float *sum_dy_xhat, const float *dy,
+                                const float *xhat, const float *invstd, int64_t n, int64_t c,
+                                int64_t s);
 
 /* ---- Random numbers (rng.c): Philox 4x32-10 ------------------------------------------
  * Element i of a draw uses counter block (counter + i / 4), lane i % 4, so results do not

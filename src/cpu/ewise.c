@@ -277,6 +277,25 @@ void gt_cpu_where(float *y, const float *mask, const float *a, const float *b, i
     ew_run_flat(n, where_row, &c);
 }
 
+/* y = a (ref > 0 ? 1 : slope); x is ref, v the slope. */
+static void leaky_mul_row(const void *ctx, int64_t off, int64_t o0, int64_t s0, int64_t o1,
+                          int64_t s1, int64_t n) {
+    const move_ctx *c = ctx;
+    float *y = c->y + off, v = c->v;
+    const float *r = c->x + off, *a = c->a + off;
+    (void)o0, (void)s0, (void)o1, (void)s1;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float m = r[i] > 0.0f ? 1.0f : v; /* a select of constants, then one multiply */
+        y[i] = a[i] * m;
+    }
+}
+
+void gt_cpu_leaky_mul(float *y, const float *a, const float *ref, int64_t n, float slope) {
+    move_ctx c = {y, ref, a, NULL, slope};
+    ew_run_flat(n, leaky_mul_row, &c);
+}
+
 static void fill_row(const void *ctx, int64_t off, int64_t o0, int64_t s0, int64_t o1,
                      int64_t s1, int64_t n) {
     const move_ctx *c = ctx;

@@ -1,5 +1,6 @@
 /* Per-channel kernels of cpu.h: channel sums and fused batch normalisation (statistics,
- * normalisation, and its input gradient). x is viewed as [n, c, s]; each channel's sums run in
+ * normalisation with an optional affine map, and its input gradient with the per-channel sums
+ * that are the affine map's parameter gradients). x is viewed as [n, c, s]; each channel's sums run in
  * one fixed order and threads split channels, so results do not depend on the thread count.
  * Sums, statistics and the per-element arithmetic are in double: a bias before batch norm has a
  * gradient that is zero up to rounding, and double keeps that rounding (which Adam's first
@@ -100,11 +101,34 @@ void gt_cpu_channel_sum(float *y, const float *x, int64_t n, int64_t c, int64_t 
 /* ---- batch norm ---------------------------------------------------------------------------- */
 
 typedef struct {
-    float *xhat, *mean, *var, *invstd;
-    const float *x;
+    float *y, *xhat, *mean, *var, *invstd;
+    const float *x, *gamma, *beta;
     int64_t n, c, s;
     double eps;
 } bn_fwd;
+
+/* One row of the normalisation: xhat = (x - m) r in double, rounded; y = xhat g + b in float
+ * (the same bits as a separate multiply and add). Either output may be NULL. */
+static inline void bn_fwd_row(float *y, float *xhat, const float *x, double m, double r, float g,
+                              float b, int64_t len) {
+    if (!y) {
+#pragma omp simd
+        for (int64_t k = 0; k < len; k++) xhat[k] = (float)((x[k] - m) * r);
+    } else if (!xhat) {
+#pragma omp simd
+        for (int64_t k = 0; k < len; k++) {
+            float h = (float)((x[k] - m) * r), t = h * g;
+            y[k] = t + b;
+        }
+    } else {
+#pragma omp simd
+        for (int64_t k = 0; k < len; k++) {
+            float h = (float)((x[k] - m) * r), t = h * g;
+            xhat[k] = h;
+            y[k] = t + b;
+        }
+    }
+}
 
 /* Channel t (or the columns from t * CH_COLS): mean, then the variance about it, then xhat. */
 static void bn_fwd_item(const bn_fwd *p, int64_t t) {
@@ -118,11 +142,11 @@ static void bn_fwd_item(const bn_fwd *p, int64_t t) {
         for (int64_t i = 0; i < n; i++) lanes_add_sq(acc, p->x + (i * c + t) * s, m, s);
         double v = lanes_total(acc) * inv_count, r = 1.0 / sqrt(v + p->eps);
         p->mean[t] = (float)m, p->var[t] = (float)v, p->invstd[t] = (float)r;
+        float g = p->y ? p->gamma[t] : 1.0f, b = p->y ? p->beta[t] : 0.0f;
         for (int64_t i = 0; i < n; i++) {
-            const float *xr = p->x + (i * c + t) * s;
-            float *yr = p->xhat + (i * c + t) * s;
-#pragma omp simd
-            for (int64_t k = 0; k < s; k++) yr[k] = (float)((xr[k] - m) * r);
+            int64_t o = (i * c + t) * s;
+            bn_fwd_row(p->y ? p->y + o : NULL, p->xhat ? p->xhat + o : NULL, p->x + o, m, r, g,
+                       b, s);
         }
         return;
     }
@@ -150,22 +174,42 @@ static void bn_fwd_item(const bn_fwd *p, int64_t t) {
     }
     for (int64_t i = 0; i < n; i++) {
         const float *row = p->x + i * c + j0;
-        float *yr = p->xhat + i * c + j0;
+        float *hr = p->xhat ? p->xhat + i * c + j0 : NULL;
+        if (!p->y) {
 #pragma omp simd
-        for (int64_t j = 0; j < len; j++) yr[j] = (float)((row[j] - m[j]) * r[j]);
+            for (int64_t j = 0; j < len; j++) hr[j] = (float)((row[j] - m[j]) * r[j]);
+            continue;
+        }
+        const float *g = p->gamma + j0, *b = p->beta + j0;
+        float *yr = p->y + i * c + j0;
+#pragma omp simd
+        for (int64_t j = 0; j < len; j++) {
+            float h = (float)((row[j] - m[j]) * r[j]), t = h * g[j];
+            if (hr) hr[j] = h;
+            yr[j] = t + b[j];
+        }
     }
 }
 
 void gt_cpu_batch_norm(float *xhat, float *mean, float *var, float *invstd, const float *x,
                        int64_t n, int64_t c, int64_t s, float eps) {
-    bn_fwd p = {xhat, mean, var, invstd, x, n, c, s, eps};
+    bn_fwd p = {NULL, xhat, mean, var, invstd, x, NULL, NULL, n, c, s, eps};
+    int64_t items = ch_items(c, s);
+#pragma omp parallel for schedule(static) if (n * c * s > CH_PAR_MIN && items > 1)
+    for (int64_t t = 0; t < items; t++) bn_fwd_item(&p, t);
+}
+
+void gt_cpu_batch_norm_affine(float *y, float *xhat, float *mean, float *var, float *invstd,
+                              const float *x, const float *gamma, const float *beta, int64_t n,
+                              int64_t c, int64_t s, float eps) {
+    bn_fwd p = {y, xhat, mean, var, invstd, x, gamma, beta, n, c, s, eps};
     int64_t items = ch_items(c, s);
 #pragma omp parallel for schedule(static) if (n * c * s > CH_PAR_MIN && items > 1)
     for (int64_t t = 0; t < items; t++) bn_fwd_item(&p, t);
 }
 
 typedef struct {
-    float *dx;
+    float *dx, *sum_dy, *sum_dy_xhat;
     const float *dy, *xhat, *invstd;
     int64_t n, c, s;
 } bn_bwd;
@@ -181,8 +225,11 @@ static void bn_bwd_item(const bn_bwd *p, int64_t t) {
             lanes_add(a1, p->dy + o, s);
             lanes_add_dot(a2, p->dy + o, p->xhat + o, s);
         }
-        double r = p->invstd[t], mg = lanes_total(a1) * inv_count;
-        double mgh = lanes_total(a2) * inv_count;
+        double sg = lanes_total(a1), sgh = lanes_total(a2);
+        if (p->sum_dy) p->sum_dy[t] = (float)sg;
+        if (p->sum_dy_xhat) p->sum_dy_xhat[t] = (float)sgh;
+        if (!p->dx) return;
+        double r = p->invstd[t], mg = sg * inv_count, mgh = sgh * inv_count;
         for (int64_t i = 0; i < n; i++) {
             int64_t o = (i * c + t) * s;
             const float *g = p->dy + o, *h = p->xhat + o;
@@ -203,7 +250,12 @@ static void bn_bwd_item(const bn_bwd *p, int64_t t) {
             mgh[j] += (double)g[j] * h[j];
         }
     }
-    for (int64_t j = 0; j < len; j++) mg[j] *= inv_count, mgh[j] *= inv_count;
+    for (int64_t j = 0; j < len; j++) {
+        if (p->sum_dy) p->sum_dy[j0 + j] = (float)mg[j];
+        if (p->sum_dy_xhat) p->sum_dy_xhat[j0 + j] = (float)mgh[j];
+        mg[j] *= inv_count, mgh[j] *= inv_count;
+    }
+    if (!p->dx) return;
     for (int64_t i = 0; i < n; i++) {
         const float *g = p->dy + i * c + j0, *h = p->xhat + i * c + j0;
         float *d = p->dx + i * c + j0;
@@ -213,9 +265,10 @@ static void bn_bwd_item(const bn_bwd *p, int64_t t) {
     }
 }
 
-void gt_cpu_batch_norm_backward(float *dx, const float *dy, const float *xhat,
-                                const float *invstd, int64_t n, int64_t c, int64_t s) {
-    bn_bwd p = {dx, dy, xhat, invstd, n, c, s};
+void gt_cpu_batch_norm_backward(float *dx, float *sum_dy, float *sum_dy_xhat, const float *dy,
+                                const float *xhat, const float *invstd, int64_t n, int64_t c,
+                                int64_t s) {
+    bn_bwd p = {dx, sum_dy, sum_dy_xhat, dy, xhat, invstd, n, c, s};
     int64_t items = ch_items(c, s);
 #pragma omp parallel for schedule(static) if (n * c * s > CH_PAR_MIN && items > 1)
     for (int64_t t = 0; t < items; t++) bn_bwd_item(&p, t);

@@ -37,21 +37,21 @@ static void blend_into(gt_tensor *running, gt_tensor *batch, double momentum) {
 
 gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
     GT_CHECK(x->ndim == 2 || x->ndim == 4, "batchnorm: x must be [N, C] or [N, C, H, W]");
-    gt_tensor *xhat;
     if (f->train) {
-        /* the fused op: batch statistics, differentiable to any order through xhat */
+        /* the fused op: batch statistics and the affine map, differentiable to any order */
         int64_t count = x->numel / x->shape[1];
         GT_CHECK(count > 1, "batchnorm: training needs more than one value per channel");
         gt_tensor *mean, *var;
-        xhat = gt_batch_norm(x, (float)l->eps, &mean, &var);
+        gt_tensor *y = gt_batch_norm_affine(x, f->t[l->weight], f->t[l->bias], (float)l->eps,
+                                            &mean, &var);
         blend_into(f->t[l->mean], mean, l->momentum);
         blend_into(f->t[l->var], gt_mul_scalar(var, (float)count / (float)(count - 1)),
                    l->momentum);
-    } else {
-        gt_tensor *mean = per_channel(f->t[l->mean], x->ndim);
-        gt_tensor *var = per_channel(f->t[l->var], x->ndim);
-        xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
+        return y;
     }
+    gt_tensor *mean = per_channel(f->t[l->mean], x->ndim);
+    gt_tensor *var = per_channel(f->t[l->var], x->ndim);
+    gt_tensor *xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
     return gt_add(gt_mul(xhat, per_channel(f->t[l->weight], x->ndim)),
                   per_channel(f->t[l->bias], x->ndim));
 }
