@@ -267,7 +267,7 @@ TEST(bad_specs_are_errors) {
     gt_model m;
     gt_net_spec s = spec(GT_ROLE_GENERATOR, "dcgan", 30, "batch");
     CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "28, 32 or 64"));
-    s = spec(GT_ROLE_GENERATOR, "resnet", 28, "batch");
+    s = spec(GT_ROLE_GENERATOR, "biggan", 28, "batch");
     CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "dcgan|mlp"));
     s = spec(GT_ROLE_DISCRIMINATOR, "dcgan", 28, "group");
     CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "batch|layer|none"));

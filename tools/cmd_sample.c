@@ -20,6 +20,8 @@ static void sample_help(void) {
            "  --style-mix              (stylegan2) a K x K grid from K = --n latents: cell (i, j)\n"
            "                           has w_i's coarse styles and w_j's fine ones (diagonal: w_i)\n"
            "  --mix-cutoff L           the coarse styles are the first L layers (default: half)\n"
+           "  --class K     (conditional checkpoints) every sample of class K, 0 .. classes - 1;\n"
+           "                without it a conditional G cycles through the classes\n"
            "Samples come from G's EMA weights when the checkpoint has them, in evaluation mode.\n");
 }
 
@@ -41,7 +43,7 @@ static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
 }
 
 static int write_samples(gt_trainer *t, const char *out, long long n, long long seed,
-                         long long mix_cutoff, gt_error *err) {
+                         long long mix_cutoff, long long cls, gt_error *err) {
     bool points = t->h == 1 && t->w == 1;
     long long k = n;
     if (mix_cutoff > -2) n = k * k; /* a style mixing grid */
@@ -51,8 +53,18 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
     if (mix_cutoff > -2)
         rc = gt_trainer_style_mix(t, (int)k, (uint64_t)seed,
                                   mix_cutoff < 0 ? t->g.num_ws / 2 : (int)mix_cutoff, x, err);
-    else
+    else if (cls >= 0) {
+        int32_t *y = malloc((size_t)n * sizeof *y);
+        if (!y) {
+            free(x);
+            return gt_error_set(err, "out of memory for %lld labels", n);
+        }
+        for (long long i = 0; i < n; i++) y[i] = (int32_t)cls;
+        gt_trainer_sample_classes(t, n, (uint64_t)seed, y, x);
+        free(y);
+    } else {
         gt_trainer_sample(t, n, (uint64_t)seed, x);
+    }
     if (rc < 0) {
         free(x);
         return rc;
@@ -75,6 +87,7 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
 int gt_cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *v;
     long long n = 64, seed = 0, cutoff = -1, mix_cutoff = -2; /* -2: no style mixing grid */
+    long long cls = -1;                                       /* -1: no --class */
     double psi = 1.0;
     bool truncate = false;
     for (int i = 1; i < argc; i++) {
@@ -104,6 +117,10 @@ int gt_cmd_sample(int argc, char **argv) {
             if (!gt_cli_parse_i64(v, &cutoff) || cutoff > 64)
                 return gt_cli_usage("sample", "--truncation-cutoff must be an integer from 0 to "
                                     "the style layers, got '%s'", v ? v : "");
+        } else if (gt_cli_option(argc, argv, &i, "--class", &v)) {
+            if (!gt_cli_parse_i64(v, &cls))
+                return gt_cli_usage("sample", "--class must be a non-negative integer (a class "
+                                    "index), got '%s'", v ? v : "");
         } else if (strcmp(argv[i], "--style-mix") == 0) {
             if (mix_cutoff == -2) mix_cutoff = -1;
         } else if (gt_cli_option(argc, argv, &i, "--mix-cutoff", &v)) {
@@ -133,9 +150,21 @@ int gt_cmd_sample(int argc, char **argv) {
         return gt_cli_usage("sample", "--truncation-cutoff %lld: G has %d style layers", cutoff,
                             t.g.num_ws);
     }
+    if (cls >= 0 && (!t.conditional || mix_cutoff > -2)) {
+        int rc = gt_cli_fail("--class needs a class-conditional checkpoint (train.conditional = "
+                             "true)%s", mix_cutoff > -2 ? " and no --style-mix" : "; this one is not");
+        gt_trainer_free(&t);
+        return rc;
+    }
+    if (cls >= t.n_classes && t.conditional) {
+        int rc = gt_cli_fail("--class %lld is out of range: this checkpoint's G has %d classes "
+                             "(0 .. %d)", cls, t.n_classes, t.n_classes - 1);
+        gt_trainer_free(&t);
+        return rc;
+    }
     t.g.trunc_psi = psi;
     t.g.trunc_cutoff = (int)cutoff;
-    int rc = write_samples(&t, out, n, seed, mix_cutoff, &err);
+    int rc = write_samples(&t, out, n, seed, mix_cutoff, cls, &err);
     gt_trainer_free(&t);
     gt_runtime_free();
     if (rc < 0) return gt_cli_fail("%s", err.msg);

@@ -30,7 +30,10 @@ gt_dataset *gt_data_load_mnist_dir(const char *dir, const char *split, gt_error 
  * palette, 8 or 16 bit all accepted; alpha is dropped; converted to `channels` (1: luminance
  * 0.299 R + 0.587 G + 0.114 B, 3: RGB, gray replicated); centre-cropped to a square and resized
  * (area averaging when shrinking, bilinear with half-pixel centres when enlarging) to
- * resolution x resolution. Unlabelled. */
+ * resolution x resolution. Unlabelled, unless dir holds no *.png of its own but sub-folders
+ * (names not starting with '.'): then each sub-folder is a class, labelled by its position among
+ * the sub-folder names sorted by strcmp (n_classes = their count), examples in that order, and
+ * every sub-folder must hold at least one *.png. */
 gt_dataset *gt_data_load_png_dir(const char *dir, int channels, int resolution, gt_error *err);
 /* Synthetic mixtures of protocols.md: "ring" (8 Gaussians at radius `radius` default 1, sigma
  * 0.01; mode k at radius (cos 2 pi k/8, sin 2 pi k/8)) or "grid" (25 at {-4,-2,0,2,4}^2, sigma

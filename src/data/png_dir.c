@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data/data.h"
 
@@ -272,11 +273,92 @@ static int png_fill(gt_dataset *ds, const char *dir, char **names, gt_error *err
     return 0;
 }
 
+/* ---- class sub-folders: dir/CLASS/NAME.png, labels by the sorted sub-folder names ---- */
+
+static bool png_is_dir(const char *dir, const char *name) {
+    char path[4096];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return false;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Whether dir holds no *.png of its own but at least one visible sub-folder: the labelled
+ * layout. The sorted sub-folder names go to *classes (count *k). */
+static bool png_class_layout(const char *dir, char ***classes, size_t *k) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    bool has_png = false, oom = false;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *e; !has_png && !oom && (e = readdir(d));) {
+        if (png_is_png_name(e->d_name)) has_png = true;
+        if (has_png || e->d_name[0] == '.' || !png_is_dir(dir, e->d_name)) continue;
+        if (n == cap) {
+            char **grown = realloc(names, sizeof *names * (2 * cap + 8));
+            oom = !grown;
+            names = grown ? grown : names;
+            cap = grown ? 2 * cap + 8 : cap;
+        }
+        if (!oom && !(names[n] = strdup(e->d_name))) oom = true;
+        n += oom ? 0 : 1;
+    }
+    closedir(d);
+    if (has_png || oom || n == 0) {
+        png_names_free(names, n);
+        return false;
+    }
+    qsort(names, n, sizeof *names, png_name_cmp);
+    *classes = names;
+    *k = n;
+    return true;
+}
+
+static gt_dataset *png_load_classes(const char *dir, char **classes, size_t k, int channels,
+                                    int resolution, gt_error *err) {
+    size_t total = 0, *counts = calloc(k, sizeof *counts);
+    char ***lists = calloc(k, sizeof *lists), path[4096];
+    gt_dataset *ds = NULL;
+    bool ok = counts && lists;
+    if (!ok) gt_error_set(err, "%s: out of memory listing the class folders", dir);
+    for (size_t c = 0; ok && c < k; c++) {
+        snprintf(path, sizeof path, "%s/%s", dir, classes[c]);
+        ok = (lists[c] = png_list(path, &counts[c], err)) != NULL;
+        total += counts[c];
+    }
+    char name[64];
+    snprintf(name, sizeof name, "png:%.59s", dir);
+    if (ok) ds = gt_dataset_alloc_((int64_t)total, channels, resolution, resolution, true, name, err);
+    size_t per = (size_t)channels * resolution * resolution, i = 0;
+    for (size_t c = 0; ds && c < k; c++) {
+        for (size_t j = 0; ds && j < counts[c]; j++, i++) {
+            snprintf(path, sizeof path, "%s/%s/%s", dir, classes[c], lists[c][j]);
+            ds->labels[i] = (int32_t)c;
+            if (png_load_one(path, channels, resolution, ds->x + i * per, err)) {
+                gt_dataset_free(ds);
+                ds = NULL;
+            }
+        }
+    }
+    if (ds) ds->n_classes = (int)k;
+    for (size_t c = 0; lists && c < k; c++)
+        if (lists[c]) png_names_free(lists[c], counts[c]);
+    free(lists);
+    free(counts);
+    return ds;
+}
+
 gt_dataset *gt_data_load_png_dir(const char *dir, int channels, int resolution, gt_error *err) {
     if ((channels != 1 && channels != 3) || resolution < 1 || resolution > PNG_MAX_RESOLUTION) {
         gt_error_set(err, "%s: channels %d, resolution %d; expected channels 1 or 3 and a "
                      "resolution from 1 to %d", dir, channels, resolution, PNG_MAX_RESOLUTION);
         return NULL;
+    }
+    char **classes = NULL;
+    size_t k = 0;
+    if (png_class_layout(dir, &classes, &k)) {
+        gt_dataset *ds = png_load_classes(dir, classes, k, channels, resolution, err);
+        png_names_free(classes, k);
+        return ds;
     }
     size_t n = 0;
     char **names = png_list(dir, &n, err);

@@ -88,8 +88,9 @@ typedef enum { GT_UNROLL_EXACT, GT_UNROLL_SURROGATE } gt_unroll_mode;
 typedef struct gt_unroll_spec {
     int steps;                    /* K; 0: off */
     gt_unroll_mode mode;
-    /* a fresh real batch for each unrolled update (from next_real); otherwise G's real batch */
-    gt_tensor *(*next_real)(void *ctx);
+    /* a fresh real batch for each unrolled update (from next_real, which sets *labels to its
+     * class labels, NULL when unconditional); otherwise G's real batch */
+    gt_tensor *(*next_real)(void *ctx, const int32_t **labels);
     void *next_real_ctx;          /* NULL next_real: always G's real batch */
 } gt_unroll_spec;
 
@@ -131,6 +132,12 @@ typedef struct gt_gan {
     gt_pl_spec pl;
     double pl_mean;               /* path length regularization's running mean a (checkpointed) */
     gt_rng rng;                   /* targets, noise and penalty draws (checkpointed) */
+    /* Class-conditional training: the labels [N] of the current real batch and of the fakes,
+     * set by the caller before gt_gan_d_step / gt_gan_g_step (NULL: unconditional). Every G and
+     * D forward of the step reads them through gt_fwd.labels: G(z) the fake labels; D the real
+     * labels on reals, the fake labels on fakes; WGAN-GP's interpolates and DRAGAN's perturbed
+     * reals the real labels (the gradient is taken w.r.t. the image only). */
+    const int32_t *real_labels, *fake_labels;
 } gt_gan;
 
 /* The plain GAN: non-saturating BCE, targets 1 and 0, no penalty, no noise, one critic. */

@@ -144,7 +144,9 @@ gt_tensor *gt_d_penalty(const gt_gan *gan, int k, gt_tensor *real, gt_tensor *fa
                         const gt_d_draws *dr, double scale, double parts[4]) {
     const gt_penalty_spec *p = &gan->penalty;
     const gt_critic *c = &gan->critic[k];
-    gt_fwd f = gt_fwd_of(&c->net->params, true);
+    gt_fwd own = gt_fwd_of(&c->net->params, true);
+    /* conditional: interpolates and perturbed reals take the real labels, fakes their own */
+    gt_fwd f = gt_fwd_labelled(&own, gan->real_labels), ff = gt_fwd_labelled(&own, gan->fake_labels);
     real = gt_detach(real);
     fake = gt_detach(fake);
     gt_tensor *terms[4] = {0}, *sum = NULL;
@@ -154,7 +156,7 @@ gt_tensor *gt_d_penalty(const gt_gan *gan, int k, gt_tensor *real, gt_tensor *fa
     if (p->r1 > 0)
         sum = add_term(sum, terms[2] = gt_mean_all(gt_critic_grad_sq_norm(c, &f, real)), scale * p->r1 / 2);
     if (p->r2 > 0)
-        sum = add_term(sum, terms[3] = gt_mean_all(gt_critic_grad_sq_norm(c, &f, fake)), scale * p->r2 / 2);
+        sum = add_term(sum, terms[3] = gt_mean_all(gt_critic_grad_sq_norm(c, &ff, fake)), scale * p->r2 / 2);
     for (int i = 0; parts && i < 4; i++) parts[i] = terms[i] ? gt_item(terms[i]) : 0;
     return sum;
 }

@@ -116,8 +116,9 @@ static bool critic_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake, 
                           double fused_scale, gt_step_stats *st) {
     gt_critic *c = &gan->critic[k];
     gt_fwd f = gt_fwd_of(&c->net->params, true);
-    gt_tensor *d_real = gt_critic_forward(c, &f, real, NULL);
-    gt_tensor *d_fake = gt_critic_forward(c, &f, fake, NULL);
+    gt_fwd fr = gt_fwd_labelled(&f, gan->real_labels), ff = gt_fwd_labelled(&f, gan->fake_labels);
+    gt_tensor *d_real = gt_critic_forward(c, &fr, real, NULL);
+    gt_tensor *d_fake = gt_critic_forward(c, &ff, fake, NULL);
     gt_tensor *loss = gt_loss_d(&gan->loss, k, d_real, d_fake, dr->real_target, dr->fake_target);
     if (fused_scale > 0) {
         gt_tensor *pen = gt_d_penalty(gan, k, real, fake, dr, fused_scale, NULL);
@@ -147,6 +148,7 @@ static bool lazy_penalty_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *
 gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real, gt_tensor *z,
                          gt_step_stats *st) {
     gt_fwd fg = gt_fwd_of(&gan->g->params, true);
+    fg.labels = gan->fake_labels;
     gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
     gt_d_draws dr;
     gt_gan_draw_d(gan, t, real->ndim, real->shape, &dr);
@@ -189,11 +191,12 @@ gt_tensor *gt_g_objective_with(const gt_gan *gan, gt_tensor *fake, gt_tensor *re
         const gt_critic *c = &gan->critic[k];
         gt_fwd own = gt_fwd_of(&c->net->params, true);
         const gt_fwd *f = fwds && fwds[k] ? fwds[k] : &own;
+        gt_fwd ff = gt_fwd_labelled(f, gan->fake_labels), fr = gt_fwd_labelled(f, gan->real_labels);
         gt_tensor *f_fake = NULL, *f_real = NULL, *d_real = NULL;
-        gt_tensor *d_fake = gt_critic_forward(c, f, fake, fm ? &f_fake : NULL);
+        gt_tensor *d_fake = gt_critic_forward(c, &ff, fake, fm ? &f_fake : NULL);
         if (with_real) { /* constants for G */
             bool prev = gt_grad_set(false);
-            d_real = gt_critic_forward(c, f, real, fm ? &f_real : NULL);
+            d_real = gt_critic_forward(c, &fr, real, fm ? &f_real : NULL);
             gt_grad_set(prev);
         }
         gt_tensor *term = L->adversarial ? gt_loss_g(L, k, d_fake, d_real) : NULL;

@@ -19,20 +19,22 @@ static gt_tensor **start_weights(const gt_params *p) {
     return w;
 }
 
-/* The real batch of unrolled update k: a fresh one when the trainer supplies them. */
-static gt_tensor *unroll_real(const gt_gan *gan, gt_tensor *real) {
+/* The real batch of unrolled update k and its labels: a fresh one when the trainer supplies them. */
+static gt_tensor *unroll_real(const gt_gan *gan, gt_tensor *real, const int32_t **labels) {
     const gt_unroll_spec *u = &gan->unroll;
-    return u->next_real ? u->next_real(u->next_real_ctx) : real;
+    *labels = gan->real_labels;
+    return u->next_real ? u->next_real(u->next_real_ctx, labels) : real;
 }
 
 /* D's adversarial loss at weights f, with the draws and noise of an ordinary D update. */
 static gt_tensor *unrolled_d_loss(gt_gan *gan, int k, int64_t t, const gt_fwd *f, gt_tensor *real,
-                                  gt_tensor *fake) {
+                                  const int32_t *real_labels, gt_tensor *fake) {
     gt_d_draws dr;
     gt_gan_draw_d(gan, t, real->ndim, real->shape, &dr);
     const gt_critic *c = &gan->critic[k];
-    gt_tensor *d_real = gt_critic_forward(c, f, gt_add_noise(real, dr.real_noise), NULL);
-    gt_tensor *d_fake = gt_critic_forward(c, f, gt_add_noise(fake, dr.fake_noise), NULL);
+    gt_fwd fr = gt_fwd_labelled(f, real_labels), ff = gt_fwd_labelled(f, gan->fake_labels);
+    gt_tensor *d_real = gt_critic_forward(c, &fr, gt_add_noise(real, dr.real_noise), NULL);
+    gt_tensor *d_fake = gt_critic_forward(c, &ff, gt_add_noise(fake, dr.fake_noise), NULL);
     return gt_loss_d(&gan->loss, k, d_real, d_fake, dr.real_target, dr.fake_target);
 }
 
@@ -47,8 +49,10 @@ gt_fwd gt_unroll_critic(gt_gan *gan, int k, int64_t t, gt_tensor *real, gt_tenso
     gt_optim_graph_state s;
     gt_optim_graph_state_init(&s, c->opt);
     for (int step = 0; step < gan->unroll.steps; step++) {
-        gt_fwd f = {w, p, true};
-        gt_tensor *loss = unrolled_d_loss(gan, k, t, &f, unroll_real(gan, real), fake);
+        gt_fwd f = {.t = w, .params = p, .train = true};
+        const int32_t *real_labels;
+        gt_tensor *r = unroll_real(gan, real, &real_labels);
+        gt_tensor *loss = unrolled_d_loss(gan, k, t, &f, r, real_labels, fake);
         int n = 0;
         for (int i = 0; i < p->n; i++)
             if (p->spec[i].kind == GT_PARAM_TRAINABLE) train[n++] = w[i];
@@ -59,7 +63,7 @@ gt_fwd gt_unroll_critic(gt_gan *gan, int k, int64_t t, gt_tensor *real, gt_tenso
         gt_optim_step_graph(c->opt, &s, w, grads, next);
         w = next;
     }
-    return (gt_fwd){w, p, true};
+    return (gt_fwd){.t = w, .params = p, .train = true};
 }
 
 gt_tensor *gt_g_objective_unrolled(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real) {

@@ -6,7 +6,9 @@
  *    At 28 (tricks off) this is exactly the DCGAN-28 of protocols.md.
  * Spectral norm, when on, normalizes every linear and (transposed) conv weight.
  * Options: virtual batch norm in G (norm "vbn": G runs on [z_ref; z]); a self-attention block
- * after the feature map of a chosen side (after its activation), in G or D. */
+ * after the feature map of a chosen side (after its activation), in G or D.
+ * Class-conditional (spec.n_classes > 0): G's batch norms are conditional batch norms, D adds
+ * the projection <embed(y), h> of its flat features h to the logit (src/nn/conditional.c). */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +31,8 @@ typedef struct {
     gt_vbn_ref vbn;                      /* G: virtual batch norm's reference latents (n 0: off) */
     int attn_at;                         /* self-attention after this feature map (-1: off) */
     gt_attention_layer attn;
+    bool has_proj;                       /* D: class-conditional projection */
+    gt_projection_layer proj;
 } dcgan_arch;
 
 /* Up/down-sampling steps between the data resolution and the 7x7 or 4x4 core, and G's first
@@ -95,7 +99,9 @@ static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, g
     int64_t c = a->c0, flat = a->c0 * a->s0 * a->s0;
     a->fc = gt_linear_declare(p, "fc", s->z_dim, flat, true);
     if (s->spectral_norm) gt_linear_spectral_norm(&a->fc, p, s->sn_iterations);
-    if (gt_norm_declare(&a->fc_norm, s->norm, p, "fc_norm", 1, &flat, err) < 0) return -1;
+    if (gt_norm_declare_classes(&a->fc_norm, s->norm, p, "fc_norm", 1, &flat, s->n_classes,
+                                "model.g", err) < 0)
+        return -1;
     attention_declare(s, a, p, 0, c);
     int64_t size = a->s0;
     char name[32];
@@ -109,7 +115,9 @@ static int build_generator(gt_model *m, dcgan_arch *a, int steps, int c0_mult, g
         if (!last) {
             int64_t shape[3] = {c_next, size, size};
             snprintf(name, sizeof name, "norm%d", i + 1);
-            if (gt_norm_declare(&a->norm[i], s->norm, p, name, 3, shape, err) < 0) return -1;
+            if (gt_norm_declare_classes(&a->norm[i], s->norm, p, name, 3, shape, s->n_classes,
+                                        "model.g", err) < 0)
+                return -1;
             attention_declare(s, a, p, i + 1, c_next);
         }
         c = c_next;
@@ -149,6 +157,10 @@ static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *
     a->feat = a->flat + gt_batch_tricks_declare(&a->bt, s, p, a->flat);
     a->fc = gt_linear_declare(p, "fc", a->feat, 1, true);
     if (s->spectral_norm) gt_linear_spectral_norm(&a->fc, p, s->sn_iterations);
+    a->has_proj = s->n_classes > 0;
+    if (a->has_proj)
+        a->proj = gt_projection_declare(p, "proj", s->n_classes, a->feat,
+                                        s->spectral_norm ? s->sn_iterations : 0);
     return 0;
 }
 
@@ -195,7 +207,8 @@ static gt_tensor *discriminator_forward(const dcgan_arch *a, const gt_fwd *f, gt
     int64_t flat[2] = {x->shape[0], a->flat};
     h = gt_batch_tricks_mbdisc(&a->bt, f, gt_reshape(h, 2, flat));
     if (features) *features = h;
-    return gt_linear_forward(&a->fc, f, h);
+    gt_tensor *logit = gt_linear_forward(&a->fc, f, h);
+    return a->has_proj ? gt_projection_forward(&a->proj, f, h, logit) : logit;
 }
 
 static gt_tensor *dcgan_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
@@ -205,4 +218,5 @@ static gt_tensor *dcgan_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x
     return discriminator_forward(a, f, x, features);
 }
 
-const gt_model_family gt_family_dcgan = {.name = "dcgan", .build = dcgan_build, .forward = dcgan_forward};
+const gt_model_family gt_family_dcgan = {.name = "dcgan", .build = dcgan_build,
+                                         .forward = dcgan_forward, .conditional = true};

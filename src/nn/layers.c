@@ -9,6 +9,12 @@ gt_fwd gt_fwd_of(gt_params *p, bool train) {
     return (gt_fwd){.t = p->t, .params = p, .train = train};
 }
 
+gt_fwd gt_fwd_labelled(const gt_fwd *f, const int32_t *y) {
+    gt_fwd o = *f;
+    o.labels = y;
+    return o;
+}
+
 gt_linear_layer gt_linear_declare(gt_params *p, const char *name, int64_t in, int64_t out,
                                   bool bias) {
     int64_t ws[2] = {out, in};

@@ -12,10 +12,17 @@ typedef struct gt_fwd {
     gt_tensor *const *t;   /* [params->n] */
     gt_params *params;     /* the table whose buffers (running statistics) training updates */
     bool train;            /* batch statistics and running-stat updates (batch norm) */
+    /* Class labels [N] of the batch this forward runs on, for class-conditional networks
+     * (conditional batch norm in G, the projection in D; src/nn/conditional.c); NULL for
+     * unconditional ones. The caller sets it per forward (gt_fwd_labelled): D sees the real
+     * batch's labels on reals and the drawn labels on fakes. */
+    const int32_t *labels;
 } gt_fwd;
 
 /* A forward context reading the table's own tensors. */
 gt_fwd gt_fwd_of(gt_params *p, bool train);
+/* A copy of f whose forwards see the class labels y [N] (NULL: none). */
+gt_fwd gt_fwd_labelled(const gt_fwd *f, const int32_t *y);
 
 /* ---- weight initialisation -------------------------------------------------------------- */
 typedef enum { GT_INIT_NORMAL, GT_INIT_KAIMING, GT_INIT_XAVIER, GT_INIT_ORTHOGONAL } gt_init;
@@ -150,6 +157,23 @@ gt_embedding_layer gt_embedding_declare(gt_params *p, const char *name, int64_t 
 /* y [n, dim] = W[ids[i]] */
 gt_tensor *gt_embedding_forward(const gt_embedding_layer *l, const gt_fwd *f, const int32_t *ids,
                                 int64_t n);
+
+/* ---- class-conditional layers (src/nn/conditional.c) ----
+ * Conditional batch norm (de Vries et al. 2017; Miyato and Koyama 2018): batch norm without its
+ * own affine, then y = gamma[y_i] xhat + beta[y_i] with per-class rows gamma, beta [K, C]
+ * ("<name>.weight" starting at 1 and "<name>.bias" at 0, the entries of plain batch norm with a
+ * class axis in front); running statistics as batch norm's. The labels come from f->labels. */
+typedef struct { gt_batchnorm_layer bn; int64_t classes; } gt_cbn_layer;
+gt_cbn_layer gt_cbn_declare(gt_params *p, const char *name, int64_t channels, int64_t classes);
+gt_tensor *gt_cbn_forward(const gt_cbn_layer *l, const gt_fwd *f, gt_tensor *x);
+/* The projection discriminator (Miyato and Koyama 2018): logit + <embed(y_i), h_i>, with h [N, F]
+ * D's penultimate features and the embedding [K, F] ("<name>.weight", spectrally normalized as
+ * D's other weights when sn.on). */
+typedef struct { gt_embedding_layer embed; gt_sn sn; int64_t classes; } gt_projection_layer;
+gt_projection_layer gt_projection_declare(gt_params *p, const char *name, int64_t classes,
+                                          int64_t features, int sn_iterations /* 0: no SN */);
+gt_tensor *gt_projection_forward(const gt_projection_layer *l, const gt_fwd *f, gt_tensor *h,
+                                 gt_tensor *logit);
 
 /* ---- activations by name ---- */
 typedef enum { GT_ACT_RELU, GT_ACT_LEAKY_RELU, GT_ACT_TANH, GT_ACT_NONE } gt_activation;

@@ -8,7 +8,8 @@
 #include "core/internal.h"
 
 static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp,
-                                                   &gt_family_progressive, &gt_family_stylegan2};
+                                                   &gt_family_progressive, &gt_family_resnet,
+                                                   &gt_family_stylegan2};
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
 const gt_model_family *gt_model_family_find(const char *name) {
@@ -17,7 +18,7 @@ const gt_model_family *gt_model_family_find(const char *name) {
     return NULL;
 }
 
-const char *gt_model_family_names(void) { return "dcgan|mlp|progressive|stylegan2"; }
+const char *gt_model_family_names(void) { return "dcgan|mlp|progressive|resnet|stylegan2"; }
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
  * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn
@@ -57,6 +58,10 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
     if (!m->family)
         return gt_error_set(err, "model: family '%s' unknown (allowed: %s)", spec->family,
                             gt_model_family_names());
+    if (spec->n_classes > 0 && !m->family->conditional)
+        return gt_error_set(err, "model: train.conditional = true: the %s family of %s has no "
+                                 "class-conditional form (use dcgan or resnet)", spec->family,
+                            spec->section[0] ? spec->section : "the network");
     gt_params_init(&m->params);
     if (m->family->build(m, err) < 0) {
         gt_model_release(m);
@@ -110,9 +115,23 @@ gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x
     case GT_NORM_BATCH: return gt_batchnorm_forward(&n->bn, f, x);
     case GT_NORM_LAYER: return gt_layernorm_forward(&n->ln, f, x);
     case GT_NORM_VIRTUAL: return gt_vbn_forward(&n->vbn, f, x);
+    case GT_NORM_COND: return gt_cbn_forward(&n->cbn, f, x);
     case GT_NORM_NONE: return x;
     }
     return x;
+}
+
+int gt_norm_declare_classes(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
+                            int ndim, const int64_t *shape, int classes, const char *section,
+                            gt_error *err) {
+    if (classes <= 0) return gt_norm_declare(n, kind, p, name, ndim, shape, err);
+    memset(n, 0, sizeof *n);
+    if (strcmp(kind, "batch") != 0)
+        return gt_error_set(err, "model: train.conditional = true gives G conditional batch norm: "
+                                 "set %s.norm = batch (not %s)", section, kind);
+    n->kind = GT_NORM_COND;
+    n->cbn = gt_cbn_declare(p, name, shape[0], classes);
+    return 0;
 }
 
 int gt_arch_tricks_check(const gt_net_spec *s, int64_t feature_channels, gt_error *err) {

@@ -31,6 +31,10 @@ typedef struct gt_net_spec {
     int64_t batch;          /* the batch D sees in training (0: unknown; checked against mbstd_group) */
     int vbn_ref;            /* G: virtual batch norm's reference latents N_ref (norm "vbn"; 0: off) */
     int attention;          /* dcgan: side of the feature map followed by self-attention (0: off) */
+    /* Class-conditional (0: off): G's batch norms become conditional batch norms (per-class
+     * gamma and beta), D adds the projection <embed(y), features> to its logit; the labels
+     * come through gt_fwd.labels. Only families with `conditional` set accept it. */
+    int n_classes;
     /* stylegan2 generators (src/nn/stylegan2.c) */
     int mapping_layers;     /* fully connected layers of the mapping network */
     int64_t w_dim;          /* width of the mapping network and of w (0: z_dim) */
@@ -57,6 +61,7 @@ typedef struct gt_model_family {
      * and the synthesis ws -> x [N, c, h, w]; forward(z) = synthesis(mapping(z)). */
     gt_tensor *(*mapping)(const gt_model *m, const gt_fwd *f, gt_tensor *z);
     gt_tensor *(*synthesis)(const gt_model *m, const gt_fwd *f, gt_tensor *ws);
+    bool conditional;       /* accepts spec.n_classes > 0 */
 } gt_model_family;
 
 struct gt_model {
@@ -80,7 +85,7 @@ struct gt_model {
 };
 
 const gt_model_family *gt_model_family_find(const char *name);
-const char *gt_model_family_names(void);  /* "dcgan|mlp|progressive|stylegan2" */
+const char *gt_model_family_names(void);  /* "dcgan|mlp|progressive|resnet|stylegan2" */
 /* Builds and finalizes the network in the arena and initialises its weights from rng. */
 int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng *rng, gt_error *err);
 void gt_model_release(gt_model *m);
@@ -90,18 +95,25 @@ gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt
 extern const gt_model_family gt_family_dcgan;
 extern const gt_model_family gt_family_mlp;
 extern const gt_model_family gt_family_progressive;
+extern const gt_model_family gt_family_resnet;
 extern const gt_model_family gt_family_stylegan2;
 
 /* Shared by families: an optional normalisation layer chosen by name. */
 typedef struct {
-    enum { GT_NORM_NONE, GT_NORM_BATCH, GT_NORM_LAYER, GT_NORM_VIRTUAL } kind;
+    enum { GT_NORM_NONE, GT_NORM_BATCH, GT_NORM_LAYER, GT_NORM_VIRTUAL, GT_NORM_COND } kind;
     gt_batchnorm_layer bn;
     gt_layernorm_layer ln;
     gt_vbn_layer vbn;       /* needs the table's reference latents declared first */
+    gt_cbn_layer cbn;       /* conditional batch norm (gt_norm_declare_classes) */
 } gt_norm_layer;
 int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
                     int ndim, const int64_t *shape, gt_error *err); /* shape: one sample's */
 gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x);
+/* gt_norm_declare, or with classes > 0 conditional batch norm ("batch" only; err otherwise:
+ * `section` names the key in the message). */
+int gt_norm_declare_classes(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
+                            int ndim, const int64_t *shape, int classes, const char *section,
+                            gt_error *err);
 
 /* Shared by families: the architecture tricks of a spec. gt_arch_tricks_check validates them
  * (feature_channels: the channels mbstd splits into groups); gt_batch_tricks_declare declares

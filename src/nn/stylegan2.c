@@ -388,4 +388,4 @@ static gt_tensor *sg_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, g
 }
 
 const gt_model_family gt_family_stylegan2 = {"stylegan2", sg_build, sg_forward, sg_init,
-                                             sg_mapping, sg_synthesis};
+                                             sg_mapping, sg_synthesis, false};

@@ -101,11 +101,24 @@ int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
     int64_t n = t->cfg.train_sample_n;
     bool points = t->h == 1 && t->w == 1;
     if (points) n = n < 1000 ? 1000 : n;
+    /* conditional: one row per class, train.sample_n / classes columns (at least one) */
+    int64_t per_class = t->conditional ? (n / t->n_classes > 0 ? n / t->n_classes : 1) : 0;
+    if (t->conditional) n = per_class * t->n_classes;
     float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
-    if (!x) return gt_error_set(err, "%s: out of memory for %lld samples", path, (long long)n);
-    gt_trainer_sample(t, n, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES), x);
+    int32_t *y = t->conditional ? malloc((size_t)n * sizeof *y) : NULL;
+    if (!x || (t->conditional && !y)) {
+        free(x);
+        free(y);
+        return gt_error_set(err, "%s: out of memory for %lld samples", path, (long long)n);
+    }
+    for (int64_t i = 0; y && i < n; i++) y[i] = (int32_t)(i / per_class);
+    gt_trainer_sample_classes(t, n, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES),
+                              y, x);
+    free(y);
     int rc;
-    if (points) {
+    if (t->conditional && !points) {
+        rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, (int)per_class, err);
+    } else if (points) {
         rc = write_scatter(path, x, n, strcmp(t->cfg.data_dataset, "grid") == 0 ? 6.0f : 1.5f, err);
     } else {
         int cols = (int)ceil(sqrt((double)n));

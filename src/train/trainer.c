@@ -84,7 +84,8 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
                      .vbn_ref = g ? (int)c->g_vbn_ref : 0,
                      .attention = (int)(g ? c->g_attention : c->d_attention),
                      .mapping_layers = (int)c->g_mapping_layers, .w_dim = c->g_w_dim,
-                     .mapping_lr_mul = c->g_mapping_lr_mul, .style_mixing = c->g_style_mixing};
+                     .mapping_lr_mul = c->g_mapping_lr_mul, .style_mixing = c->g_style_mixing,
+                     .n_classes = ds->n_classes};
     snprintf(s.section, sizeof s.section, "%s", g ? "model.g" : "model.d");
     snprintf(s.family, sizeof s.family, "%s", g ? c->g_family : c->d_family);
     snprintf(s.activation, sizeof s.activation, "%s", g ? c->g_activation : c->d_activation);
@@ -102,7 +103,8 @@ static gt_net_spec d2_spec(const gt_config *c, const gt_trainer *ds) {
                      .sn_iterations = (int)c->d2_sn_iterations, .mbstd_group = (int)c->d2_mbstd_group,
                      .mbstd_channels = (int)c->d2_mbstd_channels,
                      .mbdisc_kernels = (int)c->d2_minibatch_discrimination,
-                     .mbdisc_dim = (int)c->d2_minibatch_discrimination_dim, .batch = c->train_batch};
+                     .mbdisc_dim = (int)c->d2_minibatch_discrimination_dim, .batch = c->train_batch,
+                     .n_classes = ds->n_classes};
     snprintf(s.section, sizeof s.section, "%s", "model.d2");
     snprintf(s.family, sizeof s.family, "%s", c->d2_family);
     snprintf(s.activation, sizeof s.activation, "%s", c->d2_activation);
@@ -210,15 +212,67 @@ static int64_t current_batch(const gt_trainer *t) {
 static gt_tensor *real_batch(gt_trainer *t, int64_t batch) {
     int64_t shape[4];
     int nd = batch_shape(t, batch, shape);
-    gt_loader_next(t->loader, t->real, NULL);
+    gt_loader_next(t->loader, t->real, t->conditional ? t->real_labels : NULL);
+    if (t->conditional) { /* the step's copy: a fresh unrolled batch must not overwrite it */
+        int32_t *y = gt_step_alloc_((size_t)batch * sizeof *y);
+        memcpy(y, t->real_labels, (size_t)batch * sizeof *y);
+        t->gan.real_labels = y;
+    }
     gt_tensor *real = gt_from_data(nd, shape, t->real);
     return t->progressive ? gt_grow_reals(real, gt_grow_at(&t->grow, t->images)) : real;
 }
 
-/* A fresh real batch for an unrolled D update (unrolled.fresh_batches). */
-static gt_tensor *next_real_batch(void *ctx) {
+/* A fresh real batch for an unrolled D update (unrolled.fresh_batches), with its labels; the
+ * step's own real labels stay as they were. */
+static gt_tensor *next_real_batch(void *ctx, const int32_t **labels) {
     gt_trainer *t = ctx;
-    return real_batch(t, current_batch(t));
+    const int32_t *own = t->gan.real_labels;
+    gt_tensor *real = real_batch(t, current_batch(t));
+    *labels = t->gan.real_labels;
+    t->gan.real_labels = own;
+    return real;
+}
+
+/* Labels of n fakes, uniform over the classes, drawn from the latent stream (step arena). */
+static const int32_t *draw_fake_labels(gt_trainer *t, int64_t n) {
+    int32_t *y = gt_step_alloc_((size_t)n * sizeof *y);
+    gt_tensor *u = gt_rand_uniform(&t->rng, 1, &n, 0.0f, 1.0f);
+    for (int64_t i = 0; i < n; i++) {
+        int k = (int)(u->data[i] * (float)t->n_classes);
+        y[i] = k < t->n_classes ? k : t->n_classes - 1;
+    }
+    return y;
+}
+
+/* train.conditional: the class count (train.classes, or the data's, loaded first), which the
+ * checkpoint records through t->cfg. */
+static int setup_conditional(gt_trainer *t, bool with_data, gt_error *err) {
+    gt_config *c = &t->cfg;
+    t->conditional = c->train_conditional;
+    if (!t->conditional) {
+        if (c->train_classes != 0)
+            return gt_error_set(err, "config: train.classes = %lld is for conditional runs: set "
+                                     "train.conditional = true (or train.classes = 0)",
+                                (long long)c->train_classes);
+        return 0;
+    }
+    if (with_data) {
+        if (!(t->data = load_data(c, err))) return -1;
+        if (!t->data->labels || t->data->n_classes < 1)
+            return gt_error_set(err, "config: train.conditional = true needs class labels, and "
+                                     "data %s has none (IDX data needs its labels file; a PNG "
+                                     "folder needs one sub-folder of images per class)", t->data->name);
+        if (c->train_classes > 0 && c->train_classes != t->data->n_classes)
+            return gt_error_set(err, "config: train.classes = %lld but data %s has %d classes "
+                                     "(0: take the data's)", (long long)c->train_classes,
+                                t->data->name, t->data->n_classes);
+        c->train_classes = t->data->n_classes;
+    }
+    if (c->train_classes < 1)
+        return gt_error_set(err, "config: train.conditional = true without data needs "
+                                 "train.classes, the number of classes");
+    t->n_classes = (int)c->train_classes;
+    return 0;
 }
 
 /* Advice the configuration deserves (tricks.md: batch norm couples the samples a gradient
@@ -283,13 +337,15 @@ static int networks(gt_trainer *t, gt_params **out) {
 /* The data, its loader and the staging buffer for real batches. */
 static int attach_data(gt_trainer *t, gt_error *err) {
     const gt_config *cfg = &t->cfg;
-    t->data = load_data(cfg, err);
+    if (!t->data) t->data = load_data(cfg, err);  /* conditional runs load it first */
     if (!t->data || check_data_shape(t, err) < 0) return -1;
     t->loader = gt_loader_new(t->data, (int)cfg->train_batch,
                               gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_DATA),
                               cfg->data_prefetch, err);
     if (!t->loader) return -1;
     t->real = malloc((size_t)(cfg->train_batch * gt_trainer_example_size(t)) * sizeof(float));
+    t->real_labels = malloc((size_t)cfg->train_batch * sizeof(int32_t));
+    GT_CHECK(t->real_labels, "out of memory (labels)");
     int64_t buffers = 0;
     gt_params *nets[3];
     for (int i = 0, n = networks(t, nets); i < n; i++) buffers += nets[i]->numel - nets[i]->numel_trainable;
@@ -322,7 +378,8 @@ int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_erro
     gt_config_example_shape(cfg, &t->c, &t->h, &t->w);
     t->arena = gt_arena_new((size_t)16 << 20);
     t->rng = gt_rng_seed(gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_LATENT));
-    if (build_networks(t, err) < 0 || setup_growing(t, err) < 0 ||
+    if (setup_conditional(t, load_data, err) < 0 || build_networks(t, err) < 0 ||
+        setup_growing(t, err) < 0 ||
         (load_data && attach_data(t, err) < 0)) {
         gt_trainer_free(t);
         return -1;
@@ -395,6 +452,7 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
         real = real_batch(t, batch);
         gt_profile_mark("data");
         gt_tensor *z = gt_rand_normal(&t->rng, 2, zs, 0, 1);
+        if (t->conditional) t->gan.fake_labels = draw_fake_labels(t, batch);
         fake = gt_gan_d_step(&t->gan, t->step, t->step * t->cfg.train_d_steps + k, real, z, st);
     }
     if (!st->nonfinite) gt_gan_g_step(&t->gan, t->step, fake, real, st);
@@ -403,6 +461,7 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
         gt_gan_pl_step(&t->gan, gt_rand_normal(&t->rng, 2, ps, 0, 1), st);
     }
     gt_step_end();
+    t->gan.real_labels = t->gan.fake_labels = NULL;  /* they lived in the step arena */
     if (st->nonfinite) {
         copy_buffers(t, false);
         return false;
@@ -416,6 +475,19 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
 }
 
 void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
+    gt_trainer_sample_classes(t, n, seed, NULL, out);
+}
+
+void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
+                               float *out) {
+    GT_CHECK(t->conditional || !labels, "sampling: class labels for an unconditional G");
+    int32_t *balanced = NULL;
+    if (t->conditional && !labels) {
+        balanced = malloc((size_t)n * sizeof *balanced);
+        GT_CHECK(balanced, "out of memory (labels)");
+        for (int64_t i = 0; i < n; i++) balanced[i] = (int32_t)(i % t->n_classes);
+        labels = balanced;
+    }
     gt_rng rng = gt_rng_seed(seed);
     gt_params *p = t->has_ema ? &t->ema.shadow : &t->g.params;
     gt_fwd f = gt_fwd_of(p, false);
@@ -424,12 +496,14 @@ void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
     if (t->progressive) grow_apply(t);
     for (int64_t i = 0; i < n; i += chunk) {
         int64_t m = n - i < chunk ? n - i : chunk, zs[2] = {m, t->cfg.g_z_dim};
+        f.labels = labels ? labels + i : NULL;
         gt_tensor *x = gt_model_forward(&t->g, &f, gt_rand_normal(&rng, 2, zs, 0, 1), NULL);
         while (t->progressive && x->shape[2] < t->h) x = gt_upsample2x(x);
         gt_copy_to(out + i * per, x);
         gt_step_end();
     }
     gt_grad_set(prev);
+    free(balanced);
 }
 
 void gt_trainer_free(gt_trainer *t) {
@@ -441,6 +515,7 @@ void gt_trainer_free(gt_trainer *t) {
     gt_arena_free(t->arena);
     gt_dataset_free(t->data);
     free(t->real);
+    free(t->real_labels);
     free(t->buffers_backup);
     memset(t, 0, sizeof *t);
 }

@@ -36,6 +36,12 @@ typedef struct gt_trainer {
      * (checkpointed; g.style_rng points at it). */
     bool style;
     gt_rng style_rng;
+    /* Class-conditional training (train.conditional): n_classes classes; real batches carry
+     * the loader's labels, fakes take labels drawn uniformly from the latent stream (rng),
+     * right after their z. Both go to the GAN (gan.real_labels, gan.fake_labels) per step. */
+    bool conditional;
+    int n_classes;
+    int32_t *real_labels;     /* [batch] staging for the loader's labels */
 } gt_trainer;
 
 /* Builds the run described by cfg (fresh weights from train.seed). With load_data the
@@ -54,6 +60,10 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st);
  * runs at the schedule's current resolution and alpha and its images are upsampled (nearest)
  * to the data's h x w, so grids and metrics keep one shape and show the current pixels. */
 void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out);
+/* The same with class labels [n] for a conditional G (NULL: sample i gets class i mod
+ * n_classes, balanced); labels must be NULL for an unconditional one. */
+void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
+                               float *out);
 /* The data's shape per example: c, h, w (points: 2, 1, 1). */
 int64_t gt_trainer_example_size(const gt_trainer *t);
 void gt_trainer_free(gt_trainer *t);
