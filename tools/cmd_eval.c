@@ -188,6 +188,11 @@ int gt_cmd_eval(int argc, char **argv) {
     float *x = a.ckpt ? draw(&a, shape, &nd, mixture, &err) : gt_npy_read(a.samples, &nd, shape, &err);
     if (!x) return gt_cli_fail("%s", err.msg);
     const char *src = a.ckpt ? a.ckpt : a.samples;
+    if (nd == 4 && (shape[1] == 1 || shape[1] == 3) && shape[2] == 32 && shape[3] == 32) {
+        /* Fashion-MNIST padded to 32x32 (data.resolution = 32): the classifier reads the centre */
+        gt_eval_crop_padded(x, shape[0], (int)shape[1], 32);
+        shape[2] = shape[3] = 28;
+    }
     if (nd == 2 && shape[1] == 2) {
         const char *kind = a.mixture ? a.mixture : mixture;
         rc = *kind ? eval_points(x, shape[0], kind)
@@ -197,8 +202,9 @@ int gt_cmd_eval(int argc, char **argv) {
     } else if (nd == 4 && shape[1] == 3 && shape[2] == 28 && shape[3] == 28) {
         rc = eval_stacked(&a, x, shape[0]);
     } else {
-        rc = gt_cli_fail("%s: samples must be (N, 1, 28, 28) images, (N, 3, 28, 28) stacked "
-                         "Fashion-MNIST or (N, 2) points", src);
+        rc = gt_cli_fail("%s: samples must be (N, 1, 28, 28) images (or 32x32, Fashion-MNIST "
+                         "padded by data.resolution = 32), (N, 3, 28, 28) stacked Fashion-MNIST or "
+                         "(N, 2) points", src);
     }
     free(x);
     gt_runtime_free();

@@ -41,4 +41,8 @@ typedef struct gt_mode_scores {
 /* pts [n, 2] against the "ring" or "grid" mixture of protocols.md (default radius and sigma). */
 int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err);
 
+/* Samples of IDX data padded to side x side (data.resolution = 32): their centre 28x28, in place,
+ * which is what the metrics' classifier reads. x [n, c, side, side] becomes [n, c, 28, 28]. */
+void gt_eval_crop_padded(float *x, int64_t n, int c, int side);
+
 #endif

@@ -83,16 +83,6 @@ static int eval_stacked(gt_run_eval *e, gt_trainer *t, const char *dir, int64_t 
     return append(dir, line, err);
 }
 
-/* Samples of IDX data padded to 32x32 (data.resolution = 32): their centre 28x28, in place (each
- * read lies at or after every write before it), which is what the metrics' classifier reads. */
-static void crop_padding(float *x, int64_t n, int c, int side) {
-    int off = (side - 28) / 2;
-    for (int64_t i = 0; i < n * c; i++)
-        for (int y = 0; y < 28; y++)
-            for (int k = 0; k < 28; k++)
-                x[(i * 28 + y) * 28 + k] = x[(i * side + y + off) * side + k + off];
-}
-
 int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_error *err) {
     if (!e->enabled) return 0;
     /* the protocols' sample counts for the mode metrics; eval_n for the image metrics */
@@ -101,7 +91,7 @@ int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_error *e
     if (!x) return gt_error_set(err, "eval: out of memory for %lld samples", (long long)n);
     /* fixed latents, apart from the sample grids' */
     gt_trainer_sample(t, n, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES + 100), x);
-    if (!e->points && t->h == 32) crop_padding(x, n, t->c, t->h);
+    if (!e->points && t->h == 32) gt_eval_crop_padded(x, n, t->c, t->h);
     int rc = e->points    ? eval_points(t, dir, n, x, err)
              : e->stacked ? eval_stacked(e, t, dir, n, x, err)
                           : eval_images(e, t, dir, n, x, err);
