@@ -498,6 +498,42 @@ TEST(eval_points_without_quality_prints_null) {
     cli_scratch_remove(dir);
 }
 
+/* 32x32 images (Fashion-MNIST padded by data.resolution = 32): eval scores their centre 28x28. */
+TEST(eval_reads_padded_32x32_images) {
+    char dir[64];
+    if (!scratch(dir)) return;
+    const char *npy = cli_path(dir, "pad.npy");
+    enum { N = 64, PX = 32 * 32 };
+    char header[128];
+    int hl = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 1, 32, 32), }", N);
+    while ((hl + 10 + 1) % 64) header[hl++] = ' ';
+    header[hl++] = '\n';
+    size_t len = 10 + (size_t)hl + (size_t)N * PX * sizeof(float);
+    unsigned char *buf = malloc(len);
+    CHECK(buf != NULL);
+    if (!buf) return;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)(hl & 0xff);
+    buf[9] = (unsigned char)(hl >> 8);
+    memcpy(buf + 10, header, (size_t)hl);
+    float *px = (float *)(void *)(buf + 10 + hl);
+    for (int i = 0; i < N * PX; i++) {
+        float v = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+        memcpy(&px[i], &v, sizeof v);
+    }
+    bool ok = cli_write_file(npy, buf, len);
+    free(buf);
+    CHECK(ok);
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "eval", "--samples", npy, NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "\"n\": 64") && cli_says(&r, "\"fid\": "));
+    cli_result_free(&r);
+    cli_scratch_remove(dir);
+}
+
 /* ---- 6b. MNIST-format digits: a feature network of one's own ---- */
 
 /* An MNIST-format folder (raw IDX) of n images per split: class k is a bright bar in row band
@@ -796,7 +832,8 @@ int main(void) {
     RUN_TESTS(T(train_ring_writes_every_output), T(resume_ring_is_bit_exact),
               T(resume_dcgan_is_bit_exact), T(interrupt_saves_and_resumes_exactly),
               T(train_profile_prints_op_shares), T(sample_png_grid),
-              T(digits_evaluate_with_their_own_classifier), T(eval_points_without_quality_prints_null), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
+              T(digits_evaluate_with_their_own_classifier), T(eval_points_without_quality_prints_null),
+              T(eval_reads_padded_32x32_images), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
               T(config_defaults_lists_every_section), T(config_file_errors_name_file_line_and_key),
               T(config_command_line_errors_name_key_and_range), T(help_on_every_command),
               T(missing_dataset_names_package_and_path), T(truncated_idx_names_the_file),
