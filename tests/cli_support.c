@@ -313,3 +313,28 @@ void cli_args_tiny_ring(cli_args *a, const char *out) {
                  "model.g.width=16", "model.g.depth=2", "model.d.width=16", "model.d.depth=2",
                  "model.g.z_dim=8", "train.batch=64", "train.threads=1", NULL);
 }
+
+void cli_args_add_words(cli_args *a, const char *words) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", words);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) cli_args_addf(a, "%s", tok);
+}
+
+const char *cli_png_folder(const char *dir, int n, int side) {
+    const char *png = cli_path(dir, "png");
+    char path[600];
+    bool ok = cli_mkdir(png);
+    for (int i = 0; ok && i < n; i++) {
+        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
+        ok = cli_write_gray_png(path, side, side, (unsigned)i);
+    }
+    CHECK(ok);
+    return png;
+}
+
+bool cli_losses_finite(const char *metrics) {
+    char *text = cli_read_file(metrics, NULL);
+    bool ok = text != NULL && strstr(text, "\"d_loss\": ") != NULL && strstr(text, "null") == NULL;
+    free(text);
+    return ok;
+}

@@ -45,6 +45,8 @@ void cli_args_addf(cli_args *a, const char *fmt, ...)
 /* `train --config configs/gan-ring.ini --out OUT --quiet` at a tiny size (MLPs of width 16 and
  * depth 2, z 8, batch 64, one thread), for tests that add their own overrides after it. */
 void cli_args_tiny_ring(cli_args *a, const char *out);
+/* Appends each space-separated word of `words` ("loss.type=hinge penalty.r1=1") as an argument. */
+void cli_args_add_words(cli_args *a, const char *words);
 
 /* ---- running gantry ---- */
 
@@ -105,6 +107,11 @@ bool cli_has_bytes(const char *path, const char *data, size_t len);
 int cli_count_names(const char *dir, const char *part);
 /* A w x h 8-bit gray PNG of deterministic noise and a bright square depending on seed. */
 bool cli_write_gray_png(const char *path, int w, int h, unsigned seed);
+/* dir/png holding n side x side gray PNGs (cli_write_gray_png, seeds 0 .. n-1); its path, from
+ * cli_path. A failure is a failed check. */
+const char *cli_png_folder(const char *dir, int n, int side);
+/* Whether a run's metrics.jsonl has losses and no null (non-finite values are written null). */
+bool cli_losses_finite(const char *metrics);
 /* Width and height from a PNG's IHDR; false when the file is not a PNG. */
 bool cli_png_size(const char *path, unsigned *w, unsigned *h);
 /* Sleeps for ms milliseconds. */

@@ -565,24 +565,11 @@ static bool scratch(char *dir) {
     return ok;
 }
 
-static void add_overrides(cli_args *a, const char *set) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", set);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) cli_args_addf(a, "%s", tok);
-}
-
 static void ring_run(cli_args *a, const char *out, int steps) {
     cli_args_tiny_ring(a, out);
     cli_args_add(a, "train.eval_every=0", "train.sample_every=0", "train.log_every=1",
                  "train.checkpoint_every=0", NULL);
     cli_args_addf(a, "train.steps=%d", steps);
-}
-
-static bool losses_finite(const char *metrics) {
-    char *text = cli_read_file(metrics, NULL);
-    bool ok = text != NULL && strstr(text, "\"d_loss\": ") != NULL && strstr(text, "null") == NULL;
-    free(text);
-    return ok;
 }
 
 TEST(each_switch_changes_training) {
@@ -608,11 +595,11 @@ TEST(each_switch_changes_training) {
         snprintf(run, sizeof run, "%s/sw%02zu", dir, i);
         cli_args a;
         ring_run(&a, run, 3);
-        add_overrides(&a, sw[i][1]);
+        cli_args_add_words(&a, sw[i][1]);
         bool ok = cli_run_ok(&a);
         snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
         snprintf(ckpt, sizeof ckpt, "%s/" CKPT, run);
-        bool finite = ok && losses_finite(metrics);
+        bool finite = ok && cli_losses_finite(metrics);
         bool changed = ok && !cli_same_bytes(ckpt, plain_ckpt);
         if (!finite || !changed)
             fprintf(stderr, "  switch '%s': finite %d, changed %d\n", sw[i][0], finite, changed);
@@ -620,18 +607,6 @@ TEST(each_switch_changes_training) {
         gt_test_record(sw[i][0], finite && changed);
     }
     cli_scratch_remove(dir);
-}
-
-static const char *make_png_folder(const char *dir) {
-    const char *png = cli_path(dir, "png");
-    char path[600];
-    bool ok = cli_mkdir(png);
-    for (int i = 0; ok && i < 32; i++) {
-        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
-        ok = cli_write_gray_png(path, 28, 28, (unsigned)i);
-    }
-    CHECK(ok);
-    return png;
 }
 
 /* A small DCGAN with spectral norm in D and G, mbstd and minibatch discrimination in D, and
@@ -652,7 +627,7 @@ static void dcgan_args(cli_args *a, const char *png, const char *out, int steps)
 TEST(checkpoints_resume_bit_exact) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 32, 28);
     const char *whole = cli_path(dir, "whole"), *split = cli_path(dir, "split");
     cli_args one, first, again;
     dcgan_args(&one, png, whole, 6);
@@ -661,7 +636,7 @@ TEST(checkpoints_resume_bit_exact) {
     cli_args_add(&again, "train", "--resume", split, "--quiet", "train.steps=6", NULL);
     if (cli_run_ok(&one) && cli_run_ok(&first) && cli_run_ok(&again)) {
         CHECK(cli_same_bytes(cli_path(whole, CKPT), cli_path(split, CKPT)));
-        CHECK(losses_finite(cli_path(whole, "metrics.jsonl")));
+        CHECK(cli_losses_finite(cli_path(whole, "metrics.jsonl")));
         cli_args info;
         cli_args_init(&info);
         cli_args_add(&info, "info", cli_path(whole, CKPT), NULL);
@@ -678,8 +653,8 @@ TEST(checkpoints_resume_bit_exact) {
                       "model.d2.spectral_norm=true model.d2.mbstd_group=2";
     ring_run(&one, w2, 10);
     ring_run(&first, s2, 4);
-    add_overrides(&one, set);
-    add_overrides(&first, set);
+    cli_args_add_words(&one, set);
+    cli_args_add_words(&first, set);
     cli_args_init(&again);
     cli_args_add(&again, "train", "--resume", s2, "--quiet", "train.steps=10", NULL);
     if (cli_run_ok(&one) && cli_run_ok(&first) && cli_run_ok(&again))

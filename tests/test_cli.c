@@ -65,19 +65,6 @@ static void ring_args(cli_args *a, const char *out, int steps) {
     cli_args_addf(a, "train.steps=%d", steps);
 }
 
-/* 80 gray 28x28 PNGs img-0000.png ... in dir/png; returns that folder. */
-static const char *make_png_folder(const char *dir) {
-    const char *png = cli_path(dir, "png");
-    char path[600];
-    bool ok = cli_mkdir(png);
-    for (int i = 0; ok && i < 80; i++) {
-        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
-        ok = cli_write_gray_png(path, 28, 28, (unsigned)i);
-    }
-    CHECK(ok);
-    return png;
-}
-
 /* The default DCGAN recipe at width 4 (batch norm in G and D) on the PNG folder, batch 16 (5
  * batches an epoch), with the EMA from step 2. */
 static void dcgan_args(cli_args *a, const char *png, const char *out, int steps) {
@@ -212,7 +199,7 @@ TEST(resume_ring_is_bit_exact) {
 TEST(resume_dcgan_is_bit_exact) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 80, 28);
     cli_args one, first;
     dcgan_args(&one, png, cli_path(dir, "whole"), 12);
     dcgan_args(&first, png, cli_path(dir, "split"), 6);
@@ -255,7 +242,7 @@ static long long interrupted_run(const char *png, const char *run) {
 TEST(interrupt_saves_and_resumes_exactly) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir), *run = cli_path(dir, "run");
+    const char *png = cli_png_folder(dir, 80, 28), *run = cli_path(dir, "run");
     long long k = interrupted_run(png, run);
     CHECK(k > 0);
     if (k > 0) {
@@ -279,7 +266,7 @@ static void sample_args(cli_args *a, const char *ckpt, const char *n, const char
 /* A tiny trained DCGAN (with EMA) in dir/dcgan; returns its checkpoint, or NULL. */
 static const char *trained_dcgan(const char *dir) {
     cli_args a;
-    dcgan_args(&a, make_png_folder(dir), cli_path(dir, "dcgan"), 4);
+    dcgan_args(&a, cli_png_folder(dir, 80, 28), cli_path(dir, "dcgan"), 4);
     return cli_run_ok(&a) ? cli_path(dir, "dcgan/" CKPT) : NULL;
 }
 
@@ -657,7 +644,7 @@ static bool truncate_half(const char *path) {
 TEST(truncated_png_names_the_file) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir), *bad = cli_path(png, "img-0040.png");
+    const char *png = cli_png_folder(dir, 80, 28), *bad = cli_path(png, "img-0040.png");
     CHECK(truncate_half(bad));
     cli_args a;
     dcgan_args(&a, png, cli_path(dir, "run"), 4);

@@ -394,18 +394,6 @@ TEST(bad_configurations_name_the_keys) {
 
 /* ---- through the gantry binary ------------------------------------------------------------ */
 
-static const char *make_png_folder(const char *dir) {
-    const char *png = cli_path(dir, "png");
-    char path[600];
-    bool ok = cli_mkdir(png);
-    for (int i = 0; ok && i < 32; i++) {
-        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
-        ok = cli_write_gray_png(path, 16, 16, (unsigned)i);
-    }
-    CHECK(ok);
-    return png;
-}
-
 /* ProGAN at 16x16, stable phases of 8 images, fade-ins of 16, batches of 4 (2 at 4x4, set per
  * resolution): 4x4 for steps 0-3, 8x8 fading in over steps 4-7 and stable for 8-9, 16x16 fading
  * in over steps 10-13 (alpha 0, 0.25, 0.5, 0.75), then stable. */
@@ -437,7 +425,7 @@ TEST(resume_in_mid_fade_bit_exact) {
     CHECK(split == 11);  /* resumes into 16x16 fading in (alpha 0.25), after two resets */
     char dir[64];
     if (!cli_scratch_new(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 32, 16);
     const char *whole = cli_path(dir, "whole"), *part = cli_path(dir, "split");
     cli_args one, first, again;
     progan_args(&one, png, whole, 15);

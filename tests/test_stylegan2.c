@@ -323,18 +323,6 @@ TEST(bad_configurations_name_the_keys) {
 
 /* ---- through the gantry binary ------------------------------------------------------------ */
 
-static const char *make_png_folder(const char *dir) {
-    const char *png = cli_path(dir, "png");
-    char path[600];
-    bool ok = cli_mkdir(png);
-    for (int i = 0; ok && i < 32; i++) {
-        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
-        ok = cli_write_gray_png(path, 16, 16, (unsigned)i);
-    }
-    CHECK(ok);
-    return png;
-}
-
 /* The recipe at 8x8, width 4: R1 every 2 D steps, path length every 2 G steps (from step 0),
  * style mixing, EMA; 7 steps resumed after 3 (the split lands between two path length updates). */
 static void sg_args(cli_args *a, const char *png, const char *out, int steps) {
@@ -360,7 +348,7 @@ static float *read_npy(const char *path, int64_t *shape) {
 TEST(resume_bit_exact_and_sampling) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 32, 16);
     const char *whole = cli_path(dir, "whole"), *part = cli_path(dir, "split");
     cli_args one, first, again;
     sg_args(&one, png, whole, 7);

@@ -25,21 +25,6 @@ static void ring_run(cli_args *a, const char *out, int steps) {
     cli_args_addf(a, "train.steps=%d", steps);
 }
 
-/* Adds the space-separated overrides of `set` to a. */
-static void add_overrides(cli_args *a, const char *set) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", set);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) cli_args_addf(a, "%s", tok);
-}
-
-/* Every d_loss and g_loss in metrics.jsonl is a number (non-finite values are written null). */
-static bool losses_finite(const char *metrics) {
-    char *text = cli_read_file(metrics, NULL);
-    bool ok = text != NULL && strstr(text, "\"d_loss\": ") != NULL && strstr(text, "null") == NULL;
-    free(text);
-    return ok;
-}
-
 /* Each trick, alone on the plain ring GAN: trains, stays finite, and changes the weights. */
 TEST(each_trick_changes_training) {
     static const char *const tricks[][2] = {
@@ -81,13 +66,13 @@ TEST(each_trick_changes_training) {
         snprintf(run, sizeof run, "%s/trick%02zu", dir, i);
         cli_args a;
         ring_run(&a, run, 3);
-        add_overrides(&a, tricks[i][1]);
+        cli_args_add_words(&a, tricks[i][1]);
         bool ok = cli_run_ok(&a);
         char metrics[160], ckpt[160], plain_ckpt[160];
         snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
         snprintf(ckpt, sizeof ckpt, "%s/" CKPT, run);
         snprintf(plain_ckpt, sizeof plain_ckpt, "%s/plain/" CKPT, dir);
-        bool finite = ok && losses_finite(metrics);
+        bool finite = ok && cli_losses_finite(metrics);
         bool changed = ok && !cli_same_bytes(ckpt, plain_ckpt);
         if (!finite || !changed) fprintf(stderr, "  trick '%s' (%s): finite %d, changed %d\n",
                                          tricks[i][0], tricks[i][1], finite, changed);
@@ -95,18 +80,6 @@ TEST(each_trick_changes_training) {
         gt_test_record(tricks[i][0], finite && changed);
     }
     cli_scratch_remove(dir);
-}
-
-static const char *make_png_folder(const char *dir) {
-    const char *png = cli_path(dir, "png");
-    char path[600];
-    bool ok = cli_mkdir(png);
-    for (int i = 0; ok && i < 48; i++) {
-        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
-        ok = cli_write_gray_png(path, 28, 28, (unsigned)i);
-    }
-    CHECK(ok);
-    return png;
 }
 
 /* Every trick at once on a small DCGAN: random flipped targets, annealed noise on half of each
@@ -134,7 +107,7 @@ static void combined_args(cli_args *a, const char *png, const char *out, int ste
 TEST(combined_tricks_resume_bit_exact) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 48, 28);
     const char *whole = cli_path(dir, "whole"), *split = cli_path(dir, "split");
     cli_args one, first, again;
     combined_args(&one, png, whole, 8);
@@ -143,7 +116,7 @@ TEST(combined_tricks_resume_bit_exact) {
     cli_args_add(&again, "train", "--resume", split, "--quiet", "train.steps=8", NULL);
     if (cli_run_ok(&one) && cli_run_ok(&first) && cli_run_ok(&again)) {
         CHECK(cli_same_bytes(cli_path(whole, CKPT), cli_path(split, CKPT)));
-        CHECK(losses_finite(cli_path(whole, "metrics.jsonl")));
+        CHECK(cli_losses_finite(cli_path(whole, "metrics.jsonl")));
         char *m = cli_read_file(cli_path(whole, "metrics.jsonl"), NULL);
         CHECK(m && strstr(m, "\"penalty\": ") && strstr(m, "\"noise_sigma\": "));
         free(m);
@@ -166,8 +139,8 @@ TEST(d2gan_ring_resume_bit_exact) {
     ring_run(&one, whole, 20);
     ring_run(&first, split, 9);
     const char *d2 = "loss.type=d2gan loss.d2gan_alpha=0.5 model.d2.family=mlp model.d2.width=8";
-    add_overrides(&one, d2);
-    add_overrides(&first, d2);
+    cli_args_add_words(&one, d2);
+    cli_args_add_words(&first, d2);
     cli_args_init(&again);
     cli_args_add(&again, "train", "--resume", split, "--quiet", "train.steps=20", NULL);
     if (cli_run_ok(&one) && cli_run_ok(&first) && cli_run_ok(&again))
@@ -186,8 +159,8 @@ TEST(unrolled_ring_resume_bit_exact) {
     ring_run(&first, split, 5);
     const char *u = "unrolled.steps=3 unrolled.fresh_batches=true noise.sigma=0.1 noise.steps=20 "
                     "loss.labels=uniform";
-    add_overrides(&one, u);
-    add_overrides(&first, u);
+    cli_args_add_words(&one, u);
+    cli_args_add_words(&first, u);
     cli_args_init(&again);
     cli_args_add(&again, "train", "--resume", split, "--quiet", "train.steps=12", NULL);
     if (cli_run_ok(&one) && cli_run_ok(&first) && cli_run_ok(&again))

@@ -380,24 +380,6 @@ static bool scratch(char *dir) {
     return ok;
 }
 
-static void add_overrides(cli_args *a, const char *set) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", set);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) cli_args_addf(a, "%s", tok);
-}
-
-static const char *make_png_folder(const char *dir) {
-    const char *png = cli_path(dir, "png");
-    char path[600];
-    bool ok = cli_mkdir(png);
-    for (int i = 0; ok && i < 32; i++) {
-        snprintf(path, sizeof path, "%s/img-%04d.png", png, i);
-        ok = cli_write_gray_png(path, 28, 28, (unsigned)i);
-    }
-    CHECK(ok);
-    return png;
-}
-
 /* A small DCGAN on the PNG folder (EMA from step 2, so the EMA copy is checkpointed too). */
 static void dcgan_args(cli_args *a, const char *png, const char *out, int steps, const char *set) {
     cli_args_init(a);
@@ -408,14 +390,7 @@ static void dcgan_args(cli_args *a, const char *png, const char *out, int steps,
                  "train.threads=2", NULL);
     cli_args_addf(a, "data.path=%s", png);
     cli_args_addf(a, "train.steps=%d", steps);
-    add_overrides(a, set);
-}
-
-static bool losses_finite(const char *metrics) {
-    char *text = cli_read_file(metrics, NULL);
-    bool ok = text != NULL && strstr(text, "\"d_loss\": ") != NULL && strstr(text, "null") == NULL;
-    free(text);
-    return ok;
+    cli_args_add_words(a, set);
 }
 
 /* 6 steps against 3 + resume 3: the same checkpoint bytes (z_ref, its EMA copy and all). */
@@ -431,7 +406,7 @@ static void resume_case(const char *dir, const char *png, const char *tag, const
     cli_args_add(&again, "train", "--resume", split, "--quiet", "train.steps=6", NULL);
     if (!(cli_run_ok(&one) && cli_run_ok(&first) && cli_run_ok(&again))) return;
     CHECK(cli_same_bytes(cli_path(whole, CKPT), cli_path(split, CKPT)));
-    CHECK(losses_finite(cli_path(whole, "metrics.jsonl")));
+    CHECK(cli_losses_finite(cli_path(whole, "metrics.jsonl")));
     cli_args info;
     cli_args_init(&info);
     cli_args_add(&info, "info", cli_path(whole, CKPT), NULL);
@@ -444,7 +419,7 @@ static void resume_case(const char *dir, const char *png, const char *tag, const
 TEST(runs_resume_bit_exact) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 32, 28);
     static const char *const vbn_entries[] = {"g.vbn.z_ref", "g.norm1.gamma", NULL};
     resume_case(dir, png, "vbn", "model.g.norm=vbn model.g.vbn_ref=8", vbn_entries);
     static const char *const attn_entries[] = {"g.attn.gamma", "d.attn.o.weight_u", NULL};
@@ -457,7 +432,7 @@ TEST(runs_resume_bit_exact) {
 TEST(bad_configurations_name_the_keys) {
     char dir[64];
     if (!scratch(dir)) return;
-    const char *png = make_png_folder(dir);
+    const char *png = cli_png_folder(dir, 32, 28);
     const char *run = cli_path(dir, "run");
     cli_args a;
     dcgan_args(&a, png, run, 2, "model.g.norm=vbn");

@@ -189,6 +189,10 @@ gt_tensor *gt_critic_grad_sq_norm(const gt_critic *c, const gt_fwd *f, gt_tensor
 
 /* ---- Updates ----------------------------------------------------------------------------------- */
 
+/* Gradients of loss w.r.t. every trainable of p, written into p->grad (the optimizers' input);
+ * returns their L2 norm. */
+double gt_gan_grads_into(gt_params *p, gt_tensor *loss);
+
 typedef struct gt_step_stats {
     double d_loss, g_loss;            /* summed over critics; d_loss includes penalties */
     double penalty;                   /* the weighted penalties in the last D update */

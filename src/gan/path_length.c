@@ -48,14 +48,7 @@ bool gt_gan_pl_step(gt_gan *gan, gt_tensor *z, gt_step_stats *st) {
     double mean = gan->pl_mean;
     gt_tensor *pen = gt_path_length_penalty(g, &f, ws, y, gan->pl.decay, &mean);
     gt_tensor *loss = gt_mul_scalar(pen, (float)(gan->pl.weight * (double)gan->pl.every));
-    int n = 0;
-    gt_tensor **in = gt_step_alloc_((size_t)p->n * sizeof *in);
-    gt_tensor **gr = gt_step_alloc_((size_t)p->n * sizeof *gr);
-    for (int i = 0; i < p->n; i++)
-        if (p->spec[i].kind == GT_PARAM_TRAINABLE) in[n++] = p->t[i];
-    gt_grad(1, &loss, NULL, n, in, gr, false);
-    for (int i = 0; i < n; i++) gt_copy_to(in[i]->grad->data, gr[i]);
-    double v = gt_item(pen), norm = gt_params_grad_norm(p);
+    double norm = gt_gan_grads_into(p, loss), v = gt_item(pen);
     st->pl_penalty = v;
     if (!isfinite(v) || !isfinite(norm) || !isfinite(mean)) {
         st->nonfinite = true;

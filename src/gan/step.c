@@ -59,8 +59,7 @@ gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, 
 
 /* ---- One update ------------------------------------------------------------------------------ */
 
-/* grads of loss w.r.t. every trainable of p, written into p->grad; returns their L2 norm. */
-static double grads_into(gt_params *p, gt_tensor *loss) {
+double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
     int n = 0;
     gt_tensor **in = gt_step_alloc_((size_t)p->n * sizeof *in);
     gt_tensor **g = gt_step_alloc_((size_t)p->n * sizeof *g);
@@ -74,7 +73,7 @@ static double grads_into(gt_params *p, gt_tensor *loss) {
 /* Gradients of loss, then the optimizer's update unless the loss or the gradient is not finite.
  * Returns false when it skipped; *value and *norm get the loss and the gradient norm. */
 static bool update(gt_optim *opt, gt_tensor *loss, double *value, double *norm) {
-    double n = grads_into(opt->params, loss);
+    double n = gt_gan_grads_into(opt->params, loss);
     double v = gt_item(loss);
     if (norm) *norm = n;
     if (value) *value = v;

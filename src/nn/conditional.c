@@ -34,41 +34,13 @@ static gt_tensor *rows_of(gt_tensor *table, const int32_t *y, int64_t n) {
     return gt_gather(table, idx, 2, s);
 }
 
-/* running = (1 - momentum) running + momentum batch, outside the graph (as batch norm). */
-static void blend_into(gt_tensor *running, gt_tensor *batch, double momentum) {
-    bool prev = gt_grad_set(false);
-    gt_tensor *b = gt_reshape(gt_detach(batch), 1, &running->numel);
-    gt_tensor *r = gt_add(gt_mul_scalar(running, (float)(1 - momentum)),
-                          gt_mul_scalar(b, (float)momentum));
-    gt_copy_to(running->data, r);
-    gt_grad_set(prev);
-}
-
-/* [C] viewed as [1, C] or [1, C, 1, 1]. */
-static gt_tensor *per_channel(gt_tensor *v, int ndim) {
-    int64_t s[4] = {1, v->numel, 1, 1};
-    return gt_reshape(v, ndim, s);
-}
-
 gt_tensor *gt_cbn_forward(const gt_cbn_layer *l, const gt_fwd *f, gt_tensor *x) {
     GT_CHECK(x->ndim == 2 || x->ndim == 4, "conditional batch norm: x must be [N, C] or [N, C, H, W]");
     GT_CHECK(f->labels != NULL, "conditional batch norm: the forward has no class labels "
                                 "(set gt_fwd.labels, e.g. with gt_fwd_labelled)");
     const gt_batchnorm_layer *b = &l->bn;
     int64_t n = x->shape[0], c = x->shape[1];
-    gt_tensor *xhat;
-    if (f->train) {
-        int64_t count = x->numel / c;
-        GT_CHECK(count > 1, "conditional batch norm: training needs more than one value per channel");
-        gt_tensor *mean, *var;
-        xhat = gt_batch_norm(x, (float)b->eps, &mean, &var);
-        blend_into(f->t[b->mean], mean, b->momentum);
-        blend_into(f->t[b->var], gt_mul_scalar(var, (float)count / (float)(count - 1)), b->momentum);
-    } else {
-        gt_tensor *mean = per_channel(f->t[b->mean], x->ndim);
-        gt_tensor *var = per_channel(f->t[b->var], x->ndim);
-        xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)b->eps)));
-    }
+    gt_tensor *xhat = gt_batchnorm_normalize(b, f, x);
     int64_t s[4] = {n, c, 1, 1};
     gt_tensor *gamma = gt_reshape(rows_of(f->t[b->weight], f->labels, n), x->ndim, s);
     gt_tensor *beta = gt_reshape(rows_of(f->t[b->bias], f->labels, n), x->ndim, s);

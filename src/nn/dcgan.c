@@ -52,8 +52,7 @@ static int attention_place(const gt_net_spec *s, dcgan_arch *a, int n, const int
                            const int64_t *channels, gt_error *err) {
     a->attn_at = -1;
     if (s->attention == 0) return 0;
-    bool gen = s->role == GT_ROLE_GENERATOR;
-    const char *sec = s->section[0] ? s->section : gen ? "model.g" : "model.d";
+    const char *sec = gt_net_spec_section(s);
     char list[64] = "";
     for (int k = 0; k < n; k++) {
         if (sides[k] == s->attention) a->attn_at = k;

@@ -107,6 +107,9 @@ gt_tensor *gt_mbdisc_forward(const gt_mbdisc_layer *l, const gt_fwd *f, gt_tenso
 typedef struct { int weight, bias, mean, var; double momentum, eps; } gt_batchnorm_layer;
 gt_batchnorm_layer gt_batchnorm_declare(gt_params *p, const char *name, int64_t channels);
 gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x);
+/* x-hat alone (no affine), with the batch's statistics in training (running statistics updated)
+ * or the running ones in evaluation: the normalisation conditional batch norm shares. */
+gt_tensor *gt_batchnorm_normalize(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x);
 
 /* ---- layer norm over all non-batch dims, elementwise affine of that shape ---- */
 typedef struct { int weight, bias; double eps; } gt_layernorm_layer;

@@ -44,7 +44,7 @@ static int mlp_build(gt_model *m, gt_error *err) {
     if (s->attention != 0)
         return gt_error_set(err, "model: %s.attention = %d: self-attention needs feature maps "
                                  "(family dcgan), not the mlp family",
-                            s->section[0] ? s->section : gen ? "model.g" : "model.d", s->attention);
+                            gt_net_spec_section(s), s->attention);
     if (gen && s->vbn_ref > 0) a->vbn = gt_vbn_ref_declare(&m->params, s->vbn_ref, s->z_dim);
     char name[32];
     for (int i = 0; i < a->depth; i++) {

@@ -18,6 +18,10 @@ const gt_model_family *gt_model_family_find(const char *name) {
     return NULL;
 }
 
+const char *gt_net_spec_section(const gt_net_spec *s) {
+    return s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
+}
+
 const char *gt_model_family_names(void) { return "dcgan|mlp|progressive|resnet|stylegan2"; }
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
@@ -136,7 +140,7 @@ int gt_norm_declare_classes(gt_norm_layer *n, const char *kind, gt_params *p, co
 
 int gt_arch_tricks_check(const gt_net_spec *s, int64_t feature_channels, gt_error *err) {
     bool gen = s->role == GT_ROLE_GENERATOR;
-    const char *sec = s->section[0] ? s->section : gen ? "model.g" : "model.d";
+    const char *sec = gt_net_spec_section(s);
     if (s->spectral_norm && s->sn_iterations < 1)
         return gt_error_set(err, "model: %s.sn_iterations = %d: spectral norm needs at least 1 "
                                  "power iteration per forward", sec, s->sn_iterations);

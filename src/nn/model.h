@@ -85,6 +85,9 @@ struct gt_model {
 };
 
 const gt_model_family *gt_model_family_find(const char *name);
+/* The configuration section a spec came from, for error messages: spec.section, else model.g
+ * or model.d by role. */
+const char *gt_net_spec_section(const gt_net_spec *s);
 const char *gt_model_family_names(void);  /* "dcgan|mlp|progressive|resnet|stylegan2" */
 /* Builds and finalizes the network in the arena and initialises its weights from rng. */
 int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng *rng, gt_error *err);

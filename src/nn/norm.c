@@ -35,24 +35,49 @@ static void blend_into(gt_tensor *running, gt_tensor *batch, double momentum) {
     gt_grad_set(prev);
 }
 
-gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
+/* The running statistics after a training batch of `count` values per channel: the mean, and
+ * the variance made unbiased. */
+static void update_running(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *mean,
+                           gt_tensor *var, int64_t count) {
+    blend_into(f->t[l->mean], mean, l->momentum);
+    blend_into(f->t[l->var], gt_mul_scalar(var, (float)count / (float)(count - 1)), l->momentum);
+}
+
+static int64_t training_count(gt_tensor *x) {
     GT_CHECK(x->ndim == 2 || x->ndim == 4, "batchnorm: x must be [N, C] or [N, C, H, W]");
+    int64_t count = x->numel / x->shape[1];
+    GT_CHECK(count > 1, "batchnorm: training needs more than one value per channel");
+    return count;
+}
+
+/* x-hat with the running statistics (evaluation). */
+static gt_tensor *normalize_running(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
+    GT_CHECK(x->ndim == 2 || x->ndim == 4, "batchnorm: x must be [N, C] or [N, C, H, W]");
+    gt_tensor *mean = per_channel(f->t[l->mean], x->ndim);
+    gt_tensor *var = per_channel(f->t[l->var], x->ndim);
+    return gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
+}
+
+gt_tensor *gt_batchnorm_normalize(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
+    if (!f->train) return normalize_running(l, f, x);
+    int64_t count = training_count(x);
+    gt_tensor *mean, *var;
+    gt_tensor *xhat = gt_batch_norm(x, (float)l->eps, &mean, &var);
+    update_running(l, f, mean, var, count);
+    return xhat;
+}
+
+gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
     if (f->train) {
         /* the fused op: batch statistics and the affine map, differentiable to any order */
-        int64_t count = x->numel / x->shape[1];
-        GT_CHECK(count > 1, "batchnorm: training needs more than one value per channel");
+        int64_t count = training_count(x);
         gt_tensor *mean, *var;
         gt_tensor *y = gt_batch_norm_affine(x, f->t[l->weight], f->t[l->bias], (float)l->eps,
                                             &mean, &var);
-        blend_into(f->t[l->mean], mean, l->momentum);
-        blend_into(f->t[l->var], gt_mul_scalar(var, (float)count / (float)(count - 1)),
-                   l->momentum);
+        update_running(l, f, mean, var, count);
         return y;
     }
-    gt_tensor *mean = per_channel(f->t[l->mean], x->ndim);
-    gt_tensor *var = per_channel(f->t[l->var], x->ndim);
-    gt_tensor *xhat = gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
-    return gt_add(gt_mul(xhat, per_channel(f->t[l->weight], x->ndim)),
+    return gt_add(gt_mul(normalize_running(l, f, x), per_channel(f->t[l->weight], x->ndim)),
                   per_channel(f->t[l->bias], x->ndim));
 }
 

@@ -88,7 +88,7 @@ static int levels_of(int res) {
 
 static int prog_build(gt_model *m, gt_error *err) {
     gt_net_spec *s = &m->spec;
-    const char *sec = s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
+    const char *sec = gt_net_spec_section(s);
     prog_arch *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (progressive)");
     m->arch = a;

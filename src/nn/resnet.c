@@ -57,7 +57,7 @@ static int attention_setup(const gt_net_spec *s, resnet_arch *a, gt_params *p, i
                            const int64_t *sides, const int64_t *chans, gt_error *err) {
     a->attn_at = -1;
     if (s->attention == 0) return 0;
-    const char *sec = s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
+    const char *sec = gt_net_spec_section(s);
     for (int k = 0; k < n; k++)
         if (sides[k] == s->attention) a->attn_at = k;
     if (a->attn_at < 0)
@@ -125,7 +125,7 @@ static int build_generator(gt_model *m, resnet_arch *a, int steps, gt_error *err
 static int build_discriminator(gt_model *m, resnet_arch *a, int steps, gt_error *err) {
     const gt_net_spec *s = &m->spec;
     gt_params *p = &m->params;
-    const char *sec = s->section[0] ? s->section : "model.d";
+    const char *sec = gt_net_spec_section(s);
     if (strcmp(s->norm, "none") != 0)
         return gt_error_set(err, "model: the resnet discriminator has no normalisation layers "
                                  "(SNGAN, SAGAN): set %s.norm = none (not %s)", sec, s->norm);

@@ -123,13 +123,9 @@ static sg_layer layer_declare(gt_params *p, const char *name, int64_t w_dim, int
     return l;
 }
 
-static const char *section_of(const gt_net_spec *s) {
-    return s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
-}
-
 static int sg_build(gt_model *m, gt_error *err) {
     gt_net_spec *s = &m->spec;
-    const char *sec = section_of(s);
+    const char *sec = gt_net_spec_section(s);
     sg_arch *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (stylegan2)");
     m->arch = a;
