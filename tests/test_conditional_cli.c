@@ -2,15 +2,17 @@
  * of two class sub-folders trains and resumes bit for bit with every label path on (two D steps,
  * a gradient penalty, unrolling on fresh batches, EMA, sample grids of one row per class);
  * `gantry sample --class K` draws class K and refuses what it cannot do; configuration errors
- * name the keys. */
+ * name the keys; a conditional Fashion-MNIST run reports its samples' class accuracy. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_support.h"
 #include "io/image.h"
 #include "test.h"
 
 #define CKPT "checkpoint.safetensors"
+#define FMNIST "/usr/share/datasets/fashion-mnist"
 
 /* dir/png/{coats,boots}/NN.png: 12 images each (boots sorts first: class 0). */
 static const char *make_class_folders(const char *dir) {
@@ -177,7 +179,43 @@ TEST(sagan_recipe_trains_and_resumes) {
     cli_scratch_remove(dir);
 }
 
+/* A conditional Fashion-MNIST run: gantry eval --ckpt (and the evaluation during training)
+ * report the share of samples classified as the class they were drawn for. */
+TEST(conditional_fmnist_reports_class_accuracy) {
+    if (access(FMNIST "/t10k-images-idx3-ubyte.gz", R_OK) != 0) {
+        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST);
+        return;
+    }
+    char dir[64];
+    if (!cli_scratch_new(dir)) {
+        CHECK(false);
+        return;
+    }
+    const char *run = cli_path(dir, "run");
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "train", "--config", "configs/dcgan-fmnist.ini", "--out", run, "--quiet",
+                 "train.conditional=true", "model.g.width=4", "model.d.width=4", "train.batch=16",
+                 "train.steps=2", "train.eval_every=2", "train.eval_n=200", "train.sample_every=0",
+                 "train.checkpoint_every=0", "train.threads=2", NULL);
+    if (cli_run_ok(&a)) {
+        char *metrics = cli_read_file(cli_path(run, "metrics.jsonl"), NULL);
+        CHECK(metrics && strstr(metrics, "\"class_accuracy\": "));
+        free(metrics);
+        cli_args e;
+        cli_args_init(&e);
+        cli_args_add(&e, "eval", "--ckpt", cli_path(run, CKPT), "--n", "200", NULL);
+        cli_result r;
+        cli_run(&e, &r);
+        CHECK_RUN(&e, &r, r.code == 0 && strstr(r.text, "class acc.") &&
+                              strstr(r.text, "\"class_accuracy\": "));
+        cli_result_free(&r);
+    }
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(conditional_png_resume_bit_exact_and_sample_class),
-              T(conditional_errors_name_the_keys), T(sagan_recipe_trains_and_resumes));
+              T(conditional_errors_name_the_keys), T(sagan_recipe_trains_and_resumes),
+              T(conditional_fmnist_reports_class_accuracy));
 }

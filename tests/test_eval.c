@@ -1,13 +1,15 @@
 /* gantry eval end to end: the protocol's sanity anchors (training images score an FID near 0,
  * uniform noise a very large one), mode metrics of a 2-D run, determinism between --ckpt and
- * the .npy that gantry sample writes, and bad inputs. Runs the real binary (see cli_support.h). */
+ * the .npy that gantry sample writes, the class accuracy of conditional samples, and bad inputs. Runs the real binary (see cli_support.h). */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli_support.h"
 #include "data/data.h"
+#include "eval/evaluate.h"
 #include "io/image.h"
 #include "test.h"
 
@@ -150,6 +152,51 @@ TEST(stacked_modes_of_real_and_collapsed_triples) {
     cli_scratch_remove(dir);
 }
 
+/* Class accuracy of a conditional G's samples, on real test images standing in for samples: with
+ * their true labels it is the classifier's test accuracy; with every label shifted by one it is
+ * near 0; images ordered so that image i is of class i mod 10 score high with the implicit
+ * labels (NULL); a label outside 0 .. 9 is an error naming it. */
+TEST(class_accuracy_of_labelled_images) {
+    if (!have_data()) return;
+    gt_error err;
+    gt_dataset *test = gt_data_load_mnist_dir(FMNIST, "test", &err);
+    gt_classifier *c = gt_classifier_new();
+    CHECK(test != NULL && gt_classifier_load(c, MODEL, &err) == 0);
+    if (!test) {
+        gt_classifier_free(c);
+        return;
+    }
+    int64_t n = test->n;
+    int32_t *shifted = malloc((size_t)n * sizeof *shifted);
+    float *cyclic = malloc((size_t)1000 * 784 * sizeof *cyclic);
+    gt_class_agreement g;
+    CHECK(gt_eval_class_agreement(c, test->x, test->labels, n, &g, &err) == 0);
+    double acc = gt_classifier_accuracy(c, test);
+    printf("  true labels: %.4f (classifier test accuracy %.4f)\n", g.accuracy, acc);
+    CHECK(g.n == n && fabs(g.accuracy - acc) < 1e-12 && acc > 0.85);
+    for (int64_t i = 0; i < n; i++) shifted[i] = (test->labels[i] + 1) % 10;
+    CHECK(gt_eval_class_agreement(c, test->x, shifted, n, &g, &err) == 0);
+    printf("  labels shifted by one: %.4f\n", g.accuracy);
+    CHECK(g.accuracy < 0.1);
+    int64_t next[10] = {0};  /* the next unused test image of each class */
+    for (int64_t i = 0; i < 1000; i++) {
+        int k = (int)(i % 10);
+        while (test->labels[next[k]] != k) next[k]++;
+        memcpy(cyclic + i * 784, test->x + next[k]++ * 784, 784 * sizeof(float));
+    }
+    CHECK(gt_eval_class_agreement(c, cyclic, NULL, 1000, &g, &err) == 0);
+    printf("  class i mod 10: %.4f (shirts %.2f)\n", g.accuracy, g.per_class[6]);
+    CHECK(g.accuracy > 0.85);
+    for (int k = 0; k < 10; k++) CHECK(g.per_class[k] > 0.5);
+    shifted[3] = 10;
+    CHECK(gt_eval_class_agreement(c, test->x, shifted, n, &g, &err) < 0 &&
+          strstr(err.msg, "sample 3") && strstr(err.msg, "class 10"));
+    free(shifted);
+    free(cyclic);
+    gt_classifier_free(c);
+    gt_dataset_free(test);
+}
+
 TEST(bad_inputs_are_named) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
@@ -178,7 +225,8 @@ int main(void) {
     int rc;
     RUN_TESTS_INTO(rc, T(fid_anchors_training_images_and_noise),
                    T(ring_checkpoint_mode_metrics_and_npy_agree),
-                   T(stacked_modes_of_real_and_collapsed_triples), T(bad_inputs_are_named));
+                   T(stacked_modes_of_real_and_collapsed_triples),
+                   T(class_accuracy_of_labelled_images), T(bad_inputs_are_named));
     gt_runtime_free();
     return rc;
 }

@@ -16,6 +16,7 @@ typedef struct {
     long long n, seed;
     bool ref_given, model_given;
     char run_ref[GT_CFG_STR_MAX], run_model[GT_CFG_STR_MAX]; /* a checkpoint's own choices */
+    bool class_check; /* a conditional G over the classifier's classes: sample i is of class i mod 10 */
 } eval_args;
 
 static void help(void) {
@@ -32,7 +33,9 @@ static void help(void) {
            "  --model FILE      feature network (default %s; from --ckpt: the run's\n"
            "                    train.eval_model, for mnist %s)\n\n"
            "Images: FID, KID, precision/recall and class coverage on the shipped classifier's\n"
-           "128-d features against the 10,000 test images. Points: modes covered, percent high\n"
+           "128-d features against the 10,000 test images; for a class-conditional checkpoint\n"
+           "of Fashion-MNIST (or digits) also the share of samples classified as the class they\n"
+           "were drawn for (class accuracy; sample i is of class i mod 10). Points: modes covered, percent high\n"
            "quality, reverse KL (protocols.md).\n", DEFAULT_REF, GT_CLASSIFIER_DEFAULT_PATH,
            GT_CLASSIFIER_DIGITS_PATH);
 }
@@ -97,6 +100,7 @@ static float *draw(eval_args *a, int64_t *shape, int *nd, char *mixture, gt_erro
         return NULL;
     }
     bool points = t.h == 1 && t.w == 1;
+    a->class_check = gt_trainer_draws_classifier_classes(&t);
     bool stacked = strcmp(cfg.data_dataset, "stacked-fashion-mnist") == 0;
     int64_t n = a->n > 0 ? a->n : points ? 2500 : stacked ? 26000 : 10000;
     float *x = malloc((size_t)(n * gt_trainer_example_size(&t)) * sizeof *x);
@@ -130,6 +134,13 @@ static int eval_points(const float *x, int64_t n, const char *kind) {
     return 0;
 }
 
+static void print_agreement(const gt_class_agreement *g) {
+    printf("class acc.    %.2f%% of the samples classified as the class they were drawn for; "
+           "per class:", 100 * g->accuracy);
+    for (int k = 0; k < 10; k++) printf(" %d: %.0f%%", k, 100 * g->per_class[k]);
+    printf("\n");
+}
+
 static int eval_images(const eval_args *a, const float *x, int64_t n) {
     gt_error err;
     gt_classifier *c = gt_classifier_new();
@@ -138,6 +149,12 @@ static int eval_images(const eval_args *a, const float *x, int64_t n) {
     int rc = gt_classifier_load(c, a->model, &err);
     if (rc == 0 && !(ref = gt_data_load_mnist_dir(a->ref, "test", &err))) rc = -1;
     if (rc == 0) rc = gt_eval_images(c, ref, x, n, &s, &err);
+    gt_class_agreement agree = {0};
+    char agree_json[48] = "";
+    if (rc == 0 && a->class_check) {
+        rc = gt_eval_class_agreement(c, x, NULL, n, &agree, &err);
+        snprintf(agree_json, sizeof agree_json, ", \"class_accuracy\": %.6g", agree.accuracy);
+    }
     if (rc == 0) {
         printf("samples       N = %lld\n", (long long)n);
         printf("reference     %s test split, N = %lld\n", ref->name, (long long)s.n_ref);
@@ -149,10 +166,11 @@ static int eval_images(const eval_args *a, const float *x, int64_t n) {
         printf("precision     %.4f  recall %.4f (k = 3, Kynkaanniemi et al. 2019)\n", s.precision, s.recall);
         printf("classes       %d of 10 covered; KL of the predicted-class histogram to uniform %.4f\n",
                s.classes_covered, s.class_kl);
+        if (a->class_check) print_agreement(&agree);
         printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"kid_stderr\": %.6g, "
-               "\"precision\": %.6g, \"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g}\n",
+               "\"precision\": %.6g, \"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g%s}\n",
                (long long)n, (long long)s.n_ref, s.fid, s.kid, s.kid_stderr, s.precision, s.recall,
-               s.classes_covered, s.class_kl);
+               s.classes_covered, s.class_kl, agree_json);
     }
     gt_dataset_free(ref);
     gt_classifier_free(c);

@@ -1,6 +1,7 @@
 /* Sample scoring (see evaluate.h): features of samples and references, then the metrics. */
 #include "eval/evaluate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,31 @@ int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int6
     features_free(&s);
     features_free(&r);
     return rc;
+}
+
+int gt_eval_class_agreement(gt_classifier *c, const float *x, const int32_t *requested, int64_t n,
+                            gt_class_agreement *out, gt_error *err) {
+    if (n < 1) return gt_error_set(err, "eval: no samples to check against their classes");
+    for (int64_t i = 0; requested && i < n; i++)
+        if (requested[i] < 0 || requested[i] > 9)
+            return gt_error_set(err, "eval: sample %lld was drawn for class %d; the classifier "
+                                     "knows classes 0 .. 9", (long long)i, (int)requested[i]);
+    int32_t *pred = malloc((size_t)n * sizeof *pred);
+    if (!pred) return gt_error_set(err, "eval: out of memory for %lld predictions", (long long)n);
+    gt_classifier_features(c, x, n, NULL, pred);
+    int64_t hits = 0, asked[10] = {0}, right[10] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int32_t want = requested ? requested[i] : (int32_t)(i % 10);
+        bool hit = pred[i] == want;
+        hits += hit;
+        asked[want]++;
+        right[want] += hit;
+    }
+    free(pred);
+    out->n = n;
+    out->accuracy = (double)hits / (double)n;
+    for (int k = 0; k < 10; k++) out->per_class[k] = asked[k] ? (double)right[k] / (double)asked[k] : NAN;
+    return 0;
 }
 
 int gt_eval_stacked(gt_classifier *c, const float *x, int64_t n, gt_stacked_scores *out,

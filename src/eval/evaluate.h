@@ -20,6 +20,20 @@ typedef struct gt_image_scores {
 int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int64_t n,
                    gt_image_scores *out, gt_error *err);
 
+/* A class-conditional G's samples against the classes they were drawn for (classifier classes
+ * 0 .. 9): the share the classifier puts in the requested class, overall and per class
+ * (NaN for a class with no sample). */
+typedef struct gt_class_agreement {
+    int64_t n;
+    double accuracy;
+    double per_class[10];
+} gt_class_agreement;
+
+/* x [n, 1, 28, 28] in [-1, 1]; requested [n], each in 0 .. 9, or NULL for class i mod 10 (the
+ * classes gt_trainer_sample draws a conditional G's samples for). */
+int gt_eval_class_agreement(gt_classifier *c, const float *x, const int32_t *requested, int64_t n,
+                            gt_class_agreement *out, gt_error *err);
+
 typedef struct gt_stacked_scores {
     int64_t n;
     int modes_covered;      /* of 1,000 class triples */

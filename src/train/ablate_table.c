@@ -68,6 +68,7 @@ const char *gt_ablate_metric_label(const char *metric) {
         {"recall", "recall"},
         {"classes_covered", "classes covered"},
         {"class_kl", "class KL"},
+        {"class_accuracy", "class accuracy"},
         {"modes_covered", "modes covered"},
         {"pct_high_quality", "% high quality"},
         {"reverse_kl", "reverse KL"},

@@ -59,16 +59,28 @@ static int eval_points(gt_trainer *t, const char *dir, int64_t n, const float *x
     return append(dir, line, err);
 }
 
+/* ', "class_accuracy": A' into buf: the share of a conditional G's samples classified as the
+ * class they were drawn for. */
+static int class_accuracy(gt_run_eval *e, int64_t n, const float *x, char *buf, size_t cap,
+                          gt_error *err) {
+    gt_class_agreement g;
+    if (gt_eval_class_agreement(e->cls, x, NULL, n, &g, err) < 0) return -1;
+    snprintf(buf, cap, ", \"class_accuracy\": %.6g", g.accuracy);
+    return 0;
+}
+
 static int eval_images(gt_run_eval *e, gt_trainer *t, const char *dir, int64_t n, const float *x,
                        gt_error *err) {
     gt_image_scores s;
     if (gt_eval_images(e->cls, e->ref, x, n, &s, err) < 0) return -1;
-    char line[512];
+    char agree[48] = "";
+    if (gt_trainer_draws_classifier_classes(t) && class_accuracy(e, n, x, agree, sizeof agree, err) < 0) return -1;
+    char line[576];
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"eval_n\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"precision\": %.6g, "
-             "\"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g}",
+             "\"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g%s}",
              (long long)t->step, (long long)n, s.fid, s.kid, s.precision, s.recall,
-             s.classes_covered, s.class_kl);
+             s.classes_covered, s.class_kl, agree);
     return append(dir, line, err);
 }
 

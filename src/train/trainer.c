@@ -478,6 +478,12 @@ void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
     gt_trainer_sample_classes(t, n, seed, NULL, out);
 }
 
+bool gt_trainer_draws_classifier_classes(const gt_trainer *t) {
+    const char *ds = t->cfg.data_dataset;
+    return t->conditional && t->n_classes == 10 &&
+           (strcmp(ds, "fashion-mnist") == 0 || strcmp(ds, "mnist") == 0);
+}
+
 void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
                                float *out) {
     GT_CHECK(t->conditional || !labels, "sampling: class labels for an unconditional G");

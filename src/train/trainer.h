@@ -64,6 +64,10 @@ void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out);
  * n_classes, balanced); labels must be NULL for an unconditional one. */
 void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
                                float *out);
+/* Whether gt_trainer_sample's samples are drawn for the metrics classifier's classes: a
+ * conditional G of 10 classes trained on Fashion-MNIST or MNIST-format digits (sample i is then
+ * of class i mod 10). */
+bool gt_trainer_draws_classifier_classes(const gt_trainer *t);
 /* The data's shape per example: c, h, w (points: 2, 1, 1). */
 int64_t gt_trainer_example_size(const gt_trainer *t);
 void gt_trainer_free(gt_trainer *t);
