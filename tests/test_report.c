@@ -18,8 +18,9 @@ static const char config_text[] =
     "[data]\ndataset = png\npath = /data/shirts <small> & co\n\n"
     "[model.g]\nfamily = dcgan\n\n[model.d]\nfamily = mlp\n\n[train]\nsteps = 2500\n";
 
-/* 50 training lines (step 50..2500) written the way gantry does, non-finite values included,
- * an evaluation line every 500 steps, and a warning. */
+/* 50 training lines (step 50..2500) written the way gantry does (with the values a run with a
+ * penalty, instance noise, path length regularization and progressive growing adds), non-finite
+ * values included, an evaluation line every 500 steps, and a warning. */
 static bool write_metrics(const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) return false;
@@ -30,11 +31,13 @@ static bool write_metrics(const char *path) {
         snprintf(g_norm, sizeof g_norm, "%.6g", 1e-3 * i * i);
         fprintf(f,
                 "{\"step\": %d, \"d_loss\": %s, \"g_loss\": %.6g, \"d_grad_norm\": %.6g, "
-                "\"g_grad_norm\": %s, \"d_real\": %s, \"d_fake\": %.6g, \"lr_g\": 0.0002, "
-                "\"lr_d\": 0.0002, \"steps_per_s\": 12.5, \"images_per_s\": 800, "
-                "\"elapsed_s\": %.3f}\n",
+                "\"g_grad_norm\": %s, \"d_real\": %s, \"d_fake\": %.6g, \"d_acc_real\": 0.8, "
+                "\"d_acc_fake\": 0.7, \"lr_g\": 0.0002, \"lr_d\": 0.0002, \"steps_per_s\": 12.5, "
+                "\"images_per_s\": 800, \"penalty\": 0.25, \"noise_sigma\": 0.1, "
+                "\"pl_penalty\": 0.03, \"pl_mean\": 0.4, \"resolution\": %d, \"alpha\": 0.5, "
+                "\"images\": %d, \"elapsed_s\": %.3f}\n",
                 step, i == 20 ? "nan" : d_loss, 0.9 + 0.02 * i, 0.5 * i, i == 30 ? "inf" : g_norm,
-                i == 30 ? "-nan" : "2.5", -2.0 + 0.01 * i, step / 12.5);
+                i == 30 ? "-nan" : "2.5", -2.0 + 0.01 * i, i < 25 ? 8 : 16, 64 * step, step / 12.5);
         if (step % 500 == 0)
             fprintf(f,
                     "{\"step\": %d, \"eval_n\": 2000, \"fid\": %.6g, \"kid\": %.6g, "
@@ -126,11 +129,22 @@ TEST(report_of_a_run) {
         CHECK(strstr(html, "<details>") &&
               strstr(html, "path = /data/shirts &lt;small&gt; &amp; co"));
         CHECK(!strstr(html, "<small>"));
-        /* charts: three of training, FID, KID, precision with recall; eval_n and strings are not
-         * metrics */
-        CHECK(count(html, "<svg") == 6 && count(html, "</svg>") == 6);
+        /* charts: nine of training, FID, KID, precision with recall; eval_n and strings are not
+         * metrics, nor are the tricks' training values (penalty, path length, growth) */
+        CHECK(count(html, "<svg") == 12 && count(html, "</svg>") == 12);
         CHECK(strstr(html, ">Losses<") && strstr(html, ">Gradient norms<") &&
               strstr(html, "(log scale)"));
+        const char *eval = strstr(html, "<h2>Evaluation</h2>");
+        const char *train_only[] = {">D&#39;s accuracy<", ">Weighted penalties<", ">Instance noise sigma<",
+                                    ">Path length regularization<",
+                                    ">Progressive growing: resolution<",
+                                    ">Progressive growing: fade-in alpha<"};
+        for (size_t k = 0; k < sizeof train_only / sizeof *train_only; k++) {
+            const char *at = strstr(html, train_only[k]);
+            CHECK(at && eval && at < eval);
+        }
+        CHECK(eval && !strstr(eval, ">d_acc_real<") && !strstr(eval, ">images<") &&
+              !strstr(eval, ">penalty<"));
         CHECK(strstr(html, ">FID<") && strstr(html, ">KID<") &&
               strstr(html, ">Precision and recall<"));
         CHECK(!strstr(html, ">eval_n<") && !strstr(html, "fid-2k"));

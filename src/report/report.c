@@ -563,12 +563,20 @@ static const chart_spec training_charts[] = {
     {"Losses", {"d_loss", "g_loss", NULL}, false},
     {"Gradient norms", {"d_grad_norm", "g_grad_norm", NULL}, true},
     {"D's mean logits", {"d_real", "d_fake", NULL}, false},
+    {"D's accuracy", {"d_acc_real", "d_acc_fake", NULL}, false},
+    {"Weighted penalties", {"penalty", NULL}, false},
+    {"Instance noise sigma", {"noise_sigma", NULL}, false},
+    {"Path length regularization", {"pl_penalty", "pl_mean", NULL}, false},
+    {"Progressive growing: resolution", {"resolution", NULL}, false},
+    {"Progressive growing: fade-in alpha", {"alpha", NULL}, false},
 };
 
 /* Keys of the training lines; every other numeric key is an evaluation metric. */
 static const char *const training_keys[] = {
-    "d_loss", "g_loss", "d_grad_norm", "g_grad_norm",  "d_real",   "d_fake",
-    "lr_g",   "lr_d",   "steps_per_s", "images_per_s", "elapsed_s"};
+    "d_loss",     "g_loss",     "d_grad_norm", "g_grad_norm", "d_real",       "d_fake",
+    "d_acc_real", "d_acc_fake", "lr_g",        "lr_d",        "steps_per_s",  "images_per_s",
+    "elapsed_s",  "penalty",    "noise_sigma", "pl_penalty",  "pl_mean",      "resolution",
+    "alpha",      "images"};
 
 /* Titles of the metrics gantry evaluates; other metrics are titled by their key. */
 static const struct {
@@ -579,6 +587,7 @@ static const struct {
     {"precision", "Precision and recall"},
     {"classes_covered", "Classes covered"},
     {"class_kl", "KL of predicted classes to uniform"},
+    {"class_accuracy", "Samples classified as the class drawn for"},
     {"modes_covered", "Modes covered"},
     {"pct_high_quality", "High-quality samples"},
     {"reverse_kl", "Reverse KL"},

@@ -47,10 +47,19 @@ static const char *json_number(char *buf, double v) {
 
 int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
                        double elapsed, gt_error *err) {
-    char path[PATH_MAX_LEN], line[1024], b[8][32], tricks[160] = "";
+    char path[PATH_MAX_LEN], line[1280], b[9][32], tricks[400] = "";
+    size_t n = 0;
     if (gt_penalty_any(&t->gan.penalty) || t->gan.noise.sigma > 0)
-        snprintf(tricks, sizeof tricks, "\"penalty\": %s, \"noise_sigma\": %.4g, ",
-                 json_number(b[6], st->penalty), st->noise_sigma);
+        n += (size_t)snprintf(tricks, sizeof tricks, "\"penalty\": %s, \"noise_sigma\": %.4g, ",
+                              json_number(b[6], st->penalty), st->noise_sigma);
+    if (t->gan.pl.weight > 0) /* the last lazy PLR update's E (l - a)^2 and the running mean a */
+        n += (size_t)snprintf(tricks + n, sizeof tricks - n, "\"pl_penalty\": %s, \"pl_mean\": %s, ",
+                              json_number(b[7], st->pl_penalty), json_number(b[8], t->gan.pl_mean));
+    if (t->progressive) { /* where the growth schedule is */
+        gt_grow_state g = gt_grow_at(&t->grow, t->images);
+        snprintf(tricks + n, sizeof tricks - n, "\"resolution\": %d, \"alpha\": %.4g, \"images\": %lld, ",
+                 g.res, g.alpha, (long long)t->images);
+    }
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"d_loss\": %s, \"g_loss\": %s, \"d_grad_norm\": %s, "
