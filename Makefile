@@ -57,9 +57,12 @@ $(BUILD)/libgantry.so: $(LIB_OBJ)
 $(BUILD)/gantry: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libgantry.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
+# test_steady_alloc counts the library's allocations: its calls to the allocators are wrapped.
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+$(BUILD)/tests/test_steady_alloc: TEST_LDFLAGS := $(WRAP_ALLOC)
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT:%.c=$(BUILD)/%.o) $(BUILD)/libgantry.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests $(ALLCFLAGS) -o $@ $^ $(TEST_LDFLAGS) $(LDLIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgantry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)

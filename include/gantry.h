@@ -81,10 +81,33 @@ float gt_get(const gt_tensor *t, const int64_t *index); /* one element of any te
 void gt_copy_to(float *dst, const gt_tensor *t);    /* all elements in row-major order */
 void gt_zero_grad(gt_tensor *t);                    /* t->grad = 0 if present */
 
+/* ---- Contexts and backends ------------------------------------------------------------------
+ * A context holds all runtime state: the backend (kernels and memory), the step arena, the tape,
+ * grad mode, the backward walk, the profiler and the kernels' workspace. Every function below
+ * acts on the calling thread's context. A thread that never calls gt_ctx_use works in the
+ * process default context (backend from the environment variable GANTRY_BACKEND, else "cpu"),
+ * which is not meant to be shared: each thread that runs ops at the same time as another uses a
+ * context of its own. Tensors belong to the context (and backend) that made them. */
+typedef struct gt_ctx gt_ctx;
+/* A new context on the named backend (NULL: the default); NULL and err set when no backend has
+ * that name. */
+gt_ctx *gt_ctx_new(const char *backend, gt_error *err);
+void gt_ctx_free(gt_ctx *ctx);            /* its step arena, tape and workspace; not its models */
+/* Makes ctx the calling thread's context (NULL: the default) and returns the previous one. */
+gt_ctx *gt_ctx_use(gt_ctx *ctx);
+gt_ctx *gt_ctx_current(void);
+const char *gt_ctx_backend(const gt_ctx *ctx);  /* "cpu", "ref" */
+int gt_backend_count(void);
+const char *gt_backend_name(int i);
+const char *gt_backend_default(void);   /* GANTRY_BACKEND if set, else "cpu" */
+/* 0 if a backend has that name, else -1 with a message listing the names. */
+int gt_backend_check(const char *name, gt_error *err);
+
 /* ---- The step and grad mode ----------------------------------------------------------- */
 /* Ends a step: forgets the tape and resets the step arena (tensors of the step die). */
 void gt_step_end(void);
-/* Releases the step arena and tape memory (call at exit). */
+/* Releases the current context's step arena, tape and workspace memory (call at exit); the
+ * context stays usable. */
 void gt_runtime_free(void);
 size_t gt_tape_length(void);
 gt_arena *gt_step_arena(void);  /* the arena every op allocates from (to inspect its size) */

@@ -3,28 +3,31 @@
  * and its results can be differentiated again (gradient penalties, path length, unrolling). */
 #include <string.h>
 
+#include "core/context.h"
 #include "core/internal.h"
 
-/* One backward walk. A tensor takes part when it depends on a wanted input: for gt_grad, the
- * tensors marked `walk_ == id` by a forward sweep; for gt_backward, all with requires_grad. */
-static struct {
-    uint32_t id;
-    bool active, backward_mode;
-} walk;
+/* The walk state lives in the context (context.h says who takes part in a walk). */
+static gt_walk *walk_state(void) { return &gt_ctx_()->walk; }
 
-static bool depends(const gt_tensor *t) {
-    return walk.backward_mode ? t->requires_grad : t->walk_ == walk.id;
+static bool depends_in(const gt_walk *w, const gt_tensor *t) {
+    return w->backward_mode ? t->requires_grad : t->walk_ == w->id;
 }
 
-bool gt_wants_grad_(const gt_tensor *x) { return walk.active && depends(x); }
+static bool depends(const gt_tensor *t) { return depends_in(walk_state(), t); }
 
-bool gt_in_backward_(void) { return walk.active; }
+bool gt_wants_grad_(const gt_tensor *x) {
+    const gt_walk *w = walk_state();
+    return w->active && depends_in(w, x);
+}
+
+bool gt_in_backward_(void) { return walk_state()->active; }
 
 /* Gradients accumulate in grad_acc_, valid only once set during this walk (tracked by the
  * pointer being reset when a tensor is marked, or by the mark itself in backward mode). */
 static void accumulate(gt_tensor *t, gt_tensor *g) {
+    const gt_walk *walk = walk_state();
     GT_CHECK(gt_same_shape(t, g), "internal: gradient shape differs from its tensor's shape");
-    if (walk.backward_mode && t->node == NULL) {
+    if (walk->backward_mode && t->node == NULL) {
         if (!t->grad) t->grad = gt_zeros_like(t);
         const float *src = gt_contiguous_data_(g);
         int64_t one[GT_MAX_DIMS];
@@ -38,11 +41,12 @@ static void accumulate(gt_tensor *t, gt_tensor *g) {
 
 /* Marks, in tape order, every output that depends on a marked input. */
 static void mark_dependents(gt_node *const *tape, size_t len) {
+    const gt_walk *walk = walk_state();
     for (size_t i = 0; i < len; i++) {
         gt_node *n = tape[i];
         for (int k = 0; k < n->n_in; k++) {
-            if (n->in[k]->walk_ == walk.id) {
-                n->out->walk_ = walk.id;
+            if (n->in[k]->walk_ == walk->id) {
+                n->out->walk_ = walk->id;
                 n->out->grad_acc_ = NULL;
                 break;
             }
@@ -82,21 +86,22 @@ static void seed_outputs(int n_out, gt_tensor *const *outputs, gt_tensor *const 
 
 void gt_grad(int n_out, gt_tensor *const *outputs, gt_tensor *const *seeds, int n_in,
              gt_tensor *const *inputs, gt_tensor **grads, bool create_graph) {
-    GT_CHECK(!walk.active, "gt_grad called inside a backward walk");
+    gt_walk *walk = walk_state();
+    GT_CHECK(!walk->active, "gt_grad called inside a backward walk");
     size_t len;
     gt_node *const *tape = gt_tape_(&len);
-    walk.id++;
-    walk.backward_mode = false;
+    walk->id++;
+    walk->backward_mode = false;
     for (int i = 0; i < n_in; i++) {
-        inputs[i]->walk_ = walk.id;
+        inputs[i]->walk_ = walk->id;
         inputs[i]->grad_acc_ = NULL;
     }
     mark_dependents(tape, len);
     bool prev = gt_grad_set(create_graph);
-    walk.active = true;
+    walk->active = true;
     seed_outputs(n_out, outputs, seeds);
     run_walk(len);
-    walk.active = false;
+    walk->active = false;
     for (int i = 0; i < n_in; i++)
         grads[i] = inputs[i]->grad_acc_ ? inputs[i]->grad_acc_ : gt_zeros_like(inputs[i]);
     for (int i = 0; i < n_in; i++) inputs[i]->grad_acc_ = NULL;
@@ -104,20 +109,21 @@ void gt_grad(int n_out, gt_tensor *const *outputs, gt_tensor *const *seeds, int 
 }
 
 void gt_backward(gt_tensor *loss) {
-    GT_CHECK(!walk.active, "gt_backward called inside a backward walk");
+    gt_walk *walk = walk_state();
+    GT_CHECK(!walk->active, "gt_backward called inside a backward walk");
     GT_CHECK(loss->numel == 1, "gt_backward needs a one-element loss, got %lld elements",
              (long long)loss->numel);
     if (!loss->requires_grad) return;
     size_t len;
     gt_node *const *tape = gt_tape_(&len);
-    walk.id++;
-    walk.backward_mode = true;
+    walk->id++;
+    walk->backward_mode = true;
     clear_accumulators(tape, len);
     bool prev = gt_grad_set(false);
-    walk.active = true;
+    walk->active = true;
     seed_outputs(1, &loss, NULL);
     run_walk(len);
-    walk.active = false;
+    walk->active = false;
     clear_accumulators(tape, len);
     gt_grad_set(prev);
 }

@@ -1,18 +1,36 @@
-/* The backend table: every kernel the ops call, behind function pointers, so another device
- * (CUDA later) plugs in by filling its own table; nothing above this table changes.
- * The argument conventions are those of src/cpu/cpu.h (outputs first, raw pointers). */
+/* The backend table: the memory and every kernel the ops call, behind function pointers, so
+ * another device (CUDA later) plugs in by filling its own table in its own folder and adding one
+ * line to src/core/backends.def; nothing above this table changes. The argument conventions are
+ * those of src/cpu/cpu.h (outputs first, raw pointers into the backend's memory); docs/backends.md
+ * lists what each entry must do. */
 #ifndef GT_BACKEND_H
 #define GT_BACKEND_H
+
+#include <stdbool.h>
 
 #include "cpu/cpu.h"
 
 typedef struct gt_backend {
     const char *name;
-    void (*sgemm)(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+    /* Memory. Every tensor's data comes from alloc (64-byte aligned, NULL when out of memory);
+     * the host reads and writes it only through upload and download. host_addressable: the
+     * host may also dereference the backend's pointers (cpu, ref). */
+    bool host_addressable;
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p);
+    void (*upload)(void *dst, const void *host, size_t bytes);
+    void (*download)(void *host, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    /* A context's workspace: scratch the kernels keep between calls (NULL entries: none). */
+    void *(*workspace_new)(void);
+    void (*workspace_free)(void *ws);
+    void (*sgemm)(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
-    void (*conv2d)(const gt_conv_geom *g, float *y, const float *x, const float *w);
-    void (*conv2d_input_grad)(const gt_conv_geom *g, float *x, const float *y, const float *w);
-    void (*conv2d_weight_grad)(const gt_conv_geom *g, float *w, const float *x, const float *y);
+    void (*conv2d)(void *ws, const gt_conv_geom *g, float *y, const float *x, const float *w);
+    void (*conv2d_input_grad)(void *ws, const gt_conv_geom *g, float *x, const float *y,
+                              const float *w);
+    void (*conv2d_weight_grad)(void *ws, const gt_conv_geom *g, float *w, const float *x,
+                               const float *y);
     void (*avg_pool2d)(const gt_pool_geom *g, float *y, const float *x);
     void (*avg_pool2d_adjoint)(const gt_pool_geom *g, float *x, const float *y);
     void (*max_pool2d)(const gt_pool_geom *g, float *y, int64_t *idx, const float *x);
@@ -46,6 +64,10 @@ typedef struct gt_backend {
                         float std);
 } gt_backend;
 
-extern const gt_backend gt_backend_cpu;
+/* The registered backends (backends.def): their tables, and lookup by name. */
+#define GT_BACKEND(name) extern const gt_backend gt_backend_##name;
+#include "core/backends.def"
+#undef GT_BACKEND
+const gt_backend *gt_backend_find(const char *name);
 
 #endif

@@ -47,8 +47,10 @@ typedef void (*gt_backward_fn)(const gt_node *n, gt_tensor *dy, gt_tensor **dx);
 #undef GT_OP
 gt_backward_fn gt_op_backward_(gt_op_id op);
 
-/* The active kernel table. */
+/* The calling thread's kernel table, and its workspace (the first argument of sgemm and the
+ * convolutions). */
 const gt_backend *gt_be(void);
+void *gt_ws_(void);
 
 /* ---- runtime (runtime.c) ---- */
 void *gt_step_alloc_(size_t bytes);
@@ -57,9 +59,7 @@ void *gt_step_alloc_(size_t bytes);
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
 gt_node *const *gt_tape_(size_t *len);
 
-/* ---- profiling (profile.c) ---- */
-extern bool gt_profiling_;
-/* Charges the time since the last event to op (called by gt_record_ for every op). */
+/* ---- profiling (profile.c) ---- *//* Charges the time since the last event to op (called by gt_record_ for every op). */
 void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in);
 
 /* ---- autograd (autograd.c) ---- */

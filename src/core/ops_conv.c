@@ -71,7 +71,7 @@ static gt_tensor *conv2d_nobias(gt_tensor *x, gt_tensor *w, gt_conv_opts o) {
     int64_t ys[4] = {x->shape[0], w->shape[0], ho, wo};
     gt_conv_geom g = geom_of(x->shape, ys, w->shape[2], w->shape[3], o);
     gt_tensor *y = gt_new_(4, ys);
-    gt_be()->conv2d(&g, y->data, gt_contiguous_data_(x), gt_contiguous_data_(w));
+    gt_be()->conv2d(gt_ws_(), &g, y->data, gt_contiguous_data_(x), gt_contiguous_data_(w));
     gt_tensor *in[2] = {x, w};
     gt_node *n = gt_record_(GT_OP_CONV2D, y, 2, in);
     if (n) opts_store(n, o);
@@ -92,7 +92,7 @@ gt_tensor *gt_conv_transpose2d_to_(gt_tensor *x, gt_tensor *w, gt_conv_opts o, i
     int64_t ys[4] = {x->shape[0], w->shape[1] * o.groups, h_out, w_out};
     gt_conv_geom g = geom_of(ys, x->shape, w->shape[2], w->shape[3], o);
     gt_tensor *y = gt_new_(4, ys);
-    gt_be()->conv2d_input_grad(&g, y->data, gt_contiguous_data_(x), gt_contiguous_data_(w));
+    gt_be()->conv2d_input_grad(gt_ws_(), &g, y->data, gt_contiguous_data_(x), gt_contiguous_data_(w));
     gt_tensor *in[2] = {x, w};
     gt_node *n = gt_record_(GT_OP_CONV_TRANSPOSE2D, y, 2, in);
     if (n) {
@@ -119,7 +119,7 @@ gt_tensor *gt_conv2d_weight_grad(gt_tensor *x, gt_tensor *dy, int kh, int kw, gt
     gt_conv_geom g = geom_of(x->shape, dy->shape, kh, kw, o);
     int64_t ws[4] = {dy->shape[1], x->shape[1] / o.groups, kh, kw};
     gt_tensor *w = gt_new_(4, ws);
-    gt_be()->conv2d_weight_grad(&g, w->data, gt_contiguous_data_(x), gt_contiguous_data_(dy));
+    gt_be()->conv2d_weight_grad(gt_ws_(), &g, w->data, gt_contiguous_data_(x), gt_contiguous_data_(dy));
     gt_tensor *in[2] = {x, dy};
     gt_node *n = gt_record_(GT_OP_CONV2D_WEIGHT_GRAD, w, 2, in);
     if (n) opts_store(n, o);

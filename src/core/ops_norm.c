@@ -140,7 +140,7 @@ void gt_bw_batch_norm_affine(const gt_node *n, gt_tensor *dy, gt_tensor **dx) {
         gt_be()->batch_norm_backward(d ? d->data : NULL, sg ? sg->data : NULL,
                                      sgh ? sgh->data : NULL, gt_contiguous_data_(dy),
                                      n->saved->data, scale->data, nn, c, s);
-        if (gt_profiling_) gt_profile_op_(GT_OP_BATCH_NORM_AFFINE, n->out, 3, n->in);
+        if (gt_profile_enabled()) gt_profile_op_(GT_OP_BATCH_NORM_AFFINE, n->out, 3, n->in);
         dx[0] = d;
         if (wg) dx[1] = gt_reshape(sgh, gamma->ndim, gamma->shape);
         if (wb) dx[2] = gt_reshape(sg, beta->ndim, beta->shape);

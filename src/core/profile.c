@@ -4,18 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/context.h"
 #include "core/internal.h"
 
-#define MAX_REGIONS 32
-
-bool gt_profiling_;
-
-static struct {
-    gt_profile_entry op[GT_OP_COUNT];
-    gt_profile_entry region[MAX_REGIONS];
-    int n_regions;
-    double last;  /* seconds at the last event */
-} prof;
+#define MAX_REGIONS GT_PROFILE_MAX_REGIONS
 
 static double now_s(void) {
     struct timespec ts;
@@ -23,18 +15,22 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The calling thread's profiler (in its context). */
+static gt_profiler *profiler(void) { return &gt_ctx_()->prof; }
+
 void gt_profile_enable(bool on) {
-    memset(&prof, 0, sizeof prof);
-    gt_profiling_ = on;
-    prof.last = now_s();
+    gt_profiler *prof = profiler();
+    memset(prof, 0, sizeof *prof);
+    prof->on = on;
+    prof->last = now_s();
 }
 
-bool gt_profile_enabled(void) { return gt_profiling_; }
+bool gt_profile_enabled(void) { return profiler()->on; }
 
 /* Seconds since the last event; the clock restarts. */
-static double lap(void) {
-    double t = now_s(), dt = t - prof.last;
-    prof.last = t;
+static double lap(gt_profiler *prof) {
+    double t = now_s(), dt = t - prof->last;
+    prof->last = t;
     return dt;
 }
 
@@ -68,28 +64,31 @@ static double op_flop(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *co
 }
 
 void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in) {
-    gt_profile_entry *e = &prof.op[op];
+    gt_profiler *prof = profiler();
+    gt_profile_entry *e = &prof->op[op];
     e->name = gt_op_name((int)op);
     e->is_op = true;
-    charge(e, lap(), op_flop(op, out, n_in, in));
+    charge(e, lap(prof), op_flop(op, out, n_in, in));
 }
 
 void gt_profile_mark(const char *region) {
-    if (!gt_profiling_) return;
-    double dt = lap();
+    gt_profiler *prof = profiler();
+    if (!prof->on) return;
+    double dt = lap(prof);
     int i = 0;
-    while (i < prof.n_regions && strcmp(prof.region[i].name, region) != 0) i++;
-    if (i == prof.n_regions) {
-        if (prof.n_regions == MAX_REGIONS) i = MAX_REGIONS - 1; /* the last region takes the rest */
-        else prof.region[prof.n_regions++] = (gt_profile_entry){.name = region};
+    while (i < prof->n_regions && strcmp(prof->region[i].name, region) != 0) i++;
+    if (i == prof->n_regions) {
+        if (prof->n_regions == MAX_REGIONS) i = MAX_REGIONS - 1; /* the last region takes the rest */
+        else prof->region[prof->n_regions++] = (gt_profile_entry){.name = region};
     }
-    charge(&prof.region[i], dt, 0);
+    charge(&prof->region[i], dt, 0);
 }
 
 int gt_profile_entries(gt_profile_entry *out, int cap) {
+    const gt_profiler *prof = profiler();
     int n = 0;
     for (int i = 0; i < GT_OP_COUNT && n < cap; i++)
-        if (prof.op[i].fwd_calls + prof.op[i].bwd_calls > 0) out[n++] = prof.op[i];
-    for (int i = 0; i < prof.n_regions && n < cap; i++) out[n++] = prof.region[i];
+        if (prof->op[i].fwd_calls + prof->op[i].bwd_calls > 0) out[n++] = prof->op[i];
+    for (int i = 0; i < prof->n_regions && n < cap; i++) out[n++] = prof->region[i];
     return n;
 }

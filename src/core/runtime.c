@@ -1,17 +1,14 @@
-/* The runtime: the step arena every op allocates from, the tape of recorded nodes (kept as a
- * growable array that survives steps, so steady state does not allocate), and grad mode. */
+/* The step: the arena every op allocates from, the tape of recorded nodes (kept as a growable
+ * array that survives steps, so steady state does not allocate), and grad mode; all of it in
+ * the calling thread's context. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/context.h"
 #include "core/internal.h"
 
 #define GT_STEP_BLOCK_BYTES ((size_t)64 << 20)
-
-static gt_arena *step_arena;
-static gt_node **tape;
-static size_t tape_len, tape_cap;
-static bool grad_enabled = true;
 
 _Noreturn void gt_fail_(const char *file, int line, const char *fmt, ...) {
     va_list ap;
@@ -23,56 +20,51 @@ _Noreturn void gt_fail_(const char *file, int line, const char *fmt, ...) {
     abort();
 }
 
-const gt_backend *gt_be(void) { return &gt_backend_cpu; }
-
 gt_arena *gt_step_arena(void) {
-    if (!step_arena) step_arena = gt_arena_new(GT_STEP_BLOCK_BYTES);
-    return step_arena;
+    gt_ctx *c = gt_ctx_();
+    if (!c->step) c->step = gt_arena_new(GT_STEP_BLOCK_BYTES);
+    return c->step;
 }
 
 void *gt_step_alloc_(size_t bytes) { return gt_arena_alloc(gt_step_arena(), bytes); }
 
 void gt_step_end(void) {
-    tape_len = 0;
-    if (step_arena) gt_arena_reset(step_arena);
+    gt_ctx *c = gt_ctx_();
+    c->tape_len = 0;
+    if (c->step) gt_arena_reset(c->step);
 }
 
-void gt_runtime_free(void) {
-    gt_arena_free(step_arena);
-    step_arena = NULL;
-    free(tape);
-    tape = NULL;
-    tape_len = tape_cap = 0;
-}
-
-size_t gt_tape_length(void) { return tape_len; }
-bool gt_grad_enabled(void) { return grad_enabled; }
+size_t gt_tape_length(void) { return gt_ctx_()->tape_len; }
+bool gt_grad_enabled(void) { return gt_ctx_()->grad_enabled; }
 
 bool gt_grad_set(bool enabled) {
-    bool prev = grad_enabled;
-    grad_enabled = enabled;
+    gt_ctx *c = gt_ctx_();
+    bool prev = c->grad_enabled;
+    c->grad_enabled = enabled;
     return prev;
 }
 
 gt_node *const *gt_tape_(size_t *len) {
-    *len = tape_len;
-    return tape;
+    gt_ctx *c = gt_ctx_();
+    *len = c->tape_len;
+    return c->tape;
 }
 
-static void tape_push(gt_node *n) {
-    if (tape_len == tape_cap) {
-        size_t cap = tape_cap ? 2 * tape_cap : 1024;
-        gt_node **t = realloc(tape, cap * sizeof *t);
+static void tape_push(gt_ctx *c, gt_node *n) {
+    if (c->tape_len == c->tape_cap) {
+        size_t cap = c->tape_cap ? 2 * c->tape_cap : 1024;
+        gt_node **t = realloc(c->tape, cap * sizeof *t);
         GT_CHECK(t != NULL, "out of memory (tape of %zu nodes)", cap);
-        tape = t;
-        tape_cap = cap;
+        c->tape = t;
+        c->tape_cap = cap;
     }
-    tape[tape_len++] = n;
+    c->tape[c->tape_len++] = n;
 }
 
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in) {
-    if (gt_profiling_) gt_profile_op_(op, out, n_in, in);
-    if (!grad_enabled) return NULL;
+    gt_ctx *c = gt_ctx_();
+    if (c->prof.on) gt_profile_op_(op, out, n_in, in);
+    if (!c->grad_enabled) return NULL;
     bool any = false;
     for (int k = 0; k < n_in; k++) any = any || (in[k] && in[k]->requires_grad);
     if (!any) return NULL;
@@ -82,6 +74,6 @@ gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in)
     for (int k = 0; k < n_in; k++) n->in[k] = in[k];
     out->node = n;
     out->requires_grad = true;
-    tape_push(n);
+    tape_push(c, n);
     return n;
 }

@@ -22,14 +22,13 @@ typedef struct {
     int32_t *off, *h, *w;
 } idx_table;
 
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "gantry: conv: out of memory (%zu bytes)\n", bytes);
-        abort();
-    }
-    return p;
-}
+/* The workspace of the kernel call running on this thread. A call's tables come from its
+ * scratch: set at the call's entry, reset at its exit (a kernel never calls another), so a
+ * call in steady state allocates nothing and nothing is freed piecemeal. */
+static _Thread_local gt_cpu_ws *call_ws;
+
+static void *xmalloc(size_t bytes) { return gt_cpu_ws_scratch(call_ws, bytes); }
+static void release(void *p) { (void)p; } /* scratch is forgotten at the call's end */
 
 static int32_t *ints(int64_t n) { return xmalloc((size_t)n * sizeof(int32_t)); }
 
@@ -45,7 +44,7 @@ static idx_table table_new(int64_t n) {
     return t;
 }
 
-static void table_free(idx_table *t) { free(t->off), free(t->h), free(t->w); }
+static void table_free(idx_table *t) { release(t->off), release(t->h), release(t->w); }
 
 /* v[i] = i * step for i < n. */
 static int32_t *iota(int64_t n, int64_t step) {
@@ -210,13 +209,12 @@ static int conv2d_split(const conv_dims *d, float *y, const float *x, const floa
         pos.off[j] = (int32_t)(sn * g->c_in * s.plane + p * s.w2 + q);
         pos.h[j] = pos.w[j] = 0;
     }
-    gt_window16 *win = gt_windows_new(pos.off, d->cols);
+    gt_window16 *win = gt_windows_new(call_ws, pos.off, d->cols);
     if (!win) {
         table_free(&taps), table_free(&pos);
         return 0;
     }
-    float *xs;
-    void *xs_buf = gt_scratch_take((size_t)(g->n * g->c_in * s.plane), &xs);
+    float *xs = gt_cpu_ws_buffer(call_ws, GT_WS_SLOT_SPLIT_X, (size_t)(g->n * g->c_in * s.plane));
     split_copy(xs, x, g->n * g->c_in, g->h_in, g->w_in, &s);
     int32_t *wrow = iota(d->cog, d->k), *wcol = iota(d->k, 1), *ycol = y_cols(d);
     int32_t *yrun = runs(d->cols, d->hw);
@@ -228,14 +226,13 @@ static int conv2d_split(const conv_dims *d, float *y, const float *x, const floa
                       y + gi * d->cog * d->hw, d->hw, ycol, yrun};
         p[gi] = e;
     }
-    gt_igemm_run(p, (int)g->groups);
-    gt_scratch_give(xs_buf);
-    free(p), free(wrow), free(wcol), free(ycol), free(yrun), free(win);
+    gt_igemm_run(call_ws, p, (int)g->groups);
+    release(p), release(wrow), release(wcol), release(ycol), release(yrun), release(win);
     table_free(&taps), table_free(&pos);
     return 1;
 }
 
-void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w) {
+static void conv2d_body(const gt_conv_geom *g, float *y, const float *x, const float *w) {
     if (degenerate(y, numel4(g->n, g->c_out, g->h_out, g->w_out),
                    numel4(g->c_in, g->kh, g->kw, 1)))
         return;
@@ -252,12 +249,12 @@ void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float 
                       yrun};
         p[gi] = e;
     }
-    gt_igemm_run(p, (int)g->groups);
-    free(p), free(wrow), free(wcol), free(ycol), free(yrun);
+    gt_igemm_run(call_ws, p, (int)g->groups);
+    release(p), release(wrow), release(wcol), release(ycol), release(yrun);
     table_free(&taps), table_free(&pos);
 }
 
-void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y) {
+static void conv2d_weight_grad_body(const gt_conv_geom *g, float *w, const float *x, const float *y) {
     if (degenerate(w, numel4(g->c_out, g->c_in / g->groups, g->kh, g->kw),
                    numel4(g->n, g->h_out, g->w_out, 1)))
         return;
@@ -273,8 +270,8 @@ void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, 
                       wrun};
         p[gi] = e;
     }
-    gt_igemm_run(p, (int)g->groups);
-    free(p), free(yrow), free(ycol), free(wcol), free(wrun);
+    gt_igemm_run(call_ws, p, (int)g->groups);
+    release(p), release(yrow), release(ycol), release(wcol), release(wrun);
     table_free(&taps), table_free(&pos);
 }
 
@@ -298,7 +295,7 @@ static phase_axis phase_axis_of(int64_t r, int64_t n_in, int64_t pad, int64_t s,
     return a;
 }
 
-static void phase_axis_free(phase_axis *a) { free(a->x), free(a->u), free(a->tap), free(a->shift); }
+static void phase_axis_free(phase_axis *a) { release(a->x), release(a->u), release(a->tap), release(a->shift); }
 
 /* The tables of one phase (rows ph, columns pw of the phases): columns are the phase's
  * x pixels of every sample, rows the (o, a, b) taps reaching them. */
@@ -345,7 +342,7 @@ static void phase_rows(const conv_dims *d, const phase_axis *ah, const phase_axi
 
 static void phase_tabs_free(phase_tabs *t) {
     table_free(&t->ycol), table_free(&t->ytap);
-    free(t->xcol), free(t->wrow), free(t->wcol);
+    release(t->xcol), release(t->wrow), release(t->wcol);
 }
 
 /* The product of group gi over phase t. */
@@ -373,9 +370,9 @@ static void input_grad_phases(const conv_dims *d, float *x, const float *y, cons
         for (int64_t gi = 0; gi < g->groups; gi++)
             p[ph * g->groups + gi] = phase_product(d, &t[ph], gi, x, y, w);
     }
-    gt_igemm_run(p, (int)(nph * g->groups));
+    gt_igemm_run(call_ws, p, (int)(nph * g->groups));
     for (int64_t ph = 0; ph < nph; ph++) phase_tabs_free(&t[ph]);
-    free(t), free(p);
+    release(t), release(p);
 }
 
 /* ---- Input grad by columns -------------------------------------------------------------
@@ -467,17 +464,17 @@ static void input_grad_cols(const conv_dims *d, float *x, const float *y, const 
                           col + gi * d->k * ld, ld, ccol, crun};
             p[gi] = e;
         }
-        gt_igemm_run(p, (int)g->groups);
+        gt_igemm_run(call_ws, p, (int)g->groups);
         col2im(d, x, col, taps, n0, mm);
     }
-    free(p), free(wrow), free(wcol), free(ccol), free(crun), free(col), free(taps);
+    release(p), release(wrow), release(wcol), release(ccol), release(crun), release(col), release(taps);
     table_free(&yo), table_free(&yj);
 }
 
 /* Below this many input channels per group, input grad goes by columns. */
 #define GT_CONV_PHASE_MIN_CIG 32
 
-void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w) {
+static void conv2d_input_grad_body(const gt_conv_geom *g, float *x, const float *y, const float *w) {
     if (degenerate(x, numel4(g->n, g->c_in, g->h_in, g->w_in),
                    numel4(g->c_out, g->h_out, g->w_out, 1)))
         return;
@@ -487,4 +484,42 @@ void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, c
         input_grad_cols(&d, x, y, w);
     else
         input_grad_phases(&d, x, y, w);
+}
+
+/* ---- Entry points ------------------------------------------------------------------------ */
+
+typedef void conv_body(const gt_conv_geom *g, float *out, const float *a, const float *b);
+
+/* Runs body with ws as the call's workspace (a workspace of its own when ws is NULL). */
+static void run_in(gt_cpu_ws *ws, conv_body *body, const gt_conv_geom *g, float *out,
+                   const float *a, const float *b) {
+    gt_cpu_ws *own = ws ? NULL : (ws = gt_cpu_ws_new());
+    call_ws = ws;
+    body(g, out, a, b);
+    gt_cpu_ws_scratch_reset(ws);
+    call_ws = NULL;
+    gt_cpu_ws_free(own);
+}
+
+void gt_cpu_conv2d_ws(gt_cpu_ws *ws, const gt_conv_geom *g, float *y, const float *x,
+                      const float *w) {
+    run_in(ws, conv2d_body, g, y, x, w);
+}
+void gt_cpu_conv2d_input_grad_ws(gt_cpu_ws *ws, const gt_conv_geom *g, float *x, const float *y,
+                                 const float *w) {
+    run_in(ws, conv2d_input_grad_body, g, x, y, w);
+}
+void gt_cpu_conv2d_weight_grad_ws(gt_cpu_ws *ws, const gt_conv_geom *g, float *w, const float *x,
+                                  const float *y) {
+    run_in(ws, conv2d_weight_grad_body, g, w, x, y);
+}
+
+void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w) {
+    gt_cpu_conv2d_ws(NULL, g, y, x, w);
+}
+void gt_cpu_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w) {
+    gt_cpu_conv2d_input_grad_ws(NULL, g, x, y, w);
+}
+void gt_cpu_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y) {
+    gt_cpu_conv2d_weight_grad_ws(NULL, g, w, x, y);
 }

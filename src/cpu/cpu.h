@@ -18,13 +18,26 @@ const char *gt_cpu_isa_name(gt_isa isa);
 /* Force a path (tests and benchmarks); returns 0 if this CPU cannot run it. */
 int gt_cpu_isa_force(gt_isa isa);
 
+/* ---- Workspace (workspace.c) ---------------------------------------------------------
+ * The packing buffers and index tables that SGEMM and the convolutions keep between calls, so
+ * that steady state allocates nothing. A context owns one; the threads of a call share it, two
+ * calls running at once (two contexts on two threads) need two. Kernels given NULL allocate a
+ * workspace for that call alone. */
+typedef struct gt_cpu_ws gt_cpu_ws;
+gt_cpu_ws *gt_cpu_ws_new(void);
+void gt_cpu_ws_free(gt_cpu_ws *ws);
+int64_t gt_cpu_ws_system_allocs(const gt_cpu_ws *ws); /* mallocs made so far */
+
 /* ---- GEMM (gemm.c) ------------------------------------------------------------------
  * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major.
  * op(A) = A (ta = 0, A is M x K, leading dim lda) or A^T (ta = 1, A is K x M).
  * beta == 0 means C is overwritten (never read, so NaNs in C are ignored). */
+void gt_cpu_sgemm_ws(gt_cpu_ws *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                     float beta, float *C, int64_t ldc);
 void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb,
-                  float beta, float *C, int64_t ldc);
+                  float beta, float *C, int64_t ldc); /* gt_cpu_sgemm_ws(NULL, ...) */
 
 /* ---- Convolution (conv.c) -----------------------------------------------------------
  * All three kernels are stated in terms of the forward convolution
@@ -37,6 +50,13 @@ typedef struct gt_conv_geom {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
 } gt_conv_geom;
 
+/* Each kernel has a _ws form that takes the workspace first; the plain form passes NULL. */
+void gt_cpu_conv2d_ws(gt_cpu_ws *ws, const gt_conv_geom *g, float *y, const float *x,
+                      const float *w);
+void gt_cpu_conv2d_input_grad_ws(gt_cpu_ws *ws, const gt_conv_geom *g, float *x, const float *y,
+                                 const float *w);
+void gt_cpu_conv2d_weight_grad_ws(gt_cpu_ws *ws, const gt_conv_geom *g, float *w, const float *x,
+                                  const float *y);
 /* y = conv(x, w); y overwritten. */
 void gt_cpu_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w);
 /* x = conv^T(y, w): the adjoint of conv in x (= conv_transpose2d forward); x overwritten. */

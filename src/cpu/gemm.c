@@ -48,13 +48,6 @@ typedef struct {
     int64_t mc, nc, mu, nu;
 } gt_sgemm_grid;
 
-/* A packing buffer; idle ones wait in a shared pool for later calls (and stay reachable). */
-typedef struct gt_pack_buf {
-    struct gt_pack_buf *next;
-    size_t len;
-    float *data;
-} gt_pack_buf;
-static gt_pack_buf *gt_sgemm_pool;
 
 static int64_t gt_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t gt_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -194,36 +187,6 @@ static void gt_sgemm_tile(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int6
     }
 }
 
-static void gt_sgemm_oom(size_t bytes) {
-    fprintf(stderr, "gantry: sgemm: out of memory (%zu bytes)\n", bytes);
-    abort();
-}
-
-/* A buffer of at least n floats, 64-byte aligned, from the pool (grown) or new. */
-static gt_pack_buf *gt_pack_buf_take(size_t n) {
-    gt_pack_buf *b;
-#pragma omp critical(gt_sgemm_pool)
-    {
-        b = gt_sgemm_pool;
-        if (b) gt_sgemm_pool = b->next;
-    }
-    if (!b && !(b = calloc(1, sizeof *b))) gt_sgemm_oom(sizeof *b);
-    if (b->len < n) {
-        size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-        free(b->data);
-        if (!(b->data = aligned_alloc(64, bytes))) gt_sgemm_oom(bytes);
-        b->len = n;
-    }
-    return b;
-}
-
-static void gt_pack_buf_give(gt_pack_buf *b) {
-#pragma omp critical(gt_sgemm_pool)
-    {
-        b->next = gt_sgemm_pool;
-        gt_sgemm_pool = b;
-    }
-}
 
 /* n cut into parts near-equal blocks: the block size, rounded up to a multiple of q. */
 static int64_t gt_block_size(int64_t n, int64_t parts, int64_t q) {
@@ -254,19 +217,19 @@ static gt_sgemm_grid gt_sgemm_grid_for(const gt_sgemm_kdesc *kd, int64_t M, int6
 }
 
 /* Threads take whole macro tiles; each packs into a buffer of its own. */
-static void gt_sgemm_run(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd,
+static void gt_sgemm_run(gt_cpu_ws *ws, const gt_sgemm_args *p, const gt_sgemm_kdesc *kd,
                          const gt_sgemm_grid *g, int nt) {
     int64_t alen = g->mc * kd->kc, blen = gt_round_up(g->nc, kd->nr) * kd->kc;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        gt_pack_buf *buf = gt_pack_buf_take((size_t)(alen + blen));
+        float *buf = gt_cpu_ws_buffer(ws, GT_WS_SLOT_THREAD + omp_get_thread_num(),
+                                      (size_t)(alen + blen));
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < g->mu * g->nu; u++) {
             int64_t i0 = u / g->nu * g->mc, j0 = u % g->nu * g->nc;
             gt_sgemm_tile(p, kd, i0, gt_min64(g->mc, p->M - i0), j0,
-                          gt_min64(g->nc, p->N - j0), buf->data, buf->data + alen);
+                          gt_min64(g->nc, p->N - j0), buf, buf + alen);
         }
-        gt_pack_buf_give(buf);
     }
 }
 
@@ -277,9 +240,9 @@ static void gt_sgemm_scale(int64_t M, int64_t N, float beta, float *C, int64_t l
             C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
-void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float *A, int64_t lda, const float *B, int64_t ldb,
-                  float beta, float *C, int64_t ldc) {
+void gt_cpu_sgemm_ws(gt_cpu_ws *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                     float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         gt_sgemm_scale(M, N, beta, C, ldc);
@@ -289,18 +252,19 @@ void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
     gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
     int nt = M * N * K >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
     gt_sgemm_grid g = gt_sgemm_grid_for(&kd, M, N, nt);
-    gt_sgemm_run(&p, &kd, &g, nt);
+    gt_cpu_ws *own = ws ? NULL : (ws = gt_cpu_ws_new());
+    gt_sgemm_run(ws, &p, &kd, &g, nt);
+    gt_cpu_ws_free(own);
+}
+
+void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc) {
+    gt_cpu_sgemm_ws(NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- Implicit GEMM ------------------------------------------------------------------ */
 
-void *gt_scratch_take(size_t n, float **data) {
-    gt_pack_buf *b = gt_pack_buf_take(n);
-    *data = b->data;
-    return b;
-}
-
-void gt_scratch_give(void *handle) { gt_pack_buf_give(handle); }
 
 /* The windows of 16 columns jo[0 .. 15] of which the first n are real; 0 when more than two
  * segments are needed. A segment starts at its first lane and takes the lanes after it
@@ -327,14 +291,12 @@ static int gt_window_of(const int32_t *jo, int n, gt_window16 *w) {
     return 1;
 }
 
-gt_window16 *gt_windows_new(const int32_t *joff, int64_t n) {
+gt_window16 *gt_windows_new(gt_cpu_ws *ws, const int32_t *joff, int64_t n) {
     int64_t groups = gt_round_up(n, GT_IGEMM_JPAD) / 16;
-    gt_window16 *w = malloc((size_t)(groups ? groups : 1) * sizeof *w);
-    if (!w) gt_sgemm_oom((size_t)groups * sizeof *w);
+    gt_window16 *w = gt_cpu_ws_scratch(ws, (size_t)(groups ? groups : 1) * sizeof *w);
     for (int64_t i = 0; i < groups; i++) {
         int64_t left = n - i * 16;
         if (!gt_window_of(joff + i * 16, (int)(left < 0 ? 0 : left > 16 ? 16 : left), &w[i])) {
-            free(w);
             return NULL;
         }
     }
@@ -495,17 +457,16 @@ static void gt_igemm_part(const gt_igemm *p, const gt_sgemm_kdesc *kd, const flo
 }
 
 /* Thread t of nt: its share of every product, in order. */
-static void gt_igemm_thread(const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
+static void gt_igemm_thread(gt_cpu_ws *ws, const gt_igemm *p, int np, const gt_sgemm_kdesc *kd,
                             const float *apack, int64_t rows, int t, int nt) {
     int64_t blen = kd->kc * kd->nc, slen = rows * kd->nc;
-    gt_pack_buf *pb = gt_pack_buf_take((size_t)(blen + slen + rows * kd->kc));
-    gt_igemm_bufs buf = {pb->data, pb->data + blen, pb->data + blen + slen};
+    float *pb = gt_cpu_ws_buffer(ws, GT_WS_SLOT_THREAD + t, (size_t)(blen + slen + rows * kd->kc));
+    gt_igemm_bufs buf = {pb, pb + blen, pb + blen + slen};
     for (int i = 0; i < np; i++) {
         gt_igemm_share sh = gt_igemm_share_of(&p[i], kd, t, nt);
         gt_igemm_part(&p[i], kd, apack, &sh, &buf);
         apack += gt_igemm_shared_a(&p[i], kd, nt);
     }
-    gt_pack_buf_give(pb);
 }
 
 /* Slivers of A that threads share (see gt_igemm_shared_a). */
@@ -517,7 +478,7 @@ static int64_t gt_igemm_shared_units(const gt_igemm *p, int np, const gt_sgemm_k
     return units;
 }
 
-void gt_igemm_run(const gt_igemm *p, int np) {
+void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np) {
     gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
     int64_t work = 0, alen = 0, rows = 0;
     for (int i = 0; i < np; i++) {
@@ -527,7 +488,7 @@ void gt_igemm_run(const gt_igemm *p, int np) {
         rows = mpad > rows ? mpad : rows;
     }
     int nt = work >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
-    gt_pack_buf *abuf = gt_pack_buf_take((size_t)alen + 1);
+    float *abuf = gt_cpu_ws_buffer(ws, GT_WS_SLOT_SHARED_A, (size_t)alen + 1);
     /* The team may be smaller than asked (nested regions): the split follows the team. */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -535,8 +496,7 @@ void gt_igemm_run(const gt_igemm *p, int np) {
         int64_t units = gt_igemm_shared_units(p, np, &kd, team);
 #pragma omp for schedule(static)
         for (int64_t u = 0; u < units; u++)
-            gt_igemm_pack_a_unit(p, np, &kd, team, u, abuf->data);
-        gt_igemm_thread(p, np, &kd, abuf->data, rows, omp_get_thread_num(), team);
+            gt_igemm_pack_a_unit(p, np, &kd, team, u, abuf);
+        gt_igemm_thread(ws, p, np, &kd, abuf, rows, omp_get_thread_num(), team);
     }
-    gt_pack_buf_give(abuf);
 }

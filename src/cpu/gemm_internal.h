@@ -7,6 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/cpu.h"
+
+/* ---- The workspace (workspace.c) -----------------------------------------------------
+ * Buffer slot s of the workspace, at least n floats, 64-byte aligned, kept for later calls
+ * (grown when n is larger). Its contents do not survive another request of the same slot. The
+ * slots: the shared packed A of an implicit GEMM, the phase copy of a strided conv's x, and
+ * one per thread of a parallel region (GT_WS_SLOT_THREAD + omp_get_thread_num()). */
+enum { GT_WS_SLOT_SHARED_A = 0, GT_WS_SLOT_SPLIT_X = 1, GT_WS_SLOT_THREAD = 2 };
+float *gt_cpu_ws_buffer(gt_cpu_ws *ws, int slot, size_t n);
+/* Scratch for one kernel call, on the calling thread only: 64-byte aligned bump allocation,
+ * all of it forgotten by gt_cpu_ws_scratch_reset at the call's end (the blocks are kept). */
+void *gt_cpu_ws_scratch(gt_cpu_ws *ws, size_t bytes);
+void gt_cpu_ws_scratch_reset(gt_cpu_ws *ws);
+
 /* One MR x NR tile of C (row stride ldc) from packed panels over kc steps:
  *   a: [kc][MR] (a[k*MR + i] = op(A)[i, k]),  b: [kc][NR] (b[k*NR + j] = op(B)[k, j]),
  *   C = alpha * (a^T b) + beta * C; beta == 0 stores without reading C.
@@ -56,13 +70,8 @@ struct gt_window16 {
 
 /* Windows of columns 0 .. n-1 of joff (the columns from n up to n rounded up to
  * GT_IGEMM_JPAD read as 0): an array of GT_IGEMM_JPAD/16 * (padded n)/GT_IGEMM_JPAD
- * entries, NULL when some 16 columns need more than two segments. free() it. */
-gt_window16 *gt_windows_new(const int32_t *joff, int64_t n);
-
-/* A scratch buffer of at least n floats, 64-byte aligned, from SGEMM's pool of packing
- * buffers (kept for later calls); give it back with gt_scratch_give. */
-void *gt_scratch_take(size_t n, float **data);
-void gt_scratch_give(void *handle);
+ * entries in ws's scratch, NULL when some 16 columns need more than two segments. */
+gt_window16 *gt_windows_new(gt_cpu_ws *ws, const int32_t *joff, int64_t n);
 
 /* One sliver [kc][32] of G: rows k0 .. k0+kc-1, columns j0 .. j0+31. */
 void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
@@ -84,6 +93,6 @@ typedef struct {
 /* Runs the independent products p[0 .. np-1] (their outputs disjoint) in one parallel
  * region: threads split each product's columns, every element is computed the same way
  * whatever the thread count (one FMA chain per K block, blocks summed in order). */
-void gt_igemm_run(const gt_igemm *p, int np);
+void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np);
 
 #endif

@@ -1,0 +1,44 @@
+/* The context: every piece of runtime state that ops, autograd and the profiler share. One
+ * context per thread that runs ops (gt_ctx_use); two contexts never share anything mutable, so
+ * two threads can train two GANs at once, each bit-identical to the same run alone. */
+#ifndef GT_CONTEXT_H
+#define GT_CONTEXT_H
+
+#include "core/backend.h"
+#include "gantry.h"
+
+#define GT_PROFILE_MAX_REGIONS 32
+#define GT_OP_SLOTS 64 /* >= GT_OP_COUNT (checked in context.c) */
+
+/* One backward walk (autograd.c). A tensor takes part when it depends on a wanted input: for
+ * gt_grad, the tensors marked `walk_ == id` by a forward sweep; for gt_backward, all with
+ * requires_grad. */
+typedef struct gt_walk {
+    uint32_t id;
+    bool active, backward_mode;
+} gt_walk;
+
+/* The op profiler's counters (profile.c). */
+typedef struct gt_profiler {
+    bool on;
+    gt_profile_entry op[GT_OP_SLOTS];
+    gt_profile_entry region[GT_PROFILE_MAX_REGIONS];
+    int n_regions;
+    double last; /* seconds at the last event */
+} gt_profiler;
+
+struct gt_ctx {
+    const gt_backend *be;   /* the kernels and memory of this context */
+    void *ws;               /* the backend's workspace (scratch it keeps between calls), or NULL */
+    gt_arena *step;         /* every tensor and node of the current step */
+    gt_node **tape;         /* recorded nodes in creation order; survives steps */
+    size_t tape_len, tape_cap;
+    bool grad_enabled;
+    gt_walk walk;
+    gt_profiler prof;
+};
+
+/* The calling thread's context (the process default when the thread has none). */
+gt_ctx *gt_ctx_(void);
+
+#endif

@@ -1,0 +1,110 @@
+/* "Steady state does no malloc": after a few warm-up steps, whole training steps of a DCGAN, a
+ * WGAN-GP critic (double backward) and a StyleGAN2 with path length regularization allocate
+ * nothing: the step arena, the tape and the kernels' workspace keep their memory. Every
+ * allocation that gantry's code makes is counted: this binary is linked with
+ * -Wl,--wrap=malloc (and calloc, realloc, aligned_alloc, posix_memalign; see the Makefile), so
+ * calls from the library land in the counters below. */
+#include <execinfo.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_support.h"
+#include "gantry.h"
+#include "test.h"
+#include "train/trainer.h"
+#include "train_support.h"
+
+static atomic_long allocs;
+static atomic_bool counting;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t s);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+int __real_posix_memalign(void **p, size_t a, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t s);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+int __wrap_posix_memalign(void **p, size_t a, size_t n);
+
+/* GT_ALLOC_TRACE=1 prints the call stack of each counted allocation (to find it). */
+static void count(void) {
+    if (!atomic_load(&counting)) return;
+    atomic_fetch_add(&allocs, 1);
+    if (getenv("GT_ALLOC_TRACE")) {
+        atomic_store(&counting, false);
+        void *frames[12];
+        backtrace_symbols_fd(frames, backtrace(frames, 12), 2);
+        atomic_store(&counting, true);
+    }
+}
+void *__wrap_malloc(size_t n) { return count(), __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t s) { return count(), __real_calloc(n, s); }
+void *__wrap_realloc(void *p, size_t n) { return count(), __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { return count(), __real_aligned_alloc(a, n); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n) { return count(), __real_posix_memalign(p, a, n); }
+
+/* Builds the run, takes `warmup` steps, then counts the allocations of `steps` more. */
+static long allocs_in_steady_steps(const char *recipe, const char *overrides, int warmup, int steps) {
+    gt_config c;
+    gt_error err = {{0}};
+    gt_config_defaults(&c);
+    if (recipe && gt_config_load_file(&c, recipe, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", overrides);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
+        if (gt_config_set(&c, tok, "test", &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
+    gt_trainer t;
+    if (gt_trainer_init(&t, &c, true, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
+    gt_step_stats st;
+    bool ok = true;
+    for (int s = 0; s < warmup; s++) ok = gt_trainer_step(&t, &st) && ok;
+    atomic_store(&allocs, 0);
+    atomic_store(&counting, true);
+    for (int s = 0; s < steps; s++) ok = gt_trainer_step(&t, &st) && ok;
+    atomic_store(&counting, false);
+    gt_trainer_free(&t);
+    gt_runtime_free();
+    CHECK(ok);
+    long n = atomic_load(&allocs);
+    if (n) fprintf(stderr, "  %s %s: %ld allocations in %d steady steps\n", recipe, overrides, n, steps);
+    return n;
+}
+
+TEST(dcgan_steps_do_not_allocate) {
+    if (!have_fashion_mnist()) {
+        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+        return;
+    }
+    CHECK(allocs_in_steady_steps("configs/dcgan-fmnist.ini",
+                                 "model.g.width=16 model.d.width=16 train.batch=16", 3, 4) == 0);
+}
+
+TEST(wgan_gp_steps_do_not_allocate) {
+    if (!have_fashion_mnist()) {
+        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+        return;
+    }
+    CHECK(allocs_in_steady_steps("configs/wgan-gp-fmnist.ini",
+                                 "model.g.width=16 model.d.width=16 train.batch=16", 3, 4) == 0);
+}
+
+TEST(stylegan2_steps_with_path_length_do_not_allocate) {
+    char dir[64], set[900];
+    if (!cli_scratch_new(dir)) return;
+    const char *png = cli_png_folder(dir, 16, 8);
+    snprintf(set, sizeof set,
+             "data.dataset=png data.path=%s data.channels=1 data.resolution=8 data.prefetch=false "
+             "model.g.family=stylegan2 model.d.family=stylegan2 model.g.norm=none model.d.norm=none "
+             "model.g.width=8 model.d.width=8 model.g.z_dim=8 train.batch=4 "
+             "path_length.weight=2 path_length.every=1 penalty.r1=1",
+             png);
+    CHECK(allocs_in_steady_steps(NULL, set, 3, 4) == 0);
+}
+
+int main(void) {
+    RUN_TESTS(T(dcgan_steps_do_not_allocate), T(wgan_gp_steps_do_not_allocate),
+              T(stylegan2_steps_with_path_length_do_not_allocate));
+}

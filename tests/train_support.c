@@ -1,0 +1,92 @@
+#include "train_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train/trainer.h"
+
+bool have_fashion_mnist(void) {
+    return access(FMNIST_PATH "/train-images-idx3-ubyte.gz", R_OK) == 0 ||
+           access(FMNIST_PATH "/train-images-idx3-ubyte", R_OK) == 0;
+}
+
+static int configure(gt_config *c, const train_job *j, gt_error *err) {
+    gt_config_defaults(c);
+    if (j->recipe && gt_config_load_file(c, j->recipe, err) < 0) return -1;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", j->overrides ? j->overrides : "");
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
+        if (gt_config_set(c, tok, "test", err) < 0) return -1;
+    return 0;
+}
+
+static void copy_weights(train_job *j, const gt_trainer *t) {
+    const gt_params *p[2] = {&t->g.params, &t->d.params};
+    j->n_weights = p[0]->numel + p[1]->numel;
+    j->weights = malloc((size_t)j->n_weights * sizeof(float));
+    memcpy(j->weights, p[0]->data, (size_t)p[0]->numel * sizeof(float));
+    memcpy(j->weights + p[0]->numel, p[1]->data, (size_t)p[1]->numel * sizeof(float));
+}
+
+static int train_in_current_context(train_job *j, gt_error *err) {
+    gt_config c;
+    if (configure(&c, j, err) < 0) return -1;
+    gt_trainer t;
+    if (gt_trainer_init(&t, &c, true, err) < 0) return -1;
+    gt_step_stats st = {0};
+    int rc = 0;
+    for (int s = 0; s < j->steps && rc == 0; s++)
+        if (!gt_trainer_step(&t, &st)) rc = gt_error_set(err, "step %d: non-finite", s);
+    j->g_loss = st.g_loss;
+    j->d_loss = st.d_loss;
+    copy_weights(j, &t);
+    gt_trainer_free(&t);
+    return rc;
+}
+
+void train_job_run(train_job *j) {
+    gt_error err = {{0}};
+    gt_ctx *ctx = NULL, *prev = NULL;
+    if (j->backend) {
+        if (!(ctx = gt_ctx_new(j->backend, &err))) {
+            fprintf(stderr, "  %s\n", err.msg);
+            j->rc = -1;
+            return;
+        }
+        prev = gt_ctx_use(ctx);
+    }
+    j->rc = train_in_current_context(j, &err);
+    if (j->rc < 0) fprintf(stderr, "  %s: %s\n", j->recipe ? j->recipe : "(defaults)", err.msg);
+    if (ctx) {
+        gt_ctx_use(prev);
+        gt_ctx_free(ctx);
+    }
+}
+
+void *train_job_thread(void *arg) {
+    train_job_run(arg);
+    return NULL;
+}
+
+void train_job_free(train_job *j) {
+    free(j->weights);
+    j->weights = NULL;
+}
+
+bool train_jobs_identical(const train_job *a, const train_job *b) {
+    return a->weights && b->weights && a->n_weights == b->n_weights &&
+           memcmp(a->weights, b->weights, (size_t)a->n_weights * sizeof(float)) == 0;
+}
+
+double train_jobs_max_rel_diff(const train_job *a, const train_job *b) {
+    if (!a->weights || !b->weights || a->n_weights != b->n_weights) return INFINITY;
+    double worst = 0;
+    for (int64_t i = 0; i < a->n_weights; i++) {
+        double d = fabs((double)a->weights[i] - b->weights[i]) / fmax(1.0, fabs(b->weights[i]));
+        if (!(d <= worst)) worst = d;
+    }
+    return worst;
+}
