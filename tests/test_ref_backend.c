@@ -135,11 +135,11 @@ static int gemm_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float alph
     for (int64_t i = 0; i < nc; i++)
         if (i % ldc >= N || beta == 0.0f) C0[i] = NAN; /* beta 0: C is never read */
     float *Cr = dup(C0, nc), *Cc = dup(C0, nc);
-    REF->sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cr, ldc);
-    CPU->sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cc, ldc);
+    REF->sgemm(NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cr, ldc);
+    CPU->sgemm(NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cc, ldc);
     /* sum|t| = |alpha| |op(A)| |op(B)| + |beta| |C|, by ref on absolute values */
     float *Aa = abs_copy(A, na), *Ba = abs_copy(B, nb), *Ca = abs_copy(C0, nc);
-    REF->sgemm(ta, tb, M, N, K, fabsf(alpha), Aa, lda, Ba, ldb, fabsf(beta), Ca, ldc);
+    REF->sgemm(NULL, ta, tb, M, N, K, fabsf(alpha), Aa, lda, Ba, ldb, fabsf(beta), Ca, ldc);
     double *tol = sum_tol(Ca, nc, K);
     int ok = 1;
     for (int64_t i = 0; i < nc; i++) {
@@ -171,18 +171,18 @@ TEST(sgemm_matches_cpu) {
 TEST(sgemm_exact_cases) {
     const float A[4] = {1, 2, 3, 4}, B[4] = {5, 6, 7, 8};
     float C[4] = {NAN, NAN, NAN, NAN};
-    REF->sgemm(0, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
+    REF->sgemm(NULL, 0, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
     CHECK(C[0] == 19 && C[1] == 22 && C[2] == 43 && C[3] == 50);
-    REF->sgemm(1, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2); /* A^T B = [[26,30],[38,44]] */
+    REF->sgemm(NULL, 1, 0, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2); /* A^T B = [[26,30],[38,44]] */
     CHECK(C[0] == 26 && C[1] == 30 && C[2] == 38 && C[3] == 44);
-    REF->sgemm(0, 1, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2); /* A B^T = [[17,23],[39,53]] */
+    REF->sgemm(NULL, 0, 1, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2); /* A B^T = [[17,23],[39,53]] */
     CHECK(C[0] == 17 && C[1] == 23 && C[2] == 39 && C[3] == 53);
-    REF->sgemm(1, 1, 2, 2, 2, 2.0f, A, 2, B, 2, -1.0f, C, 2); /* 2 A^T B^T - C: [[23,31],[34,46]]*2 */
+    REF->sgemm(NULL, 1, 1, 2, 2, 2, 2.0f, A, 2, B, 2, -1.0f, C, 2); /* 2 A^T B^T - C: [[23,31],[34,46]]*2 */
     CHECK(C[0] == 46 - 17 && C[1] == 62 - 23 && C[2] == 68 - 39 && C[3] == 92 - 53);
     /* a 1 x 3 times 3 x 1 with lda, ldb, ldc past the width: 1*4 + 2*5 + 3*6 = 32 */
     const float a[6] = {1, 2, 3, NAN, NAN, NAN}, b[6] = {4, NAN, 5, NAN, 6, NAN};
     float c[2] = {1, NAN};
-    REF->sgemm(0, 0, 1, 1, 3, 1.0f, a, 6, b, 2, 0.5f, c, 2);
+    REF->sgemm(NULL, 0, 0, 1, 1, 3, 1.0f, a, 6, b, 2, 0.5f, c, 2);
     CHECK(c[0] == 32.5f && isnan(c[1]));
 }
 
@@ -211,19 +211,19 @@ static int conv_case(const gt_conv_geom *g) {
     float *x = rand_array(nx), *w = rand_array(nw), *dy = rand_array(ny);
     float *xa = abs_copy(x, nx), *wa = abs_copy(w, nw), *dya = abs_copy(dy, ny);
     float *yr = const_array(ny, NAN), *yc = const_array(ny, NAN), *ya = floats(ny);
-    REF->conv2d(g, yr, x, w), CPU->conv2d(g, yc, x, w), REF->conv2d(g, ya, xa, wa);
+    REF->conv2d(NULL, g, yr, x, w), CPU->conv2d(NULL, g, yc, x, w), REF->conv2d(NULL, g, ya, xa, wa);
     double *tol = sum_tol(ya, ny, cig * kk);
     bad += compare(F_CONV, yr, yc, tol, ny);
     free(tol);
     float *xr = const_array(nx, NAN), *xc = const_array(nx, NAN), *xb = floats(nx);
-    REF->conv2d_input_grad(g, xr, dy, w), CPU->conv2d_input_grad(g, xc, dy, w);
-    REF->conv2d_input_grad(g, xb, dya, wa);
+    REF->conv2d_input_grad(NULL, g, xr, dy, w), CPU->conv2d_input_grad(NULL, g, xc, dy, w);
+    REF->conv2d_input_grad(NULL, g, xb, dya, wa);
     tol = sum_tol(xb, nx, cog * kk);
     bad += compare(F_CONV_IN, xr, xc, tol, nx);
     free(tol);
     float *wr = const_array(nw, NAN), *wc = const_array(nw, NAN), *wb = floats(nw);
-    REF->conv2d_weight_grad(g, wr, x, dy), CPU->conv2d_weight_grad(g, wc, x, dy);
-    REF->conv2d_weight_grad(g, wb, xa, dya);
+    REF->conv2d_weight_grad(NULL, g, wr, x, dy), CPU->conv2d_weight_grad(NULL, g, wc, x, dy);
+    REF->conv2d_weight_grad(NULL, g, wb, xa, dya);
     tol = sum_tol(wb, nw, g->n * g->h_out * g->w_out);
     bad += compare(F_CONV_W, wr, wc, tol, nw);
     free(tol);
@@ -266,43 +266,43 @@ TEST(conv_exact_cases) {
     const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 2, 3, 4};
     gt_conv_geom g = conv_geom(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1);
     float y[4], xg[9], wg[4];
-    REF->conv2d(&g, y, x, w);
+    REF->conv2d(NULL, &g, y, x, w);
     CHECK(y[0] == 37 && y[1] == 47 && y[2] == 67 && y[3] == 77);
     /* conv^T of a unit impulse at output (0, 0) places w at the top left; dW = x's 2x2 corner. */
     const float e00[4] = {1, 0, 0, 0}, e11[4] = {0, 0, 0, 1};
-    REF->conv2d_input_grad(&g, xg, e00, w);
+    REF->conv2d_input_grad(NULL, &g, xg, e00, w);
     const float want_x[9] = {1, 2, 0, 3, 4, 0, 0, 0, 0};
     CHECK(memcmp(xg, want_x, sizeof xg) == 0);
-    REF->conv2d_input_grad(&g, xg, e11, w);
+    REF->conv2d_input_grad(NULL, &g, xg, e11, w);
     const float want_x11[9] = {0, 0, 0, 0, 1, 2, 0, 3, 4};
     CHECK(memcmp(xg, want_x11, sizeof xg) == 0);
-    REF->conv2d_weight_grad(&g, wg, x, e00);
+    REF->conv2d_weight_grad(NULL, &g, wg, x, e00);
     CHECK(wg[0] == 1 && wg[1] == 2 && wg[2] == 4 && wg[3] == 5);
-    REF->conv2d_weight_grad(&g, wg, x, e11);
+    REF->conv2d_weight_grad(NULL, &g, wg, x, e11);
     CHECK(wg[0] == 5 && wg[1] == 6 && wg[2] == 8 && wg[3] == 9);
     /* dilation 2: a 2x2 kernel of ones reads the corners, 1 + 3 + 7 + 9 = 20. */
     const float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     gt_conv_geom gd = conv_geom(1, 1, 1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 2, 2);
     CHECK(gd.h_out == 1 && gd.w_out == 1);
-    REF->conv2d(&gd, y, x, ones);
+    REF->conv2d(NULL, &gd, y, x, ones);
     CHECK(y[0] == 20);
     /* 3x3 ones on a 2x2 image, padding 1, stride 2: one output, the whole image, 10. */
     gt_conv_geom gp = conv_geom(1, 1, 1, 1, 2, 2, 3, 3, 2, 2, 1, 1, 1, 1);
     CHECK(gp.h_out == 1 && gp.w_out == 1);
-    REF->conv2d(&gp, y, x, ones);
+    REF->conv2d(NULL, &gp, y, x, ones);
     CHECK(y[0] == 10);
     /* stride 2 transpose: y = [1, 10] (1x2) with a 1x2 kernel [1, 2], stride 2 on a 1x4 image:
      * x = [1, 2, 10, 20]. */
     gt_conv_geom gs = conv_geom(1, 1, 1, 1, 1, 4, 1, 2, 1, 2, 0, 0, 1, 1);
     const float ys[2] = {1, 10}, ws[2] = {1, 2};
     CHECK(gs.w_out == 2);
-    REF->conv2d_input_grad(&gs, xg, ys, ws);
+    REF->conv2d_input_grad(NULL, &gs, xg, ys, ws);
     CHECK(xg[0] == 1 && xg[1] == 2 && xg[2] == 10 && xg[3] == 20);
     /* groups 2 with 1x1 kernels [2, 3]: channel 0 doubles, channel 1 triples. */
     gt_conv_geom gg = conv_geom(1, 2, 2, 2, 1, 2, 1, 1, 1, 1, 0, 0, 1, 1);
     const float xg2[4] = {1, 2, 3, 4}, wg2[2] = {2, 3};
     float yg2[4];
-    REF->conv2d(&gg, yg2, xg2, wg2);
+    REF->conv2d(NULL, &gg, yg2, xg2, wg2);
     CHECK(yg2[0] == 2 && yg2[1] == 4 && yg2[2] == 9 && yg2[3] == 12);
 }
 

@@ -1,14 +1,45 @@
-/* The reference backend table: binds the plain kernels of src/ref to the backend interface
- * (src/core/backend.h). The memory functions (ref.h) join the table when it gains them. */
+/* The reference backend table: binds the plain kernels and memory functions of src/ref to the
+ * backend interface (src/core/backend.h). Ref keeps no workspace, so the workspace argument of
+ * sgemm and the convolutions is ignored. */
 #include "ref/kernels.h"
 #include "ref/ref.h"
 
+static void ref_sgemm(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, int64_t ldc) {
+    (void)ws;
+    gt_ref_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+static void ref_conv2d(void *ws, const gt_conv_geom *g, float *y, const float *x,
+                       const float *w) {
+    (void)ws;
+    gt_ref_conv2d(g, y, x, w);
+}
+static void ref_conv2d_input_grad(void *ws, const gt_conv_geom *g, float *x, const float *y,
+                                  const float *w) {
+    (void)ws;
+    gt_ref_conv2d_input_grad(g, x, y, w);
+}
+static void ref_conv2d_weight_grad(void *ws, const gt_conv_geom *g, float *w, const float *x,
+                                   const float *y) {
+    (void)ws;
+    gt_ref_conv2d_weight_grad(g, w, x, y);
+}
+
 const gt_backend gt_backend_ref = {
     .name = "ref",
-    .sgemm = gt_ref_sgemm,
-    .conv2d = gt_ref_conv2d,
-    .conv2d_input_grad = gt_ref_conv2d_input_grad,
-    .conv2d_weight_grad = gt_ref_conv2d_weight_grad,
+    .host_addressable = true,
+    .alloc = gt_ref_alloc,
+    .free = gt_ref_free,
+    .upload = gt_ref_upload,
+    .download = gt_ref_download,
+    .copy = gt_ref_copy,
+    .workspace_new = NULL,
+    .workspace_free = NULL,
+    .sgemm = ref_sgemm,
+    .conv2d = ref_conv2d,
+    .conv2d_input_grad = ref_conv2d_input_grad,
+    .conv2d_weight_grad = ref_conv2d_weight_grad,
     .avg_pool2d = gt_ref_avg_pool2d,
     .avg_pool2d_adjoint = gt_ref_avg_pool2d_adjoint,
     .max_pool2d = gt_ref_max_pool2d,

@@ -12,7 +12,7 @@
 
 extern const gt_backend gt_backend_ref;
 
-/* ---- Memory (future table entries alloc, free, upload, download, copy) ---------------------
+/* ---- Memory (the table entries alloc, free, upload, download, copy) -------------------------
  * Ref memory is host memory; the transfers are plain copies. */
 /* A 64-byte aligned block of at least `bytes` bytes (bytes 0 gives a valid 64-byte block);
  * NULL when out of memory. Release with gt_ref_free. */
