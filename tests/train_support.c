@@ -18,7 +18,8 @@ static int configure(gt_config *c, const train_job *j, gt_error *err) {
     if (j->recipe && gt_config_load_file(c, j->recipe, err) < 0) return -1;
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", j->overrides ? j->overrides : "");
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
+    char *save = NULL; /* strtok_r: two jobs configure at once on two threads */
+    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
         if (gt_config_set(c, tok, "test", err) < 0) return -1;
     return 0;
 }
