@@ -332,7 +332,7 @@ static int attach_data(gt_trainer *t, gt_error *err) {
 /* Progressive growing: on when G's and D's families are progressive (both or neither). */
 static int setup_growing(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
-    bool g = strcmp(c->g_family, "progressive") == 0, d = strcmp(c->d_family, "progressive") == 0;
+    bool g = t->g.family->grows, d = t->d.family->grows;
     if (g != d)
         return gt_error_set(err, "config: model.g.family = %s and model.d.family = %s: progressive "
                                  "growing needs both networks progressive", c->g_family, c->d_family);
