@@ -1,11 +1,17 @@
-/* gantry ablate: every combination of the varied keys times K seeds, trained and scored by
- * children of this binary, then the ranked table of means and standard errors
- * (src/train/ablate.c does the work; this file reads the command line and handles Ctrl-C). */
+/* gantry ablate: every combination of the varied keys times K seeds, each trained and scored
+ * through the library (src/train/ablate.c) in a child process of its own, --jobs at a time,
+ * then the ranked table of means and standard errors. This file reads the command line, runs
+ * the process pool and handles Ctrl-C. */
+#include <errno.h>
+#include <fcntl.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "base/base.h"
 
 #include "cli.h"
 #include "report/report.h"
@@ -35,8 +41,9 @@ static void help(int cores) {
            "                    (default 1; this machine has %d cores)\n"
            "  --eval-n N        samples per gantry eval (default: eval's, 10000 images or 2500\n"
            "                    points)\n\n"
-           "Each run is `gantry train` then `gantry eval --ckpt` in a child process, with its output\n"
-           "in runs/NAME/train.log and eval.log. A failed run is recorded and the others go on.\n"
+           "Each run is trained then scored (as gantry train and gantry eval --ckpt would) in a child\n"
+           "process, with its output in runs/NAME/train.log. A failed run is recorded and the\n"
+           "others go on.\n"
            "Rerunning the same command skips finished runs and continues interrupted ones (a minute\n"
            "budget then starts afresh). Metrics are the mean and standard error over seeds,\n"
            "ranked by FID (images) or by modes covered, then reverse KL (2-D mixtures).\n",
@@ -104,17 +111,150 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, int cores) {
     return 0;
 }
 
+/* ---- the process pool: one child per run, --jobs at a time ---- */
+
+typedef struct {
+    pid_t pid;
+    int run;
+    double t0;
+} slot;
+
+static void outcome_path(const gt_ablate *ab, int i, char *path, size_t cap) {
+    snprintf(path, cap, "%s/outcome.json", gt_ablate_run_dir(ab, i));
+}
+
+/* The child: output to the run's train.log, the run's work through the library, its outcome
+ * to outcome.json; exits 1 when the run failed. Never returns. */
+static void child(gt_ablate *ab, int i, int threads) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.log", gt_ablate_run_dir(ab, i));
+    int in = open("/dev/null", O_RDONLY), log = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in >= 0) dup2(in, 0);
+    if (log >= 0) {
+        dup2(log, 1);
+        dup2(log, 2);
+    }
+    omp_set_num_threads(threads);
+    gt_ablate_outcome o;
+    int rc = gt_ablate_execute(ab, i, &stop, &o);
+    gt_error err;
+    outcome_path(ab, i, path, sizeof path);
+    if (gt_ablate_outcome_write(path, &o, &err) < 0) {
+        fprintf(stderr, "gantry: %s\n", err.msg);
+        rc = -1;
+    }
+    if (o.error[0]) fprintf(stderr, "gantry: %s\n", o.error);
+    fflush(NULL);
+    _exit(rc < 0 ? 1 : 0);
+}
+
+static int start(gt_ablate *ab, slot *sl, int i, int threads, gt_error *err) {
+    char path[4200];
+    outcome_path(ab, i, path, sizeof path);
+    unlink(path); /* an outcome left by an interrupted ablation is not this child's */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return gt_error_set(err, "cannot start a run: %s", strerror(errno));
+    if (pid == 0) child(ab, i, threads);
+    *sl = (slot){.pid = pid, .run = i, .t0 = gt_monotonic_s()};
+    return 0;
+}
+
+/* Reads a finished child's outcome back and records it (not when the ablation stops: an
+ * interrupted child's checkpoint is not final). */
+static int finished(gt_ablate *ab, slot *sl, int status, gt_error *err) {
+    sl->pid = 0;
+    if (stop) return 0;
+    char path[4200], failure[700] = "";
+    outcome_path(ab, sl->run, path, sizeof path);
+    gt_ablate_outcome o;
+    gt_error read_err;
+    bool read = gt_ablate_outcome_read(path, &o, &read_err) == 0;
+    if (WIFSIGNALED(status))
+        snprintf(failure, sizeof failure, "%s killed by signal %d (see %s/train.log)",
+                 read && o.trained ? "eval" : "training", WTERMSIG(status), gt_ablate_run_dir(ab, sl->run));
+    else if (!read)
+        snprintf(failure, sizeof failure, "the run left no outcome (exit %d): %.500s",
+                 WEXITSTATUS(status), read_err.msg);
+    else if (o.failed[0])
+        snprintf(failure, sizeof failure, "%s failed (exit %d): %.600s", o.failed,
+                 WEXITSTATUS(status), o.error);
+    return gt_ablate_record(ab, sl->run, &o, failure[0] ? failure : NULL,
+                            gt_monotonic_s() - sl->t0, err);
+}
+
+static void signal_children(const slot *slots, int n) {
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid > 0) kill(slots[i].pid, SIGTERM);
+}
+
+static int busy(const slot *slots, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += slots[i].pid > 0;
+    return k;
+}
+
+/* Waits for one child; on a stop, asks the others to stop too. */
+static int reap(gt_ablate *ab, slot *slots, int n, gt_error *err) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+        if (errno != EINTR) return gt_error_set(err, "waiting for a run: %s", strerror(errno));
+        if (stop) signal_children(slots, n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid == pid) return finished(ab, &slots[i], status, err);
+    return 0;
+}
+
+/* Keeps up to `jobs` children busy until every run is done (or failed, or the ablation stops). */
+static int run_pool(gt_ablate *ab, int jobs, int threads, gt_error *err) {
+    int next = 0, n_runs = gt_ablate_n_runs(ab), rc = 0;
+    slot *slots = calloc((size_t)jobs, sizeof *slots);
+    if (!slots) return gt_error_set(err, "out of memory");
+    while (rc == 0) {
+        for (int i = 0; i < jobs && rc == 0; i++)
+            while (slots[i].pid <= 0 && next < n_runs && !stop && rc == 0) {
+                int run = next++;
+                if (gt_ablate_needs_work(ab, run)) rc = start(ab, &slots[i], run, threads, err);
+            }
+        /* idle slots now mean that no run is left to start (or that the ablation stops) */
+        if (rc < 0 || busy(slots, jobs) == 0) break;
+        if (stop) signal_children(slots, jobs);
+        rc = reap(ab, slots, jobs, err);
+    }
+    if (rc < 0) signal_children(slots, jobs);
+    while (busy(slots, jobs) > 0) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0 && errno == ECHILD) break;
+        for (int i = 0; i < jobs; i++)
+            if (pid > 0 && slots[i].pid == pid) slots[i].pid = 0;
+    }
+    free(slots);
+    if (rc == 0 && stop)
+        return gt_error_set(err,
+                            "interrupted; finished runs are kept: rerun the same command to continue");
+    return rc;
+}
+
+/* Every run through the pool, then the table. */
+static int ablate(const gt_ablate_spec *spec, gt_ablate_table *t, gt_error *err) {
+    memset(t, 0, sizeof *t);
+    gt_ablate *ab = gt_ablate_plan(spec, stderr, err);
+    if (!ab) return -1;
+    int rc = run_pool(ab, spec->jobs, spec->threads, err);
+    if (rc == 0) rc = gt_ablate_finish(ab, t, err);
+    gt_ablate_free(ab);
+    return rc;
+}
+
 int gt_cmd_ablate(int argc, char **argv) {
     int cores = omp_get_num_procs();
     gt_ablate_spec spec;
     int rc = parse_args(argc, argv, &spec, cores);
     if (rc) return rc == 1 ? 0 : rc;
-    char exe[4096];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len < 0)
-        return gt_cli_fail("cannot find the gantry binary (/proc/self/exe) to run the trainings");
-    exe[len] = '\0';
-    spec.exe = exe;
     gt_error err;
     if (gt_ablate_validate(&spec, &err) < 0) return gt_cli_fail("%s", err.msg);
     /* Ctrl-C reaches the children too: they save checkpoints, and the next run continues them */
@@ -122,7 +262,7 @@ int gt_cmd_ablate(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     gt_ablate_table t;
-    if (gt_ablate_run(&spec, &stop, stderr, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
+    if (ablate(&spec, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
     gt_ablate_table_markdown(stdout, &t);
     if (gt_report_ablation(spec.out, &err) < 0) {
         gt_ablate_table_free(&t);

@@ -7,16 +7,14 @@
 #include "cli.h"
 #include "eval/evaluate.h"
 #include "io/image.h"
-#include "train/trainer.h"
+#include "train/score.h"
 
-#define DEFAULT_REF "/usr/share/datasets/fashion-mnist"
+#define DEFAULT_REF GT_SCORE_DEFAULT_REF
 
 typedef struct {
     const char *ckpt, *samples, *mixture, *ref, *model;
     long long n, seed;
     bool ref_given, model_given;
-    char run_ref[GT_CFG_STR_MAX], run_model[GT_CFG_STR_MAX]; /* a checkpoint's own choices */
-    bool class_check; /* a conditional G over the classifier's classes: sample i is of class i mod 10 */
 } eval_args;
 
 static void help(void) {
@@ -75,63 +73,20 @@ static int parse(int argc, char **argv, eval_args *a) {
     return 0;
 }
 
-/* A checkpoint's run decides the feature network and reference unless given: its
- * train.eval_model, and for MNIST-format digits the digits network and its own data. */
-static void run_defaults(eval_args *a, const gt_config *cfg) {
-    bool digits = strcmp(cfg->data_dataset, "mnist") == 0;
-    snprintf(a->run_model, sizeof a->run_model, "%s",
-             cfg->train_eval_model[0] ? cfg->train_eval_model
-             : digits                 ? GT_CLASSIFIER_DIGITS_PATH
-                                      : GT_CLASSIFIER_DEFAULT_PATH);
-    snprintf(a->run_ref, sizeof a->run_ref, "%s", cfg->data_path);
-    if (!a->model_given) a->model = a->run_model;
-    if (!a->ref_given && digits) a->ref = a->run_ref;
-}
-
-/* Samples from a checkpoint: x (malloc'd) [n, c, h, w]; points also set the mixture kind. */
-static float *draw(eval_args *a, int64_t *shape, int *nd, char *mixture, gt_error *err) {
-    gt_config cfg;
-    gt_trainer t;
-    if (gt_checkpoint_config(a->ckpt, &cfg, err) < 0 || gt_trainer_init(&t, &cfg, false, err) < 0)
-        return NULL;
-    run_defaults(a, &cfg);
-    if (gt_trainer_restore(&t, a->ckpt, err) < 0) {
-        gt_trainer_free(&t);
-        return NULL;
-    }
-    bool points = t.h == 1 && t.w == 1;
-    a->class_check = gt_trainer_draws_classifier_classes(&t);
-    bool stacked = strcmp(cfg.data_dataset, "stacked-fashion-mnist") == 0;
-    int64_t n = a->n > 0 ? a->n : points ? 2500 : stacked ? 26000 : 10000;
-    float *x = malloc((size_t)(n * gt_trainer_example_size(&t)) * sizeof *x);
-    if (x) gt_trainer_sample(&t, n, (uint64_t)a->seed, x);
-    shape[0] = n;
-    shape[1] = t.c;
-    shape[2] = t.h;
-    shape[3] = t.w;
-    *nd = points ? 2 : 4;
-    snprintf(mixture, GT_CFG_ENUM_MAX, "%s", points ? cfg.data_dataset : "");
-    gt_trainer_free(&t);
-    if (!x) gt_error_set(err, "eval: out of memory for %lld samples", (long long)n);
-    return x;
-}
-
-static int eval_points(const float *x, int64_t n, const char *kind) {
-    gt_mode_scores s;
-    gt_error err;
-    if (gt_eval_points(kind, x, n, &s, &err) < 0) return gt_cli_fail("%s", err.msg);
-    printf("samples       N = %lld points, %s mixture (protocols.md, sigma %g)\n", (long long)n, kind, s.sigma);
-    printf("modes         %d of %d covered (a high-quality point falls to the mode)\n", s.modes_covered, s.n_modes);
-    printf("high quality  %.1f%% (within 3 sigma of the nearest centre)\n", s.pct_high_quality);
+static void print_points(const gt_eval_result *r) {
+    const gt_mode_scores *s = &r->points;
+    printf("samples       N = %lld points, %s mixture (protocols.md, sigma %g)\n", (long long)r->n,
+           r->mixture, s->sigma);
+    printf("modes         %d of %d covered (a high-quality point falls to the mode)\n", s->modes_covered, s->n_modes);
+    printf("high quality  %.1f%% (within 3 sigma of the nearest centre)\n", s->pct_high_quality);
     /* undefined (NaN) when no point is of high quality: JSON has no NaN, so null */
     char kl[32] = "null";
-    if (isfinite(s.reverse_kl)) snprintf(kl, sizeof kl, "%.6g", s.reverse_kl);
+    if (isfinite(s->reverse_kl)) snprintf(kl, sizeof kl, "%.6g", s->reverse_kl);
     printf("reverse KL    %s (KL of the high-quality mode histogram to uniform)\n",
-           isfinite(s.reverse_kl) ? kl : "undefined: no high-quality point");
+           isfinite(s->reverse_kl) ? kl : "undefined: no high-quality point");
     printf("{\"n\": %lld, \"mixture\": \"%s\", \"modes_covered\": %d, \"n_modes\": %d, "
            "\"pct_high_quality\": %.4f, \"reverse_kl\": %s}\n",
-           (long long)n, kind, s.modes_covered, s.n_modes, s.pct_high_quality, kl);
-    return 0;
+           (long long)r->n, r->mixture, s->modes_covered, s->n_modes, s->pct_high_quality, kl);
 }
 
 static void print_agreement(const gt_class_agreement *g) {
@@ -141,58 +96,51 @@ static void print_agreement(const gt_class_agreement *g) {
     printf("\n");
 }
 
-static int eval_images(const eval_args *a, const float *x, int64_t n) {
-    gt_error err;
-    gt_classifier *c = gt_classifier_new();
-    gt_dataset *ref = NULL;
-    gt_image_scores s;
-    int rc = gt_classifier_load(c, a->model, &err);
-    if (rc == 0 && !(ref = gt_data_load_mnist_dir(a->ref, "test", &err))) rc = -1;
-    if (rc == 0) rc = gt_eval_images(c, ref, x, n, &s, &err);
-    gt_class_agreement agree = {0};
+static void print_images(const gt_eval_result *r, const char *model) {
+    const gt_image_scores *s = &r->images;
     char agree_json[48] = "";
-    if (rc == 0 && a->class_check) {
-        rc = gt_eval_class_agreement(c, x, NULL, n, &agree, &err);
-        snprintf(agree_json, sizeof agree_json, ", \"class_accuracy\": %.6g", agree.accuracy);
-    }
-    if (rc == 0) {
-        printf("samples       N = %lld\n", (long long)n);
-        printf("reference     %s test split, N = %lld\n", ref->name, (long long)s.n_ref);
-        printf("features      %s: 128-d penultimate layer, test accuracy %.2f%%\n", a->model,
-               100 * gt_classifier_test_accuracy(c));
-        printf("FID           %.3f (means and covariances in double; matrix square root by a "
-               "symmetric eigendecomposition)\n", s.fid);
-        printf("KID           %.5f +- %.5f (cubic kernel, 100 subsets of 1,000)\n", s.kid, s.kid_stderr);
-        printf("precision     %.4f  recall %.4f (k = 3, Kynkaanniemi et al. 2019)\n", s.precision, s.recall);
-        printf("classes       %d of 10 covered; KL of the predicted-class histogram to uniform %.4f\n",
-               s.classes_covered, s.class_kl);
-        if (a->class_check) print_agreement(&agree);
-        printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"kid_stderr\": %.6g, "
-               "\"precision\": %.6g, \"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g%s}\n",
-               (long long)n, (long long)s.n_ref, s.fid, s.kid, s.kid_stderr, s.precision, s.recall,
-               s.classes_covered, s.class_kl, agree_json);
-    }
-    gt_dataset_free(ref);
-    gt_classifier_free(c);
-    return rc < 0 ? gt_cli_fail("%s", err.msg) : 0;
+    if (r->has_agreement)
+        snprintf(agree_json, sizeof agree_json, ", \"class_accuracy\": %.6g", r->agreement.accuracy);
+    printf("samples       N = %lld\n", (long long)r->n);
+    printf("reference     %s test split, N = %lld\n", r->ref_name, (long long)s->n_ref);
+    printf("features      %s: 128-d penultimate layer, test accuracy %.2f%%\n", model,
+           100 * r->feature_accuracy);
+    printf("FID           %.3f (means and covariances in double; matrix square root by a "
+           "symmetric eigendecomposition)\n", s->fid);
+    printf("KID           %.5f +- %.5f (cubic kernel, 100 subsets of 1,000)\n", s->kid, s->kid_stderr);
+    printf("precision     %.4f  recall %.4f (k = 3, Kynkaanniemi et al. 2019)\n", s->precision, s->recall);
+    printf("classes       %d of 10 covered; KL of the predicted-class histogram to uniform %.4f\n",
+           s->classes_covered, s->class_kl);
+    if (r->has_agreement) print_agreement(&r->agreement);
+    printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"kid_stderr\": %.6g, "
+           "\"precision\": %.6g, \"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g%s}\n",
+           (long long)r->n, (long long)s->n_ref, s->fid, s->kid, s->kid_stderr, s->precision, s->recall,
+           s->classes_covered, s->class_kl, agree_json);
 }
 
-static int eval_stacked(const eval_args *a, const float *x, int64_t n) {
-    gt_error err;
-    gt_classifier *c = gt_classifier_new();
-    gt_stacked_scores s;
-    int rc = gt_classifier_load(c, a->model, &err);
-    if (rc == 0) rc = gt_eval_stacked(c, x, n, &s, &err);
-    if (rc == 0) {
-        printf("samples       N = %lld stacked Fashion-MNIST images (three classified channels; "
-               "protocol: 26,000)\n", (long long)n);
-        printf("modes         %d of 1000 class triples covered\n", s.modes_covered);
-        printf("reverse KL    %.4f (KL of the triple histogram to uniform)\n", s.kl);
-        printf("{\"n\": %lld, \"modes_covered\": %d, \"n_modes\": 1000, \"reverse_kl\": %.6g}\n",
-               (long long)n, s.modes_covered, s.kl);
-    }
-    gt_classifier_free(c);
-    return rc < 0 ? gt_cli_fail("%s", err.msg) : 0;
+static void print_stacked(const gt_eval_result *r) {
+    printf("samples       N = %lld stacked Fashion-MNIST images (three classified channels; "
+           "protocol: 26,000)\n", (long long)r->n);
+    printf("modes         %d of 1000 class triples covered\n", r->stacked.modes_covered);
+    printf("reverse KL    %.4f (KL of the triple histogram to uniform)\n", r->stacked.kl);
+    printf("{\"n\": %lld, \"modes_covered\": %d, \"n_modes\": 1000, \"reverse_kl\": %.6g}\n",
+           (long long)r->n, r->stacked.modes_covered, r->stacked.kl);
+}
+
+/* A .npy of samples scored with the options' feature network, reference and mixture. */
+static int score_file(const eval_args *a, gt_eval_result *r, gt_error *err) {
+    int64_t shape[GT_MAX_DIMS];
+    int nd = 0;
+    float *x = gt_npy_read(a->samples, &nd, shape, err);
+    if (!x) return -1;
+    gt_eval_setup setup = {.model = a->model, .ref = a->ref, .mixture = a->mixture};
+    int rc = 0;
+    if (nd == 2 && shape[1] == 2 && !a->mixture)
+        rc = gt_cli_usage("eval", "%s holds 2-D points: name the mixture with --mixture", a->samples);
+    else if (gt_eval_samples(x, nd, shape, &setup, r, err) < 0)
+        rc = -1;
+    free(x);
+    return rc;
 }
 
 int gt_cmd_eval(int argc, char **argv) {
@@ -200,31 +148,24 @@ int gt_cmd_eval(int argc, char **argv) {
     int rc = parse(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     gt_error err;
-    int64_t shape[GT_MAX_DIMS];
-    int nd = 0;
-    char mixture[GT_CFG_ENUM_MAX] = "";
-    float *x = a.ckpt ? draw(&a, shape, &nd, mixture, &err) : gt_npy_read(a.samples, &nd, shape, &err);
-    if (!x) return gt_cli_fail("%s", err.msg);
-    const char *src = a.ckpt ? a.ckpt : a.samples;
-    if (nd == 4 && (shape[1] == 1 || shape[1] == 3) && shape[2] == 32 && shape[3] == 32) {
-        /* Fashion-MNIST padded to 32x32 (data.resolution = 32): the classifier reads the centre */
-        gt_eval_crop_padded(x, shape[0], (int)shape[1], 32);
-        shape[2] = shape[3] = 28;
-    }
-    if (nd == 2 && shape[1] == 2) {
-        const char *kind = a.mixture ? a.mixture : mixture;
-        rc = *kind ? eval_points(x, shape[0], kind)
-                   : gt_cli_usage("eval", "%s holds 2-D points: name the mixture with --mixture", src);
-    } else if (nd == 4 && shape[1] == 1 && shape[2] == 28 && shape[3] == 28) {
-        rc = eval_images(&a, x, shape[0]);
-    } else if (nd == 4 && shape[1] == 3 && shape[2] == 28 && shape[3] == 28) {
-        rc = eval_stacked(&a, x, shape[0]);
+    gt_eval_result r;
+    if (a.ckpt) {
+        gt_score_request req = {.n = a.n, .seed = a.seed, .model = a.model_given ? a.model : NULL,
+                                .ref = a.ref_given ? a.ref : NULL};
+        rc = gt_score_checkpoint(a.ckpt, &req, &r, &err);
     } else {
-        rc = gt_cli_fail("%s: samples must be (N, 1, 28, 28) images (or 32x32, Fashion-MNIST "
-                         "padded by data.resolution = 32), (N, 3, 28, 28) stacked Fashion-MNIST or "
-                         "(N, 2) points", src);
+        rc = score_file(&a, &r, &err);
     }
-    free(x);
+    if (rc > 0) return rc;
+    if (rc < 0) {
+        rc = gt_cli_fail("%s%s%s", a.samples ? a.samples : "", a.samples ? ": " : "", err.msg);
+    } else if (r.kind == GT_EVAL_POINTS) {
+        print_points(&r);
+    } else if (r.kind == GT_EVAL_STACKED) {
+        print_stacked(&r);
+    } else {
+        print_images(&r, a.ckpt && !a.model_given ? r.model : a.model);
+    }
     gt_runtime_free();
     return rc;
 }

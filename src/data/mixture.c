@@ -4,10 +4,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "cpu/cpu.h"
-#include "data/data.h"
+#include "data/registry.h"
 
-#define MIX_PI 3.14159265358979323846
+#define MIX_PI GT_PI
 #define MIX_RING_MODES 8
 #define MIX_GRID_SIDE 5
 #define MIX_GRID_MODES (MIX_GRID_SIDE * MIX_GRID_SIDE)
@@ -84,3 +85,29 @@ gt_dataset *gt_data_make_mixture(const char *kind, int64_t n, float radius, floa
     ds->n_classes = k->modes;
     return ds;
 }
+
+/* ---- the registry entries (registry.h) ---- */
+
+static void point_shape(const gt_config *cfg, int *c, int *h, int *w) {
+    (void)cfg;
+    *c = 2;
+    *h = *w = 1;
+}
+
+static gt_dataset *load_ring(const gt_config *cfg, uint64_t seed, gt_error *err) {
+    return gt_data_make_mixture("ring", cfg->data_n_points, 0, 0, seed, err);
+}
+
+static gt_dataset *load_grid(const gt_config *cfg, uint64_t seed, gt_error *err) {
+    return gt_data_make_mixture("grid", cfg->data_n_points, 0, 0, seed, err);
+}
+
+/* The protocol scores 2,500 points. */
+const gt_dataset_kind gt_dataset_ring = {.name = "ring", .eval = GT_DATA_EVAL_POINTS,
+                                         .mixture = true, .has_classes = true,
+                                         .eval_samples = 2500, .plot_extent = 1.5f,
+                                         .shape = point_shape, .load_train = load_ring};
+const gt_dataset_kind gt_dataset_grid = {.name = "grid", .eval = GT_DATA_EVAL_POINTS,
+                                         .mixture = true, .has_classes = true,
+                                         .eval_samples = 2500, .plot_extent = 6.0f,
+                                         .shape = point_shape, .load_train = load_grid};

@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "data/data.h"
+#include "data/registry.h"
 
 #define PNG_MAX_RESOLUTION 16384
 #define PNG_MAX_PIXELS ((size_t)1 << 28) /* per image; libpng's own limit is 10^6 per side */
@@ -374,3 +374,20 @@ gt_dataset *gt_data_load_png_dir(const char *dir, int channels, int resolution, 
     png_names_free(names, n);
     return ds;
 }
+
+/* ---- the registry entry (registry.h) ---- */
+
+static void png_shape(const gt_config *cfg, int *c, int *h, int *w) {
+    *c = (int)cfg->data_channels;
+    *h = *w = (int)cfg->data_resolution;
+}
+
+static gt_dataset *png_load_train(const gt_config *cfg, uint64_t seed, gt_error *err) {
+    (void)seed;
+    return gt_data_load_png_dir(cfg->data_path, (int)cfg->data_channels, (int)cfg->data_resolution,
+                                err);
+}
+
+/* Classes only when the folder holds one sub-folder per class; no feature network yet. */
+const gt_dataset_kind gt_dataset_png = {.name = "png", .eval = GT_DATA_EVAL_NONE,
+                                        .shape = png_shape, .load_train = png_load_train};

@@ -59,4 +59,42 @@ int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores
  * which is what the metrics' classifier reads. x [n, c, side, side] becomes [n, c, 28, 28]. */
 void gt_eval_crop_padded(float *x, int64_t n, int c, int side);
 
+/* ---- one evaluation as a struct (src/eval/result.c): what `gantry eval` prints and what an
+ * ablation's runs report to the table ---- */
+
+typedef enum { GT_EVAL_IMAGES, GT_EVAL_STACKED, GT_EVAL_POINTS } gt_eval_kind;
+
+/* How to score: the feature network and reference folder (images), the mixture (points), and
+ * whether sample i was drawn for classifier class i mod 10 (a conditional G). */
+typedef struct gt_eval_setup {
+    const char *model, *ref, *mixture;
+    bool class_check;
+} gt_eval_setup;
+
+typedef struct gt_eval_result {
+    gt_eval_kind kind;
+    int64_t n;                     /* samples scored */
+    gt_image_scores images;        /* kind images */
+    bool has_agreement;            /* images of a conditional G: agreement is set */
+    gt_class_agreement agreement;
+    char ref_name[256];            /* images: the reference split's name */
+    double feature_accuracy;       /* images: the feature network's test accuracy */
+    char model[512];               /* images and stacked: the feature network's file */
+    gt_stacked_scores stacked;     /* kind stacked */
+    gt_mode_scores points;         /* kind points */
+    char mixture[16];              /* points: ring | grid */
+} gt_eval_result;
+
+/* Scores samples by their shape: x [n, 1, 28, 28] images, [n, 3, 28, 28] stacked Fashion-MNIST
+ * (32x32 ones, padded IDX data, are cropped in place first), [n, 2] points of setup->mixture.
+ * shape has nd entries. -1 with err naming the shape when it is none of these. */
+int gt_eval_samples(float *x, int nd, const int64_t *shape, const gt_eval_setup *setup,
+                    gt_eval_result *out, gt_error *err);
+
+/* The result as the JSON object of `gantry eval`'s last line (the same keys in the same order:
+ * the ablation table's metric columns follow it), and back. */
+struct cJSON;
+struct cJSON *gt_eval_result_json(const gt_eval_result *r);
+int gt_eval_result_from_json(const struct cJSON *j, gt_eval_result *r, gt_error *err);
+
 #endif

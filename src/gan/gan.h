@@ -245,5 +245,7 @@ bool gt_gan_pl_step(gt_gan *gan, gt_tensor *z, gt_step_stats *st);
 /* Name tables for the configuration ("bce|minimax|..."); -1 when unknown. */
 int gt_loss_kind_parse(const char *name);
 const char *gt_loss_kind_name(gt_loss_kind k);
+/* Whether the loss reads D's targets (loss.labels, label smoothing and flips apply to it). */
+bool gt_loss_uses_targets(gt_loss_kind k);
 
 #endif

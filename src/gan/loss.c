@@ -18,6 +18,10 @@ int gt_loss_kind_parse(const char *name) {
 
 const char *gt_loss_kind_name(gt_loss_kind k) { return loss_names[k]; }
 
+bool gt_loss_uses_targets(gt_loss_kind k) {
+    return k == GT_LOSS_BCE || k == GT_LOSS_MINIMAX || k == GT_LOSS_LSGAN;
+}
+
 gt_tensor *gt_bce_with_logits(gt_tensor *d, gt_tensor *t, float scalar_target) {
     gt_tensor *pos = gt_softplus(gt_neg(d)); /* -log sigmoid(d) */
     gt_tensor *neg = NULL;                   /* -log(1 - sigmoid(d)) */

@@ -4,11 +4,11 @@
  * (double backward through every op D uses). */
 #include <math.h>
 
+#include "base/base.h"
 #include "core/internal.h"
 #include "gan/gan.h"
 
 #define GP_NORM_EPS 1e-12f /* inside the square root: a finite gradient at a zero gradient */
-#define PENALTY_PI 3.14159265358979323846 /* M_PI is not in ISO C */
 
 double gt_noise_sigma(const gt_noise_spec *s, int64_t t) {
     if (s->sigma <= 0 || s->anneal == GT_ANNEAL_NONE || s->steps <= 0) return s->sigma;
@@ -21,7 +21,7 @@ double gt_noise_sigma(const gt_noise_spec *s, int64_t t) {
 double gt_penalty_decay(const gt_penalty_spec *s, int64_t t) {
     if (s->decay == GT_DECAY_NONE || s->decay_steps <= 0) return 1;
     double frac = fmin(1.0, (double)t / (double)s->decay_steps);
-    return s->decay_floor + (1 - s->decay_floor) * 0.5 * (1 + cos(PENALTY_PI * frac));
+    return s->decay_floor + (1 - s->decay_floor) * 0.5 * (1 + cos(GT_PI * frac));
 }
 
 bool gt_penalty_any(const gt_penalty_spec *s) {
@@ -48,9 +48,6 @@ gt_tensor *gt_gan_draw_noise(gt_gan *gan, int64_t t, int ndim, const int64_t *sh
     return gt_mul(noise, chosen);
 }
 
-static bool uses_targets(gt_loss_kind k) {
-    return k == GT_LOSS_BCE || k == GT_LOSS_MINIMAX || k == GT_LOSS_LSGAN;
-}
 
 /* The plain targets 1 and 0 are left as scalars (NULL tensors): the exact plain loss. */
 static bool plain_labels(const gt_label_spec *l) {
@@ -82,7 +79,7 @@ static void draw_targets(gt_gan *gan, int64_t n, gt_d_draws *dr) {
 void gt_gan_draw_d(gt_gan *gan, int64_t t, int ndim, const int64_t *shape, gt_d_draws *dr) {
     *dr = (gt_d_draws){0};
     bool prev = gt_grad_set(false);
-    if (uses_targets(gan->loss.kind) && !plain_labels(&gan->labels)) draw_targets(gan, shape[0], dr);
+    if (gt_loss_uses_targets(gan->loss.kind) && !plain_labels(&gan->labels)) draw_targets(gan, shape[0], dr);
     dr->real_noise = gt_gan_draw_noise(gan, t, ndim, shape);
     dr->fake_noise = gt_gan_draw_noise(gan, t, ndim, shape);
     int64_t ps[GT_MAX_DIMS];

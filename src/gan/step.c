@@ -33,7 +33,7 @@ int gt_gan_check(const gt_gan *gan, gt_error *err) {
         return gt_error_set(err, "config: loss.adversarial = false leaves G without a loss (set "
                                  "loss.feature_matching to l1 or l2)");
     const gt_label_spec *l = &gan->labels;
-    bool targets = L->kind == GT_LOSS_BCE || L->kind == GT_LOSS_MINIMAX || L->kind == GT_LOSS_LSGAN;
+    bool targets = gt_loss_uses_targets(L->kind);
     bool custom = l->uniform || l->real != 1.0 || l->fake != 0.0 || l->flip > 0;
     if (custom && !targets)
         return gt_error_set(err, "config: loss.labels, real_label, fake_label and label_flip apply to "

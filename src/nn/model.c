@@ -2,6 +2,7 @@
  * and optional normalisation layers. */
 #include "nn/model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,13 @@ const char *gt_net_spec_section(const gt_net_spec *s) {
     return s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
 }
 
-const char *gt_model_family_names(void) { return "dcgan|mlp|progressive|resnet|stylegan2"; }
+const char *gt_model_family_names(void) {
+    static char names[256];
+    if (!names[0])
+        for (size_t i = 0, n = 0; i < N_FAMILIES; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? "|" : "", families[i]->name);
+    return names;
+}
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
  * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn

@@ -62,6 +62,7 @@ typedef struct gt_model_family {
     gt_tensor *(*mapping)(const gt_model *m, const gt_fwd *f, gt_tensor *z);
     gt_tensor *(*synthesis)(const gt_model *m, const gt_fwd *f, gt_tensor *ws);
     bool conditional;       /* accepts spec.n_classes > 0 */
+    bool grows;             /* trained on progressive growing's schedule (G and D both) */
 } gt_model_family;
 
 struct gt_model {

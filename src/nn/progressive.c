@@ -213,5 +213,6 @@ static gt_tensor *prog_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     return discriminator_forward(m, f, x, features);
 }
 
-const gt_model_family gt_family_progressive = {.name = "progressive", .build = prog_build,
+const gt_model_family gt_family_progressive = {.name = "progressive", .grows = true,
+                                               .build = prog_build,
                                                 .forward = prog_forward};

@@ -383,5 +383,6 @@ static gt_tensor *sg_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, g
     return discriminator_forward(m, f, x, features);
 }
 
-const gt_model_family gt_family_stylegan2 = {"stylegan2", sg_build, sg_forward, sg_init,
-                                             sg_mapping, sg_synthesis, false};
+const gt_model_family gt_family_stylegan2 = {.name = "stylegan2", .build = sg_build,
+                                             .forward = sg_forward, .init = sg_init,
+                                             .mapping = sg_mapping, .synthesis = sg_synthesis};

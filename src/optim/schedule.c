@@ -2,15 +2,15 @@
  * 1 - t/T, or cosine 0.5 (1 + cos(pi t/T)), with t clamped to T so both end at 0. */
 #include <math.h>
 
+#include "base/base.h"
 #include "optim/internal.h"
 
-#define SCHEDULE_PI 3.14159265358979323846 /* M_PI is not in ISO C */
 
 static double schedule_multiplier(gt_schedule s, int64_t t, int64_t total) {
     if (s == GT_SCHEDULE_CONSTANT) return 1.0;
     double frac = t >= total ? 1.0 : (double)t / (double)total;
     if (s == GT_SCHEDULE_LINEAR) return 1.0 - frac;
-    return 0.5 * (1.0 + cos(SCHEDULE_PI * frac));
+    return 0.5 * (1.0 + cos(GT_PI * frac));
 }
 
 double gt_optim_lr_at_(const gt_optim_cfg *cfg, int64_t step) {

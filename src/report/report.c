@@ -3,6 +3,8 @@
  * it opens offline and can be archived or mailed as a single file. */
 #include "report/report.h"
 
+#include "io/files.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -286,32 +288,6 @@ typedef struct {
     time_t logged; /* metrics.jsonl's modification time */
 } run;
 
-/* The whole file, NUL-terminated, or NULL with errno set (EFBIG beyond max bytes). */
-static char *read_all(const char *path, size_t max, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t n = 0, cap = 1 << 16;
-    char *buf = malloc(cap + 1);
-    while (buf && (n += fread(buf + n, 1, cap - n, f)) == cap && !ferror(f)) {
-        char *bigger = cap < max ? realloc(buf, 2 * cap + 1) : NULL;
-        if (!bigger) {
-            free(buf);
-            errno = cap < max ? ENOMEM : EFBIG;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-        errno = EIO;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
-
 static int on_config_key(void *user, const char *section, const char *key, const char *value) {
     run *r = user;
     if (!strcmp(section, "data") && !strcmp(key, "dataset"))
@@ -330,7 +306,7 @@ static int on_config_key(void *user, const char *section, const char *key, const
 static void run_load_config(run *r) {
     char path[GT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.ini", r->dir);
-    r->config = read_all(path, MAX_CONFIG_BYTES, NULL);
+    r->config = gt_read_file(path, MAX_CONFIG_BYTES, NULL);
     if (r->config) ini_parse_string(r->config, on_config_key, r);
 }
 
@@ -637,7 +613,7 @@ static void write_grid_img(FILE *out, const run *r, const grid *g, const char *c
     char path[GT_PATH_MAX + 128];
     size_t n = 0;
     snprintf(path, sizeof path, "%s/samples/%s", r->dir, g->name);
-    unsigned char *png = (unsigned char *)read_all(path, MAX_GRID_BYTES, &n);
+    unsigned char *png = (unsigned char *)gt_read_file(path, MAX_GRID_BYTES, &n);
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (png && n >= 8 && memcmp(png, sig, 8) == 0) {
         fprintf(out, "<img class=\"%s\" alt=\"samples at step %.0f\" src=\"data:image/png;base64,",

@@ -7,18 +7,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io/atomic.h"
 #include "io/config.h"
-
-extern char **environ;
+#include "io/files.h"
+#include "train/score.h"
+#include "train/session.h"
+#include "train/trainer.h"
 
 /* train.steps under a minute budget: large enough that the clock always ends the run. */
 #define STEPS_UNLIMITED 1000000000LL
@@ -319,7 +318,7 @@ static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
 static int load_state(const gt_ablate_spec *s, run *r, gt_error *err) {
     char path[GT_PATH_MAX + 16], eval_args[64];
     state_path(r, path, sizeof path);
-    char *text = gt_ablate_read_text_(path);
+    char *text = gt_read_file(path, (size_t)1 << 20, NULL);
     if (!text) return 0;
     cJSON *j = cJSON_Parse(text);
     free(text);
@@ -372,249 +371,154 @@ static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
     return runs;
 }
 
-/* ---- children ----------------------------------------------------------------------------- */
+/* ---- one run, in whatever process the caller chooses ------------------------------------------ */
 
-typedef struct {
-    char *v[MAX_OVERRIDES + 12];
-    int n;
-} argv_list;
-
-static void push(argv_list *a, const char *arg) { a->v[a->n++] = (char *)arg; }
-
-/* The environment with OMP_NUM_THREADS set, so that eval (which has no thread option) shares
- * the cores like train does; env_text holds the new entry. */
-static char **child_env(int threads, char *env_text, size_t cap) {
-    size_t n = 0;
-    while (environ[n]) n++;
-    char **env = malloc((n + 2) * sizeof *env);
-    if (!env) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "OMP_NUM_THREADS=", 16) != 0) env[k++] = environ[i];
-    snprintf(env_text, cap, "OMP_NUM_THREADS=%d", threads);
-    env[k++] = env_text;
-    env[k] = NULL;
-    return env;
-}
-
-/* Starts argv with stdin from /dev/null and stdout and stderr into log; -1 with err set. */
-static pid_t spawn(const gt_ablate_spec *s, const argv_list *a, const char *log, gt_error *err) {
-    char env_text[64];
-    char **env = child_env(s->threads, env_text, sizeof env_text);
-    if (!env) return gt_error_set(err, "out of memory");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawn(&pid, a->v[0], &fa, NULL, a->v, env);
-    posix_spawn_file_actions_destroy(&fa);
-    free(env);
-    if (rc != 0) return gt_error_set(err, "cannot run %s: %s", a->v[0], strerror(rc));
-    return pid;
-}
-
-static pid_t start_train(const gt_ablate_spec *s, const run *r, gt_error *err) {
-    char ckpt[GT_PATH_MAX + 32], log[GT_PATH_MAX + 16];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
-    snprintf(log, sizeof log, "%s/train.log", r->dir);
-    overrides o;
-    run_overrides(s, r, true, &o);
-    argv_list a = {.n = 0};
-    push(&a, s->exe);
-    push(&a, "train");
-    /* a checkpoint without a finished training is an interrupted run: continue it */
-    bool resume = access(ckpt, F_OK) == 0;
-    push(&a, resume ? "--resume" : "--config");
-    if (!resume) push(&a, s->config);
-    push(&a, resume ? r->dir : "--out");
-    if (!resume) push(&a, r->dir);
-    push(&a, "--quiet");
-    for (int i = 0; i < o.n; i++) push(&a, o.text[i]);
-    a.v[a.n] = NULL;
-    return spawn(s, &a, log, err);
-}
-
-static pid_t start_eval(const gt_ablate_spec *s, const run *r, gt_error *err) {
-    char ckpt[GT_PATH_MAX + 32], log[GT_PATH_MAX + 16], n[32];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
-    snprintf(log, sizeof log, "%s/eval.log", r->dir);
-    snprintf(n, sizeof n, "%lld", s->eval_n);
-    argv_list a = {.n = 0};
-    push(&a, s->exe);
-    push(&a, "eval");
-    push(&a, "--ckpt");
-    push(&a, ckpt);
-    if (s->eval_n > 0) {
-        push(&a, "--n");
-        push(&a, n);
-    }
-    a.v[a.n] = NULL;
-    return spawn(s, &a, log, err);
-}
-
-/* The last three lines of a child's log on one line, for the failure message. */
-static void log_tail(const char *path, char *buf, size_t cap) {
-    char *text = gt_ablate_read_text_(path);
-    size_t n = text ? strlen(text) : 0;
-    while (n > 0 && isspace((unsigned char)text[n - 1])) n--;
-    size_t start = n;
-    for (int lines = 0; start > 0; start--)
-        if (text[start - 1] == '\n' && ++lines == 3) break;
-    snprintf(buf, cap, "%.*s", (int)(n - start), text ? text + start : "");
-    for (char *p = buf; *p; p++)
-        if (*p == '\n') *p = ' ';
-    free(text);
-}
-
-/* eval's result: the object on the last line of its output that starts with '{'. */
-static cJSON *eval_result(const run *r) {
-    char log[GT_PATH_MAX + 16];
-    snprintf(log, sizeof log, "%s/eval.log", r->dir);
-    char *text = gt_ablate_read_text_(log);
-    char *line = NULL;
-    for (char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (*p == '{') line = p;
-    cJSON *j = line ? cJSON_Parse(line) : NULL;
-    free(text);
-    if (cJSON_IsObject(j)) return j;
-    cJSON_Delete(j);
-    return NULL;
-}
-
-/* ---- scheduling ---------------------------------------------------------------------------- */
-
-enum { IDLE, TRAINING, SCORING };
-
-typedef struct {
-    pid_t pid;
-    int run;
-    int phase;
-    double t0;
-} slot;
-
-typedef struct {
+struct gt_ablate {
     const gt_ablate_spec *s;
     run *runs;
     int n_runs, done;
     FILE *log;
-    const volatile sig_atomic_t *stop;
-} scheduler;
+};
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void fail_run(scheduler *sc, run *r, const char *what, int status) {
-    char tail[512], log[GT_PATH_MAX + 16];
-    snprintf(log, sizeof log, "%s/%s.log", r->dir, strcmp(what, "eval") == 0 ? "eval" : "train");
-    log_tail(log, tail, sizeof tail);
-    if (WIFSIGNALED(status))
-        snprintf(r->error, sizeof r->error, "%s killed by signal %d: %s", what, WTERMSIG(status), tail);
-    else
-        snprintf(r->error, sizeof r->error, "%s failed (exit %d): %s", what, WEXITSTATUS(status), tail);
-    fprintf(sc->log, "gantry ablate: [%d/%d] %s: %s\n", ++sc->done, sc->n_runs, r->name, r->error);
-}
-
-/* Starts the next phase a run needs in slot sl (IDLE when it needs none). */
-static int start_phase(scheduler *sc, slot *sl, gt_error *err) {
-    run *r = &sc->runs[sl->run];
-    sl->phase = !r->trained ? TRAINING : !r->result ? SCORING : IDLE;
-    if (sl->phase == IDLE) {
-        fprintf(sc->log, "gantry ablate: [%d/%d] %s: finished earlier, kept\n", ++sc->done, sc->n_runs,
-                r->name);
-        return 0;
-    }
-    if (sl->phase == TRAINING && save_state(sc->s, r, err) < 0) return -1;
-    sl->t0 = now_s();
-    sl->pid = sl->phase == TRAINING ? start_train(sc->s, r, err) : start_eval(sc->s, r, err);
-    if (sl->pid < 0) return -1;
+/* The run's configuration: the base file's (or, resuming, its checkpoint's) keys, then the
+ * run's overrides, as `gantry train` would resolve them. */
+static int run_config(const gt_ablate_spec *s, const run *r, const char *ckpt, bool resume,
+                      gt_config *cfg, gt_error *err) {
+    overrides o;
+    run_overrides(s, r, true, &o);
+    gt_config_defaults(cfg);
+    if (resume ? gt_checkpoint_config(ckpt, cfg, err) < 0 : gt_config_load_file(cfg, s->config, err) < 0)
+        return -1;
+    for (int i = 0; i < o.n; i++)
+        if (gt_config_set(cfg, o.text[i], "command line", err) < 0) return -1;
     return 0;
 }
 
-/* Records a finished child and starts the run's next phase in the same slot. */
-static int child_done(scheduler *sc, slot *sl, int status, gt_error *err) {
-    run *r = &sc->runs[sl->run];
-    sl->pid = 0;
-    if (*sc->stop) return 0; /* an interrupted child's checkpoint is not final */
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fail_run(sc, r, sl->phase == TRAINING ? "training" : "eval", status);
-        sl->phase = IDLE;
-        return 0;
-    }
-    if (sl->phase == TRAINING) {
-        r->trained = true;
-        fprintf(sc->log, "gantry ablate: %s: trained in %.2f s\n", r->name, now_s() - sl->t0);
-        return save_state(sc->s, r, err) < 0 ? -1 : start_phase(sc, sl, err);
-    }
-    sl->phase = IDLE;
-    if (!(r->result = eval_result(r))) {
-        snprintf(r->error, sizeof r->error, "eval printed no JSON line (see runs/%s/eval.log)", r->name);
-        fprintf(sc->log, "gantry ablate: [%d/%d] %s: %s\n", ++sc->done, sc->n_runs, r->name, r->error);
-        return 0;
-    }
-    fprintf(sc->log, "gantry ablate: [%d/%d] %s: scored in %.2f s\n", ++sc->done, sc->n_runs, r->name,
-            now_s() - sl->t0);
-    return save_state(sc->s, r, err);
+/* Trains the run to its budget, continuing an interrupted training; the state file records
+ * that training started (its signature) and, once the budget is reached, that it finished. */
+static int train_run(const gt_ablate_spec *s, run *r, const volatile sig_atomic_t *stop,
+                     gt_error *err) {
+    char ckpt[GT_PATH_MAX + 32];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
+    /* a checkpoint without a finished training is an interrupted run: continue it */
+    bool resume = access(ckpt, F_OK) == 0;
+    gt_config cfg;
+    if (save_state(s, r, err) < 0 || run_config(s, r, ckpt, resume, &cfg, err) < 0) return -1;
+    gt_train_request req = {.dir = r->dir, .cfg = &cfg, .resume = resume, .quiet = true,
+                            .log = stderr, .stop = stop};
+    gt_train_outcome trained;
+    if (gt_train_run(&req, &trained, err) < 0) return -1;
+    r->trained = trained.finished;
+    return r->trained ? save_state(s, r, err) : 0;
 }
 
-static void signal_children(const slot *slots, int n) {
-    for (int i = 0; i < n; i++)
-        if (slots[i].pid > 0) kill(slots[i].pid, SIGTERM);
-}
-
-static int busy(const slot *slots, int n) {
-    int k = 0;
-    for (int i = 0; i < n; i++) k += slots[i].pid > 0;
-    return k;
-}
-
-/* Waits for one child and hands it to child_done; on a stop, asks the others to stop too. */
-static int reap(scheduler *sc, slot *slots, int n, gt_error *err) {
-    int status;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-        if (errno != EINTR) return gt_error_set(err, "waiting for a run: %s", strerror(errno));
-        if (*sc->stop) signal_children(slots, n);
-        return 0;
+int gt_ablate_execute(gt_ablate *ab, int i, const volatile sig_atomic_t *stop,
+                      gt_ablate_outcome *out) {
+    const gt_ablate_spec *s = ab->s;
+    run *r = &ab->runs[i];
+    gt_error err;
+    memset(out, 0, sizeof *out);
+    if (!r->trained && train_run(s, r, stop, &err) < 0) {
+        snprintf(out->failed, sizeof out->failed, "training");
+        snprintf(out->error, sizeof out->error, "%s", err.msg);
+        return -1;
     }
-    for (int i = 0; i < n; i++)
-        if (slots[i].pid == pid) return child_done(sc, &slots[i], status, err);
+    out->trained = r->trained;
+    if (!r->trained || (stop && *stop)) return 0;
+    char ckpt[GT_PATH_MAX + 32];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
+    gt_score_request req = {.n = s->eval_n, .seed = 0};
+    if (gt_score_checkpoint(ckpt, &req, &out->result, &err) < 0) {
+        snprintf(out->failed, sizeof out->failed, "eval");
+        snprintf(out->error, sizeof out->error, "%s", err.msg);
+        return -1;
+    }
+    out->scored = true;
     return 0;
 }
 
-/* Keeps up to spec->jobs children busy until every run is trained and scored (or failed). */
-static int schedule(scheduler *sc, gt_error *err) {
-    int n = sc->s->jobs, next = 0, rc = 0;
-    slot *slots = calloc((size_t)n, sizeof *slots);
-    if (!slots) return gt_error_set(err, "out of memory");
-    while (rc == 0) {
-        for (int i = 0; i < n && rc == 0; i++)
-            while (slots[i].pid <= 0 && next < sc->n_runs && !*sc->stop && rc == 0) {
-                slots[i].run = next++;
-                rc = start_phase(sc, &slots[i], err);
-            }
-        /* idle slots now mean that no run is left to start (or that the ablation stops) */
-        if (rc < 0 || busy(slots, n) == 0) break;
-        if (*sc->stop) signal_children(slots, n);
-        rc = reap(sc, slots, n, err);
-    }
-    if (rc < 0) signal_children(slots, n);
-    while (busy(slots, n) > 0) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0 && errno == ECHILD) break;
-        for (int i = 0; i < n; i++)
-            if (pid > 0 && slots[i].pid == pid) slots[i].pid = 0;
-    }
-    free(slots);
-    if (rc == 0 && *sc->stop)
-        return gt_error_set(err,
-                            "interrupted; finished runs are kept: rerun the same command to continue");
+int gt_ablate_outcome_write(const char *path, const gt_ablate_outcome *o, gt_error *err) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "trained", o->trained);
+    cJSON_AddStringToObject(j, "failed", o->failed);
+    cJSON_AddStringToObject(j, "error", o->error);
+    cJSON_AddItemToObject(j, "result", o->scored ? gt_eval_result_json(&o->result) : cJSON_CreateNull());
+    int rc = write_json(path, j, err);
+    cJSON_Delete(j);
     return rc;
+}
+
+static void copy_string(const cJSON *j, const char *name, char *buf, size_t cap) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
+    snprintf(buf, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err) {
+    memset(o, 0, sizeof *o);
+    char *text = gt_read_file(path, (size_t)1 << 20, NULL);
+    if (!text) return gt_error_set(err, "%s: cannot read the run's outcome: %s", path, strerror(errno));
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return gt_error_set(err, "%s: the run's outcome is not a JSON object", path);
+    }
+    o->trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
+    copy_string(j, "failed", o->failed, sizeof o->failed);
+    copy_string(j, "error", o->error, sizeof o->error);
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
+    int rc = 0;
+    if (cJSON_IsObject(result)) {
+        o->scored = true;
+        rc = gt_eval_result_from_json(result, &o->result, err);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* ---- the caller's view of the plan ------------------------------------------------------------- */
+
+gt_ablate *gt_ablate_plan(const gt_ablate_spec *spec, FILE *log, gt_error *err) {
+    gt_ablate *ab = calloc(1, sizeof *ab);
+    if (!ab) {
+        gt_error_set(err, "out of memory");
+        return NULL;
+    }
+    *ab = (gt_ablate){.s = spec, .log = log};
+    if (!(ab->runs = plan(spec, &ab->n_runs, err))) {
+        free(ab);
+        return NULL;
+    }
+    return ab;
+}
+
+int gt_ablate_n_runs(const gt_ablate *ab) { return ab->n_runs; }
+const char *gt_ablate_run_dir(const gt_ablate *ab, int i) { return ab->runs[i].dir; }
+
+bool gt_ablate_needs_work(gt_ablate *ab, int i) {
+    const run *r = &ab->runs[i];
+    if (r->trained && r->result) {
+        fprintf(ab->log, "gantry ablate: [%d/%d] %s: finished earlier, kept\n", ++ab->done,
+                ab->n_runs, r->name);
+        return false;
+    }
+    return true;
+}
+
+int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const char *failure,
+                     double seconds, gt_error *err) {
+    run *r = &ab->runs[i];
+    r->trained = o->trained;
+    if (failure) {
+        snprintf(r->error, sizeof r->error, "%s", failure);
+        fprintf(ab->log, "gantry ablate: [%d/%d] %s: %s\n", ++ab->done, ab->n_runs, r->name, r->error);
+        return 0;
+    }
+    cJSON_Delete(r->result);
+    r->result = o->scored ? gt_eval_result_json(&o->result) : NULL;
+    fprintf(ab->log, "gantry ablate: [%d/%d] %s: trained and scored in %.2f s\n", ++ab->done,
+            ab->n_runs, r->name, seconds);
+    return save_state(ab->s, r, err);
 }
 
 /* ---- aggregation ---------------------------------------------------------------------------- */
@@ -782,17 +686,16 @@ static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, con
 
 /* ---- the whole ablation ------------------------------------------------------------------------ */
 
-int gt_ablate_run(const gt_ablate_spec *spec, const volatile sig_atomic_t *stop, FILE *log,
-                  gt_ablate_table *t, gt_error *err) {
+int gt_ablate_finish(gt_ablate *ab, gt_ablate_table *t, gt_error *err) {
     memset(t, 0, sizeof *t);
-    int n = 0;
-    run *runs = plan(spec, &n, err);
-    if (!runs) return -1;
-    scheduler sc = {.s = spec, .runs = runs, .n_runs = n, .log = log, .stop = stop};
-    int rc = schedule(&sc, err);
-    if (rc == 0) rc = aggregate(spec, runs, n, t, err);
-    if (rc == 0) rc = write_results_json(spec, runs, n, t, err);
-    if (rc == 0) rc = write_results_md(spec, runs, n, t, err);
-    free_runs(runs, n);
+    int rc = aggregate(ab->s, ab->runs, ab->n_runs, t, err);
+    if (rc == 0) rc = write_results_json(ab->s, ab->runs, ab->n_runs, t, err);
+    if (rc == 0) rc = write_results_md(ab->s, ab->runs, ab->n_runs, t, err);
     return rc;
+}
+
+void gt_ablate_free(gt_ablate *ab) {
+    if (!ab) return;
+    free_runs(ab->runs, ab->n_runs);
+    free(ab);
 }

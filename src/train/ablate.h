@@ -1,5 +1,6 @@
 /* The experiment runner behind `gantry ablate`: every combination of the varied configuration
- * values times K seeds, each trained and scored by child processes of the gantry binary, then
+ * values times K seeds, each trained and scored through the library (train/session.h,
+ * train/score.h) in a process of the caller's choosing, then
  * each metric as mean and standard error over seeds, ranked, in DIR/results.md and
  * DIR/results.json. The table is also a struct (gt_ablate_table), so that a report can lay it
  * out in HTML from DIR/results.json without knowing how the runs were made. */
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "eval/evaluate.h"
 #include "gantry.h"
 
 #define GT_ABLATE_MAX_KEYS 8      /* --vary options */
@@ -31,7 +33,6 @@ typedef struct gt_ablate_vary {
 typedef struct gt_ablate_spec {
     const char *config;   /* the base INI */
     const char *out;      /* the ablation folder: runs/, results.md, results.json */
-    const char *exe;      /* the gantry binary the children run */
     gt_ablate_vary vary[GT_ABLATE_MAX_KEYS];
     int n_vary;
     const char *sets[GT_ABLATE_MAX_SETS];  /* "section.key=value" for every run */
@@ -102,26 +103,55 @@ void gt_ablate_cell(const gt_ablate_stat *s, int scored, char *buf, size_t cap);
  * ranking rule, then one row per combination. */
 void gt_ablate_table_markdown(FILE *out, const gt_ablate_table *t);
 
-/* ---- running ---- */
+/* ---- running ----
+ * The library plans the runs, does one run's work (train to the budget, continuing an
+ * interrupted training, then score the checkpoint) and records its outcome; the caller decides
+ * where each run's work happens (gantry ablate: one child process per run, --jobs at a time,
+ * each writing its outcome to a JSON file that the parent reads back). */
 
-/* Trains and scores every run (skipping what an earlier, interrupted ablation finished), then
- * writes spec->out/results.md and results.json atomically and fills t (free it with
- * gt_ablate_table_free). A failed run is recorded and the others go on; -1 only for an error
- * of the ablation itself (a folder that cannot be written, runs/ holding runs made with other
- * settings) or when *stop became non-zero (running children are then asked to stop, with
- * SIGTERM, and waited for). Reaps children with waitpid(-1): call it from a process that has
- * no other children. Progress goes to log. */
-int gt_ablate_run(const gt_ablate_spec *spec, const volatile sig_atomic_t *stop, FILE *log,
-                  gt_ablate_table *t, gt_error *err);
+typedef struct gt_ablate gt_ablate;
+
+/* One run's work: whether training reached its budget, the evaluation when it was scored,
+ * and on failure the phase ("training" or "eval") and why. */
+typedef struct gt_ablate_outcome {
+    bool trained, scored;
+    gt_eval_result result;
+    char failed[16];
+    char error[sizeof(gt_error)];
+} gt_ablate_outcome;
+
+/* Every combination times every seed, with run folders made and what an earlier, interrupted
+ * ablation finished read back (runs made with other settings are an error). Progress of
+ * gt_ablate_needs_work and gt_ablate_record goes to log. NULL with err set on failure. */
+gt_ablate *gt_ablate_plan(const gt_ablate_spec *spec, FILE *log, gt_error *err);
+int gt_ablate_n_runs(const gt_ablate *ab);
+const char *gt_ablate_run_dir(const gt_ablate *ab, int i);
+/* Whether run i still needs training or scoring (a finished one is logged as kept). */
+bool gt_ablate_needs_work(gt_ablate *ab, int i);
+/* Run i's work, in the calling process: trains (progress and warnings to stderr) unless
+ * trained, then scores. Stops early, untrained, when *stop becomes non-zero. -1 when the run
+ * failed (out says why). */
+int gt_ablate_execute(gt_ablate *ab, int i, const volatile sig_atomic_t *stop,
+                      gt_ablate_outcome *out);
+/* The outcome as a JSON file (atomically) and back. */
+int gt_ablate_outcome_write(const char *path, const gt_ablate_outcome *o, gt_error *err);
+int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err);
+/* Records run i's outcome in the plan and its state file; failure (NULL when it succeeded)
+ * is the message for the table; seconds is how long its work took. */
+int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const char *failure,
+                     double seconds, gt_error *err);
+/* The table of every recorded run: writes spec->out/results.md and results.json atomically
+ * and fills t (free it with gt_ablate_table_free). */
+int gt_ablate_finish(gt_ablate *ab, gt_ablate_table *t, gt_error *err);
+void gt_ablate_free(gt_ablate *ab);
 
 /* Internal, shared by ablate.c and ablate_table.c: the table as a cJSON object (for
- * results.json), number and integer fields of a cJSON object (NaN / 0 when absent), a whole
- * text file (malloc'd, NULL on failure), and Markdown-safe table text. */
+ * results.json), number and integer fields of a cJSON object (NaN / 0 when absent), and
+ * Markdown-safe table text. */
 struct cJSON;
 struct cJSON *gt_ablate_table_json_(const gt_ablate_table *t);
 double gt_ablate_number_(const struct cJSON *o, const char *name);
 int gt_ablate_integer_(const struct cJSON *o, const char *name); /* 0 when absent */
-char *gt_ablate_read_text_(const char *path);
 void gt_ablate_markdown_text_(FILE *out, const char *s);
 
 #endif

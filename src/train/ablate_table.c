@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/files.h"
 
 /* ---- helpers shared with the runner ---- */
 
@@ -19,22 +20,6 @@ double gt_ablate_number_(const cJSON *o, const char *name) {
 int gt_ablate_integer_(const cJSON *o, const char *name) {
     double v = gt_ablate_number_(o, name);
     return isfinite(v) && fabs(v) < 1e9 ? (int)v : 0;
-}
-
-char *gt_ablate_read_text_(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
-        n += got;
-        char *grown = n + 1 == cap ? realloc(buf, cap *= 2) : buf;
-        if (!grown) free(buf);
-        buf = grown;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    return buf;
 }
 
 void gt_ablate_markdown_text_(FILE *out, const char *s) {
@@ -184,7 +169,7 @@ static void load_row(const gt_ablate_table *t, const cJSON *o, gt_ablate_row *ro
 
 int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error *err) {
     memset(t, 0, sizeof *t);
-    char *text = gt_ablate_read_text_(results_json);
+    char *text = gt_read_file(results_json, (size_t)64 << 20, NULL);
     if (!text) return gt_error_set(err, "%s: cannot read: %s", results_json, strerror(errno));
     cJSON *j = cJSON_Parse(text);
     free(text);

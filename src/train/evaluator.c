@@ -6,32 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/registry.h"
 #include "io/image.h"
 
 void gt_run_eval_init(gt_run_eval *e, const gt_config *cfg) {
     memset(e, 0, sizeof *e);
-    const char *kind = cfg->data_dataset;
     if (cfg->train_eval_every == 0) {
         snprintf(e->note, sizeof e->note, "train.eval_every = 0");
         return;
     }
-    if (strcmp(kind, "ring") == 0 || strcmp(kind, "grid") == 0) {
+    const gt_dataset_kind *k = gt_dataset_kind_find(cfg->data_dataset);
+    if (k && k->eval == GT_DATA_EVAL_POINTS) {
         e->enabled = e->points = true;
         return;
     }
-    bool stacked = strcmp(kind, "stacked-fashion-mnist") == 0, digits = strcmp(kind, "mnist") == 0;
-    if (strcmp(kind, "fashion-mnist") != 0 && !stacked && !digits) {
-        snprintf(e->note, sizeof e->note, "no feature network for data.dataset = %s", kind);
+    if (!k || k->eval == GT_DATA_EVAL_NONE) {
+        snprintf(e->note, sizeof e->note, "no feature network for data.dataset = %s", cfg->data_dataset);
         return;
     }
     gt_error err;
-    e->stacked = stacked;
+    e->stacked = k->eval == GT_DATA_EVAL_STACKED;
+    e->protocol_n = k->eval_samples;
     e->cls = gt_classifier_new();
-    const char *model = cfg->train_eval_model[0] ? cfg->train_eval_model
-                        : digits                 ? GT_CLASSIFIER_DIGITS_PATH
-                                                 : GT_CLASSIFIER_DEFAULT_PATH;
+    const char *model = cfg->train_eval_model[0] ? cfg->train_eval_model : k->feature_model;
     if (gt_classifier_load(e->cls, model, &err) < 0 ||
-        (!stacked && !(e->ref = gt_data_load_mnist_dir(cfg->data_path, "test", &err)))) {
+        (!e->stacked && !(e->ref = gt_dataset_load_reference(k, cfg, cfg->data_path, &err)))) {
         snprintf(e->note, sizeof e->note, "%s", err.msg);
         gt_run_eval_free(e);
         return;
@@ -98,7 +97,7 @@ static int eval_stacked(gt_run_eval *e, gt_trainer *t, const char *dir, int64_t 
 int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_error *err) {
     if (!e->enabled) return 0;
     /* the protocols' sample counts for the mode metrics; eval_n for the image metrics */
-    int64_t n = e->points ? 2500 : e->stacked ? 26000 : t->cfg.train_eval_n;
+    int64_t n = e->points ? 2500 : e->protocol_n > 0 ? e->protocol_n : t->cfg.train_eval_n;
     float *x = malloc((size_t)(n * gt_trainer_example_size(t)) * sizeof *x);
     if (!x) return gt_error_set(err, "eval: out of memory for %lld samples", (long long)n);
     /* fixed latents, apart from the sample grids' */

@@ -14,6 +14,7 @@ typedef struct gt_run_eval {
     bool enabled;
     bool points;            /* mixtures: mode metrics */
     bool stacked;           /* stacked Fashion-MNIST: modes of class triples */
+    int64_t protocol_n;     /* the dataset's protocol sample count (0: train.eval_n) */
     gt_classifier *cls;     /* images: the feature network */
     gt_dataset *ref;        /* images: the test split */
     char note[sizeof(gt_error)]; /* why evaluation is off, when it is */

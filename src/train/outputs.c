@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/registry.h"
 #include "io/image.h"
 
 #define PATH_MAX_LEN 4096
@@ -89,6 +90,12 @@ int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char
 }
 
 /* Points drawn as white dots on a 256 x 256 canvas covering [-e, e]^2, e fitting the data. */
+/* The half-width of a mixture's scatter plot (its registry entry's). */
+static float plot_extent(const gt_config *cfg) {
+    const gt_dataset_kind *k = gt_dataset_kind_find(cfg->data_dataset);
+    return k && k->plot_extent > 0 ? k->plot_extent : 1.5f;
+}
+
 static int write_scatter(const char *path, const float *pts, int64_t n, float extent, gt_error *err) {
     enum { SIDE = 256 };
     float *img = malloc(SIDE * SIDE * sizeof *img);
@@ -128,7 +135,7 @@ int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
     if (t->conditional && !points) {
         rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, (int)per_class, err);
     } else if (points) {
-        rc = write_scatter(path, x, n, strcmp(t->cfg.data_dataset, "grid") == 0 ? 6.0f : 1.5f, err);
+        rc = write_scatter(path, x, n, plot_extent(&t->cfg), err);
     } else {
         int cols = (int)ceil(sqrt((double)n));
         rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, cols, err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "data/registry.h"
 
 uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
     /* splitmix64 of (seed, stream): distinct, well-mixed Philox keys */
@@ -15,49 +16,23 @@ uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
     return z ^ (z >> 31);
 }
 
-/* IDX images at data.resolution: 28 as stored, 32 padded by 2 pixels of background (-1). */
-static gt_dataset *load_idx(const gt_config *c, gt_error *err) {
-    if (c->data_resolution != 28 && c->data_resolution != 32) {
-        gt_error_set(err, "config: data.resolution = %lld: IDX images are 28x28 (28) or padded "
-                          "with background to 32x32 (32)", (long long)c->data_resolution);
+/* The training split of data.dataset (validated against the registry by the configuration). */
+static gt_dataset *load_data(const gt_config *c, gt_error *err) {
+    const gt_dataset_kind *k = gt_dataset_kind_find(c->data_dataset);
+    if (!k) {
+        gt_error_set(err, "config: data.dataset = %s unknown (allowed: %s)", c->data_dataset,
+                      gt_dataset_kind_names());
         return NULL;
     }
-    gt_dataset *ds = gt_data_load_mnist_dir(c->data_path, "train", err);
-    if (!ds || c->data_resolution == 28) return ds;
-    gt_dataset *padded = gt_data_pad(ds, 32, -1.0f, err);
-    gt_dataset_free(ds);
-    return padded;
-}
-
-static gt_dataset *load_data(const gt_config *c, gt_error *err) {
-    const char *kind = c->data_dataset;
-    if (strcmp(kind, "fashion-mnist") == 0 || strcmp(kind, "mnist") == 0)
-        return load_idx(c, err);
-    if (strcmp(kind, "png") == 0)
-        return gt_data_load_png_dir(c->data_path, (int)c->data_channels, (int)c->data_resolution, err);
-    if (strcmp(kind, "stacked-fashion-mnist") == 0) {
-        gt_dataset *base = load_idx(c, err);
-        gt_dataset *ds = base ? gt_data_make_stacked(base, c->data_n_points,
-                                                     gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err)
-                              : NULL;
-        gt_dataset_free(base);
-        return ds;
-    }
-    return gt_data_make_mixture(kind, c->data_n_points, 0, 0,
-                                gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err);
+    return k->load_train(c, gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_DATA), err);
 }
 
 void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w) {
-    const char *kind = cfg->data_dataset;
-    if (strcmp(kind, "ring") == 0 || strcmp(kind, "grid") == 0) {
-        *c = 2;
-        *h = *w = 1;
-    } else if (strcmp(kind, "png") == 0) {
-        *c = (int)cfg->data_channels;
-        *h = *w = (int)cfg->data_resolution;
-    } else {  /* IDX data: 28x28, or padded to 32x32 */
-        *c = strcmp(kind, "stacked-fashion-mnist") == 0 ? 3 : 1;
-        *h = *w = cfg->data_resolution == 32 ? 32 : 28;
+    const gt_dataset_kind *k = gt_dataset_kind_find(cfg->data_dataset);
+    if (k) {
+        k->shape(cfg, c, h, w);
+    } else { /* unknown data fails when loaded; the networks still get a shape */
+        gt_data_idx_shape(cfg, c, h, w);
     }
 }
 
@@ -357,7 +332,7 @@ static int attach_data(gt_trainer *t, gt_error *err) {
 /* Progressive growing: on when G's and D's families are progressive (both or neither). */
 static int setup_growing(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
-    bool g = strcmp(c->g_family, "progressive") == 0, d = strcmp(c->d_family, "progressive") == 0;
+    bool g = t->g.family->grows, d = t->d.family->grows;
     if (g != d)
         return gt_error_set(err, "config: model.g.family = %s and model.d.family = %s: progressive "
                                  "growing needs both networks progressive", c->g_family, c->d_family);
@@ -479,9 +454,8 @@ void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out) {
 }
 
 bool gt_trainer_draws_classifier_classes(const gt_trainer *t) {
-    const char *ds = t->cfg.data_dataset;
-    return t->conditional && t->n_classes == 10 &&
-           (strcmp(ds, "fashion-mnist") == 0 || strcmp(ds, "mnist") == 0);
+    const gt_dataset_kind *k = gt_dataset_kind_find(t->cfg.data_dataset);
+    return t->conditional && t->n_classes == 10 && k && k->classifier_classes;
 }
 
 void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,

@@ -1,0 +1,134 @@
+/* One evaluation as a struct (evaluate.h): scoring samples by their shape, and the result as
+ * JSON for eval's last line, an ablation's child and the ablation table. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+#include "eval/evaluate.h"
+
+static int score_images(const float *x, int64_t n, const gt_eval_setup *s, gt_eval_result *out,
+                        gt_error *err) {
+    gt_classifier *c = gt_classifier_new();
+    gt_dataset *ref = NULL;
+    int rc = gt_classifier_load(c, s->model, err);
+    if (rc == 0 && !(ref = gt_data_load_mnist_dir(s->ref, "test", err))) rc = -1;
+    if (rc == 0) rc = gt_eval_images(c, ref, x, n, &out->images, err);
+    if (rc == 0 && s->class_check) {
+        out->has_agreement = true;
+        rc = gt_eval_class_agreement(c, x, NULL, n, &out->agreement, err);
+    }
+    if (rc == 0) {
+        snprintf(out->ref_name, sizeof out->ref_name, "%s", ref->name);
+        out->feature_accuracy = gt_classifier_test_accuracy(c);
+    }
+    gt_dataset_free(ref);
+    gt_classifier_free(c);
+    return rc;
+}
+
+static int score_stacked(const float *x, int64_t n, const gt_eval_setup *s, gt_eval_result *out,
+                         gt_error *err) {
+    gt_classifier *c = gt_classifier_new();
+    int rc = gt_classifier_load(c, s->model, err);
+    if (rc == 0) rc = gt_eval_stacked(c, x, n, &out->stacked, err);
+    gt_classifier_free(c);
+    return rc;
+}
+
+int gt_eval_samples(float *x, int nd, const int64_t *shape, const gt_eval_setup *setup,
+                    gt_eval_result *out, gt_error *err) {
+    memset(out, 0, sizeof *out);
+    out->n = shape[0];
+    snprintf(out->model, sizeof out->model, "%s", setup->model ? setup->model : "");
+    bool image = nd == 4 && (shape[1] == 1 || shape[1] == 3);
+    int64_t side = image && shape[2] == 32 && shape[3] == 32 ? 32 : image ? shape[2] : 0;
+    if (side == 32) /* Fashion-MNIST padded to 32x32 (data.resolution = 32): the centre */
+        gt_eval_crop_padded(x, shape[0], (int)shape[1], 32);
+    bool square28 = image && (side == 32 || (shape[2] == 28 && shape[3] == 28));
+    if (nd == 2 && shape[1] == 2) {
+        out->kind = GT_EVAL_POINTS;
+        snprintf(out->mixture, sizeof out->mixture, "%s", setup->mixture ? setup->mixture : "");
+        return gt_eval_points(out->mixture, x, out->n, &out->points, err);
+    }
+    if (square28 && shape[1] == 1) {
+        out->kind = GT_EVAL_IMAGES;
+        return score_images(x, out->n, setup, out, err);
+    }
+    if (square28 && shape[1] == 3) {
+        out->kind = GT_EVAL_STACKED;
+        return score_stacked(x, out->n, setup, out, err);
+    }
+    return gt_error_set(err, "samples must be (N, 1, 28, 28) images (or 32x32, Fashion-MNIST "
+                             "padded by data.resolution = 32), (N, 3, 28, 28) stacked "
+                             "Fashion-MNIST or (N, 2) points");
+}
+
+cJSON *gt_eval_result_json(const gt_eval_result *r) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "n", (double)r->n);
+    if (r->kind == GT_EVAL_POINTS) {
+        const gt_mode_scores *s = &r->points;
+        cJSON_AddStringToObject(j, "mixture", r->mixture);
+        cJSON_AddNumberToObject(j, "modes_covered", s->modes_covered);
+        cJSON_AddNumberToObject(j, "n_modes", s->n_modes);
+        cJSON_AddNumberToObject(j, "pct_high_quality", s->pct_high_quality);
+        /* undefined (NaN) when no point is of high quality: JSON has no NaN, so null */
+        cJSON_AddItemToObject(j, "reverse_kl", isfinite(s->reverse_kl)
+                                                   ? cJSON_CreateNumber(s->reverse_kl)
+                                                   : cJSON_CreateNull());
+    } else if (r->kind == GT_EVAL_STACKED) {
+        cJSON_AddNumberToObject(j, "modes_covered", r->stacked.modes_covered);
+        cJSON_AddNumberToObject(j, "n_modes", 1000);
+        cJSON_AddNumberToObject(j, "reverse_kl", r->stacked.kl);
+    } else {
+        const gt_image_scores *s = &r->images;
+        cJSON_AddNumberToObject(j, "n_ref", (double)s->n_ref);
+        cJSON_AddNumberToObject(j, "fid", s->fid);
+        cJSON_AddNumberToObject(j, "kid", s->kid);
+        cJSON_AddNumberToObject(j, "kid_stderr", s->kid_stderr);
+        cJSON_AddNumberToObject(j, "precision", s->precision);
+        cJSON_AddNumberToObject(j, "recall", s->recall);
+        cJSON_AddNumberToObject(j, "classes_covered", s->classes_covered);
+        cJSON_AddNumberToObject(j, "class_kl", s->class_kl);
+        if (r->has_agreement) cJSON_AddNumberToObject(j, "class_accuracy", r->agreement.accuracy);
+    }
+    return j;
+}
+
+/* A number field; NaN for null or absent (reverse_kl of a mixture with no high-quality point). */
+static double number(const cJSON *j, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+int gt_eval_result_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
+    memset(r, 0, sizeof *r);
+    if (!cJSON_IsObject(j) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "n")))
+        return gt_error_set(err, "an evaluation result must be a JSON object with \"n\"");
+    r->n = (int64_t)number(j, "n");
+    const cJSON *mixture = cJSON_GetObjectItemCaseSensitive(j, "mixture");
+    if (cJSON_IsString(mixture)) {
+        r->kind = GT_EVAL_POINTS;
+        snprintf(r->mixture, sizeof r->mixture, "%s", mixture->valuestring);
+        r->points = (gt_mode_scores){.n = r->n, .modes_covered = (int)number(j, "modes_covered"),
+                                     .n_modes = (int)number(j, "n_modes"),
+                                     .pct_high_quality = number(j, "pct_high_quality"),
+                                     .reverse_kl = number(j, "reverse_kl")};
+    } else if (isnan(number(j, "fid"))) {
+        r->kind = GT_EVAL_STACKED;
+        r->stacked = (gt_stacked_scores){.n = r->n, .modes_covered = (int)number(j, "modes_covered"),
+                                         .kl = number(j, "reverse_kl")};
+    } else {
+        r->kind = GT_EVAL_IMAGES;
+        r->images = (gt_image_scores){.n = r->n, .n_ref = (int64_t)number(j, "n_ref"),
+                                      .fid = number(j, "fid"), .kid = number(j, "kid"),
+                                      .kid_stderr = number(j, "kid_stderr"),
+                                      .precision = number(j, "precision"),
+                                      .recall = number(j, "recall"),
+                                      .classes_covered = (int)number(j, "classes_covered"),
+                                      .class_kl = number(j, "class_kl")};
+        r->has_agreement = !isnan(number(j, "class_accuracy"));
+        r->agreement.accuracy = number(j, "class_accuracy");
+    }
+    return 0;
+}

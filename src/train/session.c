@@ -1,0 +1,228 @@
+/* One training run as a library call (session.h): the loop that `gantry train` and each run
+ * of an ablation share. */
+#include "train/session.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "report/report.h"
+#include "train/evaluator.h"
+#include "train/health.h"
+#include "train/outputs.h"
+#include "train/trainer.h"
+
+typedef struct {
+    const gt_train_request *req;
+    gt_trainer *t;
+    gt_run_eval ev;
+    bool tty;                 /* the log is a terminal: the progress line rewrites itself */
+} session;
+
+static bool stop_requested(const session *s) { return s->req->stop && *s->req->stop; }
+
+static void progress(const session *s, const gt_step_stats *st, double rate) {
+    const gt_trainer *t = s->t;
+    double left = rate > 0 ? (double)(t->cfg.train_steps - t->step) / rate : 0;
+    fprintf(s->req->log, "%sstep %lld/%lld  D %.4f  G %.4f  |gD| %.3g  |gG| %.3g  %.0f img/s  left %dm%02ds%s",
+            s->tty ? "\r" : "", (long long)t->step, (long long)t->cfg.train_steps, st->d_loss,
+            st->g_loss, st->d_grad_norm, st->g_grad_norm, rate * (double)t->cfg.train_batch,
+            (int)(left / 60), (int)fmod(left, 60), s->tty ? "  " : "\n");
+    fflush(s->req->log);
+}
+
+/* Sample grids, checkpoints and evaluations due at this step; -1 on an output error. */
+static int periodic_outputs(session *s, gt_error *err) {
+    gt_trainer *t = s->t;
+    const gt_config *c = &t->cfg;
+    const char *dir = s->req->dir;
+    if (c->train_sample_every && t->step % c->train_sample_every == 0 &&
+        gt_run_write_samples(t, dir, err) < 0)
+        return -1;
+    if (c->train_checkpoint_every && t->step % c->train_checkpoint_every == 0 &&
+        gt_run_checkpoint(t, dir, err) < 0)
+        return -1;
+    if (c->train_eval_every && t->step % c->train_eval_every == 0 &&
+        gt_run_eval_step(&s->ev, t, dir, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* A warning on its own line (breaking the progress line) and in metrics.jsonl. */
+static int warn(const session *s, const char *msg, bool tty, gt_error *err) {
+    fprintf(s->req->log, "%sgantry: warning at step %lld: %s\n", tty ? "\n" : "",
+            (long long)s->t->step, msg);
+    return gt_run_log_event(s->req->dir, s->t->step, "warning", msg, err);
+}
+
+/* The health rules on this step, and the diversity of a fixed batch of samples against the
+ * last real batch on logging steps. */
+static int check_health(session *s, gt_health *h, const gt_step_stats *st, bool log, gt_error *err) {
+    gt_trainer *t = s->t;
+    bool tty = s->tty && !s->req->quiet;
+    char msg[512];
+    if (gt_health_step(h, t->step, st, msg, sizeof msg) && warn(s, msg, tty, err) < 0) return -1;
+    if (!log) return 0;
+    enum { N = 64 };
+    int64_t d = gt_trainer_example_size(t);
+    float *x = malloc((size_t)(N * d) * sizeof *x);
+    if (!x) return gt_error_set(err, "out of memory (diversity check)");
+    gt_trainer_sample(t, N, gt_seed_stream((uint64_t)t->cfg.train_seed, GT_STREAM_SAMPLES), x);
+    int rc = 0;
+    if (gt_health_diversity(h, t->step, x, N, t->real, t->cfg.train_batch, d, msg, sizeof msg))
+        rc = warn(s, msg, tty, err);
+    free(x);
+    return rc;
+}
+
+/* Why a run stopped on a non-finite step, and what to try. */
+static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
+    const gt_trainer *t = s->t;
+    const char *dir = s->req->dir;
+    char msg[512];
+    snprintf(msg, sizeof msg, "the %s loss or gradient became NaN or infinite in step %lld "
+             "(D loss %g, G loss %g); training stopped at the last good state (step %lld). Try "
+             "lower learning rates (optim.d.lr, optim.g.lr), a gradient penalty or spectral "
+             "normalization, then continue with gantry train --resume %s",
+             isfinite(st->d_loss) && isfinite(st->d_grad_norm) ? "G" : "D",
+             (long long)t->step + 1, st->d_loss, st->g_loss, (long long)t->step, dir);
+    if (gt_run_log_event(dir, t->step, "error", msg, err) < 0) return -1;
+    return gt_error_set(err, "%s", msg);
+}
+
+/* Runs steps until the configured total, the time budget or a stop; -1 on an output error or
+ * a diverged step (err says which). */
+static int run_steps(session *s, gt_error *err) {
+    gt_trainer *t = s->t;
+    const gt_config *c = &t->cfg;
+    double start = gt_monotonic_s(), last_t = start;
+    int64_t last_step = t->step;
+    double rate = 0;
+    gt_step_stats st = {0};
+    gt_health health;
+    gt_health_init(&health);
+    double budget = c->train_max_minutes * 60;
+    while (t->step < c->train_steps && !stop_requested(s) &&
+           !(budget > 0 && gt_monotonic_s() - start > budget)) {
+        if (!gt_trainer_step(t, &st)) {
+            diverged(s, &st, err);
+            return -1;
+        }
+        bool log = t->step % c->train_log_every == 0 || t->step == c->train_steps;
+        if (log) {
+            double now = gt_monotonic_s();
+            rate = (double)(t->step - last_step) / fmax(now - last_t, 1e-9);
+            last_t = now;
+            last_step = t->step;
+            if (gt_run_log_metrics(t, s->req->dir, &st, rate, now - start, err) < 0) return -1;
+            if (!s->req->quiet) progress(s, &st, rate);
+        }
+        gt_profile_mark("logging");
+        if (check_health(s, &health, &st, log, err) < 0) return -1;
+        gt_profile_mark("health checks");
+        if (periodic_outputs(s, err) < 0) return -1;
+        gt_profile_mark("samples, evaluation, checkpoints");
+    }
+    if (!s->req->quiet && s->tty) fputc('\n', s->req->log);
+    return 0;
+}
+
+static int finish(const session *s, gt_error *err) {
+    const gt_trainer *t = s->t;
+    const char *dir = s->req->dir;
+    if (gt_run_checkpoint(t, dir, err) < 0 || gt_run_write_samples(s->t, dir, err) < 0 ||
+        gt_report_run(dir, err) < 0)
+        return -1;
+    if (stop_requested(s) || t->step < t->cfg.train_steps)
+        fprintf(s->req->log, "gantry: %s at step %lld; checkpoint saved. Continue with: "
+                             "gantry train --resume %s\n",
+                stop_requested(s) ? "interrupted" : "time budget reached", (long long)t->step, dir);
+    else
+        fprintf(s->req->log, "gantry: trained %lld steps. Report: %s/report.html  samples: %s/samples/  "
+                             "metrics: %s/metrics.jsonl  checkpoint: %s/checkpoint.safetensors\n",
+                (long long)t->step, dir, dir, dir, dir);
+    return 0;
+}
+
+/* The profile: the time of the training loop by op kind (forward, backward) and region. */
+static void print_profile(FILE *log, int64_t steps) {
+    gt_profile_entry e[GT_PROFILE_MAX_ENTRIES];
+    int n = gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES);
+    double total = 0, flop = 0, op_s = 0;
+    for (int i = 0; i < n; i++) {
+        total += e[i].fwd_s + e[i].bwd_s;
+        flop += e[i].fwd_flop + e[i].bwd_flop;
+        if (e[i].is_op) op_s += e[i].fwd_s + e[i].bwd_s;
+    }
+    if (total <= 0) return;
+    fprintf(log, "\nprofile: %lld steps, %.2f s (%.1f ms a step); ops %.1f%%\n", (long long)steps,
+            total, 1e3 * total / (double)(steps > 0 ? steps : 1), 100 * op_s / total);
+    fprintf(log, "  %-34s %9s %6s %9s %6s %9s\n", "op kind or region", "fwd ms", "fwd %",
+            "bwd ms", "bwd %", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        double t = e[i].fwd_s + e[i].bwd_s, f = e[i].fwd_flop + e[i].bwd_flop;
+        if (t < 0.0005 * total) continue; /* under 0.05%: noise */
+        char rate[32] = "";
+        if (f > 0) snprintf(rate, sizeof rate, "%.1f", f / t * 1e-9);
+        fprintf(log, "  %-34s %9.1f %5.1f%% %9.1f %5.1f%% %9s\n", e[i].name, 1e3 * e[i].fwd_s,
+                100 * e[i].fwd_s / total, 1e3 * e[i].bwd_s, 100 * e[i].bwd_s / total, rate);
+    }
+    fprintf(log, "  model FLOPs (matmul, conv): %.1f GFLOP/s over the whole loop\n",
+            flop / total * 1e-9);
+}
+
+/* The trainer of the request, restored when resuming, with its run folder prepared. */
+static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", req->dir);
+    if (!req->resume && access(ckpt, F_OK) == 0)
+        return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
+                                 "choose another --out", req->dir, ckpt, req->dir);
+    if (req->cfg->train_threads > 0) omp_set_num_threads((int)req->cfg->train_threads);
+    if (gt_trainer_init(t, req->cfg, true, err) < 0) return -1;
+    /* the run folder is written only once the run is known to be good: a failed resume
+     * leaves config.ini as it was */
+    if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) ||
+        gt_run_prepare_dir(req->dir, req->cfg, err) < 0) {
+        gt_trainer_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+/* The steps, profiled on request. */
+static int train(session *s, gt_error *err) {
+    int64_t first_step = s->t->step;
+    if (s->req->profile) gt_profile_enable(true);
+    int rc = run_steps(s, err);
+    if (s->req->profile) {
+        print_profile(s->req->log, s->t->step - first_step);
+        gt_profile_enable(false);
+    }
+    return rc;
+}
+
+int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
+    gt_trainer t;
+    memset(out, 0, sizeof *out);
+    if (start(req, &t, err) < 0) return -1;
+    session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log))};
+    gt_run_eval_init(&s.ev, &t.cfg);
+    if (!s.ev.enabled) fprintf(req->log, "gantry: no evaluation during training (%s)\n", s.ev.note);
+    if (t.warnings[0]) fprintf(req->log, "gantry: warning: %s", t.warnings);
+    int rc = train(&s, err);
+    gt_run_eval_free(&s.ev);
+    if (rc == 0) {
+        rc = finish(&s, err);
+    } else {
+        gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
+        if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
+    }
+    out->steps = (long long)t.step;
+    out->finished = rc == 0 && !stop_requested(&s);
+    gt_trainer_free(&t);
+    return rc;
+}

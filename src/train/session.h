@@ -1,0 +1,34 @@
+/* One training run from start (or its checkpoint) to its end, as a library call: what
+ * `gantry train` does and what each run of an ablation does. The run folder gets config.ini,
+ * metrics.jsonl, sample grids, evaluations, report.html and the checkpoint; progress, warnings
+ * and the closing line go to a stream the caller chooses. */
+#ifndef GT_TRAIN_SESSION_H
+#define GT_TRAIN_SESSION_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "io/config.h"
+
+typedef struct gt_train_request {
+    const char *dir;          /* the run folder */
+    const gt_config *cfg;     /* resolved: the file's or the checkpoint's keys, then overrides */
+    bool resume;              /* continue dir/checkpoint.safetensors (else it must not exist) */
+    bool quiet;               /* no progress line */
+    bool profile;             /* time per op kind, printed to log at the end */
+    FILE *log;                /* progress, warnings, the closing line (stderr for the CLI) */
+    const volatile sig_atomic_t *stop; /* non-zero: save a checkpoint and return (NULL: never) */
+} gt_train_request;
+
+typedef struct gt_train_outcome {
+    long long steps;          /* G steps completed, in all sessions of the run */
+    bool finished;            /* reached train.steps or train.max_minutes (not stopped) */
+} gt_train_outcome;
+
+/* Trains until train.steps, the time budget or *stop, writing the run folder as it goes and a
+ * final checkpoint, samples and report. -1 with err set when the run cannot start (a bad
+ * configuration or checkpoint, a folder that already holds a run) or stops on an output
+ * error or a NaN step (a checkpoint of the last good state is still written). */
+int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *err);
+
+#endif
