@@ -46,11 +46,18 @@ size_t gt_arena_capacity(const gt_arena *a);     /* bytes held in blocks */
 
 /* ---- Tensors ------------------------------------------------------------------------------
  * float32, row-major, up to GT_MAX_DIMS dims. Views (reshape of contiguous data, permute,
- * slice) share data with their base. Fields are read-only outside the library. */
+ * slice) share data with their base. Fields are read-only outside the library. A tensor's
+ * elements live in its backend's memory: read them with gt_copy_to / gt_item / gt_get and write
+ * them with gt_copy_from / gt_assign / gt_fill (the pointer is visible only to core and the
+ * backends, which define GT_BACKEND_SIDE). */
 typedef struct gt_node gt_node;
 typedef struct gt_tensor gt_tensor;
 struct gt_tensor {
-    float *data;                  /* the first element */
+#ifdef GT_BACKEND_SIDE
+    float *data;                  /* the first element, in the backend's memory */
+#else
+    void *storage_;               /* private: the backend's memory (gt_copy_to, gt_copy_from) */
+#endif
     int64_t shape[GT_MAX_DIMS];
     int64_t stride[GT_MAX_DIMS];  /* in elements */
     int ndim;
@@ -79,6 +86,10 @@ bool gt_same_shape(const gt_tensor *a, const gt_tensor *b);
 float gt_item(const gt_tensor *t);                  /* the value of a one-element tensor */
 float gt_get(const gt_tensor *t, const int64_t *index); /* one element of any tensor */
 void gt_copy_to(float *dst, const gt_tensor *t);    /* all elements in row-major order */
+void gt_copy_from(gt_tensor *t, const float *src);  /* t (contiguous) = src, numel floats */
+/* dst = src in place (same numel; dst contiguous; src any layout); not recorded. */
+void gt_assign(gt_tensor *dst, const gt_tensor *src);
+gt_tensor *gt_clone(const gt_tensor *t);            /* a contiguous copy, not recorded */
 void gt_zero_grad(gt_tensor *t);                    /* t->grad = 0 if present */
 
 /* ---- Contexts and backends ------------------------------------------------------------------
@@ -151,6 +162,10 @@ gt_tensor *gt_detach(gt_tensor *x);
  * The whole state is (key, counter): a checkpoint holds it; results do not depend on threads. */
 typedef struct gt_rng { uint64_t key, counter; } gt_rng;
 gt_rng gt_rng_seed(uint64_t seed);
+/* The generator itself on the host: out = Philox4x32-10(ctr, key) (shuffles, data draws). */
+void gt_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
+/* The same with ctr = {counter low, counter high, 0, 0} and the 64-bit key split low first. */
+void gt_philox4x32(uint32_t out[4], uint64_t counter, uint64_t key);
 gt_tensor *gt_rand_uniform(gt_rng *rng, int ndim, const int64_t *shape, float lo, float hi); /* U[lo,hi) */
 gt_tensor *gt_rand_normal(gt_rng *rng, int ndim, const int64_t *shape, float mean, float std); /* N(mean,std^2) */
 void gt_fill(gt_tensor *t, float value);  /* in place, t contiguous */

@@ -227,8 +227,8 @@ static void run_step(const int32_t *yr, const int32_t *yf, float *g_out, float *
     gt_step_end();
     *ng = g.params.numel_trainable;
     *nd = d.params.numel_trainable;
-    memcpy(g_out, g.params.data, (size_t)*ng * sizeof(float));
-    memcpy(d_out, d.params.data, (size_t)*nd * sizeof(float));
+    memcpy(g_out, g.params.flat->data, (size_t)*ng * sizeof(float));
+    memcpy(d_out, d.params.flat->data, (size_t)*nd * sizeof(float));
     gt_model_release(&g);
     gt_model_release(&d);
     gt_arena_free(a);

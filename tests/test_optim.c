@@ -106,7 +106,7 @@ static void expect_golden_entries(const char *case_name, const char *tag, const 
     for (int i = 0; i < N_GOLDEN_NAMES; i++) {
         const gt_param_spec *s = &p->spec[gt_params_find(p, GOLDEN_NAMES[i])];
         snprintf(key, sizeof key, "%s.%s.%s", case_name, tag, GOLDEN_NAMES[i]);
-        const float *got = trainable_data ? p->data + s->offset : base + s->offset;
+        const float *got = trainable_data ? p->flat->data + s->offset : base + s->offset;
         expect_rel(key, got, gt_fixture_get(golden, key), GOLDEN_RTOL);
     }
 }
@@ -126,8 +126,8 @@ static void run_golden_case(const golden_case *c) {
         expect_golden_entries(c->name, tag, &m.p, NULL, true);
         gt_step_end();
     }
-    expect_golden_entries(c->name, "m", &m.p, o.m, false);
-    if (o.v) expect_golden_entries(c->name, "v", &m.p, o.v, false);
+    expect_golden_entries(c->name, "m", &m.p, o.m->data, false);
+    if (o.v) expect_golden_entries(c->name, "v", &m.p, o.v->data, false);
     CHECK(o.step == GOLDEN_STEPS);
     CHECK(buffer_untouched(&m));
     gt_step_end();
@@ -178,10 +178,10 @@ TEST(schedule_drives_the_step) {
     gt_tensor *x = gt_zeros(1, (const int64_t[]){2}), *g = gt_full(1, (const int64_t[]){2}, 1.0f);
     static const float after[5] = {-1.0f, -1.75f, -2.25f, -2.5f, -2.5f};
     for (int k = 0; k < 5; k++) {
-        p.grad[0] = p.grad[1] = 1.0f;
+        p.flat_grad->data[0] = p.flat_grad->data[1] = 1.0f;
         gt_optim_step(&o);
         gt_optim_step_graph(&o, &s, &x, &g, &x);
-        CHECK(p.data[0] == after[k] && p.data[1] == after[k]);
+        CHECK(p.flat->data[0] == after[k] && p.flat->data[1] == after[k]);
         CHECK(x->data[0] == after[k] && x->data[1] == after[k]);
     }
     gt_step_end();
@@ -192,11 +192,11 @@ TEST(schedule_drives_the_step) {
 /* ---- EMA ---------------------------------------------------------------------------------- */
 
 static void set3(gt_params *p, float a, float b, float c, float buf0) {
-    p->data[0] = a, p->data[1] = b, p->data[2] = c, p->data[3] = buf0;
+    p->flat->data[0] = a, p->flat->data[1] = b, p->flat->data[2] = c, p->flat->data[3] = buf0;
 }
 
 static bool shadow_is(const gt_ema *e, float a, float b, float c, float buf0) {
-    const float *s = e->shadow.data;
+    const float *s = e->shadow.flat->data;
     return s[0] == a && s[1] == b && s[2] == c && s[3] == buf0;
 }
 
@@ -212,7 +212,7 @@ TEST(ema_by_hand) {
     gt_ema e, e0;
     gt_ema_init(&e, &p, 0.75, 2, a);
     gt_ema_init(&e0, &p, 0.75, 0, a);
-    CHECK(shadow_is(&e, 1, 2, 3, 10) && e.shadow.data != p.data);
+    CHECK(shadow_is(&e, 1, 2, 3, 10) && e.shadow.flat->data != p.flat->data);
     set3(&p, 2, 4, 6, 11);
     gt_ema_update(&e, &p);  /* update 1 of start 2: a copy */
     gt_ema_update(&e0, &p); /* start 0: 0.75 (1, 2, 3) + 0.25 (2, 4, 6) */
@@ -263,8 +263,8 @@ static void graph_matches_fused(const gt_optim_cfg *cfg) {
             continue;
         }
         expect_rel(sp->name, fm.p.t[i]->data, cur[i], 1e-6);
-        expect_rel("m", fo.m + sp->offset, s.m[i], 1e-6);
-        if (fo.v) expect_rel("v", fo.v + sp->offset, s.v[i], 1e-6);
+        expect_rel("m", fo.m->data + sp->offset, s.m[i], 1e-6);
+        if (fo.v) expect_rel("v", fo.v->data + sp->offset, s.v[i], 1e-6);
     }
     gt_step_end();
     model_free(&fm);
@@ -379,10 +379,10 @@ static void det_compare(const gt_optim_cfg *cfg) {
         det_run(a, &p[r], &o[r], &e[r], cfg);
     }
     omp_set_num_threads(threads);
-    CHECK(same_floats(p[0].data, p[1].data, DET_N));
-    CHECK(same_floats(o[0].m, o[1].m, DET_N));
-    CHECK(same_floats(o[0].v, o[1].v, DET_N));
-    CHECK(same_floats(e[0].shadow.data, e[1].shadow.data, DET_N));
+    CHECK(same_floats(p[0].flat->data, p[1].flat->data, DET_N));
+    CHECK(same_floats(o[0].m->data, o[1].m->data, DET_N));
+    CHECK(same_floats(o[0].v ? o[0].v->data : NULL, o[1].v ? o[1].v->data : NULL, DET_N));
+    CHECK(same_floats(e[0].shadow.flat->data, e[1].shadow.flat->data, DET_N));
     for (int r = 0; r < 2; r++) {
         gt_ema_release(&e[r]);
         gt_params_release(&p[r]);

@@ -134,7 +134,7 @@ TEST(growth_keeps_one_table) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) CHECK(gt_params_find(&g.params, names[i]) >= 0);
     int64_t numel = g.params.numel;
     float *before = malloc((size_t)numel * sizeof *before);
-    memcpy(before, g.params.data, (size_t)numel * sizeof *before);
+    memcpy(before, g.params.flat->data, (size_t)numel * sizeof *before);
     int b16 = gt_params_find(&g.params, "b16.conv0.weight"), b8 = gt_params_find(&g.params, "b8.conv1.weight");
     int rgb8 = gt_params_find(&g.params, "to_rgb8.weight");
     for (int k = 0; k < 2; k++) {
@@ -153,7 +153,7 @@ TEST(growth_keeps_one_table) {
         CHECK(k == 0 ? g16 == 0 : g16 > 0);
         gt_step_end();
     }
-    CHECK(g.params.numel == numel && memcmp(before, g.params.data, (size_t)numel * sizeof *before) == 0);
+    CHECK(g.params.numel == numel && memcmp(before, g.params.flat->data, (size_t)numel * sizeof *before) == 0);
     free(before);
     gt_model_release(&g);
     gt_arena_free(a);

@@ -128,10 +128,10 @@ static void optim_from_fixture(gt_optim *o, gt_model *d, const char *net, const 
         bool adam = oc->cfg.type == GT_OPTIM_ADAM;
         snprintf(key, sizeof key, "%s.%s.%s.%s", net, oc->name, adam ? "m" : "buf", s->name);
         gt_tensor *m = fx(key);
-        memcpy(o->m + s->offset, m->data, (size_t)s->numel * sizeof(float));
+        memcpy(o->m->data + s->offset, m->data, (size_t)s->numel * sizeof(float));
         if (adam) {
             snprintf(key, sizeof key, "%s.%s.v.%s", net, oc->name, s->name);
-            memcpy(o->v + s->offset, fx(key)->data, (size_t)s->numel * sizeof(float));
+            memcpy(o->v->data + s->offset, fx(key)->data, (size_t)s->numel * sizeof(float));
         }
     }
     o->step = oc->step;
@@ -424,9 +424,9 @@ static snapshot snap(const gt_optim *o) {
     snapshot s = {malloc((size_t)p->numel * sizeof(float)), malloc((size_t)p->numel_trainable * sizeof(float)),
                   o->v ? malloc((size_t)p->numel_trainable * sizeof(float)) : NULL, o->step};
     if (!s.data || !s.m || (o->v && !s.v)) abort();
-    memcpy(s.data, p->data, (size_t)p->numel * sizeof(float));
-    memcpy(s.m, o->m, (size_t)p->numel_trainable * sizeof(float));
-    if (o->v) memcpy(s.v, o->v, (size_t)p->numel_trainable * sizeof(float));
+    memcpy(s.data, p->flat->data, (size_t)p->numel * sizeof(float));
+    memcpy(s.m, o->m->data, (size_t)p->numel_trainable * sizeof(float));
+    if (o->v) memcpy(s.v, o->v->data, (size_t)p->numel_trainable * sizeof(float));
     return s;
 }
 
@@ -434,8 +434,8 @@ static snapshot snap(const gt_optim *o) {
 static bool unchanged(const gt_optim *o, const snapshot *s) {
     const gt_params *p = o->params;
     size_t nt = (size_t)p->numel_trainable * sizeof(float);
-    return memcmp(s->data, p->data, (size_t)p->numel * sizeof(float)) == 0 && memcmp(s->m, o->m, nt) == 0 &&
-           (!o->v || memcmp(s->v, o->v, nt) == 0) && s->step == o->step;
+    return memcmp(s->data, p->flat->data, (size_t)p->numel * sizeof(float)) == 0 && memcmp(s->m, o->m->data, nt) == 0 &&
+           (!o->v || memcmp(s->v, o->v->data, nt) == 0) && s->step == o->step;
 }
 
 static void snap_free(snapshot *s) {
@@ -459,7 +459,7 @@ static void own_rule_case(gt_model *d, gt_model *d_copy, const char *net, const 
     gt_optim od, o_copy;
     optim_from_fixture(&od, d, net, oc);
     /* the copy: same weights, buffers and optimizer state */
-    memcpy(d_copy->params.data, d->params.data, (size_t)d->params.numel * sizeof(float));
+    memcpy(d_copy->params.flat->data, d->params.flat->data, (size_t)d->params.numel * sizeof(float));
     optim_from_fixture(&o_copy, d_copy, net, oc);
     snapshot before = snap(&od);
 
@@ -554,7 +554,7 @@ static void g_step_case(int k, gt_unroll_mode mode) {
         gt_step_end();
         char what[64];
         snprintf(what, sizeof what, "gt_gan_g_step K=%d, G's weights after step %d", k, t);
-        EXPECT_SAME(what, G.params.data, G2.params.data, G.params.numel, 1e-6);
+        EXPECT_SAME(what, G.params.flat->data, G2.params.flat->data, G.params.numel, 1e-6);
         /* D itself takes no step in G's update */
         CHECK(unchanged(&od, &d_before));
     }

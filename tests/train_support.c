@@ -28,8 +28,15 @@ static void copy_weights(train_job *j, const gt_trainer *t) {
     const gt_params *p[2] = {&t->g.params, &t->d.params};
     j->n_weights = p[0]->numel + p[1]->numel;
     j->weights = malloc((size_t)j->n_weights * sizeof(float));
-    memcpy(j->weights, p[0]->data, (size_t)p[0]->numel * sizeof(float));
-    memcpy(j->weights + p[0]->numel, p[1]->data, (size_t)p[1]->numel * sizeof(float));
+    memcpy(j->weights, p[0]->flat->data, (size_t)p[0]->numel * sizeof(float));
+    memcpy(j->weights + p[0]->numel, p[1]->flat->data, (size_t)p[1]->numel * sizeof(float));
+    j->n_g_grads = p[0]->numel_trainable;
+    j->n_g_weights = p[0]->numel;
+    j->n_grads = p[0]->numel_trainable + p[1]->numel_trainable;
+    j->grads = malloc((size_t)j->n_grads * sizeof(float));
+    memcpy(j->grads, p[0]->flat_grad->data, (size_t)j->n_g_grads * sizeof(float));
+    memcpy(j->grads + j->n_g_grads, p[1]->flat_grad->data,
+           (size_t)p[1]->numel_trainable * sizeof(float));
 }
 
 static int train_in_current_context(train_job *j, gt_error *err) {
@@ -74,7 +81,18 @@ void *train_job_thread(void *arg) {
 
 void train_job_free(train_job *j) {
     free(j->weights);
-    j->weights = NULL;
+    free(j->grads);
+    j->weights = j->grads = NULL;
+}
+
+double max_diff_scaled(const float *a, const float *b, int64_t from, int64_t to) {
+    double worst = 0, scale = 0;
+    for (int64_t i = from; i < to; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= worst)) worst = d;
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return scale > 0 ? worst / scale : worst;
 }
 
 bool train_jobs_identical(const train_job *a, const train_job *b) {

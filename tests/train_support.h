@@ -19,6 +19,10 @@ typedef struct train_job {
     int rc;            /* 0 when built and stepped without error */
     float *weights;    /* G's then D's parameters and buffers (malloc'd) */
     int64_t n_weights;
+    float *grads;      /* G's then D's last gradients (G's step, D's last step; malloc'd) */
+    int64_t n_grads;
+    int64_t n_g_grads; /* how many of them are G's */
+    int64_t n_g_weights; /* how many weights are G's (its trainables first, then its buffers) */
     double g_loss, d_loss;  /* the last step's losses */
 } train_job;
 
@@ -31,6 +35,8 @@ void train_job_free(train_job *j);
 bool train_jobs_identical(const train_job *a, const train_job *b);
 /* Largest |a - b| / max(1, |b|) over the weights. */
 double train_jobs_max_rel_diff(const train_job *a, const train_job *b);
+/* Largest |a - b| over x[from, to), divided by the largest |b| there (0 when b is all 0). */
+double max_diff_scaled(const float *a, const float *b, int64_t from, int64_t to);
 bool have_fashion_mnist(void);
 
 #endif

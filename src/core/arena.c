@@ -17,12 +17,13 @@ struct gt_arena {
     gt_block *head;     /* the block being filled */
     gt_block *first;    /* all blocks, in creation order */
     size_t block_bytes;
+    const gt_backend *be; /* whose memory the blocks are: the context's at creation */
 };
 
-static gt_block *block_new(size_t size) {
+static gt_block *block_new(const gt_backend *be, size_t size) {
     gt_block *b = malloc(sizeof *b);
     GT_CHECK(b != NULL, "out of memory (arena block header)");
-    b->mem = aligned_alloc(GT_ALIGN, (size + GT_ALIGN - 1) / GT_ALIGN * GT_ALIGN);
+    b->mem = be->alloc((size + GT_ALIGN - 1) / GT_ALIGN * GT_ALIGN);
     GT_CHECK(b->mem != NULL, "out of memory: arena block of %zu bytes", size);
     b->size = size;
     b->used = 0;
@@ -34,6 +35,7 @@ gt_arena *gt_arena_new(size_t block_bytes) {
     gt_arena *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (arena)");
     a->block_bytes = block_bytes < 4096 ? 4096 : block_bytes;
+    a->be = gt_be();
     return a;
 }
 
@@ -41,7 +43,7 @@ void gt_arena_free(gt_arena *a) {
     if (!a) return;
     for (gt_block *b = a->first; b;) {
         gt_block *next = b->next;
-        free(b->mem);
+        a->be->free(b->mem);
         free(b);
         b = next;
     }
@@ -59,7 +61,7 @@ void *gt_arena_alloc(gt_arena *a, size_t bytes) {
         b->used = 0;
     }
     if (!b || b->used + need > b->size) {
-        gt_block *nb = block_new(need > a->block_bytes ? need : a->block_bytes);
+        gt_block *nb = block_new(a->be, need > a->block_bytes ? need : a->block_bytes);
         if (b) {
             nb->next = b->next;
             b->next = nb;

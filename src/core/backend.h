@@ -62,6 +62,13 @@ typedef struct gt_backend {
     void (*rand_uniform)(float *y, int64_t n, uint64_t key, uint64_t counter, float lo, float hi);
     void (*rand_normal)(float *y, int64_t n, uint64_t key, uint64_t counter, float mean,
                         float std);
+    /* Fused in-place updates of n elements (the formulas of src/core/engine.h). */
+    void (*adam_update)(float *x, float *m, float *v, const float *g, int64_t n, float b1,
+                        float omb1, float b2, float omb2, float wd, float eps, float bc2_sqrt,
+                        float neg_step);
+    void (*sgd_update)(float *x, float *buf, const float *g, int64_t n, float wd, float carry,
+                       float neg_lr);
+    void (*lerp)(float *s, const float *c, int64_t n, float a, float b);
 } gt_backend;
 
 /* The registered backends (backends.def): their tables, and lookup by name. */

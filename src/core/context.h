@@ -4,8 +4,7 @@
 #ifndef GT_CONTEXT_H
 #define GT_CONTEXT_H
 
-#include "core/backend.h"
-#include "gantry.h"
+#include "core/internal.h"
 
 #define GT_PROFILE_MAX_REGIONS 32
 #define GT_OP_SLOTS 64 /* >= GT_OP_COUNT (checked in context.c) */

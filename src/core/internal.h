@@ -6,15 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Core and the backends see a tensor's memory pointer (gantry.h hides it from everyone else). */
+#ifndef GT_BACKEND_SIDE
+#define GT_BACKEND_SIDE 1
+#endif
 #include "core/backend.h"
+#include "core/engine.h"
 #include "gantry.h"
-
-/* Programmer errors: print file:line and abort (the library never calls exit()). */
-#define GT_CHECK(cond, ...)                                                          \
-    do {                                                                             \
-        if (!(cond)) gt_fail_(__FILE__, __LINE__, __VA_ARGS__);                      \
-    } while (0)
-_Noreturn void gt_fail_(const char *file, int line, const char *fmt, ...);
 
 typedef enum {
 #define GT_OP(id, name, arity, bw) GT_OP_##id,
@@ -53,7 +51,6 @@ const gt_backend *gt_be(void);
 void *gt_ws_(void);
 
 /* ---- runtime (runtime.c) ---- */
-void *gt_step_alloc_(size_t bytes);
 /* Records a node for `out` if grad mode is on and an input requires grad; returns the node
  * (so the caller can set attributes) or NULL when nothing was recorded. */
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
@@ -73,7 +70,6 @@ gt_tensor *gt_new_like_(const gt_tensor *t);                  /* contiguous, sam
 gt_tensor *gt_view_(gt_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
                     int64_t offset);                          /* header sharing base's data */
 void gt_set_contiguous_strides_(gt_tensor *t);
-int64_t gt_shape_numel_(int ndim, const int64_t *shape);
 int gt_norm_axis_(int axis, int ndim);                        /* negative axes from the end */
 /* The contiguous data of x: x->data if contiguous, else a fresh copy (not recorded). */
 const float *gt_contiguous_data_(const gt_tensor *x);

@@ -47,7 +47,24 @@ gt_tensor *gt_new_like_(const gt_tensor *t) { return gt_new_(t->ndim, t->shape);
 
 gt_tensor *gt_tensor_new_in(gt_arena *a, int ndim, const int64_t *shape) {
     gt_tensor *t = tensor_in(a, ndim, shape);
-    memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    gt_be()->fill(t->data, 0.0f, t->numel);
+    return t;
+}
+
+gt_tensor *gt_view_in(gt_arena *a, gt_tensor *base, int64_t offset, int ndim,
+                      const int64_t *shape) {
+    GT_CHECK(ndim >= 0 && ndim <= GT_MAX_DIMS, "ndim %d not in [0, %d]", ndim, GT_MAX_DIMS);
+    int64_t n = gt_shape_numel_(ndim, shape);
+    GT_CHECK(gt_is_contiguous(base) && offset >= 0 && offset + n <= base->numel,
+             "view of %lld elements at %lld outside a contiguous base of %lld", (long long)n,
+             (long long)offset, (long long)base->numel);
+    gt_tensor *t = gt_arena_alloc(a, sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = n;
+    gt_set_contiguous_strides_(t);
+    t->data = base->data + offset;
     return t;
 }
 
@@ -82,8 +99,29 @@ gt_tensor *gt_scalar(float value) { return gt_full(0, NULL, value); }
 
 gt_tensor *gt_from_data(int ndim, const int64_t *shape, const float *data) {
     gt_tensor *t = gt_new_(ndim, shape);
-    memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    gt_be()->upload(t->data, data, (size_t)t->numel * sizeof(float));
     return t;
+}
+
+void gt_copy_from(gt_tensor *t, const float *src) {
+    GT_CHECK(gt_is_contiguous(t), "copy_from: tensor must be contiguous");
+    gt_be()->upload(t->data, src, (size_t)t->numel * sizeof(float));
+}
+
+void gt_assign(gt_tensor *dst, const gt_tensor *src) {
+    GT_CHECK(gt_is_contiguous(dst) && dst->numel == src->numel,
+             "assign: destination must be contiguous with %lld elements, has %lld",
+             (long long)src->numel, (long long)dst->numel);
+    if (gt_is_contiguous(src))
+        gt_be()->copy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else
+        gt_be()->copy_strided(dst->data, src->data, src->stride, src->ndim, src->shape);
+}
+
+gt_tensor *gt_clone(const gt_tensor *t) {
+    gt_tensor *c = gt_new_(t->ndim, t->shape);
+    gt_assign(c, t);
+    return c;
 }
 
 gt_tensor *gt_param_new(gt_arena *model, int ndim, const int64_t *shape) {
@@ -129,7 +167,9 @@ float gt_get(const gt_tensor *t, const int64_t *index) {
                  (long long)index[i], i);
         off += index[i] * t->stride[i];
     }
-    return t->data[off];
+    float v;
+    gt_be()->download(&v, t->data + off, sizeof v);
+    return v;
 }
 
 float gt_item(const gt_tensor *t) {
@@ -139,10 +179,7 @@ float gt_item(const gt_tensor *t) {
 }
 
 void gt_copy_to(float *dst, const gt_tensor *t) {
-    if (gt_is_contiguous(t))
-        memcpy(dst, t->data, (size_t)t->numel * sizeof(float));
-    else
-        gt_be()->copy_strided(dst, t->data, t->stride, t->ndim, t->shape);
+    gt_be()->download(dst, gt_contiguous_data_(t), (size_t)t->numel * sizeof(float));
 }
 
 void gt_zero_grad(gt_tensor *t) {

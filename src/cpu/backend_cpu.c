@@ -69,4 +69,7 @@ const gt_backend gt_backend_cpu = {
     .scatter_add = gt_cpu_scatter_add,
     .rand_uniform = gt_cpu_rand_uniform,
     .rand_normal = gt_cpu_rand_normal,
+    .adam_update = gt_cpu_adam_update,
+    .sgd_update = gt_cpu_sgd_update,
+    .lerp = gt_cpu_lerp,
 };

@@ -166,6 +166,16 @@ void gt_cpu_rand_uniform(float *y, int64_t n, uint64_t key, uint64_t counter, fl
 /* y[i] ~ N(mean, std^2) by Box-Muller on lane pairs (0,1) and (2,3) of each block. */
 void gt_cpu_rand_normal(float *y, int64_t n, uint64_t key, uint64_t counter, float mean, float std);
 
+/* ---- Fused in-place updates (update.c), float32 in PyTorch's order --------------------------
+ * Adam: g' = g + wd x; m = b1 m + omb1 g'; v = b2 v + omb2 g' g'; x += neg_step m / (sqrt(v) /
+ * bc2_sqrt + eps). SGD: g' = g + wd x; buf = carry buf + g'; x += neg_lr buf. lerp: s = a s + b c. */
+void gt_cpu_adam_update(float *x, float *m, float *v, const float *g, int64_t n, float b1,
+                        float omb1, float b2, float omb2, float wd, float eps, float bc2_sqrt,
+                        float neg_step);
+void gt_cpu_sgd_update(float *x, float *buf, const float *g, int64_t n, float wd, float carry,
+                       float neg_lr);
+void gt_cpu_lerp(float *s, const float *c, int64_t n, float a, float b);
+
 /* ---- Threads ---------------------------------------------------------------------------- */
 int gt_cpu_threads(void);
 

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "cpu/cpu.h"
+#include "core/engine.h"
 #include "data/data.h"
 
 struct gt_loader {
@@ -40,7 +39,7 @@ static void loader_shuffle(int64_t *perm, int64_t n, uint64_t seed, uint64_t e) 
             uint64_t blk = (uint64_t)k / 2;
             const uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)e,
                                      (uint32_t)(e >> 32)};
-            gt_cpu_philox4x32_10(w, ctr, key);
+            gt_philox4x32_10(w, ctr, key);
         }
         int lane = 2 * (int)(k % 2);
         uint64_t u = (uint64_t)w[lane] << 32 | w[lane + 1];

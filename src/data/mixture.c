@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "cpu/cpu.h"
 #include "data/registry.h"
 
 #define MIX_PI GT_PI
@@ -61,7 +60,7 @@ static int32_t mix_point(const float *centres, int modes, float sigma, uint64_t 
     const uint32_t ctr[4] = {(uint32_t)i, (uint32_t)((uint64_t)i >> 32), ~0u, ~0u};
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     uint32_t w[4];
-    gt_cpu_philox4x32_10(w, ctr, key);
+    gt_philox4x32_10(w, ctr, key);
     int32_t m = (int32_t)((((uint64_t)w[0] << 32) | w[1]) % (uint64_t)modes);
     double u1 = ((w[2] >> 8) + 1) * 0x1p-24, theta = 2.0 * MIX_PI * (w[3] >> 8) * 0x1p-24;
     double r = sqrt(-2.0 * log(u1));

@@ -5,7 +5,6 @@
  * function of (seed, i) alone. */
 #include <string.h>
 
-#include "cpu/cpu.h"
 #include "data/registry.h"
 #include "eval/classifier.h" /* the feature network's path */
 
@@ -26,7 +25,7 @@ gt_dataset *gt_data_make_stacked(const gt_dataset *base, int64_t n, uint64_t see
     uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     for (int64_t i = 0; i < n; i++) {
         uint32_t ctr[4] = {(uint32_t)i, (uint32_t)((uint64_t)i >> 32), 0xFFFFFFFEu, 0xFFFFFFFFu}, r[4];
-        gt_cpu_philox4x32_10(r, ctr, key);
+        gt_philox4x32_10(r, ctr, key);
         int32_t label = 0;
         for (int ch = 0; ch < 3; ch++) {
             int64_t src = (int64_t)(r[ch] % (uint32_t)base->n);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "eval/classifier.h"
 #include "io/safetensors.h"
 #include "nn/layers.h"
@@ -31,7 +31,7 @@ struct gt_classifier {
 /* Kaiming normal weights for ReLU nets, zero biases: a function of seed only. */
 static void init_weights(gt_classifier *c, uint64_t seed) {
     gt_rng rng = gt_rng_seed(seed);
-    memset(c->params.data, 0, (size_t)c->params.numel * sizeof(float));
+    gt_fill(c->params.flat, 0.0f);
     for (int i = 0; i < c->params.n; i++)
         if (c->params.spec[i].ndim > 1) gt_init_tensor(c->params.t[i], GT_INIT_KAIMING, 0, 0, &rng);
     c->test_accuracy = -1;
@@ -91,8 +91,10 @@ void gt_classifier_features(gt_classifier *c, const float *x, int64_t n, float *
         gt_tensor *feat;
         gt_tensor *logits = forward(c, &f, gt_from_data(4, shape, x + start * CLS_PIXELS), &feat); /* [m,10] */
         if (features) gt_copy_to(features + start * GT_CLASSIFIER_FEATURES, feat);
+        float *lg = pred_class ? gt_step_alloc_((size_t)logits->numel * sizeof *lg) : NULL;
+        if (lg) gt_copy_to(lg, logits);
         for (int64_t i = 0; pred_class && i < m; i++)
-            pred_class[start + i] = argmax(logits->data + i * GT_CLASSIFIER_CLASSES, GT_CLASSIFIER_CLASSES);
+            pred_class[start + i] = argmax(lg + i * GT_CLASSIFIER_CLASSES, GT_CLASSIFIER_CLASSES);
         gt_step_end();
     }
     gt_grad_set(prev);
@@ -134,8 +136,10 @@ static int check_data(const gt_dataset *ds, const char *role, gt_error *err) {
  * cross-entropy -1/B sum_i log softmax(logits_i)[y_i], taken through a one-hot mask. */
 static float train_step(gt_classifier *c, gt_optim *o, const float *x, const int32_t *y, int64_t b) {
     int64_t xs[4] = {b, 1, GT_CLASSIFIER_SIDE, GT_CLASSIFIER_SIDE}, ms[2] = {b, GT_CLASSIFIER_CLASSES};
-    gt_tensor *onehot = gt_zeros(2, ms);
-    for (int64_t i = 0; i < b; i++) onehot->data[i * GT_CLASSIFIER_CLASSES + y[i]] = 1;
+    float *hot = gt_step_alloc_((size_t)(b * GT_CLASSIFIER_CLASSES) * sizeof *hot);
+    memset(hot, 0, (size_t)(b * GT_CLASSIFIER_CLASSES) * sizeof *hot);
+    for (int64_t i = 0; i < b; i++) hot[i * GT_CLASSIFIER_CLASSES + y[i]] = 1;
+    gt_tensor *onehot = gt_from_data(2, ms, hot);
     gt_fwd f = gt_fwd_of(&c->params, true);
     gt_tensor *logp = gt_log_softmax(forward(c, &f, gt_from_data(4, xs, x), NULL), 1);
     gt_tensor *loss = gt_mul_scalar(gt_sum_all(gt_mul(logp, onehot)), -1.0f / (float)b);
@@ -210,8 +214,7 @@ int gt_classifier_save(const gt_classifier *c, const char *path, gt_error *err) 
     else snprintf(acc, sizeof acc, "%.4f", c->test_accuracy);
     gt_st_writer *w = gt_st_writer_new();
     for (int i = 0; i < c->params.n; i++)
-        gt_st_writer_add(w, c->params.spec[i].name, c->params.spec[i].ndim, c->params.spec[i].shape,
-                         c->params.t[i]->data);
+        gt_st_writer_add_tensor(w, c->params.spec[i].name, c->params.t[i]);
     gt_st_writer_meta(w, "format", CLS_FORMAT);
     gt_st_writer_meta(w, "architecture", GT_CLASSIFIER_ARCH);
     gt_st_writer_meta(w, "feature_size", feat);
@@ -312,8 +315,7 @@ int gt_classifier_load(gt_classifier *c, const char *path, gt_error *err) {
     int rc = check_file(c, f, path, &acc, err);
     if (rc == 0) {
         for (int i = 0; i < c->params.n; i++)
-            memcpy(c->params.t[i]->data, gt_st_find(f, c->params.spec[i].name)->data,
-                   (size_t)c->params.spec[i].numel * sizeof(float));
+            gt_copy_from(c->params.t[i], gt_st_find(f, c->params.spec[i].name)->data);
         const char *recipe = gt_st_meta(f, "recipe");
         snprintf(c->recipe, sizeof c->recipe, "%s", recipe ? recipe : "");
         c->test_accuracy = acc;

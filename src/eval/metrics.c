@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "cpu/cpu.h"
+#include "core/engine.h"
 #include "eval/linalg.h"
 
 #define STATS_CHUNK 256   /* rows centred into double at a time for the covariance */
@@ -121,7 +120,7 @@ double gt_fid(const gt_gauss_stats *a, const gt_gauss_stats *b) {
 /* A uniform draw from [0, n): 64 Philox bits modulo n (bias below n / 2^64, negligible). */
 static int64_t draw_below(uint64_t key, uint64_t counter, int64_t n) {
     uint32_t w[4];
-    gt_cpu_philox4x32(w, counter, key);
+    gt_philox4x32(w, counter, key);
     return (int64_t)((((uint64_t)w[0] << 32) | w[1]) % (uint64_t)n);
 }
 
@@ -143,7 +142,7 @@ static void draw_subset(const float *x, int64_t n, int d, int64_t m, uint64_t se
  * SGEMM; the kernel is summed in double, per row in parallel, then over rows in order. */
 static double kernel_sum(const float *x, int64_t m, const float *y, int64_t n, int d, int same,
                          float *gram, double *row_sums) {
-    gt_cpu_sgemm(0, 1, m, n, d, 1.0f / (float)d, x, d, y, d, 0.0f, gram, n);
+    gt_host_sgemm(0, 1, m, n, d, 1.0f / (float)d, x, d, y, d, 0.0f, gram, n);
 #pragma omp parallel for schedule(static) if (m * n > PAR_MIN)
     for (int64_t i = 0; i < m; i++) {
         double s = 0.0;
@@ -240,7 +239,7 @@ static void pr_set_free(pr_set *s) {
 /* gram[rows, b.n] = a rows [i0, i0 + rows) times b^T. */
 static void gram_block(const pr_set *a, int64_t i0, int64_t rows, const pr_set *b, int d,
                        float *gram) {
-    gt_cpu_sgemm(0, 1, rows, b->n, d, 1.0f, a->x + i0 * d, d, b->x, d, 0.0f, gram, b->n);
+    gt_host_sgemm(0, 1, rows, b->n, d, 1.0f, a->x + i0 * d, d, b->x, d, 0.0f, gram, b->n);
 }
 
 /* The k-th smallest squared distance from row i to the others in g (skipping self). */

@@ -5,7 +5,7 @@
  * create_graph, so G's update differentiates through it (second order through the synthesis). */
 #include <math.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "gan/gan.h"
 
 gt_tensor *gt_path_length_penalty(const gt_model *g, const gt_fwd *f, gt_tensor *ws, gt_tensor *y,

@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "base/base.h"
-#include "core/internal.h"
+#include "core/engine.h"
 #include "gan/gan.h"
 
 #define GP_NORM_EPS 1e-12f /* inside the square root: a finite gradient at a zero gradient */

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "gan/gan.h"
 
 void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_optim *opt_d,
@@ -66,7 +66,7 @@ double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
     for (int i = 0; i < p->n; i++)
         if (p->spec[i].kind == GT_PARAM_TRAINABLE) in[n++] = p->t[i];
     gt_grad(1, &loss, NULL, n, in, g, false);
-    for (int i = 0; i < n; i++) gt_copy_to(in[i]->grad->data, g[i]);
+    for (int i = 0; i < n; i++) gt_assign(in[i]->grad, g[i]);
     return gt_params_grad_norm(p);
 }
 

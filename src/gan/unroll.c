@@ -5,7 +5,7 @@
  * (create_graph), so G's gradient flows through all K updates. The surrogate mode records
  * nothing of the updates: G then sees only the K-th D's answer, the first-order variant most
  * implementations use. */
-#include "core/internal.h"
+#include "core/engine.h"
 #include "gan/gan.h"
 
 /* The starting point: the live trainables (their values at this step), and buffers copied into
@@ -14,7 +14,7 @@ static gt_tensor **start_weights(const gt_params *p) {
     gt_tensor **w = gt_step_alloc_((size_t)p->n * sizeof *w);
     for (int i = 0; i < p->n; i++) {
         const gt_param_spec *s = &p->spec[i];
-        w[i] = s->kind == GT_PARAM_TRAINABLE ? p->t[i] : gt_from_data(s->ndim, s->shape, p->t[i]->data);
+        w[i] = s->kind == GT_PARAM_TRAINABLE ? p->t[i] : gt_clone(p->t[i]);
     }
     return w;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "io/atomic.h"
 #include "io/config_table.h"
 

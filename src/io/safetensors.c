@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "io/atomic.h"
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
@@ -28,6 +28,8 @@ struct gt_st_writer {
     gt_st_kv *meta;
     int n_meta, cap_meta;
     bool oom;  /* an allocation in add or meta failed: reported by write */
+    float **copies;  /* host copies of tensors added with gt_st_writer_add_tensor */
+    int n_copies, cap_copies;
 };
 
 struct gt_st_file {
@@ -178,8 +180,23 @@ static void free_meta(gt_st_kv *meta, int n) {
     free(meta);
 }
 
+/* A host copy of t that lives as long as the writer, then added as data. */
+void gt_st_writer_add_tensor(gt_st_writer *w, const char *name, const gt_tensor *t) {
+    float *copy = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *copy);
+    if (!copy || !grow((void **)&w->copies, &w->cap_copies, w->n_copies + 1, sizeof *w->copies)) {
+        free(copy);
+        w->oom = true;
+        return;
+    }
+    gt_copy_to(copy, t);
+    w->copies[w->n_copies++] = copy;
+    gt_st_writer_add(w, name, t->ndim, t->shape, copy);
+}
+
 void gt_st_writer_free(gt_st_writer *w) {
     if (!w) return;
+    for (int i = 0; i < w->n_copies; i++) free(w->copies[i]);
+    free(w->copies);
     free_meta(w->meta, w->n_meta);
     free(w->t);
     free(w);

@@ -25,6 +25,8 @@ gt_st_writer *gt_st_writer_new(void);
 /* data is referenced, not copied, until gt_st_writer_write; name is copied. */
 void gt_st_writer_add(gt_st_writer *w, const char *name, int ndim, const int64_t *shape,
                       const float *data);
+/* t's elements (copied now, from the backend's memory) under name, with t's shape. */
+void gt_st_writer_add_tensor(gt_st_writer *w, const char *name, const gt_tensor *t);
 void gt_st_writer_meta(gt_st_writer *w, const char *key, const char *value);  /* both copied */
 /* Writes the file atomically (an earlier file survives any failure). Names must be unique,
  * shorter than GT_ST_NAME_MAX and not "__metadata__". */

@@ -2,7 +2,7 @@
  * layers.Attention: 1x1 convs theta, phi (to C/8) and g (to C/2), 2x2 max pooling on phi and g,
  * softmax over the pooled positions, a 1x1 conv back to C, and a residual scaled by gamma
  * (a trainable scalar starting at 0). Composed of core ops: it differentiates to any order. */
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 #include <stdio.h>

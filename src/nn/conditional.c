@@ -3,7 +3,7 @@
  * with D's penultimate features (Miyato and Koyama 2018, "cGANs with Projection Discriminator").
  * The labels of a forward come through gt_fwd.labels. Composed of core ops (gather, batch norm):
  * both differentiate to any order. */
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 gt_cbn_layer gt_cbn_declare(gt_params *p, const char *name, int64_t channels, int64_t classes) {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/model.h"
 
 #define DCGAN_MAX_BLOCKS 5

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 int gt_init_parse(const char *name, gt_init *out) {
@@ -48,12 +48,16 @@ static void init_orthogonal(gt_tensor *w, gt_rng *rng) {
     int64_t r = tall ? cols : rows, c = tall ? rows : cols;
     gt_tensor *g = gt_rand_normal(rng, 1, &w->numel, 0, 1);
     double *a = malloc((size_t)(r * c) * sizeof *a);
-    GT_CHECK(a != NULL, "out of memory (orthogonal init)");
-    for (int64_t i = 0; i < r * c; i++) a[i] = g->data[i];
+    float *host = malloc((size_t)w->numel * sizeof *host);
+    GT_CHECK(a != NULL && host != NULL, "out of memory (orthogonal init)");
+    gt_copy_to(host, g);
+    for (int64_t i = 0; i < r * c; i++) a[i] = host[i];
     orthonormal_rows(a, r, c);
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
-            w->data[i * cols + j] = (float)(tall ? a[j * c + i] : a[i * c + j]);
+            host[i * cols + j] = (float)(tall ? a[j * c + i] : a[i * c + j]);
+    gt_copy_from(w, host);
+    free(host);
     free(a);
 }
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 
 gt_fwd gt_fwd_of(gt_params *p, bool train) {
     return (gt_fwd){.t = p->t, .params = p, .train = train};

@@ -1,7 +1,7 @@
 /* Layers that let D look at a whole batch: minibatch standard deviation (Karras et al. 2018,
  * ProGAN, with StyleGAN2's channel groups) and minibatch discrimination (Salimans et al. 2016).
  * Both are compositions of core ops, so they differentiate to any order. */
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 gt_tensor *gt_mbstd_forward(const gt_mbstd_layer *l, gt_tensor *x) {

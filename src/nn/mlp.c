@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/model.h"
 
 #define MLP_MAX_DEPTH 16

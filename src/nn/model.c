@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 
 static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp,
                                                    &gt_family_progressive, &gt_family_resnet,

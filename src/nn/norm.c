@@ -4,7 +4,7 @@
  * differentiate to any order, batch statistics included. */
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 gt_batchnorm_layer gt_batchnorm_declare(gt_params *p, const char *name, int64_t channels) {
@@ -31,7 +31,7 @@ static void blend_into(gt_tensor *running, gt_tensor *batch, double momentum) {
     gt_tensor *b = gt_reshape(gt_detach(batch), 1, &running->numel);
     gt_tensor *r = gt_add(gt_mul_scalar(running, (float)(1 - momentum)),
                           gt_mul_scalar(b, (float)momentum));
-    gt_copy_to(running->data, r);
+    gt_assign(running, r);
     gt_grad_set(prev);
 }
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 
 void gt_params_init(gt_params *p) { memset(p, 0, sizeof *p); }
 
@@ -39,15 +39,8 @@ int gt_params_declare_part(gt_params *p, const char *layer, const char *part, in
     return gt_params_declare(p, name, ndim, shape, kind);
 }
 
-static gt_tensor *view_of(gt_arena *a, float *base, const gt_param_spec *s) {
-    gt_tensor *t = gt_arena_alloc(a, sizeof *t);
-    memset(t, 0, sizeof *t);
-    t->ndim = s->ndim;
-    memcpy(t->shape, s->shape, sizeof t->shape);
-    t->numel = s->numel;
-    gt_set_contiguous_strides_(t);
-    t->data = base + s->offset;
-    return t;
+static gt_tensor *view_of(gt_arena *a, gt_tensor *base, const gt_param_spec *s) {
+    return gt_view_in(a, base, s->offset, s->ndim, s->shape);
 }
 
 void gt_params_finalize(gt_params *p, gt_arena *arena) {
@@ -63,18 +56,15 @@ void gt_params_finalize(gt_params *p, gt_arena *arena) {
         if (pass == 0) p->numel_trainable = off;
     }
     p->numel = off;
-    p->data = gt_arena_alloc(arena, (size_t)(off ? off : 1) * sizeof(float));
-    p->grad = gt_arena_alloc(arena, (size_t)(p->numel_trainable ? p->numel_trainable : 1) *
-                                        sizeof(float));
-    memset(p->data, 0, (size_t)off * sizeof(float));
-    memset(p->grad, 0, (size_t)p->numel_trainable * sizeof(float));
+    p->flat = gt_tensor_new_in(arena, 1, &p->numel);               /* zeroed */
+    p->flat_grad = gt_tensor_new_in(arena, 1, &p->numel_trainable);
     p->t = malloc((size_t)(p->n ? p->n : 1) * sizeof *p->t);
     GT_CHECK(p->t != NULL, "out of memory (parameter tensors)");
     for (int i = 0; i < p->n; i++) {
-        p->t[i] = view_of(arena, p->data, &p->spec[i]);
+        p->t[i] = view_of(arena, p->flat, &p->spec[i]);
         if (p->spec[i].kind == GT_PARAM_TRAINABLE) {
             p->t[i]->requires_grad = true;
-            p->t[i]->grad = view_of(arena, p->grad, &p->spec[i]);
+            p->t[i]->grad = view_of(arena, p->flat_grad, &p->spec[i]);
         }
     }
     p->finalized = true;
@@ -87,7 +77,7 @@ void gt_params_clone(gt_params *dst, const gt_params *src, gt_arena *arena) {
         gt_params_declare(dst, src->spec[i].name, src->spec[i].ndim, src->spec[i].shape,
                           src->spec[i].kind);
     gt_params_finalize(dst, arena);
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    gt_assign(dst->flat, src->flat);
 }
 
 void gt_params_release(gt_params *p) {
@@ -102,12 +92,13 @@ int gt_params_find(const gt_params *p, const char *name) {
     return -1;
 }
 
-void gt_params_zero_grad(gt_params *p) {
-    memset(p->grad, 0, (size_t)p->numel_trainable * sizeof(float));
-}
+void gt_params_zero_grad(gt_params *p) { gt_fill(p->flat_grad, 0.0f); }
 
+/* Summed in double, in order, on a host copy (the step's scratch holds it). */
 double gt_params_grad_norm(const gt_params *p) {
+    float *g = gt_step_alloc_((size_t)p->numel_trainable * sizeof *g);
+    gt_copy_to(g, p->flat_grad);
     double s = 0;
-    for (int64_t i = 0; i < p->numel_trainable; i++) s += (double)p->grad[i] * p->grad[i];
+    for (int64_t i = 0; i < p->numel_trainable; i++) s += (double)g[i] * g[i];
     return sqrt(s);
 }

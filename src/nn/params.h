@@ -25,9 +25,9 @@ typedef struct gt_params {
     int n;                          /* entries */
     int cap;
     gt_param_spec *spec;            /* [n] */
-    gt_tensor **t;                  /* [n] views into data; trainables have ->grad into grad */
-    float *data;                    /* [numel]: trainables first, then buffers */
-    float *grad;                    /* [numel_trainable] */
+    gt_tensor **t;                  /* [n] views into flat; trainables have ->grad into flat_grad */
+    gt_tensor *flat;                /* [numel]: trainables first, then buffers */
+    gt_tensor *flat_grad;           /* [numel_trainable] */
     int64_t numel, numel_trainable;
     bool finalized;
 } gt_params;

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/model.h"
 
 #define PROG_MAX_LEVELS 7   /* 4x4 .. 256x256 */

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/model.h"
 
 #define RESNET_MAX_BLOCKS 4

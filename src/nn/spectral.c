@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 #define SN_EPS 1e-12f
@@ -29,10 +29,13 @@ gt_sn gt_sn_declare(gt_params *p, int w, int rows_axis, int iterations) {
 void gt_sn_init_u(gt_tensor *u, gt_rng *rng) {
     GT_CHECK(gt_is_contiguous(u), "spectral norm: u must be contiguous");
     gt_fill_normal(rng, u, 0, 1);
+    float *host = gt_step_alloc_((size_t)u->numel * sizeof *host);
+    gt_copy_to(host, u);
     double ss = 0;
-    for (int64_t i = 0; i < u->numel; i++) ss += (double)u->data[i] * u->data[i];
+    for (int64_t i = 0; i < u->numel; i++) ss += (double)host[i] * host[i];
     float norm = fmaxf((float)sqrt(ss), SN_EPS);
-    for (int64_t i = 0; i < u->numel; i++) u->data[i] /= norm;
+    for (int64_t i = 0; i < u->numel; i++) host[i] /= norm;
+    gt_copy_from(u, host);
 }
 
 /* x / max(||x||_2, eps) (as PyTorch's F.normalize). */
@@ -84,6 +87,6 @@ gt_tensor *gt_sn_weight(const gt_sn *sn, const gt_fwd *f, gt_tensor *w) {
     gt_tensor *u = f->t[sn->u], *u_new = NULL;
     gt_tensor *uv = gt_sn_power_iteration(w, u, sn->rows_axis, f->train ? sn->iterations : 0,
                                           f->train ? &u_new : NULL);
-    if (u_new) gt_copy_to(u->data, u_new); /* the persistent u advances (training forwards only) */
+    if (u_new) gt_assign(u, u_new); /* the persistent u advances (training forwards only) */
     return gt_sn_apply(w, uv);
 }

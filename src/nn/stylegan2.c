@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/model.h"
 
 #define SG_MAX_LEVELS 7       /* 4x4 .. 256x256 */
@@ -213,7 +213,10 @@ static void sg_init(gt_model *m, gt_rng *rng) {
     gt_params *p = &m->params;
     for (int i = 0; i < a->n_mapping; i++) {
         gt_tensor *w = p->t[a->mapping[i].w];
-        for (int64_t j = 0; j < w->numel; j++) w->data[j] /= (float)m->spec.mapping_lr_mul;
+        float *host = gt_step_alloc_((size_t)w->numel * sizeof *host);
+        gt_copy_to(host, w);
+        for (int64_t j = 0; j < w->numel; j++) host[j] /= (float)m->spec.mapping_lr_mul;
+        gt_copy_from(w, host);
     }
     gt_fill_normal(rng, p->t[a->konst], 0, 1);
     for (int k = 0; k < a->levels; k++) {
@@ -303,7 +306,7 @@ static gt_tensor *mapping_impl(const gt_model *m, const gt_fwd *f, gt_tensor *z,
         bool prev = gt_grad_set(false);
         gt_tensor *mean = gt_mean(gt_detach(w), 1, (int[]){0}, false);
         gt_tensor *next = gt_add(mean, gt_mul_scalar(gt_sub(avg, mean), SG_W_AVG_BETA));
-        gt_copy_to(avg->data, next);
+        gt_assign(avg, next);
         gt_grad_set(prev);
     }
     gt_tensor *ws = broadcast(m, w);
@@ -343,11 +346,12 @@ static gt_tensor *sg_mapping(const gt_model *m, const gt_fwd *f, gt_tensor *z) {
     gt_tensor *ws = mapping_impl(m, f, z, true);
     if (!random_styles(m, f) || m->spec.style_mixing <= 0 || m->num_ws < 2) return ws;
     bool prev = gt_grad_set(false);
-    gt_tensor *u = gt_rand_uniform(m->style_rng, 1, (int64_t[]){2}, 0.0f, 1.0f);
-    gt_tensor *z2 = u->data[0] < m->spec.style_mixing ? gt_rand_normal(m->style_rng, 2, z->shape, 0, 1) : NULL;
+    float u[2];
+    gt_copy_to(u, gt_rand_uniform(m->style_rng, 1, (int64_t[]){2}, 0.0f, 1.0f));
+    gt_tensor *z2 = u[0] < m->spec.style_mixing ? gt_rand_normal(m->style_rng, 2, z->shape, 0, 1) : NULL;
     gt_grad_set(prev);
     if (!z2) return ws;
-    int cut = 1 + (int)(u->data[1] * (float)(m->num_ws - 1));
+    int cut = 1 + (int)(u[1] * (float)(m->num_ws - 1));
     if (cut >= m->num_ws) cut = m->num_ws - 1;
     gt_tensor *parts[2] = {gt_slice(ws, 1, 0, cut),
                            gt_slice(mapping_impl(m, f, z2, false), 1, cut, m->num_ws)};

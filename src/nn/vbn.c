@@ -2,7 +2,7 @@
  * with the statistics of a fixed reference batch plus itself. The reference latents are a buffer
  * of G's table; G runs on [z_ref; z] and every VBN layer splits its input at N_ref rows. The
  * statistics are ops on the current activations, so gradients flow through them. */
-#include "core/internal.h"
+#include "core/engine.h"
 #include "nn/layers.h"
 
 gt_vbn_ref gt_vbn_ref_declare(gt_params *p, int64_t n, int64_t z_dim) {

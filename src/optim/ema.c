@@ -3,13 +3,8 @@
  * whose buffers (batch-norm running statistics) are copied verbatim. */
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "optim/internal.h"
-
-/* clang reports every `omp simd` loop it leaves scalar, which all are at -O1 (sanitizer builds). */
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Wpass-failed"
-#endif
 
 void gt_ema_init(gt_ema *e, const gt_params *src, double decay, int64_t start, gt_arena *arena) {
     GT_CHECK(decay >= 0.0 && decay <= 1.0, "ema: decay %g must lie in [0, 1]", decay);
@@ -20,22 +15,24 @@ void gt_ema_init(gt_ema *e, const gt_params *src, double decay, int64_t start, g
     e->updates = 0;
 }
 
-static void ema_blend(float *restrict s, const float *restrict c, int64_t n, double decay) {
-    const float d = (float)decay, omd = (float)(1.0 - decay);
-#pragma omp parallel for simd schedule(static) if (n > GT_OPTIM_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) s[i] = d * s[i] + omd * c[i];
+/* Views of the trainable and buffer ranges of a table's flat storage (step arena). */
+static gt_tensor *trainables(const gt_params *p) {
+    return gt_view_in(gt_step_arena(), p->flat, 0, 1, &p->numel_trainable);
+}
+static gt_tensor *buffers(const gt_params *p) {
+    int64_t n = p->numel - p->numel_trainable;
+    return gt_view_in(gt_step_arena(), p->flat, p->numel_trainable, 1, &n);
 }
 
 void gt_ema_update(gt_ema *e, const gt_params *src) {
     gt_params *s = &e->shadow;
     GT_CHECK(src->n == s->n && src->numel == s->numel && src->numel_trainable == s->numel_trainable,
              "ema: the source table does not match the shadow's layout");
-    int64_t nt = s->numel_trainable;
     if (e->updates < e->start)
-        memcpy(s->data, src->data, (size_t)nt * sizeof(float));
+        gt_assign(trainables(s), trainables(src));
     else
-        ema_blend(s->data, src->data, nt, e->decay);
-    memcpy(s->data + nt, src->data + nt, (size_t)(s->numel - nt) * sizeof(float));
+        gt_lerp_(trainables(s), trainables(src), (float)e->decay, (float)(1.0 - e->decay));
+    gt_assign(buffers(s), buffers(src));
     e->updates++;
 }
 

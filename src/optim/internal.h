@@ -5,8 +5,6 @@
 
 #include "optim/optim.h"
 
-/* Up to this many elements a fused update runs on the calling thread. */
-#define GT_OPTIM_PAR_MIN ((int64_t)1 << 15)
 
 /* The lr of update number step (0-based) under cfg's schedule. */
 double gt_optim_lr_at_(const gt_optim_cfg *cfg, int64_t step);

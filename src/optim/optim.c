@@ -3,7 +3,7 @@
  * copies of the moments that an unrolled GAN advances K times). */
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "optim/internal.h"
 
 static void check_cfg(const gt_optim_cfg *c) {
@@ -25,10 +25,8 @@ static void check_cfg(const gt_optim_cfg *c) {
              (long long)c->total_steps);
 }
 
-static float *zeroed_state(gt_arena *arena, int64_t n) {
-    float *s = gt_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof *s);
-    memset(s, 0, (size_t)n * sizeof *s);
-    return s;
+static gt_tensor *zeroed_state(gt_arena *arena, int64_t n) {
+    return gt_tensor_new_in(arena, 1, &n);
 }
 
 void gt_optim_init(gt_optim *o, gt_params *p, const gt_optim_cfg *cfg, gt_arena *arena) {
@@ -50,13 +48,15 @@ void gt_optim_step(gt_optim *o) {
     o->step++;
 }
 
-/* Step-arena tensors holding state[spec's range] for every trainable entry; NULL for buffers. */
-static gt_tensor **state_tensors(const gt_params *p, const float *state) {
-    gt_tensor **t = gt_arena_alloc(gt_step_arena(), (size_t)(p->n ? p->n : 1) * sizeof *t);
+/* Step-arena copies of state[spec's range] for every trainable entry; NULL for buffers. */
+static gt_tensor **state_tensors(const gt_params *p, gt_tensor *state) {
+    gt_arena *step = gt_step_arena();
+    gt_tensor **t = gt_arena_alloc(step, (size_t)(p->n ? p->n : 1) * sizeof *t);
     for (int i = 0; i < p->n; i++) {
         const gt_param_spec *s = &p->spec[i];
-        t[i] = s->kind == GT_PARAM_TRAINABLE ? gt_from_data(s->ndim, s->shape, state + s->offset)
-                                             : NULL;
+        t[i] = s->kind == GT_PARAM_TRAINABLE
+                   ? gt_clone(gt_view_in(step, state, s->offset, s->ndim, s->shape))
+                   : NULL;
     }
     return t;
 }

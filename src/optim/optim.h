@@ -26,7 +26,7 @@ typedef struct gt_optim {
     gt_optim_cfg cfg;
     gt_params *params;
     /* [numel_trainable] in the model arena: Adam's moments; SGD's momentum buffer in m (v NULL) */
-    float *m, *v;
+    gt_tensor *m, *v;
     int64_t step;  /* updates done */
 } gt_optim;
 

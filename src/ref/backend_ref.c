@@ -62,4 +62,7 @@ const gt_backend gt_backend_ref = {
     .scatter_add = gt_ref_scatter_add,
     .rand_uniform = gt_ref_rand_uniform,
     .rand_normal = gt_ref_rand_normal,
+    .adam_update = gt_ref_adam_update,
+    .sgd_update = gt_ref_sgd_update,
+    .lerp = gt_ref_lerp,
 };

@@ -14,6 +14,14 @@ void gt_ref_conv2d(const gt_conv_geom *g, float *y, const float *x, const float 
 void gt_ref_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w);
 void gt_ref_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y);
 
+/* update.c */
+void gt_ref_adam_update(float *x, float *m, float *v, const float *g, int64_t n, float b1,
+                        float omb1, float b2, float omb2, float wd, float eps, float bc2_sqrt,
+                        float neg_step);
+void gt_ref_sgd_update(float *x, float *buf, const float *g, int64_t n, float wd, float carry,
+                       float neg_lr);
+void gt_ref_lerp(float *s, const float *c, int64_t n, float a, float b);
+
 /* pool.c */
 void gt_ref_avg_pool2d(const gt_pool_geom *g, float *y, const float *x);
 void gt_ref_avg_pool2d_adjoint(const gt_pool_geom *g, float *x, const float *y);

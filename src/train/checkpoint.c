@@ -19,17 +19,16 @@ static void add_table(gt_st_writer *w, const char *prefix, const gt_params *p) {
     char name[GT_ST_NAME_MAX];
     for (int i = 0; i < p->n; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, p->spec[i].name);
-        gt_st_writer_add(w, name, p->spec[i].ndim, p->spec[i].shape, p->t[i]->data);
+        gt_st_writer_add_tensor(w, name, p->t[i]);
     }
 }
 
 static void add_moments(gt_st_writer *w, const char *prefix, const gt_optim *o) {
     char name[GT_ST_NAME_MAX];
-    int64_t n = o->params->numel_trainable;
     snprintf(name, sizeof name, "%sm", prefix);
-    if (o->m) gt_st_writer_add(w, name, 1, &n, o->m);
+    if (o->m) gt_st_writer_add_tensor(w, name, o->m);
     snprintf(name, sizeof name, "%sv", prefix);
-    if (o->v) gt_st_writer_add(w, name, 1, &n, o->v);
+    if (o->v) gt_st_writer_add_tensor(w, name, o->v);
 }
 
 static void meta_u64(gt_st_writer *w, const char *key, uint64_t v) {
@@ -112,7 +111,7 @@ int gt_checkpoint_config(const char *path, gt_config *cfg, gt_error *err) {
 
 /* Copies one tensor of the file into dst after checking it exists with the expected shape. */
 static int restore_tensor(const gt_st_file *f, const char *path, const char *name, int ndim,
-                          const int64_t *shape, float *dst, gt_error *err) {
+                          const int64_t *shape, gt_tensor *dst, gt_error *err) {
     const gt_st_tensor *s = gt_st_find(f, name);
     if (!s) return gt_error_set(err, "checkpoint %s: tensor '%s' missing (the architecture differs "
                                      "from the one that wrote it?)", path, name);
@@ -127,7 +126,7 @@ static int restore_tensor(const gt_st_file *f, const char *path, const char *nam
         return gt_error_set(err, "checkpoint %s: tensor '%s' has shape [%s], the configured "
                                  "architecture needs [%s]", path, name, got, want);
     }
-    memcpy(dst, s->data, (size_t)s->numel * sizeof(float));
+    gt_copy_from(dst, s->data);
     return 0;
 }
 
@@ -136,7 +135,7 @@ static int restore_table(const gt_st_file *f, const char *path, const char *pref
     char name[GT_ST_NAME_MAX];
     for (int i = 0; i < p->n; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, p->spec[i].name);
-        if (restore_tensor(f, path, name, p->spec[i].ndim, p->spec[i].shape, p->t[i]->data, err) < 0)
+        if (restore_tensor(f, path, name, p->spec[i].ndim, p->spec[i].shape, p->t[i], err) < 0)
             return -1;
     }
     return 0;

@@ -205,9 +205,31 @@ static int train(session *s, gt_error *err) {
     return rc;
 }
 
+/* The run's context, on the backend train.backend names (empty: the default). */
+static gt_ctx *run_context(const gt_config *cfg, gt_error *err) {
+    const char *name = cfg->train_backend[0] ? cfg->train_backend : NULL;
+    gt_error why;
+    gt_ctx *ctx = gt_ctx_new(name, &why);
+    if (!ctx) gt_error_set(err, "train.backend: %s", why.msg);
+    return ctx;
+}
+
+static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt_error *err);
+
+/* The whole run happens in a context of its own: its tensors, tape and scratch are the run's. */
 int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
-    gt_trainer t;
     memset(out, 0, sizeof *out);
+    gt_ctx *ctx = run_context(req->cfg, err);
+    if (!ctx) return -1;
+    gt_ctx *prev = gt_ctx_use(ctx);
+    int rc = run_in_context(req, out, err);
+    gt_ctx_use(prev);
+    gt_ctx_free(ctx);
+    return rc;
+}
+
+static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
+    gt_trainer t;
     if (start(req, &t, err) < 0) return -1;
     session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log))};
     gt_run_eval_init(&s.ev, &t.cfg);

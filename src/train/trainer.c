@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "core/engine.h"
 #include "data/registry.h"
 
 uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
@@ -211,9 +211,10 @@ static gt_tensor *next_real_batch(void *ctx, const int32_t **labels) {
 /* Labels of n fakes, uniform over the classes, drawn from the latent stream (step arena). */
 static const int32_t *draw_fake_labels(gt_trainer *t, int64_t n) {
     int32_t *y = gt_step_alloc_((size_t)n * sizeof *y);
-    gt_tensor *u = gt_rand_uniform(&t->rng, 1, &n, 0.0f, 1.0f);
+    float *u = gt_step_alloc_((size_t)n * sizeof *u);
+    gt_copy_to(u, gt_rand_uniform(&t->rng, 1, &n, 0.0f, 1.0f));
     for (int64_t i = 0; i < n; i++) {
-        int k = (int)(u->data[i] * (float)t->n_classes);
+        int k = (int)(u[i] * (float)t->n_classes);
         y[i] = k < t->n_classes ? k : t->n_classes - 1;
     }
     return y;
@@ -324,8 +325,8 @@ static int attach_data(gt_trainer *t, gt_error *err) {
     int64_t buffers = 0;
     gt_params *nets[3];
     for (int i = 0, n = networks(t, nets); i < n; i++) buffers += nets[i]->numel - nets[i]->numel_trainable;
-    t->buffers_backup = malloc((size_t)(buffers + 1) * sizeof(float));
-    GT_CHECK(t->real && t->buffers_backup, "out of memory (real batch)");
+    t->buffers_backup = gt_tensor_new_in(t->arena, 1, &buffers);
+    GT_CHECK(t->real, "out of memory (real batch)");
     return 0;
 }
 
@@ -377,13 +378,15 @@ static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape) {
 /* Copies the buffers (batch-norm statistics: everything after the trainables) of every
  * network into the backup (to_backup) or back from it. */
 static void copy_buffers(gt_trainer *t, bool to_backup) {
-    float *b = t->buffers_backup;
+    gt_arena *step = gt_step_arena();
+    int64_t at = 0;
     gt_params *nets[3];
     for (int i = 0, n = networks(t, nets); i < n; i++) {
-        float *live = nets[i]->data + nets[i]->numel_trainable;
-        size_t n = (size_t)(nets[i]->numel - nets[i]->numel_trainable);
-        memcpy(to_backup ? b : live, to_backup ? live : b, n * sizeof(float));
-        b += n;
+        int64_t len = nets[i]->numel - nets[i]->numel_trainable;
+        gt_tensor *live = gt_view_in(step, nets[i]->flat, nets[i]->numel_trainable, 1, &len);
+        gt_tensor *saved = gt_view_in(step, t->buffers_backup, at, 1, &len);
+        gt_assign(to_backup ? saved : live, to_backup ? live : saved);
+        at += len;
     }
 }
 
@@ -397,9 +400,8 @@ static gt_grow_state grow_apply(gt_trainer *t) {
 
 /* Zeroes an optimizer's moments and step count (a new resolution, ProGAN's reset). */
 static void optim_reset(gt_optim *o) {
-    size_t n = (size_t)o->params->numel_trainable;
-    if (o->m) memset(o->m, 0, n * sizeof(float));
-    if (o->v) memset(o->v, 0, n * sizeof(float));
+    if (o->m) gt_fill(o->m, 0.0f);
+    if (o->v) gt_fill(o->v, 0.0f);
     o->step = 0;
 }
 
@@ -496,6 +498,5 @@ void gt_trainer_free(gt_trainer *t) {
     gt_dataset_free(t->data);
     free(t->real);
     free(t->real_labels);
-    free(t->buffers_backup);
     memset(t, 0, sizeof *t);
 }

@@ -24,7 +24,7 @@ typedef struct gt_trainer {
     gt_rng rng;               /* latent draws during training */
     int64_t step;             /* completed generator steps */
     float *real;              /* [batch, c, h, w] staging for a real batch */
-    float *buffers_backup;    /* G's then the critics' buffers before the current step */
+    gt_tensor *buffers_backup; /* G's then the critics' buffers before the current step (arena) */
     char warnings[1024];      /* advice on the configuration, one per line ("" when none) */
     /* Progressive growing (G and D of the progressive family): the schedule, the real images
      * D has seen (its clock, checkpointed) and the level the optimizers were last reset at. */

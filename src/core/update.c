@@ -1,0 +1,28 @@
+/* The fused in-place updates of optimizers and EMA (engine.h), through the backend table. */
+#include "core/internal.h"
+
+static void check_flat(const char *what, const gt_tensor *a, const gt_tensor *b) {
+    GT_CHECK(gt_is_contiguous(a) && gt_is_contiguous(b) && a->numel == b->numel,
+             "%s: tensors must be contiguous with equal sizes (%lld, %lld)", what,
+             (long long)a->numel, (long long)b->numel);
+}
+
+void gt_adam_update_(gt_tensor *x, gt_tensor *m, gt_tensor *v, const gt_tensor *g,
+                     const gt_adam_coef *k) {
+    check_flat("adam update", x, m);
+    check_flat("adam update", x, v);
+    check_flat("adam update", x, g);
+    gt_be()->adam_update(x->data, m->data, v->data, g->data, x->numel, k->b1, k->omb1, k->b2,
+                         k->omb2, k->wd, k->eps, k->bc2_sqrt, k->neg_step);
+}
+
+void gt_sgd_update_(gt_tensor *x, gt_tensor *buf, const gt_tensor *g, const gt_sgd_coef *k) {
+    check_flat("sgd update", x, buf);
+    check_flat("sgd update", x, g);
+    gt_be()->sgd_update(x->data, buf->data, g->data, x->numel, k->wd, k->carry, k->neg_lr);
+}
+
+void gt_lerp_(gt_tensor *s, const gt_tensor *c, float a, float b) {
+    check_flat("lerp", s, c);
+    gt_be()->lerp(s->data, c->data, s->numel, a, b);
+}
