@@ -13,11 +13,15 @@ ifeq ($(SAN),1)
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
   OPT     := -O1 -g -fno-omit-frame-pointer $(SANFLAGS)
   BUILD   ?= build-san
+  DEBUG   := 1
 else
   BUILD   ?= build
 endif
 CFLAGS  ?=
-CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -DGT_DATADIR='"$(PREFIX)/share/gantry"'
+# DEBUG=1 (implied by SAN=1): debug checks in the library, e.g. in-place writes that a recorded
+# op's backward still needs (src/core/debug.c).
+DEBUG   ?=
+CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -DGT_DATADIR='"$(PREFIX)/share/gantry"' $(if $(DEBUG),-DGT_DEBUG=1)
 ALLCFLAGS := $(WARN) $(OPT) -fPIC -fopenmp $(CFLAGS)
 LDLIBS  := -lpng -lz -linih -lcjson -lpthread -lm -fopenmp $(SANFLAGS)
 

@@ -114,6 +114,13 @@ const char *gt_backend_default(void);   /* GANTRY_BACKEND if set, else "cpu" */
 /* 0 if a backend has that name, else -1 with a message listing the names. */
 int gt_backend_check(const char *name, gt_error *err);
 
+/* Runs fn(arg) and returns its result; when memory runs out inside it (an arena block, the
+ * tape), the work unwinds to here instead and gt_try returns -1 with err saying what could not
+ * be allocated: the context's step is ended (its tensors are gone), grad mode is restored, and
+ * objects fn was building or updating may be half done (free them, do not use them). Without an
+ * enclosing gt_try, running out of memory aborts with that message. */
+int gt_try(int (*fn)(void *arg), void *arg, gt_error *err);
+
 /* ---- The step and grad mode ----------------------------------------------------------- */
 /* Ends a step: forgets the tape and resets the step arena (tensors of the step die). */
 void gt_step_end(void);

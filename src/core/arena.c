@@ -7,6 +7,24 @@
 
 #define GT_ALIGN 64
 
+/* Under AddressSanitizer a reset arena's memory is poisoned and each allocation unpoisons what
+ * it hands out, so a tensor used after gt_step_end is reported where it is read. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GT_ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GT_ARENA_ASAN 1
+#endif
+#endif
+#ifdef GT_ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 typedef struct gt_block {
     struct gt_block *next;
     size_t size, used;
@@ -22,18 +40,22 @@ struct gt_arena {
 
 static gt_block *block_new(const gt_backend *be, size_t size) {
     gt_block *b = malloc(sizeof *b);
-    GT_CHECK(b != NULL, "out of memory (arena block header)");
+    if (!b) gt_oom_(sizeof *b, "an arena block header");
     b->mem = be->alloc((size + GT_ALIGN - 1) / GT_ALIGN * GT_ALIGN);
-    GT_CHECK(b->mem != NULL, "out of memory: arena block of %zu bytes", size);
+    if (!b->mem) {
+        free(b);
+        gt_oom_(size, "an arena block");
+    }
     b->size = size;
     b->used = 0;
     b->next = NULL;
+    POISON(b->mem, size);
     return b;
 }
 
 gt_arena *gt_arena_new(size_t block_bytes) {
     gt_arena *a = calloc(1, sizeof *a);
-    GT_CHECK(a != NULL, "out of memory (arena)");
+    if (!a) gt_oom_(sizeof *a, "an arena");
     a->block_bytes = block_bytes < 4096 ? 4096 : block_bytes;
     a->be = gt_be();
     return a;
@@ -43,6 +65,7 @@ void gt_arena_free(gt_arena *a) {
     if (!a) return;
     for (gt_block *b = a->first; b;) {
         gt_block *next = b->next;
+        UNPOISON(b->mem, b->size);
         a->be->free(b->mem);
         free(b);
         b = next;
@@ -73,11 +96,15 @@ void *gt_arena_alloc(gt_arena *a, size_t bytes) {
     a->head = b;
     void *p = b->mem + b->used;
     b->used += need;
+    UNPOISON(p, need);
     return p;
 }
 
 void gt_arena_reset(gt_arena *a) {
-    for (gt_block *b = a->first; b; b = b->next) b->used = 0;
+    for (gt_block *b = a->first; b; b = b->next) {
+        POISON(b->mem, b->size);
+        b->used = 0;
+    }
     a->head = a->first;
 }
 

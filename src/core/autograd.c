@@ -68,6 +68,7 @@ static void run_walk(size_t len) {
         gt_node *n = gt_tape_(&now)[i];
         gt_tensor *dy = n->out->grad_acc_;
         if (!dy || !depends(n->out)) continue;
+        gt_check_unchanged_(n);
         gt_tensor **d = n->n_in <= 8 ? dx : gt_step_alloc_((size_t)n->n_in * sizeof *d);
         memset(d, 0, (size_t)n->n_in * sizeof *d);
         gt_op_backward_(n->op)(n, dy, d);

@@ -2,6 +2,8 @@
  * uses until it picks its own. A context's memory (step arena, tape, workspace) is made on
  * first use and given back by gt_runtime_free or gt_ctx_free. */
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +75,9 @@ static void ctx_release(gt_ctx *c) {
     free(c->tape);
     c->tape = NULL;
     c->tape_len = c->tape_cap = 0;
+    free(c->writes.w);
+    c->writes.w = NULL;
+    c->writes.len = c->writes.cap = 0;
 }
 
 static _Thread_local gt_ctx *current;
@@ -119,6 +124,38 @@ const char *gt_backend_default(void) {
 void gt_runtime_free(void) { ctx_release(gt_ctx_()); }
 
 const gt_backend *gt_be(void) { return gt_ctx_()->be; }
+
+/* ---- running out of memory ---------------------------------------------------------------- */
+
+_Noreturn void gt_oom_(size_t bytes, const char *what) {
+    gt_ctx *c = gt_ctx_();
+    snprintf(c->oom_msg, sizeof c->oom_msg,
+             "out of memory: %s of %zu bytes (%.1f MiB) could not be allocated on the %s "
+             "backend; try a smaller batch (train.batch) or narrower networks "
+             "(model.g.width, model.d.width)",
+             what, bytes, (double)bytes / (1 << 20), c->be->name);
+    if (c->oom_jmp) longjmp(*c->oom_jmp, 1);
+    gt_fail_(__FILE__, __LINE__, "%s", c->oom_msg);
+}
+
+int gt_try(int (*fn)(void *arg), void *arg, gt_error *err) {
+    gt_ctx *c = gt_ctx_();
+    jmp_buf here;
+    jmp_buf *volatile outer = c->oom_jmp;
+    volatile bool grad = c->grad_enabled;
+    if (setjmp(here)) {
+        /* unwound from gt_oom_: the step's tensors are dropped, the walk and mode restored */
+        c->oom_jmp = outer;
+        c->walk.active = false;
+        c->grad_enabled = grad;
+        gt_step_end();
+        return gt_error_set(err, "%s", c->oom_msg);
+    }
+    c->oom_jmp = &here;
+    int rc = fn(arg);
+    c->oom_jmp = outer;
+    return rc;
+}
 
 void *gt_ws_(void) {
     gt_ctx *c = gt_ctx_();

@@ -4,6 +4,8 @@
 #ifndef GT_CONTEXT_H
 #define GT_CONTEXT_H
 
+#include <setjmp.h>
+
 #include "core/internal.h"
 
 #define GT_PROFILE_MAX_REGIONS 32
@@ -26,6 +28,20 @@ typedef struct gt_profiler {
     double last; /* seconds at the last event */
 } gt_profiler;
 
+/* In-place writes since the step began (debug builds, GT_DEBUG): what was overwritten and when,
+ * so that a backward walk can tell a node whose input changed after it was recorded. */
+typedef struct gt_write {
+    uint64_t when;          /* the write counter after this write */
+    const float *lo, *hi;   /* the memory written, [lo, hi) */
+    const char *what;       /* "assign", "adam update", ... */
+} gt_write;
+
+typedef struct gt_write_log {
+    uint64_t counter;       /* in-place writes so far (never reset: nodes compare against it) */
+    gt_write *w;
+    size_t len, cap;
+} gt_write_log;
+
 struct gt_ctx {
     const gt_backend *be;   /* the kernels and memory of this context */
     void *ws;               /* the backend's workspace (scratch it keeps between calls), or NULL */
@@ -35,6 +51,9 @@ struct gt_ctx {
     bool grad_enabled;
     gt_walk walk;
     gt_profiler prof;
+    gt_write_log writes;
+    jmp_buf *oom_jmp;       /* where running out of memory unwinds to (gt_try), or NULL */
+    char oom_msg[512];
 };
 
 /* The calling thread's context (the process default when the thread has none). */

@@ -34,6 +34,7 @@ struct gt_node {
     const int64_t *idx;      /* gather/scatter indices, or NULL */
     int64_t attr[16];        /* integer attributes (axes, paddings, geometry, ...) */
     float fattr[2];          /* scalar attributes */
+    uint64_t born;           /* the in-place write counter when recorded (debug builds) */
 };
 
 /* A backward rule: given the node and dy (the output's gradient, same shape), sets dx[k] for
@@ -50,11 +51,31 @@ gt_backward_fn gt_op_backward_(gt_op_id op);
 const gt_backend *gt_be(void);
 void *gt_ws_(void);
 
+/* ---- running out of memory (context.c) ---- */
+/* Memory for `what` (bytes) could not be had: unwinds to the innermost gt_try of the context
+ * with a message, or aborts with it when there is none. Never call it inside an OpenMP region. */
+_Noreturn void gt_oom_(size_t bytes, const char *what);
+
 /* ---- runtime (runtime.c) ---- */
 /* Records a node for `out` if grad mode is on and an input requires grad; returns the node
  * (so the caller can set attributes) or NULL when nothing was recorded. */
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
 gt_node *const *gt_tape_(size_t *len);
+
+/* ---- in-place writes (debug.c): checked in builds with GT_DEBUG, free otherwise ---- */
+#ifdef GT_DEBUG
+/* Notes that t's memory is being overwritten in place (what: the writer, a string literal). */
+void gt_note_write_(const gt_tensor *t, const char *what);
+/* Aborts when an input or saved tensor of n was overwritten after n was recorded. */
+void gt_check_unchanged_(const gt_node *n);
+uint64_t gt_write_counter_(void);
+void gt_write_log_clear_(void);
+#else
+#define gt_write_log_clear_() ((void)0)
+#define gt_note_write_(t, what) ((void)(t), (void)(what))
+#define gt_check_unchanged_(n) ((void)(n))
+#define gt_write_counter_() ((uint64_t)0)
+#endif
 
 /* ---- profiling (profile.c) ---- *//* Charges the time since the last event to op (called by gt_record_ for every op). */
 void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in);

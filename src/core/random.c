@@ -9,12 +9,14 @@ static void advance(gt_rng *rng, int64_t n) { rng->counter += (uint64_t)(n + 3) 
 
 void gt_fill_uniform(gt_rng *rng, gt_tensor *t, float lo, float hi) {
     GT_CHECK(gt_is_contiguous(t), "fill_uniform: tensor must be contiguous");
+    gt_note_write_(t, "fill_uniform");
     gt_be()->rand_uniform(t->data, t->numel, rng->key, rng->counter, lo, hi);
     advance(rng, t->numel);
 }
 
 void gt_fill_normal(gt_rng *rng, gt_tensor *t, float mean, float std) {
     GT_CHECK(gt_is_contiguous(t), "fill_normal: tensor must be contiguous");
+    gt_note_write_(t, "fill_normal");
     gt_be()->rand_normal(t->data, t->numel, rng->key, rng->counter, mean, std);
     advance(rng, t->numel);
 }

@@ -31,6 +31,7 @@ void *gt_step_alloc_(size_t bytes) { return gt_arena_alloc(gt_step_arena(), byte
 void gt_step_end(void) {
     gt_ctx *c = gt_ctx_();
     c->tape_len = 0;
+    gt_write_log_clear_();
     if (c->step) gt_arena_reset(c->step);
 }
 
@@ -54,7 +55,7 @@ static void tape_push(gt_ctx *c, gt_node *n) {
     if (c->tape_len == c->tape_cap) {
         size_t cap = c->tape_cap ? 2 * c->tape_cap : 1024;
         gt_node **t = realloc(c->tape, cap * sizeof *t);
-        GT_CHECK(t != NULL, "out of memory (tape of %zu nodes)", cap);
+        if (!t) gt_oom_(cap * sizeof *t, "the tape");
         c->tape = t;
         c->tape_cap = cap;
     }
@@ -69,7 +70,7 @@ gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in)
     for (int k = 0; k < n_in; k++) any = any || (in[k] && in[k]->requires_grad);
     if (!any) return NULL;
     gt_node *n = gt_step_alloc_(sizeof *n);
-    *n = (gt_node){.op = op, .n_in = n_in, .out = out};
+    *n = (gt_node){.op = op, .n_in = n_in, .out = out, .born = gt_write_counter_()};
     n->in = gt_step_alloc_((size_t)n_in * sizeof *n->in);
     for (int k = 0; k < n_in; k++) n->in[k] = in[k];
     out->node = n;

@@ -90,6 +90,7 @@ gt_tensor *gt_full(int ndim, const int64_t *shape, float value) {
 
 void gt_fill(gt_tensor *t, float value) {
     GT_CHECK(gt_is_contiguous(t), "fill: tensor must be contiguous");
+    gt_note_write_(t, "fill");
     gt_be()->fill(t->data, value, t->numel);
 }
 
@@ -105,6 +106,7 @@ gt_tensor *gt_from_data(int ndim, const int64_t *shape, const float *data) {
 
 void gt_copy_from(gt_tensor *t, const float *src) {
     GT_CHECK(gt_is_contiguous(t), "copy_from: tensor must be contiguous");
+    gt_note_write_(t, "copy_from");
     gt_be()->upload(t->data, src, (size_t)t->numel * sizeof(float));
 }
 
@@ -112,6 +114,7 @@ void gt_assign(gt_tensor *dst, const gt_tensor *src) {
     GT_CHECK(gt_is_contiguous(dst) && dst->numel == src->numel,
              "assign: destination must be contiguous with %lld elements, has %lld",
              (long long)src->numel, (long long)dst->numel);
+    gt_note_write_(dst, "assign");
     if (gt_is_contiguous(src))
         gt_be()->copy(dst->data, src->data, (size_t)src->numel * sizeof(float));
     else
@@ -183,5 +186,6 @@ void gt_copy_to(float *dst, const gt_tensor *t) {
 }
 
 void gt_zero_grad(gt_tensor *t) {
+    if (t->grad) gt_note_write_(t->grad, "zero_grad");
     if (t->grad) gt_be()->fill(t->grad->data, 0.0f, t->grad->numel);
 }

@@ -12,6 +12,9 @@ void gt_adam_update_(gt_tensor *x, gt_tensor *m, gt_tensor *v, const gt_tensor *
     check_flat("adam update", x, m);
     check_flat("adam update", x, v);
     check_flat("adam update", x, g);
+    gt_note_write_(x, "adam update");
+    gt_note_write_(m, "adam update");
+    gt_note_write_(v, "adam update");
     gt_be()->adam_update(x->data, m->data, v->data, g->data, x->numel, k->b1, k->omb1, k->b2,
                          k->omb2, k->wd, k->eps, k->bc2_sqrt, k->neg_step);
 }
@@ -19,10 +22,13 @@ void gt_adam_update_(gt_tensor *x, gt_tensor *m, gt_tensor *v, const gt_tensor *
 void gt_sgd_update_(gt_tensor *x, gt_tensor *buf, const gt_tensor *g, const gt_sgd_coef *k) {
     check_flat("sgd update", x, buf);
     check_flat("sgd update", x, g);
+    gt_note_write_(x, "sgd update");
+    gt_note_write_(buf, "sgd update");
     gt_be()->sgd_update(x->data, buf->data, g->data, x->numel, k->wd, k->carry, k->neg_lr);
 }
 
 void gt_lerp_(gt_tensor *s, const gt_tensor *c, float a, float b) {
     check_flat("lerp", s, c);
+    gt_note_write_(s, "lerp");
     gt_be()->lerp(s->data, c->data, s->numel, a, b);
 }

@@ -20,7 +20,21 @@ typedef struct {
     gt_trainer *t;
     gt_run_eval ev;
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
+    bool out_of_memory;       /* a step ran out of memory: the trainer may be half updated */
 } session;
+
+/* One training step under gt_try, so that running out of memory is an error, not an abort. */
+typedef struct {
+    gt_trainer *t;
+    gt_step_stats *st;
+    bool finite;
+} step_call;
+
+static int step_in_try(void *arg) {
+    step_call *c = arg;
+    c->finite = gt_trainer_step(c->t, c->st);
+    return 0;
+}
 
 static bool stop_requested(const session *s) { return s->req->stop && *s->req->stop; }
 
@@ -107,7 +121,12 @@ static int run_steps(session *s, gt_error *err) {
     double budget = c->train_max_minutes * 60;
     while (t->step < c->train_steps && !stop_requested(s) &&
            !(budget > 0 && gt_monotonic_s() - start > budget)) {
-        if (!gt_trainer_step(t, &st)) {
+        step_call call = {t, &st, false};
+        if (gt_try(step_in_try, &call, err) < 0) {
+            s->out_of_memory = true;
+            return -1;
+        }
+        if (!call.finite) {
             diverged(s, &st, err);
             return -1;
         }
@@ -174,6 +193,23 @@ static void print_profile(FILE *log, int64_t steps) {
             flop / total * 1e-9);
 }
 
+/* gt_trainer_init under gt_try: networks too large for memory are an error, not an abort. */
+typedef struct {
+    gt_trainer *t;
+    const gt_config *cfg;
+    gt_error *err;
+} init_call;
+
+static int init_in_try(void *arg) {
+    init_call *c = arg;
+    return gt_trainer_init(c->t, c->cfg, true, c->err);
+}
+
+static int build_trainer(gt_trainer *t, const gt_config *cfg, gt_error *err) {
+    init_call call = {t, cfg, err};
+    return gt_try(init_in_try, &call, err);
+}
+
 /* The trainer of the request, restored when resuming, with its run folder prepared. */
 static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
     char ckpt[4096];
@@ -182,7 +218,7 @@ static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
         return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
                                  "choose another --out", req->dir, ckpt, req->dir);
     if (req->cfg->train_threads > 0) omp_set_num_threads((int)req->cfg->train_threads);
-    if (gt_trainer_init(t, req->cfg, true, err) < 0) return -1;
+    if (build_trainer(t, req->cfg, err) < 0) return -1;
     /* the run folder is written only once the run is known to be good: a failed resume
      * leaves config.ini as it was */
     if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) ||
@@ -239,9 +275,12 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     gt_run_eval_free(&s.ev);
     if (rc == 0) {
         rc = finish(&s, err);
-    } else {
+    } else if (!s.out_of_memory) {
         gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
         if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
+    } else {
+        fprintf(req->log, "gantry: the step that ran out of memory may have updated part of the "
+                          "networks, so no checkpoint is written; the last periodic one stands\n");
     }
     out->steps = (long long)t.step;
     out->finished = rc == 0 && !stop_requested(&s);
