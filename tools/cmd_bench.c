@@ -164,7 +164,7 @@ static int wgangp28_setup(bench_run *r, gt_error *err) {
     double penalty = 2 * sum_macs(&dc, 0) + 3 * backward_flop(&dc, false, true);
     r->flop_per_step = gan_step_flop(&gc, &dc, r->batch) + (double)r->batch * penalty;
     if (gan_setup(r, &g, &d, err) < 0) return -1;
-    r->gan.loss.kind = GT_LOSS_WGAN;
+    r->gan.loss.kind = &gt_loss_wgan;
     r->gan.penalty.gp = 10;
     return 0;
 }

@@ -125,7 +125,7 @@ static gt_optim_cfg optim_cfg(const gt_config *c, net_id n) {
 
 /* The tricks of the [loss], [penalty] and [noise] sections. */
 static void configure_tricks(gt_gan *gan, const gt_config *c) {
-    gan->loss.kind = (gt_loss_kind)gt_loss_kind_parse(c->loss_type);
+    gan->loss.kind = gt_loss_find(c->loss_type);
     gan->loss.drift = c->loss_drift;
     gan->loss.d2gan_alpha = c->loss_d2gan_alpha;
     gan->loss.d2gan_beta = c->loss_d2gan_beta;
