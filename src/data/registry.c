@@ -1,11 +1,15 @@
 /* The dataset registry (registry.h). */
 #include "data/registry.h"
 
+#include <pthread.h>
 #include <string.h>
 
+#include "base/base.h"
+
 static const gt_dataset_kind *const kinds[] = {
-    &gt_dataset_fashion_mnist, &gt_dataset_mnist, &gt_dataset_png,
-    &gt_dataset_ring,          &gt_dataset_grid,  &gt_dataset_stacked_fashion_mnist,
+#define GT_DATASET(name) &gt_dataset_##name,
+#include "data/datasets.def"
+#undef GT_DATASET
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -15,11 +19,15 @@ const gt_dataset_kind *gt_dataset_kind_find(const char *name) {
     return NULL;
 }
 
+static const char *kind_name_at(size_t i) { return kinds[i]->name; }
+
+static char names[512];
+static void join_names(void) { gt_join_names(names, sizeof names, N_KINDS, kind_name_at, "|"); }
+
+/* Joined once: jobs on several threads may configure at once. */
 const char *gt_dataset_kind_names(void) {
-    static char names[512];
-    if (!names[0])
-        for (size_t i = 0, n = 0; i < N_KINDS; i++)
-            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? "|" : "", kinds[i]->name);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, join_names);
     return names;
 }
 

@@ -2,15 +2,19 @@
  * and optional normalisation layers. */
 #include "nn/model.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "core/internal.h"
 
-static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp,
-                                                   &gt_family_progressive, &gt_family_resnet,
-                                                   &gt_family_stylegan2};
+static const gt_model_family *const families[] = {
+#define GT_FAMILY(name) &gt_family_##name,
+#include "nn/families.def"
+#undef GT_FAMILY
+};
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
 const gt_model_family *gt_model_family_find(const char *name) {
@@ -23,11 +27,15 @@ const char *gt_net_spec_section(const gt_net_spec *s) {
     return s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
 }
 
+static const char *family_name_at(size_t i) { return families[i]->name; }
+
+static char names[256];
+static void join_names(void) { gt_join_names(names, sizeof names, N_FAMILIES, family_name_at, "|"); }
+
+/* Joined once: jobs on several threads may configure at once. */
 const char *gt_model_family_names(void) {
-    static char names[256];
-    if (!names[0])
-        for (size_t i = 0, n = 0; i < N_FAMILIES; i++)
-            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? "|" : "", families[i]->name);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, join_names);
     return names;
 }
 

@@ -95,12 +95,10 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
 void gt_model_release(gt_model *m);
 gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
 
-/* Families (registered in model.c). */
-extern const gt_model_family gt_family_dcgan;
-extern const gt_model_family gt_family_mlp;
-extern const gt_model_family gt_family_progressive;
-extern const gt_model_family gt_family_resnet;
-extern const gt_model_family gt_family_stylegan2;
+/* Families, one per line of families.def (model.c builds the registry from it). */
+#define GT_FAMILY(name) extern const gt_model_family gt_family_##name;
+#include "nn/families.def"
+#undef GT_FAMILY
 
 /* Shared by families: an optional normalisation layer chosen by name. */
 typedef struct {
