@@ -2,8 +2,8 @@
  * reproducibly (train) and reports a weights file's test accuracy (eval). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/base.h"
 #include "cli.h"
 #include "data/data.h"
 #include "eval/classifier.h"
@@ -33,20 +33,14 @@ static void eval_help(void) {
            GT_CLASSIFIER_DEFAULT_PATH, GT_CLASSIFIER_MODELS_ENV, DEFAULT_DATA);
 }
 
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int run_train(const char *data, const char *out, long long epochs, long long seed) {
     gt_error err;
     gt_dataset *train = gt_data_load_mnist_dir(data, "train", &err);
     gt_dataset *test = train ? gt_data_load_mnist_dir(data, "test", &err) : NULL;
     gt_classifier *c = test ? gt_classifier_new() : NULL;
-    double t0 = seconds_now();
+    double t0 = gt_monotonic_s();
     int rc = c ? gt_classifier_train(c, train, test, (int)epochs, (uint64_t)seed, stdout, &err) : -1;
-    double secs = seconds_now() - t0;
+    double secs = gt_monotonic_s() - t0;
     if (rc == 0) rc = gt_classifier_save(c, out, &err);
     if (rc == 0)
         printf("wrote %s: test accuracy %.2f%% after %lld epochs in %.1f s\n", out,

@@ -1,8 +1,6 @@
 /* The dataset registry (registry.h). */
 #include "data/registry.h"
 
-#include <pthread.h>
-#include <string.h>
 
 #include "base/base.h"
 
@@ -13,23 +11,15 @@ static const gt_dataset_kind *const kinds[] = {
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
-const gt_dataset_kind *gt_dataset_kind_find(const char *name) {
-    for (size_t i = 0; i < N_KINDS; i++)
-        if (strcmp(kinds[i]->name, name) == 0) return kinds[i];
-    return NULL;
-}
-
 static const char *kind_name_at(size_t i) { return kinds[i]->name; }
+static gt_registry registry = {.n = N_KINDS, .name_at = kind_name_at};
 
-static char names[512];
-static void join_names(void) { gt_join_names(names, sizeof names, N_KINDS, kind_name_at, "|"); }
-
-/* Joined once: jobs on several threads may configure at once. */
-const char *gt_dataset_kind_names(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, join_names);
-    return names;
+const gt_dataset_kind *gt_dataset_kind_find(const char *name) {
+    int i = gt_registry_index(&registry, name);
+    return i < 0 ? NULL : kinds[i];
 }
+
+const char *gt_dataset_kind_names(void) { return gt_registry_names(&registry); }
 
 gt_dataset *gt_dataset_load_reference(const gt_dataset_kind *k, const gt_config *cfg,
                                       const char *dir, gt_error *err) {

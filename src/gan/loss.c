@@ -154,23 +154,15 @@ static const gt_loss_kind *const losses[] = {
 };
 #define N_LOSSES (sizeof losses / sizeof losses[0])
 
-const gt_loss_kind *gt_loss_find(const char *name) {
-    for (size_t i = 0; i < N_LOSSES; i++)
-        if (strcmp(losses[i]->name, name) == 0) return losses[i];
-    return NULL;
-}
-
 static const char *loss_name_at(size_t i) { return losses[i]->name; }
+static gt_registry registry = {.n = N_LOSSES, .name_at = loss_name_at};
 
-static char names[256];
-static void join_names(void) { gt_join_names(names, sizeof names, N_LOSSES, loss_name_at, "|"); }
-
-/* Joined once: jobs on several threads may configure at once. */
-const char *gt_loss_names(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, join_names);
-    return names;
+const gt_loss_kind *gt_loss_find(const char *name) {
+    int i = gt_registry_index(&registry, name);
+    return i < 0 ? NULL : losses[i];
 }
+
+const char *gt_loss_names(void) { return gt_registry_names(&registry); }
 
 /* "bce, minimax and lsgan": the entries with uses_targets, the last joined by "and". */
 static char target_names[256];

@@ -2,7 +2,6 @@
  * and optional normalisation layers. */
 #include "nn/model.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,27 +16,20 @@ static const gt_model_family *const families[] = {
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
+static const char *family_name_at(size_t i) { return families[i]->name; }
+static gt_registry registry = {.n = N_FAMILIES, .name_at = family_name_at};
+
 const gt_model_family *gt_model_family_find(const char *name) {
-    for (size_t i = 0; i < N_FAMILIES; i++)
-        if (strcmp(families[i]->name, name) == 0) return families[i];
-    return NULL;
+    int i = gt_registry_index(&registry, name);
+    return i < 0 ? NULL : families[i];
 }
+
+const char *gt_model_family_names(void) { return gt_registry_names(&registry); }
 
 const char *gt_net_spec_section(const gt_net_spec *s) {
     return s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
 }
 
-static const char *family_name_at(size_t i) { return families[i]->name; }
-
-static char names[256];
-static void join_names(void) { gt_join_names(names, sizeof names, N_FAMILIES, family_name_at, "|"); }
-
-/* Joined once: jobs on several threads may configure at once. */
-const char *gt_model_family_names(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, join_names);
-    return names;
-}
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
  * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn
@@ -206,4 +198,10 @@ gt_tensor *gt_batch_tricks_mbstd(const gt_batch_tricks *b, gt_tensor *h) {
 
 gt_tensor *gt_batch_tricks_mbdisc(const gt_batch_tricks *b, const gt_fwd *f, gt_tensor *h) {
     return b->has_mbdisc ? gt_mbdisc_forward(&b->mbdisc, f, h) : h;
+}
+
+int gt_pyramid_levels(int res) {
+    int k = 0;
+    while ((4 << k) < res) k++;
+    return (4 << k) == res ? k + 1 : -1;
 }

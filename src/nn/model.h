@@ -117,6 +117,11 @@ int gt_norm_declare_classes(gt_norm_layer *n, const char *kind, gt_params *p, co
                             int ndim, const int64_t *shape, int classes, const char *section,
                             gt_error *err);
 
+/* Shared by the families that build resolution by resolution (progressive, stylegan2): the
+ * levels 4, 8, ..., res of a pyramid ending at side res, or -1 when res is not 4 times a power
+ * of two. */
+int gt_pyramid_levels(int res);
+
 /* Shared by families: the architecture tricks of a spec. gt_arch_tricks_check validates them
  * (feature_channels: the channels mbstd splits into groups); gt_batch_tricks_declare declares
  * minibatch discrimination over `in` features (when on) and returns the features added. */

@@ -80,19 +80,13 @@ static gt_tensor *fade(gt_tensor *old, gt_tensor *new_, double a) {
     return gt_add(gt_mul_scalar(old, (float)(1.0 - a)), gt_mul_scalar(new_, (float)a));
 }
 
-static int levels_of(int res) {
-    int k = 0;
-    while ((4 << k) < res) k++;
-    return (4 << k) == res ? k + 1 : -1;
-}
-
 static int prog_build(gt_model *m, gt_error *err) {
     gt_net_spec *s = &m->spec;
     const char *sec = gt_net_spec_section(s);
     prog_arch *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (progressive)");
     m->arch = a;
-    a->levels = s->h == s->w && s->h >= 8 ? levels_of(s->h) : -1;
+    a->levels = s->h == s->w && s->h >= 8 ? gt_pyramid_levels(s->h) : -1;
     if (a->levels < 2 || a->levels > PROG_MAX_LEVELS)
         return gt_error_set(err, "model: progressive needs square images of side 8, 16, 32, 64, "
                                  "128 or 256, not %dx%d (data.resolution)", s->h, s->w);
@@ -157,7 +151,7 @@ static int prog_build(gt_model *m, gt_error *err) {
 /* The level of resolution res, checked against the model. */
 static int level_at(const gt_model *m, int res) {
     const prog_arch *a = m->arch;
-    int k = levels_of(res);
+    int k = gt_pyramid_levels(res);
     GT_CHECK(k >= 1 && k <= a->levels, "progressive: resolution %d is not one of the model's "
              "(4 .. %d, powers of two)", res, m->spec.h);
     return k - 1;

@@ -98,12 +98,6 @@ static gt_tensor *lrelu_gain(gt_tensor *x, double gain) {
     return gain == 1.0 ? y : gt_mul_scalar(y, (float)gain);
 }
 
-static int levels_of(int res) {
-    int k = 0;
-    while ((4 << k) < res) k++;
-    return (4 << k) == res ? k + 1 : -1;
-}
-
 static sg_layer layer_declare(gt_params *p, const char *name, int64_t w_dim, int64_t c_in,
                               int64_t c_out, int k, int res, bool rgb, bool up) {
     char part[48];
@@ -129,7 +123,7 @@ static int sg_build(gt_model *m, gt_error *err) {
     sg_arch *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (stylegan2)");
     m->arch = a;
-    a->levels = s->h == s->w && s->h >= 8 ? levels_of(s->h) : -1;
+    a->levels = s->h == s->w && s->h >= 8 ? gt_pyramid_levels(s->h) : -1;
     if (a->levels < 2 || a->levels > SG_MAX_LEVELS)
         return gt_error_set(err, "model: stylegan2 needs square images of side 8, 16, 32, 64, 128 "
                                  "or 256, not %dx%d (data.resolution; Fashion-MNIST: 32)", s->h, s->w);
