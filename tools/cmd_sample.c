@@ -52,7 +52,7 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
     int rc = 0;
     if (mix_cutoff > -2)
         rc = gt_trainer_style_mix(t, (int)k, (uint64_t)seed,
-                                  mix_cutoff < 0 ? t->g.num_ws / 2 : (int)mix_cutoff, x, err);
+                                  mix_cutoff < 0 ? gt_model_style_count(&t->g) / 2 : (int)mix_cutoff, x, err);
     else if (cls >= 0) {
         int32_t *y = malloc((size_t)n * sizeof *y);
         if (!y) {
@@ -145,10 +145,10 @@ int gt_cmd_sample(int argc, char **argv) {
         gt_trainer_free(&t);
         return rc;
     }
-    if (cutoff > t.g.num_ws) {
+    if (cutoff > gt_model_style_count(&t.g)) {
         gt_trainer_free(&t);
         return gt_cli_usage("sample", "--truncation-cutoff %lld: G has %d style layers", cutoff,
-                            t.g.num_ws);
+                            gt_model_style_count(&t.g));
     }
     if (cls >= 0 && (!t.conditional || mix_cutoff > -2)) {
         int rc = gt_cli_fail("--class needs a class-conditional checkpoint (train.conditional = "
@@ -162,8 +162,7 @@ int gt_cmd_sample(int argc, char **argv) {
         gt_trainer_free(&t);
         return rc;
     }
-    t.g.trunc_psi = psi;
-    t.g.trunc_cutoff = (int)cutoff;
+    if (t.style) gt_model_set_truncation(&t.g, psi, (int)cutoff);
     int rc = write_samples(&t, out, n, seed, mix_cutoff, cls, &err);
     gt_trainer_free(&t);
     gt_runtime_free();

@@ -74,7 +74,9 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
                                  "class-conditional form (use dcgan or resnet)", spec->family,
                             spec->section[0] ? spec->section : "the network");
     gt_params_init(&m->params);
-    if (m->family->build(m, err) < 0) {
+    int built = m->family->build(m, err);
+    m->spec.family_options = NULL;  /* the caller's: the family has copied what it needs */
+    if (built < 0) {
         gt_model_release(m);
         return -1;
     }
@@ -96,6 +98,34 @@ void gt_model_release(gt_model *m) {
 gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features) {
     return m->family->forward(m, f, x, features);
 }
+
+/* ---- family state behind accessors ------------------------------------------------------------ */
+
+bool gt_model_grows(const gt_model *m) { return m->family->growth != NULL; }
+
+static gt_growth *growth_of(const gt_model *m) {
+    GT_CHECK(m->family->growth, "model: family '%s' does not grow", m->family->name);
+    return m->family->growth(m);
+}
+
+void gt_model_set_growth(gt_model *m, int res, double alpha) {
+    gt_growth *g = growth_of(m);
+    g->res = res;
+    g->alpha = alpha;
+}
+
+int gt_model_growth_res(const gt_model *m) { return growth_of(m)->res; }
+double gt_model_growth_alpha(const gt_model *m) { return growth_of(m)->alpha; }
+
+static const gt_style_hooks *style_of(const gt_model *m) {
+    GT_CHECK(m->family->style, "model: family '%s' is not style-based", m->family->name);
+    return m->family->style;
+}
+
+int gt_model_style_count(const gt_model *m) { return m->family->style ? style_of(m)->count(m) : 0; }
+void gt_model_set_style_rng(gt_model *m, gt_rng *rng) { style_of(m)->set_rng(m, rng); }
+gt_rng *gt_model_style_rng(const gt_model *m) { return style_of(m)->rng(m); }
+void gt_model_set_truncation(gt_model *m, double psi, int cutoff) { style_of(m)->set_truncation(m, psi, cutoff); }
 
 int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name, int ndim,
                     const int64_t *shape, gt_error *err) {
