@@ -137,29 +137,33 @@ static gt_net_spec net_spec(gt_role role, const char *family, int64_t width, int
     return s;
 }
 
-/* protocols.md's DCGAN-28: the dcgan family at width 64 with batch norm. */
+/* protocols.md's DCGAN-28 networks: the dcgan family at width 64, G with batch norm, D with
+ * d_norm, and their costs.
+ * G: linear 100 -> 256x7x7, convT 256 -> 128 (7 -> 14), convT 128 -> 1 (14 -> 28).
+ * D: conv 1 -> 64 (28 -> 14), conv 64 -> 128 (14 -> 7), linear 6272 -> 1. */
+static void dcgan28_nets(const char *d_norm, gt_net_spec *g, gt_net_spec *d, net_cost *gc,
+                         net_cost *dc) {
+    *g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
+    *d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
+    g->z_dim = 100;
+    snprintf(g->norm, sizeof g->norm, "batch");
+    snprintf(d->norm, sizeof d->norm, "%s", d_norm);
+    *gc = (net_cost){3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
+    *dc = (net_cost){3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+}
+
 static int dcgan28_setup(bench_run *r, gt_error *err) {
-    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
-    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
-    g.z_dim = 100;
-    snprintf(g.norm, sizeof g.norm, "batch");
-    snprintf(d.norm, sizeof d.norm, "batch");
-    /* G: linear 100 -> 256x7x7, convT 256 -> 128 (7 -> 14), convT 128 -> 1 (14 -> 28).
-     * D: conv 1 -> 64 (28 -> 14), conv 64 -> 128 (14 -> 7), linear 6272 -> 1. */
-    net_cost gc = {3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
-    net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+    gt_net_spec g, d;
+    net_cost gc, dc;
+    dcgan28_nets("batch", &g, &d, &gc, &dc);
     r->flop_per_step = gan_step_flop(&gc, &dc, r->batch);
     return gan_setup(r, &g, &d, err);
 }
 
 static int wgangp28_setup(bench_run *r, gt_error *err) {
-    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
-    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
-    g.z_dim = 100;
-    snprintf(g.norm, sizeof g.norm, "batch");
-    snprintf(d.norm, sizeof d.norm, "none");
-    net_cost gc = {3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
-    net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+    gt_net_spec g, d;
+    net_cost gc, dc;
+    dcgan28_nets("none", &g, &d, &gc, &dc);
     /* The penalty: D forward at the interpolates, its input gradient (every layer), and the
      * backward of that gradient into D's weights, about twice the input gradient again. */
     double penalty = 2 * sum_macs(&dc, 0) + 3 * backward_flop(&dc, false, true);
