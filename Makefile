@@ -46,12 +46,12 @@ TOOL_BIN := $(if $(TOOL_SRC),$(BUILD)/gantry)
 # (scripts/check-headers.sh). Everything else (src/core, src/cpu, src/ref, internal.h files) is
 # private: linked into libgantry.a for the CLI and the tests, local to libgantry.so.
 PUBLIC_HEADERS := include/gantry.h \
-  src/nn/params.h src/nn/layers.h src/nn/model.h \
+  src/nn/params.h src/nn/layers.h src/nn/model.h src/nn/families.def \
   src/optim/optim.h \
-  src/gan/gan.h \
+  src/gan/gan.h src/gan/losses.def \
   src/data/data.h \
   src/io/config.h src/io/config_keys.def src/io/image.h \
-  src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h \
+  src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h src/train/registries.h \
   src/eval/metrics.h src/eval/classifier.h src/eval/evaluate.h
 
 .PHONY: all test bench install clean tests benches valgrind demo check-exports check-headers public-headers
@@ -72,7 +72,7 @@ $(BUILD)/libgantry.a: $(LIB_OBJ)
 	ar rcs $@ $^
 # libgantry.so exports the public API only: the version script lists the gt_ functions and
 # variables the public headers declare and makes every other symbol local.
-$(BUILD)/libgantry.map: $(PUBLIC_HEADERS) scripts/public-symbols.sh
+$(BUILD)/libgantry.map: $(PUBLIC_HEADERS) scripts/public-symbols.sh Makefile
 	@mkdir -p $(dir $@)
 	CC="$(CC)" sh scripts/public-symbols.sh --map $(PUBLIC_HEADERS) > $@.tmp && mv $@.tmp $@
 $(BUILD)/libgantry.so: $(LIB_OBJ) $(BUILD)/libgantry.map

@@ -2,12 +2,14 @@
  * and reports how many of the ring's 8 modes its samples cover.
  *
  *   cc -std=c11 $(pkg-config --cflags gantry) ring.c -o ring $(pkg-config --libs gantry)
- *   ./ring [RECIPE.ini [STEPS]]
+ *   ./ring [RECIPE.ini [STEPS [MIN_MODES]]]
  *
  * Without arguments the recipe is built key by key (the values of configs/gan-ring.ini); with
  * one, that INI file is loaded instead, e.g. the installed copy
  * $(pkg-config --variable=datadir gantry)/configs/gan-ring.ini. Exits 0 when G's samples cover
- * at least MIN_MODES modes, 1 when they cover fewer, 2 on an error. */
+ * at least MIN_MODES modes (default 1), 1 when they cover fewer, 2 on an error. The plain GAN
+ * collapses onto a few modes; configs/unrolled-ring.ini covers 6 of 8 after 600 steps (CI
+ * checks that it covers at least 5). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -49,6 +51,7 @@ int main(int argc, char **argv) {
             if (gt_config_set(&cfg, ring_recipe[i], "ring.c", &err) < 0) return fail(&err);
     }
     long steps = argc > 2 ? atol(argv[2]) : STEPS;
+    int min_modes = argc > 3 ? atoi(argv[3]) : MIN_MODES;
 
     /* Data, both networks, their optimizers and the GAN step, from the configuration. */
     gt_trainer t;
@@ -95,5 +98,5 @@ int main(int argc, char **argv) {
     free(pts);
     gt_trainer_free(&t);
     gt_runtime_free();
-    return covered >= MIN_MODES ? 0 : 1;
+    return covered >= min_modes ? 0 : 1;
 }

@@ -48,8 +48,7 @@ static double max_diff(const gt_tensor *a, const gt_tensor *b) {
 }
 
 static gt_tensor *run(gt_model *m, int res, double alpha, gt_tensor *x) {
-    m->grow_res = res;
-    m->grow_alpha = alpha;
+    gt_model_set_growth(m, res, alpha);
     gt_fwd f = gt_fwd_of(&m->params, false);
     return gt_model_forward(m, &f, x, NULL);
 }
@@ -68,7 +67,7 @@ TEST(generator_blend) {
     gt_net_spec s = spec(GT_ROLE_GENERATOR, 3, 16, 8);
     gt_model g;
     CHECK(gt_model_build(&g, &s, a, &rng, &err) == 0);
-    CHECK(g.grow_res == 16 && g.grow_alpha == 1.0);
+    CHECK(gt_model_growth_res(&g) == 16 && gt_model_growth_alpha(&g) == 1.0);
     bool prev = gt_grad_set(false);
     gt_tensor *z = gt_rand_normal(&rng, 2, (int64_t[]){4, 8}, 0, 1);
     gt_tensor *old = run(&g, 8, 1.0, z);
@@ -138,8 +137,7 @@ TEST(growth_keeps_one_table) {
     int b16 = gt_params_find(&g.params, "b16.conv0.weight"), b8 = gt_params_find(&g.params, "b8.conv1.weight");
     int rgb8 = gt_params_find(&g.params, "to_rgb8.weight");
     for (int k = 0; k < 2; k++) {
-        g.grow_res = k == 0 ? 8 : 16;
-        g.grow_alpha = k == 0 ? 1.0 : 0.5;
+        gt_model_set_growth(&g, k == 0 ? 8 : 16, k == 0 ? 1.0 : 0.5);
         gt_fwd f = gt_fwd_of(&g.params, true);
         gt_rng zr = gt_rng_seed(33);  /* the step arena ends with each pass: the same z anew */
         gt_tensor *z = gt_rand_normal(&zr, 2, (int64_t[]){2, 8}, 0, 1);
@@ -179,10 +177,9 @@ TEST(gradient_penalty_through_fading_d_matches_pytorch) {
         CHECK(w->numel == d.params.t[i]->numel);
         if (w->numel == d.params.t[i]->numel) gt_copy_to(d.params.t[i]->data, w);
     }
-    d.grow_res = 16;
-    d.grow_alpha = gt_item(gt_fixture_get(fx, "alpha"));
-    CHECK_NEAR(d.grow_alpha, 0.35, 1e-7);
-    d.grow_alpha = 0.35;
+    gt_model_set_growth(&d, 16, gt_item(gt_fixture_get(fx, "alpha")));
+    CHECK_NEAR(gt_model_growth_alpha(&d), 0.35, 1e-7);
+    gt_model_set_growth(&d, 16, 0.35);
     gt_tensor *real = gt_fixture_get(fx, "real"), *fake = gt_fixture_get(fx, "fake");
     gt_tensor *eps = gt_fixture_get(fx, "eps");
     gt_fwd f = gt_fwd_of(&d.params, true);
@@ -380,7 +377,7 @@ TEST(bad_configurations_name_the_keys) {
     gt_error err;
     CHECK(gt_trainer_init(&t, &c, false, &err) == 0);
     if (t.progressive) {
-        CHECK(t.g.grow_res == 16 && gt_params_find(&t.g.params, "to_rgb4.weight") >= 0);
+        CHECK(gt_model_growth_res(&t.g) == 16 && gt_params_find(&t.g.params, "to_rgb4.weight") >= 0);
         float *x = malloc(2 * 16 * 16 * sizeof *x);
         gt_trainer_sample(&t, 2, 7, x);  /* at 4x4, upsampled to 16x16 */
         bool blocks = true;

@@ -15,15 +15,18 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
+#include "nn/stylegan2.h"
 #include "test.h"
 #include "train/trainer.h"
 
 #define CKPT "checkpoint.safetensors"
 
+static const gt_stylegan2_options options = {.mapping_layers = 2, .mapping_lr_mul = 0.01,
+                                             .style_mixing = 0.9};
+
 static gt_net_spec spec(gt_role role, int c, int res, int64_t width) {
     gt_net_spec s = {.role = role, .z_dim = 4, .width = width, .c = c, .h = res, .w = res,
-                     .init_std = 0.02, .mapping_layers = 2, .mapping_lr_mul = 0.01,
-                     .style_mixing = 0.9};
+                     .init_std = 0.02, .family_options = &options};
     strcpy(s.family, "stylegan2");
     strcpy(s.activation, "leaky_relu");
     strcpy(s.norm, "none");
@@ -108,7 +111,7 @@ TEST(path_length_matches_pytorch) {
     if (!fx) return;
     gt_arena *a = gt_arena_new(1 << 20);
     gt_model g = tiny_g(a, 1, 8);
-    CHECK(g.num_ws == 4);
+    CHECK(gt_model_style_count(&g) == 4);
     char name[96];
     for (int i = 0; i < g.params.n; i++) {
         snprintf(name, sizeof name, "g.%s", g.params.spec[i].name);
@@ -181,10 +184,10 @@ TEST(truncation_psi_zero_gives_w_avg_image) {
     bool prev = gt_grad_set(false);
     gt_tensor *z = gt_rand_normal(&rng, 2, (int64_t[]){5, 4}, 0, 1);
     gt_tensor *free_ = forward(&g, false, z);
-    g.trunc_psi = 0;
+    gt_model_set_truncation(&g, 0, -1);
     gt_tensor *x = forward(&g, false, z);
     /* the image of w_avg itself, through the synthesis */
-    int64_t one[3] = {1, 1, 4}, all[3] = {1, g.num_ws, 4};
+    int64_t one[3] = {1, 1, 4}, all[3] = {1, gt_model_style_count(&g), 4};
     gt_fwd f = gt_fwd_of(&g.params, false);
     gt_tensor *ref = g.family->synthesis(&g, &f, gt_expand(gt_reshape(g.params.t[idx], 3, one), 3, all));
     int64_t per = ref->numel;
@@ -194,10 +197,9 @@ TEST(truncation_psi_zero_gives_w_avg_image) {
     for (int n = 0; n < 5; n++) CHECK(memcmp(xs + n * per, r, (size_t)per * sizeof *r) == 0);
     CHECK(rel_diff(free_, x) > 1e-3);
     /* psi = 1 is no truncation; a cutoff keeps the later layers free */
-    g.trunc_psi = 1;
+    gt_model_set_truncation(&g, 1, -1);
     CHECK(rel_diff(forward(&g, false, z), free_) == 0);
-    g.trunc_psi = 0;
-    g.trunc_cutoff = 2;
+    gt_model_set_truncation(&g, 0, 2);
     gt_tensor *cut = forward(&g, false, z);
     CHECK(rel_diff(gt_slice(cut, 0, 0, 1), gt_slice(cut, 0, 1, 2)) > 1e-4);
     free(xs);
@@ -219,18 +221,18 @@ TEST(noise_and_mixing_come_from_the_style_rng) {
     gt_rng zr = gt_rng_seed(7);
     gt_tensor *z = gt_rand_normal(&zr, 2, (int64_t[]){4, 4}, 0, 1);
     gt_rng r1 = gt_rng_seed(9), r2 = gt_rng_seed(9);
-    g.style_rng = &r1;
+    gt_model_set_style_rng(&g, &r1);
     gt_tensor *x1 = forward(&g, true, z);
-    g.style_rng = &r2;
+    gt_model_set_style_rng(&g, &r2);
     gt_tensor *x2 = forward(&g, true, z);
     CHECK(rel_diff(x1, x2) == 0 && r1.counter == r2.counter && r1.counter > 0);
     gt_tensor *x3 = forward(&g, true, z);  /* the generator moved on */
     CHECK(rel_diff(x1, x3) > 1e-4);
-    g.spec.style_mixing = 0;
+    gt_stylegan2_set_style_mixing(&g, 0);
     gt_rng r3 = gt_rng_seed(9);
-    g.style_rng = &r3;
+    gt_model_set_style_rng(&g, &r3);
     CHECK(rel_diff(forward(&g, true, z), x1) > 1e-4);  /* seed 9 mixes at p = 0.9 */
-    g.style_rng = NULL;
+    gt_model_set_style_rng(&g, NULL);
     CHECK(rel_diff(forward(&g, true, z), forward(&g, false, z)) == 0);
     gt_grad_set(prev);
     gt_step_end();
@@ -313,7 +315,7 @@ TEST(bad_configurations_name_the_keys) {
     gt_error err;
     CHECK(gt_trainer_init(&t, &c, false, &err) == 0);
     if (t.style) {
-        CHECK(t.g.style_rng == &t.style_rng && t.g.num_ws == 4);
+        CHECK(gt_model_style_rng(&t.g) == &t.style_rng && gt_model_style_count(&t.g) == 4);
         /* G's Adam corrected for the lazy path length update: lr 4/5, beta2^(4/5) */
         CHECK_NEAR(t.opt_g.cfg.lr, 2e-4 * 0.8, 1e-12);
         CHECK_NEAR(t.opt_g.cfg.beta2, pow(0.999, 0.8), 1e-12);

@@ -210,14 +210,14 @@ TEST(golden_bce_with_logits) {
 typedef enum { TGT_NONE, TGT_SMOOTH, TGT_ONESIDED, TGT_UNIFORM } target_mode;
 
 TEST(golden_d_losses) {
-    static const struct { const char *name; gt_loss_kind kind; target_mode tgt; double drift; } cases[] = {
-        {"bce", GT_LOSS_BCE, TGT_NONE, 0},           {"minimax", GT_LOSS_MINIMAX, TGT_NONE, 0},
-        {"lsgan", GT_LOSS_LSGAN, TGT_NONE, 0},       {"hinge", GT_LOSS_HINGE, TGT_NONE, 0},
-        {"wgan", GT_LOSS_WGAN, TGT_NONE, 0},         {"ragan", GT_LOSS_RAGAN, TGT_NONE, 0},
-        {"rpgan", GT_LOSS_RPGAN, TGT_NONE, 0},       {"bce_smooth", GT_LOSS_BCE, TGT_SMOOTH, 0},
-        {"bce_onesided", GT_LOSS_BCE, TGT_ONESIDED, 0}, {"bce_uniform", GT_LOSS_BCE, TGT_UNIFORM, 0},
-        {"lsgan_smooth", GT_LOSS_LSGAN, TGT_SMOOTH, 0}, {"lsgan_uniform", GT_LOSS_LSGAN, TGT_UNIFORM, 0},
-        {"wgan_drift", GT_LOSS_WGAN, TGT_NONE, 0.05}, {"hinge_drift", GT_LOSS_HINGE, TGT_NONE, 0.01},
+    static const struct { const char *name; const gt_loss_kind *kind; target_mode tgt; double drift; } cases[] = {
+        {"bce", &gt_loss_bce, TGT_NONE, 0},           {"minimax", &gt_loss_minimax, TGT_NONE, 0},
+        {"lsgan", &gt_loss_lsgan, TGT_NONE, 0},       {"hinge", &gt_loss_hinge, TGT_NONE, 0},
+        {"wgan", &gt_loss_wgan, TGT_NONE, 0},         {"ragan", &gt_loss_ragan, TGT_NONE, 0},
+        {"rpgan", &gt_loss_rpgan, TGT_NONE, 0},       {"bce_smooth", &gt_loss_bce, TGT_SMOOTH, 0},
+        {"bce_onesided", &gt_loss_bce, TGT_ONESIDED, 0}, {"bce_uniform", &gt_loss_bce, TGT_UNIFORM, 0},
+        {"lsgan_smooth", &gt_loss_lsgan, TGT_SMOOTH, 0}, {"lsgan_uniform", &gt_loss_lsgan, TGT_UNIFORM, 0},
+        {"wgan_drift", &gt_loss_wgan, TGT_NONE, 0.05}, {"hinge_drift", &gt_loss_hinge, TGT_NONE, 0.01},
     };
     gt_critic cb = {&D_B, NULL, false};
     int64_t tshape[2] = {NP, 1};
@@ -238,7 +238,7 @@ TEST(golden_d_losses) {
         gt_step_end();
     }
     /* D2GAN: two critics with their own losses, alpha and beta not 1 */
-    gt_loss_spec L = {.kind = GT_LOSS_D2GAN, .d2gan_alpha = 0.6, .d2gan_beta = 1.4, .adversarial = true};
+    gt_loss_spec L = {.kind = &gt_loss_d2gan, .d2gan_alpha = 0.6, .d2gan_beta = 1.4, .adversarial = true};
     gt_critic cc = {&D_C, NULL, false};
     EXPECT_LOSS("lossd.d2gan0", gt_loss_d(&L, 0, forward(&cb, fx("pts.real")), forward(&cb, fx("pts.fake")), NULL, NULL), &D_B);
     gt_step_end();
@@ -246,11 +246,11 @@ TEST(golden_d_losses) {
     gt_step_end();
     /* the conv critic: bce with per-sample random targets, wgan with ProGAN's drift */
     gt_critic ca = {&D_A, NULL, false};
-    L = (gt_loss_spec){.kind = GT_LOSS_BCE, .adversarial = true};
+    L = (gt_loss_spec){.kind = &gt_loss_bce, .adversarial = true};
     EXPECT_LOSS("lossd.img_bce", gt_loss_d(&L, 0, forward(&ca, fx("img.real")), forward(&ca, fx("img.fake")),
                                            fx("img.real_target"), fx("img.fake_target")), &D_A);
     gt_step_end();
-    L = (gt_loss_spec){.kind = GT_LOSS_WGAN, .drift = 0.001, .adversarial = true};
+    L = (gt_loss_spec){.kind = &gt_loss_wgan, .drift = 0.001, .adversarial = true};
     EXPECT_LOSS("lossd.img_wgan", gt_loss_d(&L, 0, forward(&ca, fx("img.real")), forward(&ca, fx("img.fake")), NULL, NULL), &D_A);
     gt_step_end();
 }
@@ -258,10 +258,10 @@ TEST(golden_d_losses) {
 /* ---- G losses (gt_g_objective) ---------------------------------------------------------- */
 
 TEST(golden_g_losses) {
-    static const struct { const char *name; gt_loss_kind kind; } cases[] = {
-        {"bce", GT_LOSS_BCE},     {"minimax", GT_LOSS_MINIMAX}, {"lsgan", GT_LOSS_LSGAN},
-        {"hinge", GT_LOSS_HINGE}, {"wgan", GT_LOSS_WGAN},       {"ragan", GT_LOSS_RAGAN},
-        {"rpgan", GT_LOSS_RPGAN}};
+    static const struct { const char *name; const gt_loss_kind *kind; } cases[] = {
+        {"bce", &gt_loss_bce},     {"minimax", &gt_loss_minimax}, {"lsgan", &gt_loss_lsgan},
+        {"hinge", &gt_loss_hinge}, {"wgan", &gt_loss_wgan},       {"ragan", &gt_loss_ragan},
+        {"rpgan", &gt_loss_rpgan}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gt_gan gan = make_gan(&G_PTS, &D_B, false);
         gan.loss.kind = cases[i].kind;
@@ -273,7 +273,7 @@ TEST(golden_g_losses) {
     }
     /* D2GAN: G's loss summed over both critics */
     gt_gan gan = make_gan(&G_PTS, &D_B, false);
-    gan.loss.kind = GT_LOSS_D2GAN;
+    gan.loss.kind = &gt_loss_d2gan;
     gan.loss.d2gan_alpha = 0.6;
     gan.loss.d2gan_beta = 1.4;
     gan.n_critics = 2;
@@ -307,7 +307,7 @@ TEST(golden_feature_matching) {
     }
     /* two image critics, full and half view: hinge + 0.3 L2 feature matching, summed */
     gt_gan gan = make_gan(&G_IMG, &D_A, false);
-    gan.loss.kind = GT_LOSS_HINGE;
+    gan.loss.kind = &gt_loss_hinge;
     gan.loss.fm = GT_FM_L2;
     gan.loss.fm_weight = 0.3;
     gan.n_critics = 2;
@@ -374,8 +374,7 @@ static gt_tensor *noised_d_objective(gt_gan *gan, const char *pre, double scale)
     gt_tensor *x_real = gt_add_noise(fx2(pre, "real"), dr.real_noise);
     gt_tensor *x_fake = gt_add_noise(fx2(pre, "fake"), dr.fake_noise);
     gt_tensor *d_real = forward(&gan->critic[0], x_real), *d_fake = forward(&gan->critic[0], x_fake);
-    bool targets = gan->loss.kind == GT_LOSS_BCE || gan->loss.kind == GT_LOSS_MINIMAX ||
-                   gan->loss.kind == GT_LOSS_LSGAN;
+    bool targets = gan->loss.kind->uses_targets;
     gt_tensor *loss = gt_loss_d(&gan->loss, 0, d_real, d_fake, targets ? dr.real_target : NULL,
                                 targets ? dr.fake_target : NULL);
     return gt_add(loss, gt_d_penalty(gan, 0, x_real, x_fake, &dr, scale, NULL));
@@ -383,7 +382,7 @@ static gt_tensor *noised_d_objective(gt_gan *gan, const char *pre, double scale)
 
 TEST(golden_instance_noise) {
     gt_gan gan = make_gan(NULL, &D_B, false);
-    gan.loss.kind = GT_LOSS_WGAN;
+    gan.loss.kind = &gt_loss_wgan;
     gan.penalty.gp = 10;
     gan.penalty.r1 = 1;
     EXPECT_LOSS("noise.pts_wgan_gp", noised_d_objective(&gan, "pts", 0.8), &D_B);
@@ -397,7 +396,7 @@ TEST(golden_instance_noise) {
     gt_step_end();
 
     gan = make_gan(NULL, &D_D, true);
-    gan.loss.kind = GT_LOSS_HINGE;
+    gan.loss.kind = &gt_loss_hinge;
     gan.penalty.gp = 10;
     gan.penalty.r1 = 0.5;
     gan.penalty.r2 = 0.5;
@@ -406,7 +405,7 @@ TEST(golden_instance_noise) {
 
     /* G's side, as gt_gan_g_step: noise on the fake and (relativistic) the real batch */
     gan = make_gan(&G_PTS, &D_B, false);
-    gan.loss.kind = GT_LOSS_RAGAN;
+    gan.loss.kind = &gt_loss_ragan;
     gt_tensor *fake = gt_add_noise(generate(&G_PTS, fx("pts.z")), fx("pts.fake_noise"));
     gt_tensor *real = gt_add_noise(fx("pts.real"), fx("pts.real_noise"));
     EXPECT_LOSS("noise.g_ragan", gt_g_objective(&gan, fake, real), &G_PTS);
@@ -517,7 +516,7 @@ TEST(draw_d_tensors) {
     CHECK(all_in(dr.real_target, 0, 0.3) && all_in(dr.fake_target, 0.7, 1.2));
 
     /* hinge takes no targets even with custom labels; penalties' draws have their shapes */
-    gan.loss.kind = GT_LOSS_HINGE;
+    gan.loss.kind = &gt_loss_hinge;
     gan.penalty.gp = 10;
     gan.penalty.dragan = 1;
     gt_gan_draw_d(&gan, 0, 4, shape, &dr);
@@ -573,14 +572,14 @@ TEST(gan_check_errors) {
     gt_gan gan = make_gan(&G_PTS, &D_B, false);
     EXPECT_CHECK(&gan, 0, NULL);
     /* D2GAN needs two critics */
-    gan.loss.kind = GT_LOSS_D2GAN;
+    gan.loss.kind = &gt_loss_d2gan;
     EXPECT_CHECK(&gan, -1, "d2gan");
     gan.n_critics = 2;
     gan.critic[1] = (gt_critic){&D_C, NULL, false};
     EXPECT_CHECK(&gan, 0, NULL);
     /* custom labels apply to bce, minimax and lsgan only */
     gan = make_gan(&G_PTS, &D_B, false);
-    gan.loss.kind = GT_LOSS_HINGE;
+    gan.loss.kind = &gt_loss_hinge;
     gan.labels.real = 0.9;
     EXPECT_CHECK(&gan, -1, "hinge");
     gan.labels.real = 1;
@@ -588,9 +587,9 @@ TEST(gan_check_errors) {
     EXPECT_CHECK(&gan, -1, "hinge");
     gan.labels.flip = 0;
     gan.labels.uniform = true;
-    gan.loss.kind = GT_LOSS_WGAN;
+    gan.loss.kind = &gt_loss_wgan;
     EXPECT_CHECK(&gan, -1, "wgan");
-    gan.loss.kind = GT_LOSS_LSGAN;
+    gan.loss.kind = &gt_loss_lsgan;
     EXPECT_CHECK(&gan, 0, NULL);
     gan.labels.real_lo = 1.5; /* above real_hi */
     EXPECT_CHECK(&gan, -1, "minimum");

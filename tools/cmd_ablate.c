@@ -14,6 +14,7 @@
 #include "base/base.h"
 
 #include "cli.h"
+#include "options.h"
 #include "report/report.h"
 #include "train/ablate.h"
 
@@ -23,7 +24,8 @@ static void on_signal(int sig) {
     stop = 1;
 }
 
-static void help(int cores) {
+static void help(void *ctx) {
+    int cores = *(const int *)ctx;
     printf("usage: gantry ablate --config BASE.ini --vary 'section.key=a,b[,c]' [--vary ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
            "                     [--jobs J] [--eval-n N]\n\n"
@@ -50,59 +52,56 @@ static void help(int cores) {
            GT_ABLATE_MAX_SEEDS, cores);
 }
 
-static int parse_count(const char *v, const char *option, long long lo, long long hi, long long *out) {
-    if (!gt_cli_parse_i64(v, out) || *out < lo || *out > hi)
-        return gt_cli_usage("ablate", "%s must be an integer from %lld to %lld, got '%s'", option, lo,
-                            hi, v ? v : "");
+/* --out DIR: not empty. */
+static int take_out(const gt_opt *o, const char *v) {
+    if (!v || !*v) return gt_cli_usage("ablate", "--out needs a folder");
+    *(const char **)o->dest = v;
     return 0;
 }
 
-/* One option at argv[*i] into the spec; 1 for --help, 2 for a usage error. */
-static int parse_option(int argc, char **argv, int *i, gt_ablate_spec *s, int cores) {
-    const char *v;
-    long long n = 0;
+static int take_vary(const gt_opt *o, const char *v) {
+    gt_ablate_spec *s = o->dest;
     gt_error err;
-    if (gt_cli_is_help(argv[*i])) {
-        help(cores);
-        return 1;
-    } else if (gt_cli_option(argc, argv, i, "--config", &v)) {
-        if (!(s->config = v)) return gt_cli_usage("ablate", "--config needs a file");
-    } else if (gt_cli_option(argc, argv, i, "--out", &v)) {
-        if (!(s->out = v) || !*v) return gt_cli_usage("ablate", "--out needs a folder");
-    } else if (gt_cli_option(argc, argv, i, "--vary", &v)) {
-        if (s->n_vary == GT_ABLATE_MAX_KEYS)
-            return gt_cli_usage("ablate", "at most %d --vary options", GT_ABLATE_MAX_KEYS);
-        if (gt_ablate_parse_vary(v ? v : "", &s->vary[s->n_vary++], &err) < 0)
-            return gt_cli_usage("ablate", "%s", err.msg);
-    } else if (gt_cli_option(argc, argv, i, "--set", &v)) {
-        if (s->n_sets == GT_ABLATE_MAX_SETS)
-            return gt_cli_usage("ablate", "at most %d --set options", GT_ABLATE_MAX_SETS);
-        if (!v || !strchr(v, '=')) return gt_cli_usage("ablate", "--set needs section.key=value");
-        s->sets[s->n_sets++] = v;
-    } else if (gt_cli_option(argc, argv, i, "--budget", &v)) {
-        if (gt_ablate_parse_budget(v, s, &err) < 0) return gt_cli_usage("ablate", "%s", err.msg);
-    } else if (gt_cli_option(argc, argv, i, "--seeds", &v)) {
-        if (parse_count(v, "--seeds", 1, GT_ABLATE_MAX_SEEDS, &n)) return 2;
-        s->seeds = (int)n;
-    } else if (gt_cli_option(argc, argv, i, "--jobs", &v)) {
-        if (parse_count(v, "--jobs", 1, 256, &n)) return 2;
-        s->jobs = (int)n;
-    } else if (gt_cli_option(argc, argv, i, "--eval-n", &v)) {
-        if (parse_count(v, "--eval-n", 2, 1000000, &s->eval_n)) return 2;
-    } else {
-        return gt_cli_usage("ablate", "unknown argument '%s'", argv[*i]);
-    }
+    if (s->n_vary == GT_ABLATE_MAX_KEYS)
+        return gt_cli_usage("ablate", "at most %d --vary options", GT_ABLATE_MAX_KEYS);
+    if (gt_ablate_parse_vary(v ? v : "", &s->vary[s->n_vary++], &err) < 0)
+        return gt_cli_usage("ablate", "%s", err.msg);
     return 0;
+}
+
+static int take_set(const gt_opt *o, const char *v) {
+    gt_ablate_spec *s = o->dest;
+    if (s->n_sets == GT_ABLATE_MAX_SETS)
+        return gt_cli_usage("ablate", "at most %d --set options", GT_ABLATE_MAX_SETS);
+    if (!v || !strchr(v, '=')) return gt_cli_usage("ablate", "--set needs section.key=value");
+    s->sets[s->n_sets++] = v;
+    return 0;
+}
+
+static int take_budget(const gt_opt *o, const char *v) {
+    gt_error err;
+    return gt_ablate_parse_budget(v, o->dest, &err) < 0 ? gt_cli_usage("ablate", "%s", err.msg) : 0;
 }
 
 static int parse_args(int argc, char **argv, gt_ablate_spec *s, int cores) {
     memset(s, 0, sizeof *s);
-    s->seeds = 3;
-    s->jobs = 1;
-    for (int i = 1; i < argc; i++) {
-        int rc = parse_option(argc, argv, &i, s, cores);
-        if (rc) return rc;
-    }
+    long long seeds = 3, jobs = 1;
+    const gt_opt opts[] = {
+        GT_OPT_TEXT_("--config", &s->config, "a file"),
+        GT_OPT_CALL_("--out", &s->out, take_out),
+        GT_OPT_CALL_("--vary", s, take_vary),
+        GT_OPT_CALL_("--set", s, take_set),
+        GT_OPT_CALL_("--budget", s, take_budget),
+        GT_OPT_INT_("--seeds", &seeds, 1, GT_ABLATE_MAX_SEEDS, NULL),
+        GT_OPT_INT_("--jobs", &jobs, 1, 256, NULL),
+        GT_OPT_INT_("--eval-n", &s->eval_n, 2, 1000000, NULL),
+        GT_OPT_END,
+    };
+    gt_opts p = {"ablate", opts, help, NULL, &cores};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc;
+    s->seeds = (int)seeds;
+    s->jobs = (int)jobs;
     if (!s->config) return gt_cli_usage("ablate", "needs --config BASE.ini");
     if (!s->out) return gt_cli_usage("ablate", "needs --out DIR");
     if (!s->budget_steps && !(s->budget_minutes > 0))
@@ -254,7 +253,7 @@ int gt_cmd_ablate(int argc, char **argv) {
     int cores = omp_get_num_procs();
     gt_ablate_spec spec;
     int rc = parse_args(argc, argv, &spec, cores);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     gt_error err;
     if (gt_ablate_validate(&spec, &err) < 0) return gt_cli_fail("%s", err.msg);
     /* Ctrl-C reaches the children too: they save checkpoints, and the next run continues them */

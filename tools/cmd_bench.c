@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "base/base.h"
 #include "cli.h"
+#include "options.h"
 #include "cpu/cpu.h"
 #include "gan/gan.h"
 
@@ -136,35 +137,39 @@ static gt_net_spec net_spec(gt_role role, const char *family, int64_t width, int
     return s;
 }
 
-/* protocols.md's DCGAN-28: the dcgan family at width 64 with batch norm. */
+/* protocols.md's DCGAN-28 networks: the dcgan family at width 64, G with batch norm, D with
+ * d_norm, and their costs.
+ * G: linear 100 -> 256x7x7, convT 256 -> 128 (7 -> 14), convT 128 -> 1 (14 -> 28).
+ * D: conv 1 -> 64 (28 -> 14), conv 64 -> 128 (14 -> 7), linear 6272 -> 1. */
+static void dcgan28_nets(const char *d_norm, gt_net_spec *g, gt_net_spec *d, net_cost *gc,
+                         net_cost *dc) {
+    *g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
+    *d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
+    g->z_dim = 100;
+    snprintf(g->norm, sizeof g->norm, "batch");
+    snprintf(d->norm, sizeof d->norm, "%s", d_norm);
+    *gc = (net_cost){3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
+    *dc = (net_cost){3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+}
+
 static int dcgan28_setup(bench_run *r, gt_error *err) {
-    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
-    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
-    g.z_dim = 100;
-    snprintf(g.norm, sizeof g.norm, "batch");
-    snprintf(d.norm, sizeof d.norm, "batch");
-    /* G: linear 100 -> 256x7x7, convT 256 -> 128 (7 -> 14), convT 128 -> 1 (14 -> 28).
-     * D: conv 1 -> 64 (28 -> 14), conv 64 -> 128 (14 -> 7), linear 6272 -> 1. */
-    net_cost gc = {3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
-    net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+    gt_net_spec g, d;
+    net_cost gc, dc;
+    dcgan28_nets("batch", &g, &d, &gc, &dc);
     r->flop_per_step = gan_step_flop(&gc, &dc, r->batch);
     return gan_setup(r, &g, &d, err);
 }
 
 static int wgangp28_setup(bench_run *r, gt_error *err) {
-    gt_net_spec g = net_spec(GT_ROLE_GENERATOR, "dcgan", 64, 0, 1, 28, 28);
-    gt_net_spec d = net_spec(GT_ROLE_DISCRIMINATOR, "dcgan", 64, 0, 1, 28, 28);
-    g.z_dim = 100;
-    snprintf(g.norm, sizeof g.norm, "batch");
-    snprintf(d.norm, sizeof d.norm, "none");
-    net_cost gc = {3, {100.0 * 256 * 7 * 7, conv_macs(128, 256, 4, 7), conv_macs(1, 128, 4, 14)}};
-    net_cost dc = {3, {conv_macs(1, 64, 4, 14), conv_macs(64, 128, 4, 7), 128.0 * 7 * 7}};
+    gt_net_spec g, d;
+    net_cost gc, dc;
+    dcgan28_nets("none", &g, &d, &gc, &dc);
     /* The penalty: D forward at the interpolates, its input gradient (every layer), and the
      * backward of that gradient into D's weights, about twice the input gradient again. */
     double penalty = 2 * sum_macs(&dc, 0) + 3 * backward_flop(&dc, false, true);
     r->flop_per_step = gan_step_flop(&gc, &dc, r->batch) + (double)r->batch * penalty;
     if (gan_setup(r, &g, &d, err) < 0) return -1;
-    r->gan.loss.kind = GT_LOSS_WGAN;
+    r->gan.loss.kind = &gt_loss_wgan;
     r->gan.penalty.gp = 10;
     return 0;
 }
@@ -229,7 +234,8 @@ typedef struct {
     bool surrogate;
 } bench_args;
 
-static void help(void) {
+static void help(void *ctx) {
+    (void)ctx;
     printf("usage: gantry bench WORKLOAD [--steps N] [--warmup N] [--batch N] [--threads N]\n"
            "                    [--unrolled K [--surrogate]]\n\n"
            "Runs warm-up steps, then timed steps, and prints the median time per step, steps/s,\n"
@@ -258,42 +264,39 @@ static const workload *find_workload(const char *name) {
     return NULL;
 }
 
-/* Reads one numeric option; returns 0 if argv[*i] is not it, 1 when parsed, -1 on error. */
-static int numeric_option(int argc, char **argv, int *i, const char *name, long long *out) {
-    const char *v;
-    if (!gt_cli_option(argc, argv, i, name, &v)) return 0;
-    if (gt_cli_parse_i64(v, out)) return 1;
-    fprintf(stderr, "gantry bench: %s needs a non-negative integer, got '%s'\n", name, v ? v : "");
-    return -1;
+/* --steps N and the like: a non-negative integer. */
+static int take_count(const gt_opt *o, const char *v) {
+    if (gt_cli_parse_i64(v, o->dest)) return 0;
+    fprintf(stderr, "gantry bench: %s needs a non-negative integer, got '%s'\n", o->name, v ? v : "");
+    return 2;
 }
 
-/* 0: parsed; 1: --help was printed; 2: a usage error (already reported). */
+/* WORKLOAD, once. */
+static int take_workload(const char *arg, void *ctx) {
+    bench_args *a = ctx;
+    if (arg[0] == '-') return gt_cli_usage("bench", "unknown option '%s'", arg);
+    if (a->w)
+        return gt_cli_usage("bench", "one WORKLOAD only ('%s' given, then '%s')", a->w->name, arg);
+    if (!(a->w = find_workload(arg)))
+        return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|wgangp-28|mlp-ring)",
+                            arg);
+    return 0;
+}
+
+/* 0: parsed; GT_OPTS_DONE: --help was printed; 2: a usage error (already reported). */
 static int parse_args(int argc, char **argv, bench_args *a) {
     *a = (bench_args){NULL, -1, -1, -1, -1, -1, false};
-    static const char *names[] = {"--steps", "--warmup", "--batch", "--threads", "--unrolled"};
-    long long *slots[] = {&a->steps, &a->warmup, &a->batch, &a->threads, &a->unrolled};
-    for (int i = 1; i < argc; i++) {
-        if (gt_cli_is_help(argv[i])) {
-            help();
-            return 1;
-        }
-        if (strcmp(argv[i], "--surrogate") == 0) {
-            a->surrogate = true;
-            continue;
-        }
-        int got = 0;
-        for (int k = 0; k < 5 && !got; k++)
-            if ((got = numeric_option(argc, argv, &i, names[k], slots[k])) < 0) return 2;
-        if (got) continue;
-        if (argv[i][0] == '-') return gt_cli_usage("bench", "unknown option '%s'", argv[i]);
-        if (a->w)
-            return gt_cli_usage("bench", "one WORKLOAD only ('%s' given, then '%s')", a->w->name,
-                                argv[i]);
-        if (!(a->w = find_workload(argv[i])))
-            return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|wgangp-28|mlp-ring)",
-                                argv[i]);
-    }
-    return 0;
+    const gt_opt opts[] = {
+        GT_OPT_FLAG_("--surrogate", &a->surrogate),
+        GT_OPT_CALL_("--steps", &a->steps, take_count),
+        GT_OPT_CALL_("--warmup", &a->warmup, take_count),
+        GT_OPT_CALL_("--batch", &a->batch, take_count),
+        GT_OPT_CALL_("--threads", &a->threads, take_count),
+        GT_OPT_CALL_("--unrolled", &a->unrolled, take_count),
+        GT_OPT_END,
+    };
+    gt_opts p = {"bench", opts, help, take_workload, a};
+    return gt_opts_parse(&p, argc, argv);
 }
 
 /* Fills defaults and rejects values the workload cannot run with. */
@@ -320,11 +323,7 @@ static int check_args(bench_args *a) {
 
 /* ---- Timing and report ------------------------------------------------------------------- */
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
+static double now_ms(void) { return 1e3 * gt_monotonic_s(); }
 
 static int cmp_double(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
@@ -378,7 +377,7 @@ static void report(const bench_args *a, const bench_run *r, const double *ms) {
 int gt_cmd_bench(int argc, char **argv) {
     bench_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     if ((rc = check_args(&a))) return rc;
     omp_set_num_threads((int)a.threads);
     bench_run r = {.batch = a.batch, .unroll = (int)a.unrolled, .surrogate = a.surrogate};

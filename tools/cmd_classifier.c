@@ -2,16 +2,18 @@
  * reproducibly (train) and reports a weights file's test accuracy (eval). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/base.h"
 #include "cli.h"
+#include "options.h"
 #include "data/data.h"
 #include "eval/classifier.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_EPOCHS 5
 
-static void train_help(void) {
+static void train_help(void *ctx) {
+    (void)ctx;
     printf("usage: gantry classifier train --out FILE [--data DIR] [--epochs N] [--seed S]\n\n"
            "  --out FILE    where to write the weights (safetensors, written atomically)\n"
            "  --data DIR    an MNIST-format directory with train and t10k IDX files\n"
@@ -24,7 +26,8 @@ static void train_help(void) {
            DEFAULT_DATA, DEFAULT_EPOCHS, GT_CLASSIFIER_ARCH);
 }
 
-static void eval_help(void) {
+static void eval_help(void *ctx) {
+    (void)ctx;
     printf("usage: gantry classifier eval [--model FILE] [--data DIR]\n\n"
            "  --model FILE  weights written by gantry classifier train (default %s;\n"
            "                when FILE does not exist, $%s/<its base name> is tried)\n"
@@ -33,20 +36,14 @@ static void eval_help(void) {
            GT_CLASSIFIER_DEFAULT_PATH, GT_CLASSIFIER_MODELS_ENV, DEFAULT_DATA);
 }
 
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int run_train(const char *data, const char *out, long long epochs, long long seed) {
     gt_error err;
     gt_dataset *train = gt_data_load_mnist_dir(data, "train", &err);
     gt_dataset *test = train ? gt_data_load_mnist_dir(data, "test", &err) : NULL;
     gt_classifier *c = test ? gt_classifier_new() : NULL;
-    double t0 = seconds_now();
+    double t0 = gt_monotonic_s();
     int rc = c ? gt_classifier_train(c, train, test, (int)epochs, (uint64_t)seed, stdout, &err) : -1;
-    double secs = seconds_now() - t0;
+    double secs = gt_monotonic_s() - t0;
     if (rc == 0) rc = gt_classifier_save(c, out, &err);
     if (rc == 0)
         printf("wrote %s: test accuracy %.2f%% after %lld epochs in %.1f s\n", out,
@@ -59,28 +56,18 @@ static int run_train(const char *data, const char *out, long long epochs, long l
 }
 
 static int cmd_train(int argc, char **argv) {
-    const char *data = DEFAULT_DATA, *out = NULL, *v;
+    const char *data = DEFAULT_DATA, *out = NULL;
     long long epochs = DEFAULT_EPOCHS, seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (gt_cli_is_help(argv[i])) {
-            train_help();
-            return 0;
-        } else if (gt_cli_option(argc, argv, &i, "--data", &v)) {
-            if (!(data = v)) return gt_cli_usage("classifier train", "--data needs a directory");
-        } else if (gt_cli_option(argc, argv, &i, "--out", &v)) {
-            if (!(out = v)) return gt_cli_usage("classifier train", "--out needs a file");
-        } else if (gt_cli_option(argc, argv, &i, "--epochs", &v)) {
-            if (!gt_cli_parse_i64(v, &epochs) || epochs < 1 || epochs > 1000)
-                return gt_cli_usage("classifier train", "--epochs must be an integer from 1 to "
-                                    "1000, got '%s'", v ? v : "");
-        } else if (gt_cli_option(argc, argv, &i, "--seed", &v)) {
-            if (!gt_cli_parse_i64(v, &seed))
-                return gt_cli_usage("classifier train", "--seed must be a non-negative integer, "
-                                    "got '%s'", v ? v : "");
-        } else {
-            return gt_cli_usage("classifier train", "unknown argument '%s'", argv[i]);
-        }
-    }
+    const gt_opt opts[] = {
+        GT_OPT_TEXT_("--data", &data, "a directory"),
+        GT_OPT_TEXT_("--out", &out, "a file"),
+        GT_OPT_INT_("--epochs", &epochs, 1, 1000, NULL),
+        GT_OPT_INT_("--seed", &seed, 0, 0, NULL),
+        GT_OPT_END,
+    };
+    gt_opts p = {"classifier train", opts, train_help, NULL, NULL};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     if (!out) return gt_cli_usage("classifier train", "needs --out FILE");
     return run_train(data, out, epochs, seed);
 }
@@ -110,19 +97,15 @@ static int run_eval(const char *model, const char *data) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-    const char *model = GT_CLASSIFIER_DEFAULT_PATH, *data = DEFAULT_DATA, *v;
-    for (int i = 1; i < argc; i++) {
-        if (gt_cli_is_help(argv[i])) {
-            eval_help();
-            return 0;
-        } else if (gt_cli_option(argc, argv, &i, "--model", &v)) {
-            if (!(model = v)) return gt_cli_usage("classifier eval", "--model needs a file");
-        } else if (gt_cli_option(argc, argv, &i, "--data", &v)) {
-            if (!(data = v)) return gt_cli_usage("classifier eval", "--data needs a directory");
-        } else {
-            return gt_cli_usage("classifier eval", "unknown argument '%s'", argv[i]);
-        }
-    }
+    const char *model = GT_CLASSIFIER_DEFAULT_PATH, *data = DEFAULT_DATA;
+    const gt_opt opts[] = {
+        GT_OPT_TEXT_("--model", &model, "a file"),
+        GT_OPT_TEXT_("--data", &data, "a directory"),
+        GT_OPT_END,
+    };
+    gt_opts p = {"classifier eval", opts, eval_help, NULL, NULL};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     return run_eval(model, data);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "eval/evaluate.h"
 #include "io/image.h"
 #include "train/score.h"
@@ -17,7 +18,8 @@ typedef struct {
     bool ref_given, model_given;
 } eval_args;
 
-static void help(void) {
+static void help(void *ctx) {
+    (void)ctx;
     printf("usage: gantry eval --ckpt FILE [--n N] [--seed S]\n"
            "       gantry eval --samples FILE.npy [--mixture ring|grid]\n\n"
            "  --ckpt FILE       draw samples from a checkpoint (G's EMA when present)\n"
@@ -38,37 +40,31 @@ static void help(void) {
            GT_CLASSIFIER_DIGITS_PATH);
 }
 
+static int take_mixture(const gt_opt *o, const char *v) {
+    if (!v || (strcmp(v, "ring") != 0 && strcmp(v, "grid") != 0))
+        return gt_cli_usage("eval", "--mixture must be ring or grid");
+    *(const char **)o->dest = v;
+    return 0;
+}
+
 static int parse(int argc, char **argv, eval_args *a) {
     *a = (eval_args){.ref = DEFAULT_REF, .model = GT_CLASSIFIER_DEFAULT_PATH, .n = -1};
-    const char *v;
-    for (int i = 1; i < argc; i++) {
-        if (gt_cli_is_help(argv[i])) {
-            help();
-            return 1;
-        } else if (gt_cli_option(argc, argv, &i, "--ckpt", &v)) {
-            if (!(a->ckpt = v)) return gt_cli_usage("eval", "--ckpt needs a file");
-        } else if (gt_cli_option(argc, argv, &i, "--samples", &v)) {
-            if (!(a->samples = v)) return gt_cli_usage("eval", "--samples needs a .npy file");
-        } else if (gt_cli_option(argc, argv, &i, "--mixture", &v)) {
-            if (!v || (strcmp(v, "ring") != 0 && strcmp(v, "grid") != 0))
-                return gt_cli_usage("eval", "--mixture must be ring or grid");
-            a->mixture = v;
-        } else if (gt_cli_option(argc, argv, &i, "--ref", &v)) {
-            if (!(a->ref = v)) return gt_cli_usage("eval", "--ref needs a folder");
-            a->ref_given = true;
-        } else if (gt_cli_option(argc, argv, &i, "--model", &v)) {
-            if (!(a->model = v)) return gt_cli_usage("eval", "--model needs a file");
-            a->model_given = true;
-        } else if (gt_cli_option(argc, argv, &i, "--n", &v)) {
-            if (!gt_cli_parse_i64(v, &a->n) || a->n < 2 || a->n > 1000000)
-                return gt_cli_usage("eval", "--n must be an integer from 2 to 1000000, got '%s'", v ? v : "");
-        } else if (gt_cli_option(argc, argv, &i, "--seed", &v)) {
-            if (!gt_cli_parse_i64(v, &a->seed))
-                return gt_cli_usage("eval", "--seed must be a non-negative integer, got '%s'", v ? v : "");
-        } else {
-            return gt_cli_usage("eval", "unknown argument '%s'", argv[i]);
-        }
-    }
+    const char *ref = NULL, *model = NULL; /* given: the run's own are not looked up */
+    const gt_opt opts[] = {
+        GT_OPT_TEXT_("--ckpt", &a->ckpt, "a file"),
+        GT_OPT_TEXT_("--samples", &a->samples, "a .npy file"),
+        GT_OPT_CALL_("--mixture", &a->mixture, take_mixture),
+        GT_OPT_TEXT_("--ref", &ref, "a folder"),
+        GT_OPT_TEXT_("--model", &model, "a file"),
+        GT_OPT_INT_("--n", &a->n, 2, 1000000, NULL),
+        GT_OPT_INT_("--seed", &a->seed, 0, 0, NULL),
+        GT_OPT_END,
+    };
+    gt_opts p = {"eval", opts, help, NULL, NULL};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc;
+    if ((a->ref_given = ref != NULL)) a->ref = ref;
+    if ((a->model_given = model != NULL)) a->model = model;
     if (!a->ckpt == !a->samples) return gt_cli_usage("eval", "needs exactly one of --ckpt and --samples");
     return 0;
 }
@@ -146,7 +142,7 @@ static int score_file(const eval_args *a, gt_eval_result *r, gt_error *err) {
 int gt_cmd_eval(int argc, char **argv) {
     eval_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     gt_error err;
     gt_eval_result r;
     if (a.ckpt) {

@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "train/trainer.h"
 
-static void sample_help(void) {
+static void sample_help(void *ctx) {
+    (void)ctx;
     printf("usage: gantry sample --ckpt FILE --out FILE.png|FILE.npy [--n N] [--seed S]\n\n"
            "  --ckpt FILE   a checkpoint written by gantry train (RUNDIR/checkpoint.safetensors)\n"
            "  --out FILE    .png: a grid of images (a scatter plot for 2-D data);\n"
@@ -52,7 +54,7 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
     int rc = 0;
     if (mix_cutoff > -2)
         rc = gt_trainer_style_mix(t, (int)k, (uint64_t)seed,
-                                  mix_cutoff < 0 ? t->g.num_ws / 2 : (int)mix_cutoff, x, err);
+                                  mix_cutoff < 0 ? gt_model_style_count(&t->g) / 2 : (int)mix_cutoff, x, err);
     else if (cls >= 0) {
         int32_t *y = malloc((size_t)n * sizeof *y);
         if (!y) {
@@ -84,53 +86,43 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
     return rc;
 }
 
+/* --truncation PSI: a number in -10 .. 10. */
+typedef struct { double psi; bool on; } truncation;
+static int take_truncation(const gt_opt *o, const char *v) {
+    truncation *t = o->dest;
+    char *end = NULL;
+    t->psi = v ? strtod(v, &end) : 0;
+    if (!v || !*v || *end || !(t->psi >= -10 && t->psi <= 10))
+        return gt_cli_usage("sample", "--truncation must be a number (psi, e.g. 0.7), got '%s'",
+                            v ? v : "");
+    t->on = true;
+    return 0;
+}
+
 int gt_cmd_sample(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL, *v;
+    const char *ckpt = NULL, *out = NULL;
     long long n = 64, seed = 0, cutoff = -1, mix_cutoff = -2; /* -2: no style mixing grid */
     long long cls = -1;                                       /* -1: no --class */
-    double psi = 1.0;
-    bool truncate = false;
-    for (int i = 1; i < argc; i++) {
-        if (gt_cli_is_help(argv[i])) {
-            sample_help();
-            return 0;
-        } else if (gt_cli_option(argc, argv, &i, "--ckpt", &v)) {
-            if (!(ckpt = v)) return gt_cli_usage("sample", "--ckpt needs a file");
-        } else if (gt_cli_option(argc, argv, &i, "--out", &v)) {
-            if (!(out = v)) return gt_cli_usage("sample", "--out needs a file");
-        } else if (gt_cli_option(argc, argv, &i, "--n", &v)) {
-            if (!gt_cli_parse_i64(v, &n) || n < 1 || n > 1000000)
-                return gt_cli_usage("sample", "--n must be an integer from 1 to 1000000, got '%s'",
-                                    v ? v : "");
-        } else if (gt_cli_option(argc, argv, &i, "--seed", &v)) {
-            if (!gt_cli_parse_i64(v, &seed))
-                return gt_cli_usage("sample", "--seed must be a non-negative integer, got '%s'",
-                                    v ? v : "");
-        } else if (gt_cli_option(argc, argv, &i, "--truncation", &v)) {
-            char *end = NULL;
-            psi = v ? strtod(v, &end) : 0;
-            if (!v || !*v || *end || !(psi >= -10 && psi <= 10))
-                return gt_cli_usage("sample", "--truncation must be a number (psi, e.g. 0.7), got '%s'",
-                                    v ? v : "");
-            truncate = true;
-        } else if (gt_cli_option(argc, argv, &i, "--truncation-cutoff", &v)) {
-            if (!gt_cli_parse_i64(v, &cutoff) || cutoff > 64)
-                return gt_cli_usage("sample", "--truncation-cutoff must be an integer from 0 to "
-                                    "the style layers, got '%s'", v ? v : "");
-        } else if (gt_cli_option(argc, argv, &i, "--class", &v)) {
-            if (!gt_cli_parse_i64(v, &cls))
-                return gt_cli_usage("sample", "--class must be a non-negative integer (a class "
-                                    "index), got '%s'", v ? v : "");
-        } else if (strcmp(argv[i], "--style-mix") == 0) {
-            if (mix_cutoff == -2) mix_cutoff = -1;
-        } else if (gt_cli_option(argc, argv, &i, "--mix-cutoff", &v)) {
-            if (!gt_cli_parse_i64(v, &mix_cutoff) || mix_cutoff > 64)
-                return gt_cli_usage("sample", "--mix-cutoff must be an integer from 0 to the style "
-                                    "layers, got '%s'", v ? v : "");
-        } else {
-            return gt_cli_usage("sample", "unknown argument '%s'", argv[i]);
-        }
-    }
+    truncation trunc = {1.0, false};
+    bool style_mix = false;
+    const gt_opt opts[] = {
+        GT_OPT_TEXT_("--ckpt", &ckpt, "a file"),
+        GT_OPT_TEXT_("--out", &out, "a file"),
+        GT_OPT_INT_("--n", &n, 1, 1000000, NULL),
+        GT_OPT_INT_("--seed", &seed, 0, 0, NULL),
+        GT_OPT_CALL_("--truncation", &trunc, take_truncation),
+        GT_OPT_INT_("--truncation-cutoff", &cutoff, 0, 64, "an integer from 0 to the style layers"),
+        GT_OPT_INT_("--class", &cls, 0, 0, "a non-negative integer (a class index)"),
+        GT_OPT_FLAG_("--style-mix", &style_mix),
+        GT_OPT_INT_("--mix-cutoff", &mix_cutoff, 0, 64, "an integer from 0 to the style layers"),
+        GT_OPT_END,
+    };
+    gt_opts p = {"sample", opts, sample_help, NULL, NULL};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
+    if (style_mix && mix_cutoff == -2) mix_cutoff = -1; /* the default crossover: half */
+    double psi = trunc.psi;
+    bool truncate = trunc.on;
     if (mix_cutoff > -2 && n > 64)
         return gt_cli_usage("sample", "--style-mix draws an N x N grid: --n must be at most 64");
     if (!ckpt || !out) return gt_cli_usage("sample", "needs --ckpt FILE and --out FILE");
@@ -145,10 +137,10 @@ int gt_cmd_sample(int argc, char **argv) {
         gt_trainer_free(&t);
         return rc;
     }
-    if (cutoff > t.g.num_ws) {
+    if (cutoff > gt_model_style_count(&t.g)) {
         gt_trainer_free(&t);
         return gt_cli_usage("sample", "--truncation-cutoff %lld: G has %d style layers", cutoff,
-                            t.g.num_ws);
+                            gt_model_style_count(&t.g));
     }
     if (cls >= 0 && (!t.conditional || mix_cutoff > -2)) {
         int rc = gt_cli_fail("--class needs a class-conditional checkpoint (train.conditional = "
@@ -162,9 +154,8 @@ int gt_cmd_sample(int argc, char **argv) {
         gt_trainer_free(&t);
         return rc;
     }
-    t.g.trunc_psi = psi;
-    t.g.trunc_cutoff = (int)cutoff;
-    int rc = write_samples(&t, out, n, seed, mix_cutoff, cls, &err);
+    if (t.style) gt_model_set_truncation(&t.g, psi, (int)cutoff);
+    rc = write_samples(&t, out, n, seed, mix_cutoff, cls, &err);
     gt_trainer_free(&t);
     gt_runtime_free();
     if (rc < 0) return gt_cli_fail("%s", err.msg);
@@ -210,30 +201,44 @@ int gt_cmd_info(int argc, char **argv) {
 
 /* ---- config ---- */
 
-int gt_cmd_config(int argc, char **argv) {
-    const char *file = NULL, *v;
-    gt_config cfg;
+static void config_help(void *ctx) {
+    (void)ctx;
+    printf("usage: gantry config --defaults\n"
+           "       gantry config --config FILE [section.key=value ...]\n\n"
+           "  --defaults      every section and key with its default, allowed values and meaning\n"
+           "  --config FILE   print the configuration FILE and the overrides resolve to\n");
+}
+
+static int print_defaults(const gt_opt *o, const char *v) {
+    (void)o, (void)v;
+    gt_config_print_defaults(stdout);
+    return GT_OPTS_DONE;
+}
+
+/* --config FILE and the overrides apply in the order given. */
+static int load_config(const gt_opt *o, const char *file) {
     gt_error err;
+    if (!file) return gt_cli_usage("config", "--config needs a file");
+    return gt_config_load_file(o->dest, file, &err) < 0 ? gt_cli_fail("%s", err.msg) : 0;
+}
+
+static int take_override(const char *arg, void *cfg) {
+    gt_error err;
+    if (arg[0] == '-' || !strchr(arg, '=')) return gt_cli_usage("config", "unknown argument '%s'", arg);
+    return gt_config_set(cfg, arg, "command line", &err) < 0 ? gt_cli_fail("%s", err.msg) : 0;
+}
+
+int gt_cmd_config(int argc, char **argv) {
+    gt_config cfg;
     gt_config_defaults(&cfg);
-    for (int i = 1; i < argc; i++) {
-        if (gt_cli_is_help(argv[i])) {
-            printf("usage: gantry config --defaults\n"
-                   "       gantry config --config FILE [section.key=value ...]\n\n"
-                   "  --defaults      every section and key with its default, allowed values and meaning\n"
-                   "  --config FILE   print the configuration FILE and the overrides resolve to\n");
-            return 0;
-        } else if (strcmp(argv[i], "--defaults") == 0) {
-            gt_config_print_defaults(stdout);
-            return 0;
-        } else if (gt_cli_option(argc, argv, &i, "--config", &v)) {
-            if (!(file = v)) return gt_cli_usage("config", "--config needs a file");
-            if (gt_config_load_file(&cfg, file, &err) < 0) return gt_cli_fail("%s", err.msg);
-        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
-            if (gt_config_set(&cfg, argv[i], "command line", &err) < 0) return gt_cli_fail("%s", err.msg);
-        } else {
-            return gt_cli_usage("config", "unknown argument '%s'", argv[i]);
-        }
-    }
+    const gt_opt opts[] = {
+        GT_OPT_ACTION_("--defaults", NULL, print_defaults),
+        GT_OPT_CALL_("--config", &cfg, load_config),
+        GT_OPT_END,
+    };
+    gt_opts p = {"config", opts, config_help, take_override, &cfg};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     static char text[64 * 1024];
     if (gt_config_to_string(&cfg, text, sizeof text) < 0) return gt_cli_fail("configuration too large");
     fputs(text, stdout);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "train/session.h"
 #include "train/trainer.h"
 
@@ -13,7 +14,8 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
-static void help(void) {
+static void help(void *ctx) {
+    (void)ctx;
     gt_config d;
     gt_config_defaults(&d);
     printf("usage: gantry train --config FILE [section.key=value ...] --out RUNDIR\n"
@@ -38,30 +40,29 @@ typedef struct {
     char **overrides;
 } train_args;
 
+/* section.key=value: an override (argv's own slots hold them, in order). */
+static int take_override(const char *arg, void *ctx) {
+    train_args *a = ctx;
+    if (arg[0] == '-' || !strchr(arg, '='))
+        return gt_cli_usage("train", "unknown argument '%s'", arg);
+    a->overrides[a->n_overrides++] = (char *)arg;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, train_args *a) {
     memset(a, 0, sizeof *a);
     a->overrides = argv;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (gt_cli_is_help(argv[i])) {
-            help();
-            return 1;
-        } else if (gt_cli_option(argc, argv, &i, "--config", &v)) {
-            if (!(a->config = v)) return gt_cli_usage("train", "--config needs a file");
-        } else if (gt_cli_option(argc, argv, &i, "--out", &v)) {
-            if (!(a->out = v)) return gt_cli_usage("train", "--out needs a folder");
-        } else if (gt_cli_option(argc, argv, &i, "--resume", &v)) {
-            if (!(a->resume = v)) return gt_cli_usage("train", "--resume needs a run folder");
-        } else if (strcmp(argv[i], "--quiet") == 0) {
-            a->quiet = true;
-        } else if (strcmp(argv[i], "--profile") == 0) {
-            a->profile = true;
-        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
-            a->overrides[a->n_overrides++] = argv[i];
-        } else {
-            return gt_cli_usage("train", "unknown argument '%s'", argv[i]);
-        }
-    }
+    const gt_opt opts[] = {
+        GT_OPT_TEXT_("--config", &a->config, "a file"),
+        GT_OPT_TEXT_("--out", &a->out, "a folder"),
+        GT_OPT_TEXT_("--resume", &a->resume, "a run folder"),
+        GT_OPT_FLAG_("--quiet", &a->quiet),
+        GT_OPT_FLAG_("--profile", &a->profile),
+        GT_OPT_END,
+    };
+    gt_opts p = {"train", opts, help, take_override, a};
+    int rc = gt_opts_parse(&p, argc, argv);
+    if (rc) return rc;
     if (a->resume && (a->config || a->out))
         return gt_cli_usage("train", "--resume takes the run folder alone (no --config or --out)");
     if (!a->resume && (!a->config || !a->out))
@@ -85,7 +86,7 @@ static int resolve_config(const train_args *a, const char *ckpt, gt_config *cfg,
 int gt_cmd_train(int argc, char **argv) {
     train_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     const char *dir = a.resume ? a.resume : a.out;
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "train/registries.h"
 
 static const struct {
     const char *name;
@@ -74,6 +75,7 @@ bool gt_cli_parse_i64(const char *text, long long *out) {
 }
 
 int main(int argc, char **argv) {
+    gt_registries_install(); /* the configuration's dataset, family and loss names */
     if (argc < 2 || gt_cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

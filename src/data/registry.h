@@ -43,9 +43,10 @@ const char *gt_dataset_kind_names(void);
 gt_dataset *gt_dataset_load_reference(const gt_dataset_kind *k, const gt_config *cfg,
                                       const char *dir, gt_error *err);
 
-/* Entries (defined next to their loaders). */
-extern const gt_dataset_kind gt_dataset_fashion_mnist, gt_dataset_mnist, gt_dataset_png,
-    gt_dataset_ring, gt_dataset_grid, gt_dataset_stacked_fashion_mnist;
+/* Entries (defined next to their loaders), one per line of datasets.def. */
+#define GT_DATASET(name) extern const gt_dataset_kind gt_dataset_##name;
+#include "data/datasets.def"
+#undef GT_DATASET
 
 /* Shared by the IDX entries: data.resolution 28 as stored or 32 padded with background. */
 gt_dataset *gt_data_load_idx_train(const gt_config *cfg, gt_error *err);

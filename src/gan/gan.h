@@ -22,21 +22,12 @@
 
 /* ---- Specifications -------------------------------------------------------------------------- */
 
-typedef enum {
-    GT_LOSS_BCE,     /* D: BCE(d(x), a) + BCE(d(x~), b); G: BCE(d(x~), 1) (non-saturating) */
-    GT_LOSS_MINIMAX, /* D as bce; G: -BCE(d(x~), 0) = -E sp(d(x~)) (the original minimax) */
-    GT_LOSS_LSGAN,   /* D: (E(d(x) - a)^2 + E(d(x~) - b)^2) / 2; G: E(d(x~) - 1)^2 / 2 (Mao et al.) */
-    GT_LOSS_HINGE,   /* D: E relu(1 - d(x)) + E relu(1 + d(x~)); G: -E d(x~) */
-    GT_LOSS_WGAN,    /* D: E d(x~) - E d(x); G: -E d(x~) */
-    GT_LOSS_RAGAN,   /* D: E sp(-(d(x) - E d(x~))) + E sp(d(x~) - E d(x)); G swaps x and x~ */
-    GT_LOSS_RPGAN,   /* D: E sp(-(d(x_i) - d(x~_i))); G: E sp(-(d(x~_i) - d(x_i))) */
-    GT_LOSS_D2GAN,   /* two critics with positive outputs D_k = sp(logit_k) (Nguyen et al. 2017) */
-} gt_loss_kind;
+typedef struct gt_loss_kind gt_loss_kind;
 
 typedef enum { GT_FM_NONE, GT_FM_L1, GT_FM_L2 } gt_fm_kind;
 
 typedef struct gt_loss_spec {
-    gt_loss_kind kind;
+    const gt_loss_kind *kind;     /* an entry of the loss registry (losses.def) */
     double drift;                 /* D's loss += drift E d(x)^2 (ProGAN: 0.001); 0: off */
     double d2gan_alpha, d2gan_beta;
     /* G's loss: adversarial (unless !adversarial) + fm_weight * feature matching, where feature
@@ -167,7 +158,8 @@ gt_tensor *gt_gan_draw_noise(gt_gan *gan, int64_t t, int ndim, const int64_t *sh
 /* x + noise, or x when noise is NULL. */
 gt_tensor *gt_add_noise(gt_tensor *x, gt_tensor *noise);
 
-/* Critic k's adversarial loss from logits d_real, d_fake [N, 1] and targets (bce, minimax, lsgan). */
+/* Critic k's D loss (its entry's term, plus the drift when on) from logits d_real, d_fake
+ * [N, 1] and targets (read by the losses that use them). */
 gt_tensor *gt_loss_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
                      gt_tensor *real_target, gt_tensor *fake_target);
 /* G's adversarial term against critic k (d_real is used by the relativistic losses only). */
@@ -242,10 +234,33 @@ bool gt_gan_pl_due(const gt_gan *gan, int64_t t);
  * GAN's generator), with weight * every; gan->pl_mean advances when the update is made. */
 bool gt_gan_pl_step(gt_gan *gan, gt_tensor *z, gt_step_stats *st);
 
-/* Name tables for the configuration ("bce|minimax|..."); -1 when unknown. */
-int gt_loss_kind_parse(const char *name);
-const char *gt_loss_kind_name(gt_loss_kind k);
-/* Whether the loss reads D's targets (loss.labels, label smoothing and flips apply to it). */
-bool gt_loss_uses_targets(gt_loss_kind k);
+/* ---- The loss registry -------------------------------------------------------------------- */
+
+/* One GAN loss: its name in `loss.type`, its terms, and what the step asks of it. Adding a loss
+ * is its entry (with its two functions) plus its line in src/gan/losses.def. */
+struct gt_loss_kind {
+    const char *name;
+    /* Critic k's adversarial D loss from logits [N, 1]; rt, ft: D's targets for reals and fakes
+     * (NULL: the scalars 1 and 0), read only when uses_targets. */
+    gt_tensor *(*d)(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                    gt_tensor *rt, gt_tensor *ft);
+    /* G's adversarial term against critic k; d_real only when relativistic. */
+    gt_tensor *(*g)(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real);
+    bool uses_targets;  /* reads D's targets: loss.labels, label smoothing and flips apply */
+    bool relativistic;  /* G's term compares against D(real), so the G step runs D on reals */
+    bool two_critics;   /* needs exactly two discriminators (model.d2) */
+};
+
+#define GT_LOSS(name) extern const gt_loss_kind gt_loss_##name;
+#include "gan/losses.def"
+#undef GT_LOSS
+
+/* The entry named `name`, or NULL. */
+const gt_loss_kind *gt_loss_find(const char *name);
+/* The registered names, '|'-separated in registry order ("bce|minimax|..."), for the
+ * configuration's allowed values of loss.type. */
+const char *gt_loss_names(void);
+/* The names of the losses that read D's targets, as prose ("bce, minimax and lsgan"). */
+const char *gt_loss_target_names(void);
 
 #endif

@@ -1,26 +1,16 @@
-/* GAN losses: each critic's D loss and G's adversarial term against it, from logits [N, 1].
- * The formulas are those of tricks.md (sp(t) = ln(1 + e^t)); D2GAN's critics output
- * D_k = sp(logit_k) > 0 and take logarithms floored at D2GAN_EPS. */
+/* GAN losses: each critic's D loss and G's adversarial term against it, from logits [N, 1],
+ * one registry entry per loss (losses.def lists them). The formulas are those of tricks.md
+ * (sp(t) = ln(1 + e^t)); D2GAN's critics output D_k = sp(logit_k) > 0 and take logarithms
+ * floored at D2GAN_EPS. */
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "gan/gan.h"
 
 #define D2GAN_EPS 1e-8f
-
-static const char *const loss_names[] = {"bce", "minimax", "lsgan", "hinge", "wgan", "ragan", "rpgan", "d2gan"};
-
-int gt_loss_kind_parse(const char *name) {
-    for (int i = 0; i < (int)(sizeof loss_names / sizeof loss_names[0]); i++)
-        if (strcmp(loss_names[i], name) == 0) return i;
-    return -1;
-}
-
-const char *gt_loss_kind_name(gt_loss_kind k) { return loss_names[k]; }
-
-bool gt_loss_uses_targets(gt_loss_kind k) {
-    return k == GT_LOSS_BCE || k == GT_LOSS_MINIMAX || k == GT_LOSS_LSGAN;
-}
 
 gt_tensor *gt_bce_with_logits(gt_tensor *d, gt_tensor *t, float scalar_target) {
     gt_tensor *pos = gt_softplus(gt_neg(d)); /* -log sigmoid(d) */
@@ -48,67 +38,164 @@ static gt_tensor *log_positive(gt_tensor *logit) {
     return gt_log(gt_clamp(gt_softplus(logit), D2GAN_EPS, INFINITY));
 }
 
-static gt_tensor *d2gan_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake) {
+/* ---- the losses: D's term, G's term and the registry entry of each ---------------------------- */
+
+/* bce, non-saturating: D: BCE(d(x), a) + BCE(d(x~), b); G: BCE(d(x~), 1). */
+static gt_tensor *bce_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                        gt_tensor *rt, gt_tensor *ft) {
+    (void)L, (void)k;
+    return gt_add(gt_bce_with_logits(d_real, rt, 1.0f), gt_bce_with_logits(d_fake, ft, 0.0f));
+}
+static gt_tensor *bce_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)L, (void)k, (void)d_real;
+    return gt_bce_with_logits(d_fake, NULL, 1.0f);
+}
+const gt_loss_kind gt_loss_bce = {.name = "bce", .d = bce_d, .g = bce_g, .uses_targets = true};
+
+/* minimax, the original: D as bce; G minimises log(1 - s(d(x~))) = -E sp(d(x~)). */
+static gt_tensor *minimax_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)L, (void)k, (void)d_real;
+    return gt_neg(mean_sp(d_fake));
+}
+const gt_loss_kind gt_loss_minimax = {.name = "minimax", .d = bce_d, .g = minimax_g,
+                                   .uses_targets = true};
+
+/* lsgan (Mao et al.): D: (E(d(x) - a)^2 + E(d(x~) - b)^2) / 2; G: E(d(x~) - 1)^2 / 2. */
+static gt_tensor *lsgan_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                          gt_tensor *rt, gt_tensor *ft) {
+    (void)L, (void)k;
+    return gt_mul_scalar(gt_add(mean_sq_dev(d_real, rt, 1.0f), mean_sq_dev(d_fake, ft, 0.0f)), 0.5f);
+}
+static gt_tensor *lsgan_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)L, (void)k, (void)d_real;
+    return gt_mul_scalar(mean_sq_dev(d_fake, NULL, 1.0f), 0.5f);
+}
+const gt_loss_kind gt_loss_lsgan = {.name = "lsgan", .d = lsgan_d, .g = lsgan_g,
+                                   .uses_targets = true};
+
+/* G's term of hinge and wgan: -E d(x~). */
+static gt_tensor *neg_mean_fake_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)L, (void)k, (void)d_real;
+    return gt_neg(gt_mean_all(d_fake));
+}
+
+/* hinge: D: E relu(1 - d(x)) + E relu(1 + d(x~)); G: -E d(x~). */
+static gt_tensor *hinge_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                          gt_tensor *rt, gt_tensor *ft) {
+    (void)L, (void)k, (void)rt, (void)ft;
+    return gt_add(gt_mean_all(gt_relu(gt_add_scalar(gt_neg(d_real), 1.0f))),
+                  gt_mean_all(gt_relu(gt_add_scalar(d_fake, 1.0f))));
+}
+const gt_loss_kind gt_loss_hinge = {.name = "hinge", .d = hinge_d, .g = neg_mean_fake_g};
+
+/* wgan: D: E d(x~) - E d(x); G: -E d(x~). */
+static gt_tensor *wgan_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                         gt_tensor *rt, gt_tensor *ft) {
+    (void)L, (void)k, (void)rt, (void)ft;
+    return gt_sub(gt_mean_all(d_fake), gt_mean_all(d_real));
+}
+const gt_loss_kind gt_loss_wgan = {.name = "wgan", .d = wgan_d, .g = neg_mean_fake_g};
+
+/* ragan, relativistic average: E sp(-(a - E b)) + E sp(b - E a); D takes (a, b) = (d(x), d(x~)),
+ * G swaps them. */
+static gt_tensor *ragan_term(gt_tensor *a, gt_tensor *b) {
+    return gt_add(mean_sp(gt_neg(gt_sub(a, gt_mean_all(b)))), mean_sp(gt_sub(b, gt_mean_all(a))));
+}
+static gt_tensor *ragan_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                          gt_tensor *rt, gt_tensor *ft) {
+    (void)L, (void)k, (void)rt, (void)ft;
+    return ragan_term(d_real, d_fake);
+}
+static gt_tensor *ragan_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)L, (void)k;
+    return ragan_term(d_fake, d_real);
+}
+const gt_loss_kind gt_loss_ragan = {.name = "ragan", .d = ragan_d, .g = ragan_g,
+                                   .relativistic = true};
+
+/* rpgan, relativistic paired: D: E sp(-(d(x_i) - d(x~_i))); G swaps x and x~. */
+static gt_tensor *rpgan_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                          gt_tensor *rt, gt_tensor *ft) {
+    (void)L, (void)k, (void)rt, (void)ft;
+    return mean_sp(gt_neg(gt_sub(d_real, d_fake)));
+}
+static gt_tensor *rpgan_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)L, (void)k;
+    return mean_sp(gt_neg(gt_sub(d_fake, d_real)));
+}
+const gt_loss_kind gt_loss_rpgan = {.name = "rpgan", .d = rpgan_d, .g = rpgan_g,
+                                   .relativistic = true};
+
+/* d2gan (Nguyen et al. 2017): two critics with positive outputs D_k = sp(logit_k). */
+static gt_tensor *d2gan_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
+                          gt_tensor *rt, gt_tensor *ft) {
+    (void)rt, (void)ft;
     if (k == 0) /* E[-a log D1(x) + D1(x~)] */
         return gt_add(gt_mul_scalar(gt_mean_all(log_positive(d_real)), (float)-L->d2gan_alpha),
                       mean_sp(d_fake));
     /* E[D2(x) - b log D2(x~)] */
     return gt_sub(mean_sp(d_real), gt_mul_scalar(gt_mean_all(log_positive(d_fake)), (float)L->d2gan_beta));
 }
-
-static gt_tensor *adversarial_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
-                                gt_tensor *rt, gt_tensor *ft) {
-    switch (L->kind) {
-    case GT_LOSS_BCE:
-    case GT_LOSS_MINIMAX:
-        return gt_add(gt_bce_with_logits(d_real, rt, 1.0f), gt_bce_with_logits(d_fake, ft, 0.0f));
-    case GT_LOSS_LSGAN:
-        return gt_mul_scalar(gt_add(mean_sq_dev(d_real, rt, 1.0f), mean_sq_dev(d_fake, ft, 0.0f)), 0.5f);
-    case GT_LOSS_HINGE:
-        return gt_add(gt_mean_all(gt_relu(gt_add_scalar(gt_neg(d_real), 1.0f))),
-                      gt_mean_all(gt_relu(gt_add_scalar(d_fake, 1.0f))));
-    case GT_LOSS_WGAN:
-        return gt_sub(gt_mean_all(d_fake), gt_mean_all(d_real));
-    case GT_LOSS_RAGAN:
-        return gt_add(mean_sp(gt_neg(gt_sub(d_real, gt_mean_all(d_fake)))),
-                      mean_sp(gt_sub(d_fake, gt_mean_all(d_real))));
-    case GT_LOSS_RPGAN:
-        return mean_sp(gt_neg(gt_sub(d_real, d_fake)));
-    case GT_LOSS_D2GAN:
-        return d2gan_d(L, k, d_real, d_fake);
-    }
-    return NULL;
+/* -E D1(x~) + b E log D2(x~), one term per critic. */
+static gt_tensor *d2gan_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
+    (void)d_real;
+    if (k == 0) return gt_neg(mean_sp(d_fake));
+    return gt_mul_scalar(gt_mean_all(log_positive(d_fake)), (float)L->d2gan_beta);
 }
+const gt_loss_kind gt_loss_d2gan = {.name = "d2gan", .d = d2gan_d, .g = d2gan_g,
+                                   .two_critics = true};
+
+/* ---- the registry --------------------------------------------------------------------------- */
+
+static const gt_loss_kind *const losses[] = {
+#define GT_LOSS(name) &gt_loss_##name,
+#include "gan/losses.def"
+#undef GT_LOSS
+};
+#define N_LOSSES (sizeof losses / sizeof losses[0])
+
+static const char *loss_name_at(size_t i) { return losses[i]->name; }
+static gt_registry registry = {.n = N_LOSSES, .name_at = loss_name_at};
+
+const gt_loss_kind *gt_loss_find(const char *name) {
+    int i = gt_registry_index(&registry, name);
+    return i < 0 ? NULL : losses[i];
+}
+
+const char *gt_loss_names(void) { return gt_registry_names(&registry); }
+
+/* "bce, minimax and lsgan": the entries with uses_targets, the last joined by "and". */
+static char target_names[256];
+static void join_target_names(void) {
+    size_t len = 0, count = 0, seen = 0;
+    for (size_t i = 0; i < N_LOSSES; i++) count += losses[i]->uses_targets;
+    for (size_t i = 0; i < N_LOSSES && len < sizeof target_names; i++) {
+        if (!losses[i]->uses_targets) continue;
+        const char *sep = seen == 0 ? "" : seen + 1 == count ? " and " : ", ";
+        len += (size_t)snprintf(target_names + len, sizeof target_names - len, "%s%s", sep,
+                                losses[i]->name);
+        seen++;
+    }
+}
+
+const char *gt_loss_target_names(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, join_target_names);
+    return target_names;
+}
+
+/* ---- D's and G's losses ---------------------------------------------------------------------- */
 
 gt_tensor *gt_loss_d(const gt_loss_spec *L, int k, gt_tensor *d_real, gt_tensor *d_fake,
                      gt_tensor *real_target, gt_tensor *fake_target) {
-    gt_tensor *loss = adversarial_d(L, k, d_real, d_fake, real_target, fake_target);
+    gt_tensor *loss = L->kind->d(L, k, d_real, d_fake, real_target, fake_target);
     if (L->drift > 0)
         loss = gt_add(loss, gt_mul_scalar(gt_mean_all(gt_square(d_real)), (float)L->drift));
     return loss;
 }
 
 gt_tensor *gt_loss_g(const gt_loss_spec *L, int k, gt_tensor *d_fake, gt_tensor *d_real) {
-    switch (L->kind) {
-    case GT_LOSS_BCE:
-        return gt_bce_with_logits(d_fake, NULL, 1.0f);
-    case GT_LOSS_MINIMAX: /* minimise log(1 - s(d)) = -sp(d) */
-        return gt_neg(mean_sp(d_fake));
-    case GT_LOSS_LSGAN:
-        return gt_mul_scalar(mean_sq_dev(d_fake, NULL, 1.0f), 0.5f);
-    case GT_LOSS_HINGE:
-    case GT_LOSS_WGAN:
-        return gt_neg(gt_mean_all(d_fake));
-    case GT_LOSS_RAGAN:
-        return gt_add(mean_sp(gt_neg(gt_sub(d_fake, gt_mean_all(d_real)))),
-                      mean_sp(gt_sub(d_real, gt_mean_all(d_fake))));
-    case GT_LOSS_RPGAN:
-        return mean_sp(gt_neg(gt_sub(d_fake, d_real)));
-    case GT_LOSS_D2GAN: /* -E D1(x~) + b E log D2(x~) */
-        if (k == 0) return gt_neg(mean_sp(d_fake));
-        return gt_mul_scalar(gt_mean_all(log_positive(d_fake)), (float)L->d2gan_beta);
-    }
-    return NULL;
+    return L->kind->g(L, k, d_fake, d_real);
 }
 
 gt_tensor *gt_feature_matching(gt_fm_kind kind, gt_tensor *f_real, gt_tensor *f_fake) {

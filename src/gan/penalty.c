@@ -79,7 +79,7 @@ static void draw_targets(gt_gan *gan, int64_t n, gt_d_draws *dr) {
 void gt_gan_draw_d(gt_gan *gan, int64_t t, int ndim, const int64_t *shape, gt_d_draws *dr) {
     *dr = (gt_d_draws){0};
     bool prev = gt_grad_set(false);
-    if (gt_loss_uses_targets(gan->loss.kind) && !plain_labels(&gan->labels)) draw_targets(gan, shape[0], dr);
+    if (gan->loss.kind->uses_targets && !plain_labels(&gan->labels)) draw_targets(gan, shape[0], dr);
     dr->real_noise = gt_gan_draw_noise(gan, t, ndim, shape);
     dr->fake_noise = gt_gan_draw_noise(gan, t, ndim, shape);
     int64_t ps[GT_MAX_DIMS];

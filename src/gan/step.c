@@ -15,7 +15,7 @@ void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_opti
     gan->opt_g = opt_g;
     gan->n_critics = 1;
     gan->critic[0] = (gt_critic){d, opt_d, false};
-    gan->loss = (gt_loss_spec){.kind = GT_LOSS_BCE, .d2gan_alpha = 1, .d2gan_beta = 1,
+    gan->loss = (gt_loss_spec){.kind = &gt_loss_bce, .d2gan_alpha = 1, .d2gan_beta = 1,
                                .fm = GT_FM_NONE, .fm_weight = 1, .adversarial = true};
     gan->labels = (gt_label_spec){.real = 1, .fake = 0, .real_lo = 0.7, .real_hi = 1.2,
                                   .fake_lo = 0, .fake_hi = 0.3};
@@ -26,19 +26,19 @@ void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_opti
 
 int gt_gan_check(const gt_gan *gan, gt_error *err) {
     const gt_loss_spec *L = &gan->loss;
-    if (L->kind == GT_LOSS_D2GAN && gan->n_critics != 2)
-        return gt_error_set(err, "config: loss.type = d2gan needs two discriminators (set "
-                                 "model.d2.family)");
+    if (L->kind->two_critics && gan->n_critics != 2)
+        return gt_error_set(err, "config: loss.type = %s needs two discriminators (set "
+                                 "model.d2.family)", L->kind->name);
     if (!L->adversarial && L->fm == GT_FM_NONE)
         return gt_error_set(err, "config: loss.adversarial = false leaves G without a loss (set "
                                  "loss.feature_matching to l1 or l2)");
     const gt_label_spec *l = &gan->labels;
-    bool targets = gt_loss_uses_targets(L->kind);
+    bool targets = L->kind->uses_targets;
     bool custom = l->uniform || l->real != 1.0 || l->fake != 0.0 || l->flip > 0;
     if (custom && !targets)
         return gt_error_set(err, "config: loss.labels, real_label, fake_label and label_flip apply to "
-                                 "the bce, minimax and lsgan losses, not to loss.type = %s",
-                            gt_loss_kind_name(L->kind));
+                                 "the %s losses, not to loss.type = %s",
+                            gt_loss_target_names(), L->kind->name);
     if (l->uniform && (l->real_lo > l->real_hi || l->fake_lo > l->fake_hi))
         return gt_error_set(err, "config: loss.real_label_min/max [%g, %g] or fake_label_min/max "
                                  "[%g, %g]: the minimum must not exceed the maximum",
@@ -173,7 +173,7 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real
 
 static bool needs_real(const gt_loss_spec *L) {
     return L->fm != GT_FM_NONE ||
-           (L->adversarial && (L->kind == GT_LOSS_RAGAN || L->kind == GT_LOSS_RPGAN));
+           (L->adversarial && L->kind->relativistic);
 }
 
 gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real) {

@@ -23,6 +23,31 @@ const gt_cfg_key gt_cfg_keys[GT_CFG_N_KEYS] = {
 
 /* ---- allowed values ------------------------------------------------------------------------- */
 
+/* The registries that provided their names (gt_config_provide_names): set once at start. */
+enum { MAX_PROVIDERS = 8 };
+static struct { const char *registry; gt_cfg_names_fn names; } providers[MAX_PROVIDERS];
+static int n_providers;
+
+void gt_config_provide_names(const char *registry, gt_cfg_names_fn names) {
+    for (int i = 0; i < n_providers; i++)
+        if (strcmp(providers[i].registry, registry) == 0) {
+            providers[i].names = names;
+            return;
+        }
+    GT_CHECK(n_providers < MAX_PROVIDERS, "config: more than %d registries", MAX_PROVIDERS);
+    providers[n_providers].registry = registry;
+    providers[n_providers++].names = names;
+}
+
+/* The key's list of allowed values: its own, or its registry's names ("@loss"); NULL when the
+ * registry was not provided. */
+static const char *allowed_of(const gt_cfg_key *k) {
+    if (k->allowed[0] != '@') return k->allowed;
+    for (int i = 0; i < n_providers; i++)
+        if (strcmp(providers[i].registry, k->allowed + 1) == 0) return providers[i].names();
+    return NULL;
+}
+
 typedef struct { bool has_lo, has_hi, lo_open, hi_open; double lo, hi; } range;
 
 /* "min..max" with optional bounds; "0<.." and "..<1" exclude the bound. */
@@ -75,8 +100,10 @@ static void describe_range(const char *allowed, const char *kind, char *buf, siz
 /* What a key accepts, in words. */
 static void describe(const gt_cfg_key *k, char *buf, size_t cap) {
     bool list = strchr(k->allowed, '|') != NULL;
-    if ((k->type == GT_CFG_INT && list) || k->type == GT_CFG_ENUM)
-        snprintf(buf, cap, "one of %s", k->allowed);
+    if (k->type == GT_CFG_ENUM && !allowed_of(k))
+        snprintf(buf, cap, "a name of the %s registry, which was not provided", k->allowed + 1);
+    else if ((k->type == GT_CFG_INT && list) || k->type == GT_CFG_ENUM)
+        snprintf(buf, cap, "one of %s", allowed_of(k));
     else if (k->type == GT_CFG_INT || k->type == GT_CFG_FLOAT)
         describe_range(k->allowed, k->type == GT_CFG_INT ? "an integer" : "a number", buf, cap);
     else if (k->type == GT_CFG_BOOL)
@@ -129,7 +156,8 @@ static const char *parse_text(const gt_cfg_key *k, const char *v, void *field) {
         if (*p == ';' && p > v && (p[-1] == ' ' || p[-1] == '\t'))
             return "contains ' ;', which would start a comment in an INI file";
     }
-    if (k->type == GT_CFG_ENUM && !in_list(k->allowed, v)) return "not one of the allowed values";
+    if (k->type == GT_CFG_ENUM && !(allowed_of(k) && in_list(allowed_of(k), v)))
+        return "not one of the allowed values";
     strcpy(field, v);
     return NULL;
 }

@@ -27,6 +27,14 @@ typedef struct gt_config {
 #undef GT_KEY
 } gt_config;
 
+/* The allowed values of an ENUM key whose list in config_keys.def reads "@registry" come from that
+ * registry, which lives above io (datasets, model families, losses): names() returns them
+ * '|'-separated. Provided once at start, before any configuration is read or defaulted
+ * (gt_registries_install, src/train/registries.c, provides them all); a key whose registry was
+ * not provided accepts nothing. */
+typedef const char *(*gt_cfg_names_fn)(void);
+void gt_config_provide_names(const char *registry, gt_cfg_names_fn names);
+
 void gt_config_defaults(gt_config *c);
 /* Sets the keys present in an INI file. On error c is unchanged and err names the file, the line,
  * the key and what is allowed. Lines longer than about 200 characters are an error (libinih). */

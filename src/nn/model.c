@@ -6,30 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "core/engine.h"
 
-static const gt_model_family *const families[] = {&gt_family_dcgan, &gt_family_mlp,
-                                                   &gt_family_progressive, &gt_family_resnet,
-                                                   &gt_family_stylegan2};
+static const gt_model_family *const families[] = {
+#define GT_FAMILY(name) &gt_family_##name,
+#include "nn/families.def"
+#undef GT_FAMILY
+};
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
+static const char *family_name_at(size_t i) { return families[i]->name; }
+static gt_registry registry = {.n = N_FAMILIES, .name_at = family_name_at};
+
 const gt_model_family *gt_model_family_find(const char *name) {
-    for (size_t i = 0; i < N_FAMILIES; i++)
-        if (strcmp(families[i]->name, name) == 0) return families[i];
-    return NULL;
+    int i = gt_registry_index(&registry, name);
+    return i < 0 ? NULL : families[i];
 }
+
+const char *gt_model_family_names(void) { return gt_registry_names(&registry); }
 
 const char *gt_net_spec_section(const gt_net_spec *s) {
     return s->section[0] ? s->section : s->role == GT_ROLE_GENERATOR ? "model.g" : "model.d";
 }
 
-const char *gt_model_family_names(void) {
-    static char names[256];
-    if (!names[0])
-        for (size_t i = 0, n = 0; i < N_FAMILIES; i++)
-            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? "|" : "", families[i]->name);
-    return names;
-}
 
 /* Weights: the spec's init; biases and running means 0; running variances and the weights of
  * normalisation layers (named "...norm...") 1; spectral norm's u (named "...weight_u") drawn
@@ -74,7 +74,9 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
                                  "class-conditional form (use dcgan or resnet)", spec->family,
                             spec->section[0] ? spec->section : "the network");
     gt_params_init(&m->params);
-    if (m->family->build(m, err) < 0) {
+    int built = m->family->build(m, err);
+    m->spec.family_options = NULL;  /* the caller's: the family has copied what it needs */
+    if (built < 0) {
         gt_model_release(m);
         return -1;
     }
@@ -96,6 +98,34 @@ void gt_model_release(gt_model *m) {
 gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features) {
     return m->family->forward(m, f, x, features);
 }
+
+/* ---- family state behind accessors ------------------------------------------------------------ */
+
+bool gt_model_grows(const gt_model *m) { return m->family->growth != NULL; }
+
+static gt_growth *growth_of(const gt_model *m) {
+    GT_CHECK(m->family->growth, "model: family '%s' does not grow", m->family->name);
+    return m->family->growth(m);
+}
+
+void gt_model_set_growth(gt_model *m, int res, double alpha) {
+    gt_growth *g = growth_of(m);
+    g->res = res;
+    g->alpha = alpha;
+}
+
+int gt_model_growth_res(const gt_model *m) { return growth_of(m)->res; }
+double gt_model_growth_alpha(const gt_model *m) { return growth_of(m)->alpha; }
+
+static const gt_style_hooks *style_of(const gt_model *m) {
+    GT_CHECK(m->family->style, "model: family '%s' is not style-based", m->family->name);
+    return m->family->style;
+}
+
+int gt_model_style_count(const gt_model *m) { return m->family->style ? style_of(m)->count(m) : 0; }
+void gt_model_set_style_rng(gt_model *m, gt_rng *rng) { style_of(m)->set_rng(m, rng); }
+gt_rng *gt_model_style_rng(const gt_model *m) { return style_of(m)->rng(m); }
+void gt_model_set_truncation(gt_model *m, double psi, int cutoff) { style_of(m)->set_truncation(m, psi, cutoff); }
 
 int gt_norm_declare(gt_norm_layer *n, const char *kind, gt_params *p, const char *name, int ndim,
                     const int64_t *shape, gt_error *err) {
@@ -198,4 +228,10 @@ gt_tensor *gt_batch_tricks_mbstd(const gt_batch_tricks *b, gt_tensor *h) {
 
 gt_tensor *gt_batch_tricks_mbdisc(const gt_batch_tricks *b, const gt_fwd *f, gt_tensor *h) {
     return b->has_mbdisc ? gt_mbdisc_forward(&b->mbdisc, f, h) : h;
+}
+
+int gt_pyramid_levels(int res) {
+    int k = 0;
+    while ((4 << k) < res) k++;
+    return (4 << k) == res ? k + 1 : -1;
 }

@@ -35,15 +35,35 @@ typedef struct gt_net_spec {
      * gamma and beta), D adds the projection <embed(y), features> to its logit; the labels
      * come through gt_fwd.labels. Only families with `conditional` set accept it. */
     int n_classes;
-    /* stylegan2 generators (src/nn/stylegan2.c) */
-    int mapping_layers;     /* fully connected layers of the mapping network */
-    int64_t w_dim;          /* width of the mapping network and of w (0: z_dim) */
-    double mapping_lr_mul;  /* learning-rate multiplier of the mapping network (StyleGAN2: 0.01) */
-    double style_mixing;    /* probability of mixing two w's in a training forward */
+    /* The family's own options (stylegan2: gt_stylegan2_options, nn/stylegan2.h), copied by
+     * build into the family's state (the built model's spec holds NULL); NULL: the defaults. */
+    const void *family_options;
     char section[16];       /* the configuration section, for messages ("model.d") */
 } gt_net_spec;
 
 typedef struct gt_model gt_model;
+
+/* Some families keep state in their own arch that is set from outside between forwards; the
+ * gt_model_* accessors below reach it through the family's hooks.
+ *
+ * Progressive growing: the resolution the forward runs at and the fade-in weight alpha of its
+ * newest block. Build sets the final resolution and alpha 1; the trainer's schedule sets them
+ * before a step. */
+typedef struct gt_growth {
+    int res;
+    double alpha;
+} gt_growth;
+/* Style-based generators: the controls the family keeps in its own state. count: the style
+ * layers num_ws; rng, when set, draws the randomness of training forwards (stylegan2: per-pixel
+ * noise and style mixing; NULL: the constant noise buffers, no mixing); truncation w_avg +
+ * psi (w - w_avg) on the first `cutoff` style layers (all when < 0), off at psi 1 (build's). */
+typedef struct gt_style_hooks {
+    int (*count)(const gt_model *m);
+    void (*set_rng)(gt_model *m, gt_rng *rng);
+    gt_rng *(*rng)(const gt_model *m);
+    void (*set_truncation)(gt_model *m, double psi, int cutoff);
+} gt_style_hooks;
+
 typedef struct gt_model_family {
     const char *name;
     /* Declares the layers of the network described by m->spec into m->params and stores the
@@ -57,32 +77,22 @@ typedef struct gt_model_family {
     /* Optional (NULL in most families): adjusts the weights after the common initialisation. */
     void (*init)(gt_model *m, gt_rng *rng);
     /* Optional, style-based generators: the mapping z [N, z_dim] -> ws [N, num_ws, w_dim]
-     * (truncated by the model's trunc_psi; a training forward updates w_avg and mixes styles)
-     * and the synthesis ws -> x [N, c, h, w]; forward(z) = synthesis(mapping(z)). */
+     * (truncated as gt_model_set_truncation says; a training forward updates w_avg and mixes
+     * styles) and the synthesis ws -> x [N, c, h, w]; forward(z) = synthesis(mapping(z)). */
     gt_tensor *(*mapping)(const gt_model *m, const gt_fwd *f, gt_tensor *z);
     gt_tensor *(*synthesis)(const gt_model *m, const gt_fwd *f, gt_tensor *ws);
+    /* Optional: the family's growth state, for the families trained on progressive growing's
+     * schedule (G and D both), and the style controls of a style-based generator. */
+    gt_growth *(*growth)(const gt_model *m);
+    const gt_style_hooks *style;
     bool conditional;       /* accepts spec.n_classes > 0 */
-    bool grows;             /* trained on progressive growing's schedule (G and D both) */
 } gt_model_family;
 
 struct gt_model {
     gt_net_spec spec;
     const gt_model_family *family;
     gt_params params;
-    void *arch;
-    /* Progressive growing (the progressive family reads them; others ignore them): the
-     * resolution the forward runs at and the fade-in weight alpha of its newest block. Build
-     * sets the final resolution and alpha 1; the trainer's schedule sets them before a step. */
-    int grow_res;
-    double grow_alpha;
-    /* Style-based generators (stylegan2; others ignore them): num_ws style layers; style_rng,
-     * when set, draws the per-pixel noise and style mixing of training forwards (NULL:
-     * the constant noise buffers, no mixing); truncation w_avg + trunc_psi (w - w_avg) on the
-     * first trunc_cutoff style layers (all when < 0), off at psi 1 (build's value). */
-    int num_ws;
-    gt_rng *style_rng;
-    double trunc_psi;
-    int trunc_cutoff;
+    void *arch;             /* the family's own layout and state, made by build */
 };
 
 const gt_model_family *gt_model_family_find(const char *name);
@@ -95,12 +105,21 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
 void gt_model_release(gt_model *m);
 gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
 
-/* Families (registered in model.c). */
-extern const gt_model_family gt_family_dcgan;
-extern const gt_model_family gt_family_mlp;
-extern const gt_model_family gt_family_progressive;
-extern const gt_model_family gt_family_resnet;
-extern const gt_model_family gt_family_stylegan2;
+/* Progressive growing (families with a growth hook; the setters abort on others). */
+bool gt_model_grows(const gt_model *m);
+void gt_model_set_growth(gt_model *m, int res, double alpha);
+int gt_model_growth_res(const gt_model *m);
+double gt_model_growth_alpha(const gt_model *m);
+/* Style-based generators (families with style hooks; the setters abort on others). */
+int gt_model_style_count(const gt_model *m);  /* num_ws; 0 when not style-based */
+void gt_model_set_style_rng(gt_model *m, gt_rng *rng);
+gt_rng *gt_model_style_rng(const gt_model *m);
+void gt_model_set_truncation(gt_model *m, double psi, int cutoff);
+
+/* Families, one per line of families.def (model.c builds the registry from it). */
+#define GT_FAMILY(name) extern const gt_model_family gt_family_##name;
+#include "nn/families.def"
+#undef GT_FAMILY
 
 /* Shared by families: an optional normalisation layer chosen by name. */
 typedef struct {
@@ -118,6 +137,11 @@ gt_tensor *gt_norm_forward(const gt_norm_layer *n, const gt_fwd *f, gt_tensor *x
 int gt_norm_declare_classes(gt_norm_layer *n, const char *kind, gt_params *p, const char *name,
                             int ndim, const int64_t *shape, int classes, const char *section,
                             gt_error *err);
+
+/* Shared by the families that build resolution by resolution (progressive, stylegan2): the
+ * levels 4, 8, ..., res of a pyramid ending at side res, or -1 when res is not 4 times a power
+ * of two. */
+int gt_pyramid_levels(int res);
 
 /* Shared by families: the architecture tricks of a spec. gt_arch_tricks_check validates them
  * (feature_channels: the channels mbstd splits into groups); gt_batch_tricks_declare declares

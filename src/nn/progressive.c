@@ -1,7 +1,8 @@
 /* The progressive family (Karras et al. 2018, ProGAN): G and D for square power-of-two images
  * from 8x8 to 256x256, grown from 4x4. Build declares the layers of EVERY resolution, so the
  * parameter table, optimizer state and checkpoints have one fixed layout for the whole run;
- * the forward runs up to the model's grow_res with the newest block faded in by grow_alpha.
+ * the forward runs up to the growth resolution with the newest block faded in by its alpha
+ * (gt_model_set_growth).
  *
  * Level k works at r_k = 4 * 2^k with nf_k = max(1, width >> max(0, k - 2)) channels (width up
  * to 16x16, halved at each doubling above). Every layer has equalized learning rate: its weight
@@ -40,6 +41,7 @@ typedef struct {
     eq_conv conv0[PROG_MAX_LEVELS], conv1[PROG_MAX_LEVELS]; /* levels >= 1 */
     eq_conv rgb[PROG_MAX_LEVELS];         /* G: to_rgb; D: from_rgb */
     gt_mbstd_layer mbstd;                 /* D: group 0 off */
+    gt_growth growth;                     /* the resolution and fade-in the forward runs at */
 } prog_arch;
 
 static float he_scale(int64_t fan_in, double gain) { return (float)(gain / sqrt((double)fan_in)); }
@@ -80,19 +82,13 @@ static gt_tensor *fade(gt_tensor *old, gt_tensor *new_, double a) {
     return gt_add(gt_mul_scalar(old, (float)(1.0 - a)), gt_mul_scalar(new_, (float)a));
 }
 
-static int levels_of(int res) {
-    int k = 0;
-    while ((4 << k) < res) k++;
-    return (4 << k) == res ? k + 1 : -1;
-}
-
 static int prog_build(gt_model *m, gt_error *err) {
     gt_net_spec *s = &m->spec;
     const char *sec = gt_net_spec_section(s);
     prog_arch *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (progressive)");
     m->arch = a;
-    a->levels = s->h == s->w && s->h >= 8 ? levels_of(s->h) : -1;
+    a->levels = s->h == s->w && s->h >= 8 ? gt_pyramid_levels(s->h) : -1;
     if (a->levels < 2 || a->levels > PROG_MAX_LEVELS)
         return gt_error_set(err, "model: progressive needs square images of side 8, 16, 32, 64, "
                                  "128 or 256, not %dx%d (data.resolution)", s->h, s->w);
@@ -149,15 +145,14 @@ static int prog_build(gt_model *m, gt_error *err) {
         a->fc = eq_linear_declare(p, "b4.fc", nf0 * 16, nf0, sqrt(2.0));
         a->out = eq_linear_declare(p, "b4.out", nf0, 1, 1.0);
     }
-    m->grow_res = s->h;
-    m->grow_alpha = 1.0;
+    a->growth = (gt_growth){.res = s->h, .alpha = 1.0};
     return 0;
 }
 
 /* The level of resolution res, checked against the model. */
 static int level_at(const gt_model *m, int res) {
     const prog_arch *a = m->arch;
-    int k = levels_of(res);
+    int k = gt_pyramid_levels(res);
     GT_CHECK(k >= 1 && k <= a->levels, "progressive: resolution %d is not one of the model's "
              "(4 .. %d, powers of two)", res, m->spec.h);
     return k - 1;
@@ -165,8 +160,8 @@ static int level_at(const gt_model *m, int res) {
 
 static gt_tensor *generator_forward(const gt_model *m, const gt_fwd *f, gt_tensor *z) {
     const prog_arch *a = m->arch;
-    int L = level_at(m, m->grow_res);
-    double alpha = m->grow_alpha;
+    int L = level_at(m, a->growth.res);
+    double alpha = a->growth.alpha;
     int64_t n = z->shape[0], shape[4] = {n, a->nf[0], 4, 4};
     gt_tensor *h = gt_reshape(eq_linear_forward(&a->fc, f, pixel_norm(z)), 4, shape);
     h = pixel_norm(lrelu(h));
@@ -186,12 +181,13 @@ static gt_tensor *generator_forward(const gt_model *m, const gt_fwd *f, gt_tenso
 static gt_tensor *discriminator_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
                                         gt_tensor **features) {
     const prog_arch *a = m->arch;
-    GT_CHECK(x->ndim == 4 && x->shape[2] == m->grow_res && x->shape[3] == m->grow_res,
+    int res = a->growth.res;
+    GT_CHECK(x->ndim == 4 && x->shape[2] == res && x->shape[3] == res,
              "progressive D: input of %lldx%lld, the model is at resolution %d",
              (long long)(x->ndim == 4 ? x->shape[2] : 0), (long long)(x->ndim == 4 ? x->shape[3] : 0),
-             m->grow_res);
-    int L = level_at(m, m->grow_res);
-    double alpha = m->grow_alpha;
+             res);
+    int L = level_at(m, a->growth.res);
+    double alpha = a->growth.alpha;
     gt_tensor *h = lrelu(eq_conv_forward(&a->rgb[L], f, x));
     for (int k = L; k >= 1; k--) {
         h = lrelu(eq_conv_forward(&a->conv0[k], f, h));
@@ -213,6 +209,7 @@ static gt_tensor *prog_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     return discriminator_forward(m, f, x, features);
 }
 
-const gt_model_family gt_family_progressive = {.name = "progressive", .grows = true,
-                                               .build = prog_build,
-                                                .forward = prog_forward};
+static gt_growth *prog_growth(const gt_model *m) { return &((prog_arch *)m->arch)->growth; }
+
+const gt_model_family gt_family_progressive = {.name = "progressive", .build = prog_build,
+                                               .forward = prog_forward, .growth = prog_growth};

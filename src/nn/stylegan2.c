@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "core/engine.h"
-#include "nn/model.h"
+#include "nn/stylegan2.h"
 
 #define SG_MAX_LEVELS 7       /* 4x4 .. 256x256 */
 #define SG_MAX_MAPPING 16
@@ -66,7 +66,18 @@ typedef struct {
     sg_conv from_rgb, c0[SG_MAX_LEVELS], c1[SG_MAX_LEVELS], skip[SG_MAX_LEVELS], base;
     sg_fc fc, out;
     gt_mbstd_layer mbstd;
+    /* G's options and run-time controls, the family's own: `spec` holds the family's part of
+     * the network's spec (w_dim resolved); style_rng, num_ws and truncation are set through
+     * the model's style accessors (gt_model_set_style_rng, gt_model_set_truncation). */
+    gt_stylegan2_options spec;
+    gt_rng *style_rng;
+    int num_ws;
+    double trunc_psi;
+    int trunc_cutoff;
 } sg_arch;
+
+const gt_stylegan2_options gt_stylegan2_defaults = {
+    .mapping_layers = 8, .w_dim = 0, .mapping_lr_mul = 0.01, .style_mixing = 0.9};
 
 static sg_fc fc_declare(gt_params *p, const char *name, int64_t in, int64_t out, bool bias,
                         double lr_mul) {
@@ -98,12 +109,6 @@ static gt_tensor *lrelu_gain(gt_tensor *x, double gain) {
     return gain == 1.0 ? y : gt_mul_scalar(y, (float)gain);
 }
 
-static int levels_of(int res) {
-    int k = 0;
-    while ((4 << k) < res) k++;
-    return (4 << k) == res ? k + 1 : -1;
-}
-
 static sg_layer layer_declare(gt_params *p, const char *name, int64_t w_dim, int64_t c_in,
                               int64_t c_out, int k, int res, bool rgb, bool up) {
     char part[48];
@@ -123,13 +128,83 @@ static sg_layer layer_declare(gt_params *p, const char *name, int64_t w_dim, int
     return l;
 }
 
+/* G's options from spec.family_options (the defaults when absent), checked. */
+static int take_options(sg_arch *a, const gt_net_spec *s, gt_error *err) {
+    const char *sec = gt_net_spec_section(s);
+    a->spec = s->family_options ? *(const gt_stylegan2_options *)s->family_options
+                                : gt_stylegan2_defaults;
+    if (a->spec.mapping_layers < 1 || a->spec.mapping_layers > SG_MAX_MAPPING)
+        return gt_error_set(err, "model: %s.mapping_layers = %d must be 1..%d", sec,
+                            a->spec.mapping_layers, SG_MAX_MAPPING);
+    if (!(a->spec.mapping_lr_mul > 0))
+        return gt_error_set(err, "model: %s.mapping_lr_mul = %g must be positive", sec,
+                            a->spec.mapping_lr_mul);
+    if (a->spec.w_dim == 0) a->spec.w_dim = s->z_dim;
+    return 0;
+}
+
+static int declare_generator(gt_model *m, sg_arch *a, gt_error *err) {
+    const gt_net_spec *s = &m->spec;
+    gt_params *p = &m->params;
+    char name[32];
+    if (gt_arch_tricks_check(s, 1, err) < 0 || take_options(a, s, err) < 0) return -1;
+    int64_t wd = a->spec.w_dim;
+    a->n_mapping = a->spec.mapping_layers;
+    for (int i = 0; i < a->n_mapping; i++) {
+        snprintf(name, sizeof name, "mapping.fc%d", i);
+        a->mapping[i] = fc_declare(p, name, i == 0 ? s->z_dim : wd, wd, true, a->spec.mapping_lr_mul);
+    }
+    a->w_avg = gt_params_declare(p, "mapping.w_avg", 1, &wd, GT_PARAM_BUFFER);
+    int64_t ks[3] = {a->nf[0], 4, 4};
+    a->konst = gt_params_declare(p, "b4.const", 3, ks, GT_PARAM_TRAINABLE);
+    for (int k = 0; k < a->levels; k++) {
+        int res = 4 << k;
+        if (k > 0) {
+            snprintf(name, sizeof name, "b%d.conv0", res);
+            a->conv0[k] = layer_declare(p, name, wd, a->nf[k - 1], a->nf[k], 3, res, false, true);
+        }
+        snprintf(name, sizeof name, "b%d.conv1", res);
+        a->conv1[k] = layer_declare(p, name, wd, a->nf[k], a->nf[k], 3, res, false, false);
+        snprintf(name, sizeof name, "b%d.to_rgb", res);
+        a->rgb[k] = layer_declare(p, name, wd, a->nf[k], s->c, 1, res, true, false);
+    }
+    a->num_ws = 2 * a->levels;
+    a->trunc_psi = 1.0;
+    a->trunc_cutoff = -1;
+    return 0;
+}
+
+static int declare_discriminator(gt_model *m, sg_arch *a, gt_error *err) {
+    const gt_net_spec *s = &m->spec;
+    gt_params *p = &m->params;
+    char name[32];
+    if (gt_arch_tricks_check(s, a->nf[0], err) < 0) return -1;
+    int L = a->levels - 1;
+    snprintf(name, sizeof name, "b%d.from_rgb", 4 << L);
+    a->from_rgb = conv_declare(p, name, s->c, a->nf[L], 1, true);
+    for (int k = L; k >= 1; k--) {
+        snprintf(name, sizeof name, "b%d.conv0", 4 << k);
+        a->c0[k] = conv_declare(p, name, a->nf[k], a->nf[k], 3, true);
+        snprintf(name, sizeof name, "b%d.conv1", 4 << k);
+        a->c1[k] = conv_declare(p, name, a->nf[k], a->nf[k - 1], 3, true);
+        snprintf(name, sizeof name, "b%d.skip", 4 << k);
+        a->skip[k] = conv_declare(p, name, a->nf[k], a->nf[k - 1], 1, false);
+    }
+    a->mbstd = (gt_mbstd_layer){.group = s->mbstd_group, .channels = s->mbstd_channels};
+    int64_t extra = s->mbstd_group > 0 ? s->mbstd_channels : 0;
+    a->base = conv_declare(p, "b4.conv", a->nf[0] + extra, a->nf[0], 3, true);
+    a->fc = fc_declare(p, "b4.fc", a->nf[0] * 16, a->nf[0], true, 1.0);
+    a->out = fc_declare(p, "b4.out", a->nf[0], 1, true, 1.0);
+    return 0;
+}
+
 static int sg_build(gt_model *m, gt_error *err) {
     gt_net_spec *s = &m->spec;
     const char *sec = gt_net_spec_section(s);
     sg_arch *a = calloc(1, sizeof *a);
     GT_CHECK(a != NULL, "out of memory (stylegan2)");
     m->arch = a;
-    a->levels = s->h == s->w && s->h >= 8 ? levels_of(s->h) : -1;
+    a->levels = s->h == s->w && s->h >= 8 ? gt_pyramid_levels(s->h) : -1;
     if (a->levels < 2 || a->levels > SG_MAX_LEVELS)
         return gt_error_set(err, "model: stylegan2 needs square images of side 8, 16, 32, 64, 128 "
                                  "or 256, not %dx%d (data.resolution; Fashion-MNIST: 32)", s->h, s->w);
@@ -149,75 +224,27 @@ static int sg_build(gt_model *m, gt_error *err) {
         int64_t c = s->width >> (k > 2 ? k - 2 : 0);
         a->nf[k] = c > 0 ? c : 1;
     }
-    gt_params *p = &m->params;
-    char name[32];
-    if (s->role == GT_ROLE_GENERATOR) {
-        if (gt_arch_tricks_check(s, 1, err) < 0) return -1;
-        if (s->mapping_layers < 1 || s->mapping_layers > SG_MAX_MAPPING)
-            return gt_error_set(err, "model: %s.mapping_layers = %d must be 1..%d", sec,
-                                s->mapping_layers, SG_MAX_MAPPING);
-        if (!(s->mapping_lr_mul > 0))
-            return gt_error_set(err, "model: %s.mapping_lr_mul = %g must be positive", sec,
-                                s->mapping_lr_mul);
-        if (s->w_dim == 0) s->w_dim = s->z_dim;
-        int64_t wd = s->w_dim;
-        a->n_mapping = s->mapping_layers;
-        for (int i = 0; i < a->n_mapping; i++) {
-            snprintf(name, sizeof name, "mapping.fc%d", i);
-            a->mapping[i] = fc_declare(p, name, i == 0 ? s->z_dim : wd, wd, true, s->mapping_lr_mul);
-        }
-        a->w_avg = gt_params_declare(p, "mapping.w_avg", 1, &wd, GT_PARAM_BUFFER);
-        int64_t ks[3] = {a->nf[0], 4, 4};
-        a->konst = gt_params_declare(p, "b4.const", 3, ks, GT_PARAM_TRAINABLE);
-        for (int k = 0; k < a->levels; k++) {
-            int res = 4 << k;
-            if (k > 0) {
-                snprintf(name, sizeof name, "b%d.conv0", res);
-                a->conv0[k] = layer_declare(p, name, wd, a->nf[k - 1], a->nf[k], 3, res, false, true);
-            }
-            snprintf(name, sizeof name, "b%d.conv1", res);
-            a->conv1[k] = layer_declare(p, name, wd, a->nf[k], a->nf[k], 3, res, false, false);
-            snprintf(name, sizeof name, "b%d.to_rgb", res);
-            a->rgb[k] = layer_declare(p, name, wd, a->nf[k], s->c, 1, res, true, false);
-        }
-        m->num_ws = 2 * a->levels;
-        m->trunc_psi = 1.0;
-        m->trunc_cutoff = -1;
-    } else {
-        if (gt_arch_tricks_check(s, a->nf[0], err) < 0) return -1;
-        int L = a->levels - 1;
-        snprintf(name, sizeof name, "b%d.from_rgb", 4 << L);
-        a->from_rgb = conv_declare(p, name, s->c, a->nf[L], 1, true);
-        for (int k = L; k >= 1; k--) {
-            snprintf(name, sizeof name, "b%d.conv0", 4 << k);
-            a->c0[k] = conv_declare(p, name, a->nf[k], a->nf[k], 3, true);
-            snprintf(name, sizeof name, "b%d.conv1", 4 << k);
-            a->c1[k] = conv_declare(p, name, a->nf[k], a->nf[k - 1], 3, true);
-            snprintf(name, sizeof name, "b%d.skip", 4 << k);
-            a->skip[k] = conv_declare(p, name, a->nf[k], a->nf[k - 1], 1, false);
-        }
-        a->mbstd = (gt_mbstd_layer){.group = s->mbstd_group, .channels = s->mbstd_channels};
-        int64_t extra = s->mbstd_group > 0 ? s->mbstd_channels : 0;
-        a->base = conv_declare(p, "b4.conv", a->nf[0] + extra, a->nf[0], 3, true);
-        a->fc = fc_declare(p, "b4.fc", a->nf[0] * 16, a->nf[0], true, 1.0);
-        a->out = fc_declare(p, "b4.out", a->nf[0], 1, true, 1.0);
-    }
-    return 0;
+    if (s->role == GT_ROLE_GENERATOR) return declare_generator(m, a, err);
+    return declare_discriminator(m, a, err);
 }
 
 /* After the common N(0, 1) init: mapping weights / lr_mul, affine biases 1, the constant input
  * and the constant noise N(0, 1) (noise strengths and other biases stay 0). */
-static void sg_init(gt_model *m, gt_rng *rng) {
-    if (m->spec.role != GT_ROLE_GENERATOR) return;
-    const sg_arch *a = m->arch;
-    gt_params *p = &m->params;
-    for (int i = 0; i < a->n_mapping; i++) {
-        gt_tensor *w = p->t[a->mapping[i].w];
+static void scale_mapping(const sg_arch *m, gt_params *p) {
+    for (int i = 0; i < m->n_mapping; i++) {
+        gt_tensor *w = p->t[m->mapping[i].w];
         float *host = gt_step_alloc_((size_t)w->numel * sizeof *host);
         gt_copy_to(host, w);
         for (int64_t j = 0; j < w->numel; j++) host[j] /= (float)m->spec.mapping_lr_mul;
         gt_copy_from(w, host);
     }
+}
+
+static void sg_init(gt_model *m, gt_rng *rng) {
+    if (m->spec.role != GT_ROLE_GENERATOR) return;
+    const sg_arch *a = m->arch;
+    gt_params *p = &m->params;
+    scale_mapping(a, p);
     gt_fill_normal(rng, p->t[a->konst], 0, 1);
     for (int k = 0; k < a->levels; k++) {
         const sg_layer *ls[3] = {k > 0 ? &a->conv0[k] : NULL, &a->conv1[k], &a->rgb[k]};
@@ -258,9 +285,10 @@ static gt_tensor *style_row(gt_tensor *ws, int i) {
     return gt_reshape(gt_slice(ws, 1, i, i + 1), 2, s);
 }
 
-static bool random_styles(const gt_model *m, const gt_fwd *f) { return f->train && m->style_rng; }
+/* A training forward with a generator draws noise and mixes styles. */
+static bool random_styles(const sg_arch *a, const gt_fwd *f) { return f->train && a->style_rng; }
 
-static gt_tensor *layer_forward(const gt_model *m, const sg_layer *l, const gt_fwd *f, gt_tensor *x,
+static gt_tensor *layer_forward(const sg_arch *a, const sg_layer *l, const gt_fwd *f, gt_tensor *x,
                                 gt_tensor *w) {
     int64_t n = x->shape[0];
     gt_tensor *s = fc_forward(&l->affine, f, w);                      /* [N, C_in] */
@@ -270,10 +298,10 @@ static gt_tensor *layer_forward(const gt_model *m, const sg_layer *l, const gt_f
     gt_tensor *y = gt_modulated_conv2d(x, f->t[l->weight], s, l->demod);
     if (l->noise >= 0) {
         gt_tensor *noise = f->t[l->noise];                            /* [1, 1, H, W] */
-        if (random_styles(m, f)) {
+        if (random_styles(a, f)) {
             bool prev = gt_grad_set(false);
             int64_t ns[4] = {n, 1, h, wd};
-            noise = gt_rand_normal(m->style_rng, 4, ns, 0, 1);
+            noise = gt_rand_normal(a->style_rng, 4, ns, 0, 1);
             gt_grad_set(prev);
         }
         y = gt_add(y, gt_mul(noise, f->t[l->strength]));
@@ -292,8 +320,8 @@ static gt_tensor *map_w(const sg_arch *a, const gt_fwd *f, gt_tensor *z) {
 }
 
 /* w [N, D] -> ws [N, num_ws, D] */
-static gt_tensor *broadcast(const gt_model *m, gt_tensor *w) {
-    int64_t one[3] = {w->shape[0], 1, w->shape[1]}, all[3] = {w->shape[0], m->num_ws, w->shape[1]};
+static gt_tensor *broadcast(const sg_arch *a, gt_tensor *w) {
+    int64_t one[3] = {w->shape[0], 1, w->shape[1]}, all[3] = {w->shape[0], a->num_ws, w->shape[1]};
     return gt_expand(gt_reshape(w, 3, one), 3, all);
 }
 
@@ -309,41 +337,41 @@ static gt_tensor *mapping_impl(const gt_model *m, const gt_fwd *f, gt_tensor *z,
         gt_assign(avg, next);
         gt_grad_set(prev);
     }
-    gt_tensor *ws = broadcast(m, w);
-    if (m->trunc_psi == 1.0) return ws;
-    int cut = m->trunc_cutoff < 0 || m->trunc_cutoff > m->num_ws ? m->num_ws : m->trunc_cutoff;
+    gt_tensor *ws = broadcast(a, w);
+    if (a->trunc_psi == 1.0) return ws;
+    int cut = a->trunc_cutoff < 0 || a->trunc_cutoff > a->num_ws ? a->num_ws : a->trunc_cutoff;
     if (cut == 0) return ws;
     int64_t as[3] = {1, 1, avg->shape[0]};
     gt_tensor *avg3 = gt_reshape(avg, 3, as);
     gt_tensor *head = gt_slice(ws, 1, 0, cut);
-    head = gt_add(avg3, gt_mul_scalar(gt_sub(head, avg3), (float)m->trunc_psi));
-    if (cut == m->num_ws) return head;
-    gt_tensor *parts[2] = {head, gt_slice(ws, 1, cut, m->num_ws)};
+    head = gt_add(avg3, gt_mul_scalar(gt_sub(head, avg3), (float)a->trunc_psi));
+    if (cut == a->num_ws) return head;
+    gt_tensor *parts[2] = {head, gt_slice(ws, 1, cut, a->num_ws)};
     return gt_concat(2, parts, 1);
 }
 
 static gt_tensor *sg_synthesis(const gt_model *m, const gt_fwd *f, gt_tensor *ws) {
     const sg_arch *a = m->arch;
-    GT_CHECK(ws->ndim == 3 && ws->shape[1] == m->num_ws, "stylegan2: ws must be [N, %d, w_dim]",
-             m->num_ws);
+    GT_CHECK(ws->ndim == 3 && ws->shape[1] == a->num_ws, "stylegan2: ws must be [N, %d, w_dim]",
+             a->num_ws);
     int64_t n = ws->shape[0];
     gt_tensor *k = f->t[a->konst];
     int64_t k1[4] = {1, k->shape[0], 4, 4}, kn[4] = {n, k->shape[0], 4, 4};
     gt_tensor *x = gt_expand(gt_reshape(k, 4, k1), 4, kn);
-    x = layer_forward(m, &a->conv1[0], f, x, style_row(ws, 0));
-    gt_tensor *img = layer_forward(m, &a->rgb[0], f, x, style_row(ws, 1));
+    x = layer_forward(a, &a->conv1[0], f, x, style_row(ws, 0));
+    gt_tensor *img = layer_forward(a, &a->rgb[0], f, x, style_row(ws, 1));
     for (int l = 1; l < a->levels; l++) {
-        x = layer_forward(m, &a->conv0[l], f, x, style_row(ws, 2 * l - 1));
-        x = layer_forward(m, &a->conv1[l], f, x, style_row(ws, 2 * l));
-        img = gt_add(gt_upsample2x(img), layer_forward(m, &a->rgb[l], f, x, style_row(ws, 2 * l + 1)));
+        x = layer_forward(a, &a->conv0[l], f, x, style_row(ws, 2 * l - 1));
+        x = layer_forward(a, &a->conv1[l], f, x, style_row(ws, 2 * l));
+        img = gt_add(gt_upsample2x(img), layer_forward(a, &a->rgb[l], f, x, style_row(ws, 2 * l + 1)));
     }
     return img;
 }
 
-/* The family's mapping: ws, and in a training forward with style_rng style mixing with
- * probability style_mixing. */
-static gt_tensor *sg_mapping(const gt_model *m, const gt_fwd *f, gt_tensor *z) {
-    gt_tensor *ws = mapping_impl(m, f, z, true);
+/* Style mixing (m: the family's state): in a training forward with style_rng, with probability
+ * style_mixing, the styles from a crossover layer on come from a second latent z2. */
+static gt_tensor *mix_styles(const gt_model *model, const sg_arch *m, const gt_fwd *f, gt_tensor *z,
+                             gt_tensor *ws) {
     if (!random_styles(m, f) || m->spec.style_mixing <= 0 || m->num_ws < 2) return ws;
     bool prev = gt_grad_set(false);
     float u[2];
@@ -354,8 +382,13 @@ static gt_tensor *sg_mapping(const gt_model *m, const gt_fwd *f, gt_tensor *z) {
     int cut = 1 + (int)(u[1] * (float)(m->num_ws - 1));
     if (cut >= m->num_ws) cut = m->num_ws - 1;
     gt_tensor *parts[2] = {gt_slice(ws, 1, 0, cut),
-                           gt_slice(mapping_impl(m, f, z2, false), 1, cut, m->num_ws)};
+                           gt_slice(mapping_impl(model, f, z2, false), 1, cut, m->num_ws)};
     return gt_concat(2, parts, 1);
+}
+
+/* The family's mapping: ws, mixed in training forwards (mix_styles). */
+static gt_tensor *sg_mapping(const gt_model *m, const gt_fwd *f, gt_tensor *z) {
+    return mix_styles(m, m->arch, f, z, mapping_impl(m, f, z, true));
 }
 
 /* ---- D ------------------------------------------------------------------------------------ */
@@ -387,6 +420,27 @@ static gt_tensor *sg_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, g
     return discriminator_forward(m, f, x, features);
 }
 
+/* ---- the family's state, behind the model's style accessors ------------------------------------ */
+
+static sg_arch *state(const gt_model *m) { return m->arch; }
+static int sg_style_count(const gt_model *m) { return state(m)->num_ws; }
+static void sg_set_style_rng(gt_model *m, gt_rng *rng) { state(m)->style_rng = rng; }
+static gt_rng *sg_style_rng(const gt_model *m) { return state(m)->style_rng; }
+
+static void sg_set_truncation(gt_model *m, double psi, int cutoff) {
+    state(m)->trunc_psi = psi;
+    state(m)->trunc_cutoff = cutoff;
+}
+
+void gt_stylegan2_set_style_mixing(gt_model *m, double probability) {
+    GT_CHECK(m->family == &gt_family_stylegan2, "stylegan2: not a stylegan2 model");
+    state(m)->spec.style_mixing = probability;
+}
+
+static const gt_style_hooks sg_style = {.count = sg_style_count, .set_rng = sg_set_style_rng,
+                                        .rng = sg_style_rng, .set_truncation = sg_set_truncation};
+
 const gt_model_family gt_family_stylegan2 = {.name = "stylegan2", .build = sg_build,
                                              .forward = sg_forward, .init = sg_init,
-                                             .mapping = sg_mapping, .synthesis = sg_synthesis};
+                                             .mapping = sg_mapping, .synthesis = sg_synthesis,
+                                             .style = &sg_style};

@@ -448,11 +448,6 @@ int gt_ablate_outcome_write(const char *path, const gt_ablate_outcome *o, gt_err
     return rc;
 }
 
-static void copy_string(const cJSON *j, const char *name, char *buf, size_t cap) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
-    snprintf(buf, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
 int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err) {
     memset(o, 0, sizeof *o);
     char *text = gt_read_file(path, (size_t)1 << 20, NULL);
@@ -464,8 +459,8 @@ int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err
         return gt_error_set(err, "%s: the run's outcome is not a JSON object", path);
     }
     o->trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
-    copy_string(j, "failed", o->failed, sizeof o->failed);
-    copy_string(j, "error", o->error, sizeof o->error);
+    gt_ablate_string_(j, "failed", o->failed, sizeof o->failed);
+    gt_ablate_string_(j, "error", o->error, sizeof o->error);
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
     int rc = 0;
     if (cJSON_IsObject(result)) {

@@ -152,6 +152,9 @@ struct cJSON;
 struct cJSON *gt_ablate_table_json_(const gt_ablate_table *t);
 double gt_ablate_number_(const struct cJSON *o, const char *name);
 int gt_ablate_integer_(const struct cJSON *o, const char *name); /* 0 when absent */
+/* o's string member `name` copied into buf of cap bytes, cut short if it does not fit ("" when
+ * absent or not a string). */
+void gt_ablate_string_(const struct cJSON *o, const char *name, char *buf, size_t cap);
 void gt_ablate_markdown_text_(FILE *out, const char *s);
 
 #endif

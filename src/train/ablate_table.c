@@ -22,6 +22,11 @@ int gt_ablate_integer_(const cJSON *o, const char *name) {
     return isfinite(v) && fabs(v) < 1e9 ? (int)v : 0;
 }
 
+void gt_ablate_string_(const cJSON *o, const char *name, char *buf, size_t cap) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    snprintf(buf, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
 void gt_ablate_markdown_text_(FILE *out, const char *s) {
     for (; *s; s++) fprintf(out, *s == '|' ? "\\|" : "%c", *s);
 }
@@ -141,11 +146,6 @@ cJSON *gt_ablate_table_json_(const gt_ablate_table *t) {
 
 /* ---- loading the table (for reports) ------------------------------------------------------ */
 
-static void copy_string(char *dst, size_t cap, const cJSON *o, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    snprintf(dst, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
 static void load_names(const cJSON *a, char (*names)[GT_ABLATE_NAME_MAX], int max, int *n) {
     const cJSON *v;
     *n = 0;
@@ -178,9 +178,9 @@ int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error 
         cJSON_Delete(j);
         return gt_error_set(err, "%s: not the results.json of gantry ablate (no rows)", results_json);
     }
-    copy_string(t->config, sizeof t->config, j, "config");
-    copy_string(t->budget, sizeof t->budget, j, "budget");
-    copy_string(t->ranking, sizeof t->ranking, j, "ranking");
+    gt_ablate_string_(j, "config", t->config, sizeof t->config);
+    gt_ablate_string_(j, "budget", t->budget, sizeof t->budget);
+    gt_ablate_string_(j, "ranking", t->ranking, sizeof t->ranking);
     t->seeds = gt_ablate_integer_(j, "seeds");
     t->eval_n = gt_ablate_integer_(j, "eval_n");
     load_names(cJSON_GetObjectItemCaseSensitive(j, "keys"), t->keys, GT_ABLATE_MAX_KEYS, &t->n_keys);

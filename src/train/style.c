@@ -9,16 +9,16 @@ int gt_trainer_style_mix(gt_trainer *t, int k, uint64_t seed, int cutoff, float 
     if (!g->family->mapping || !g->family->synthesis)
         return gt_error_set(err, "style mixing needs a style-based generator (model.g.family = "
                                  "stylegan2), not %s", g->family->name);
-    if (cutoff < 0 || cutoff > g->num_ws)
+    if (cutoff < 0 || cutoff > gt_model_style_count(g))
         return gt_error_set(err, "style mixing: the crossover %d is not in 0 .. %d (G's style "
-                                 "layers)", cutoff, g->num_ws);
+                                 "layers)", cutoff, gt_model_style_count(g));
     gt_params *p = t->has_ema ? &t->ema.shadow : &t->g.params;
     gt_fwd f = gt_fwd_of(p, false);
     bool prev = gt_grad_set(false);
     gt_rng rng = gt_rng_seed(seed);
     int64_t zs[2] = {k, t->cfg.g_z_dim}, per = gt_trainer_example_size(t);
     gt_tensor *ws = g->family->mapping(g, &f, gt_rand_normal(&rng, 2, zs, 0, 1)); /* [k, L, D] */
-    int64_t d = ws->shape[2], L = g->num_ws;
+    int64_t d = ws->shape[2], L = gt_model_style_count(g);
     int64_t one[4] = {1, k, L, d}, col[4] = {k, 1, L, d}, grid[4] = {k, k, L, d};
     gt_tensor *rows = gt_expand(gt_reshape(ws, 4, col), 4, grid);   /* [i, j] = ws_i */
     gt_tensor *cols = gt_expand(gt_reshape(ws, 4, one), 4, grid);   /* [i, j] = ws_j */

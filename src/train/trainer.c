@@ -1,5 +1,6 @@
 /* Building and stepping a GAN run from its configuration. */
 #include "train/trainer.h"
+#include "train/registries.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "core/engine.h"
 #include "data/registry.h"
+#include "nn/stylegan2.h"
 
 uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
     /* splitmix64 of (seed, stream): distinct, well-mixed Philox keys */
@@ -58,8 +60,6 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
                      .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch,
                      .vbn_ref = g ? (int)c->g_vbn_ref : 0,
                      .attention = (int)(g ? c->g_attention : c->d_attention),
-                     .mapping_layers = (int)c->g_mapping_layers, .w_dim = c->g_w_dim,
-                     .mapping_lr_mul = c->g_mapping_lr_mul, .style_mixing = c->g_style_mixing,
                      .n_classes = ds->n_classes};
     snprintf(s.section, sizeof s.section, "%s", g ? "model.g" : "model.d");
     snprintf(s.family, sizeof s.family, "%s", g ? c->g_family : c->d_family);
@@ -125,7 +125,7 @@ static gt_optim_cfg optim_cfg(const gt_config *c, net_id n) {
 
 /* The tricks of the [loss], [penalty] and [noise] sections. */
 static void configure_tricks(gt_gan *gan, const gt_config *c) {
-    gan->loss.kind = (gt_loss_kind)gt_loss_kind_parse(c->loss_type);
+    gan->loss.kind = gt_loss_find(c->loss_type);
     gan->loss.drift = c->loss_drift;
     gan->loss.d2gan_alpha = c->loss_d2gan_alpha;
     gan->loss.d2gan_beta = c->loss_d2gan_beta;
@@ -163,7 +163,7 @@ static int setup_style(gt_trainer *t, gt_error *err) {
     t->style = t->g.family->mapping != NULL;
     if (t->style) {
         t->style_rng = gt_rng_seed(gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_STYLE));
-        t->g.style_rng = &t->style_rng;
+        gt_model_set_style_rng(&t->g, &t->style_rng);
     }
     if (c->pl_weight > 0 && !t->style)
         return gt_error_set(err, "config: path_length.weight = %g needs a style-based generator "
@@ -268,6 +268,11 @@ static int build_networks(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
     gt_rng init = gt_rng_seed(gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_INIT));
     gt_net_spec gs = net_spec(c, t, GT_ROLE_GENERATOR);
+    gt_stylegan2_options sg = {.mapping_layers = (int)c->g_mapping_layers, .w_dim = c->g_w_dim,
+                               .mapping_lr_mul = c->g_mapping_lr_mul,
+                               .style_mixing = c->g_style_mixing};
+    /* The options are the stylegan2 family's type: only its entry reads them. */
+    if (gt_model_family_find(gs.family) == &gt_family_stylegan2) gs.family_options = &sg;
     gt_net_spec ds = net_spec(c, t, GT_ROLE_DISCRIMINATOR);
     if (gt_model_build(&t->g, &gs, t->arena, &init, err) < 0) return -1;
     if (gt_model_build(&t->d, &ds, t->arena, &init, err) < 0) return -1;
@@ -333,7 +338,7 @@ static int attach_data(gt_trainer *t, gt_error *err) {
 /* Progressive growing: on when G's and D's families are progressive (both or neither). */
 static int setup_growing(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
-    bool g = t->g.family->grows, d = t->d.family->grows;
+    bool g = gt_model_grows(&t->g), d = gt_model_grows(&t->d);
     if (g != d)
         return gt_error_set(err, "config: model.g.family = %s and model.d.family = %s: progressive "
                                  "growing needs both networks progressive", c->g_family, c->d_family);
@@ -349,6 +354,7 @@ static int setup_growing(gt_trainer *t, gt_error *err) {
 }
 
 int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_error *err) {
+    gt_registries_install(); /* links the registries (and their constructor) into every trainer */
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
     gt_config_example_shape(cfg, &t->c, &t->h, &t->w);
@@ -393,8 +399,8 @@ static void copy_buffers(gt_trainer *t, bool to_backup) {
 /* Sets G's and D's resolution and alpha to the schedule's at the images shown so far. */
 static gt_grow_state grow_apply(gt_trainer *t) {
     gt_grow_state gs = gt_grow_at(&t->grow, t->images);
-    t->g.grow_res = t->d.grow_res = gs.res;
-    t->g.grow_alpha = t->d.grow_alpha = gs.alpha;
+    gt_model_set_growth(&t->g, gs.res, gs.alpha);
+    gt_model_set_growth(&t->d, gs.res, gs.alpha);
     return gs;
 }
 

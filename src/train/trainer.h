@@ -33,7 +33,7 @@ typedef struct gt_trainer {
     int64_t images;
     int grow_level;
     /* A style-based G (stylegan2): its noise inputs and style mixing draw from style_rng
-     * (checkpointed; g.style_rng points at it). */
+     * (checkpointed; set as G's with gt_model_set_style_rng). */
     bool style;
     gt_rng style_rng;
     /* Class-conditional training (train.conditional): n_classes classes; real batches carry
