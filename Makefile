@@ -54,7 +54,7 @@ PUBLIC_HEADERS := include/gantry.h \
   src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h src/train/registries.h \
   src/eval/metrics.h src/eval/classifier.h src/eval/evaluate.h
 
-.PHONY: all test bench install clean tests benches valgrind demo check-exports check-headers public-headers
+.PHONY: all test test-ref bench install clean tests benches valgrind demo check-exports check-headers public-headers
 all: $(BUILD)/libgantry.a $(BUILD)/libgantry.so $(TOOL_BIN)
 
 $(BUILD)/%_avx512.o: %_avx512.c
@@ -114,6 +114,13 @@ public-headers:
 test: $(TEST_BIN) $(BUILD)/gantry check-exports
 	@sh scripts/check_layers.sh $(BUILD)
 	@GANTRY_BIN=$(BUILD)/gantry sh tests/run.sh $(TEST_BIN)
+
+# The suite on the ref backend (GANTRY_BACKEND=ref): every op, gradient, golden and trick test
+# runs on the plain reference kernels, which proves the backend table end to end. The tests that
+# drive the CLI through long runs are left out (ref is slow); test_backends covers whole runs.
+REF_SKIP := test_cli test_ablate test_conditional_cli test_train_tricks test_eval test_classifier test_report
+test-ref: $(TEST_BIN) $(BUILD)/gantry
+	@GANTRY_BACKEND=ref GANTRY_BIN=$(BUILD)/gantry sh tests/run.sh $(filter-out $(REF_SKIP:%=$(BUILD)/tests/%),$(TEST_BIN))
 
 # Leak check of the unit suite (slow: valgrind runs each test binary).
 valgrind: $(TEST_BIN) $(BUILD)/gantry

@@ -31,7 +31,9 @@ TEST(two_contexts_train_two_gans_at_once_bit_identical_to_alone) {
     }
     train_job alone[2] = {ring_gp_job(NULL), dcgan_job(NULL)};
     for (int i = 0; i < 2; i++) train_job_run(&alone[i]);
-    train_job both[2] = {ring_gp_job("cpu"), dcgan_job("cpu")};
+    /* the same backend as the default context the runs alone used (GANTRY_BACKEND may set it) */
+    const char *be = gt_backend_default();
+    train_job both[2] = {ring_gp_job(be), dcgan_job(be)};
     pthread_t th[2];
     for (int i = 0; i < 2; i++) CHECK(pthread_create(&th[i], NULL, train_job_thread, &both[i]) == 0);
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
