@@ -129,6 +129,13 @@ typedef struct gt_gan {
      * labels on reals, the fake labels on fakes; WGAN-GP's interpolates and DRAGAN's perturbed
      * reals the real labels (the gradient is taken w.r.t. the image only). */
     const int32_t *real_labels, *fake_labels;
+    /* Gradient accumulation (train.accumulate): each update runs over this many equal
+     * micro-batches (shards) of the batch, one after the other. Each shard normalizes with its
+     * own batch statistics and takes its own penalties; the gradients are added in shard order
+     * and scaled by 1 / accumulate; every network's buffers start each shard from the same
+     * values and end the update at the shards' mean (exactly the value where all shards agree,
+     * as spectral norm's u does). 1: the whole batch at once. */
+    int accumulate;
 } gt_gan;
 
 /* The plain GAN: non-saturating BCE, targets 1 and 0, no penalty, no noise, one critic. */

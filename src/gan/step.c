@@ -7,6 +7,7 @@
 
 #include "core/engine.h"
 #include "gan/gan.h"
+#include "gan/shards.h"
 
 void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_optim *opt_d,
                  uint64_t seed) {
@@ -22,6 +23,7 @@ void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_opti
     gan->penalty = (gt_penalty_spec){.gp_center = 1, .dragan_c = 0.5, .every = 1, .decay_floor = 0.1};
     gan->noise = (gt_noise_spec){.fraction = 1};
     gan->rng = gt_rng_seed(seed);
+    gan->accumulate = 1;
 }
 
 int gt_gan_check(const gt_gan *gan, gt_error *err) {
@@ -70,6 +72,16 @@ double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
     return gt_params_grad_norm(p);
 }
 
+/* The optimizer's update from the gradients in place, unless the loss or the gradient norm is
+ * not finite; false when it skipped. */
+bool gt_gan_apply_(gt_optim *opt, double loss, double norm) {
+    if (!isfinite(loss) || !isfinite(norm)) return false;
+    gt_profile_mark("gradient copies");
+    gt_optim_step(opt);
+    gt_profile_mark("optimizer");
+    return true;
+}
+
 /* Gradients of loss, then the optimizer's update unless the loss or the gradient is not finite.
  * Returns false when it skipped; *value and *norm get the loss and the gradient norm. */
 static bool update(gt_optim *opt, gt_tensor *loss, double *value, double *norm) {
@@ -77,11 +89,7 @@ static bool update(gt_optim *opt, gt_tensor *loss, double *value, double *norm) 
     double v = gt_item(loss);
     if (norm) *norm = n;
     if (value) *value = v;
-    if (!isfinite(v) || !isfinite(n)) return false;
-    gt_profile_mark("gradient copies");
-    gt_optim_step(opt);
-    gt_profile_mark("optimizer");
-    return true;
+    return gt_gan_apply_(opt, v, n);
 }
 
 static double mean_of(gt_tensor *t) {
@@ -101,7 +109,7 @@ static double share_positive(gt_tensor *logits, bool negative_side) {
     return v;
 }
 
-static void logit_stats(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st) {
+void gt_gan_logit_stats_(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st) {
     st->d_real_mean = mean_of(d_real);
     st->d_fake_mean = mean_of(d_fake);
     st->d_acc_real = share_positive(d_real, false);
@@ -110,26 +118,36 @@ static void logit_stats(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st)
 
 /* ---- D ----------------------------------------------------------------------------------------- */
 
-/* Critic k's update; with penalties fused (scale > 0) they join its loss. */
-static bool critic_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake, const gt_d_draws *dr,
-                          double fused_scale, gt_step_stats *st) {
+/* Critic k's D loss on a batch; with penalties fused (scale > 0) they join it (their value is
+ * added to st->penalty). d_real, d_fake: the logits. */
+gt_tensor *gt_critic_d_loss_(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake,
+                             const gt_d_draws *dr, double fused_scale, gt_step_stats *st,
+                             gt_tensor **d_real, gt_tensor **d_fake) {
     gt_critic *c = &gan->critic[k];
     gt_fwd f = gt_fwd_of(&c->net->params, true);
     gt_fwd fr = gt_fwd_labelled(&f, gan->real_labels), ff = gt_fwd_labelled(&f, gan->fake_labels);
-    gt_tensor *d_real = gt_critic_forward(c, &fr, real, NULL);
-    gt_tensor *d_fake = gt_critic_forward(c, &ff, fake, NULL);
-    gt_tensor *loss = gt_loss_d(&gan->loss, k, d_real, d_fake, dr->real_target, dr->fake_target);
+    *d_real = gt_critic_forward(c, &fr, real, NULL);
+    *d_fake = gt_critic_forward(c, &ff, fake, NULL);
+    gt_tensor *loss = gt_loss_d(&gan->loss, k, *d_real, *d_fake, dr->real_target, dr->fake_target);
     if (fused_scale > 0) {
         gt_tensor *pen = gt_d_penalty(gan, k, real, fake, dr, fused_scale, NULL);
         st->penalty += gt_item(pen);
         loss = gt_add(loss, pen);
     }
+    return loss;
+}
+
+/* Critic k's update; with penalties fused (scale > 0) they join its loss. */
+static bool critic_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake, const gt_d_draws *dr,
+                          double fused_scale, gt_step_stats *st) {
+    gt_tensor *d_real, *d_fake;
+    gt_tensor *loss = gt_critic_d_loss_(gan, k, real, fake, dr, fused_scale, st, &d_real, &d_fake);
     double value, norm;
-    bool ok = update(c->opt, loss, &value, &norm);
+    bool ok = update(gan->critic[k].opt, loss, &value, &norm);
     st->d_loss += value;
     if (k == 0) {
         st->d_grad_norm = norm;
-        logit_stats(d_real, d_fake, st);
+        gt_gan_logit_stats_(d_real, d_fake, st);
     }
     return ok;
 }
@@ -146,6 +164,7 @@ static bool lazy_penalty_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *
 
 gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real, gt_tensor *z,
                          gt_step_stats *st) {
+    if (gan->accumulate > 1) return gt_gan_d_step_sharded_(gan, t, d_iter, real, z, st);
     gt_fwd fg = gt_fwd_of(&gan->g->params, true);
     fg.labels = gan->fake_labels;
     gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
@@ -171,7 +190,7 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real
 
 /* ---- G ----------------------------------------------------------------------------------------- */
 
-static bool needs_real(const gt_loss_spec *L) {
+bool gt_gan_needs_real_(const gt_loss_spec *L) {
     return L->fm != GT_FM_NONE ||
            (L->adversarial && L->kind->relativistic);
 }
@@ -183,7 +202,7 @@ gt_tensor *gt_g_objective(const gt_gan *gan, gt_tensor *fake, gt_tensor *real) {
 gt_tensor *gt_g_objective_with(const gt_gan *gan, gt_tensor *fake, gt_tensor *real,
                                const gt_fwd *const *fwds) {
     const gt_loss_spec *L = &gan->loss;
-    bool fm = L->fm != GT_FM_NONE, with_real = needs_real(L);
+    bool fm = L->fm != GT_FM_NONE, with_real = gt_gan_needs_real_(L);
     GT_CHECK(real || !with_real, "gt_g_objective: this loss needs the real batch");
     gt_tensor *total = NULL;
     for (int k = 0; k < gan->n_critics; k++) {
@@ -209,6 +228,10 @@ gt_tensor *gt_g_objective_with(const gt_gan *gan, gt_tensor *fake, gt_tensor *re
 }
 
 void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st) {
+    if (gan->accumulate > 1) {
+        gt_gan_g_step_sharded_(gan, t, fake, real, st);
+        return;
+    }
     bool unroll = gan->unroll.steps > 0;
     GT_CHECK(real || !unroll, "gt_gan_g_step: unrolling needs the real batch");
     /* the unrolled critics first: their updates draw their own noise and targets */
@@ -220,7 +243,7 @@ void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_
     }
     bool prev = gt_grad_set(false);
     gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, fake->shape);
-    gt_tensor *real_noise = needs_real(&gan->loss) && real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
+    gt_tensor *real_noise = gt_gan_needs_real_(&gan->loss) && real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
     gt_grad_set(prev);
     gt_tensor *x_real = real ? gt_add_noise(real, real_noise) : NULL;
     gt_tensor *loss = gt_g_objective_with(gan, gt_add_noise(fake, fake_noise), x_real, fwds);

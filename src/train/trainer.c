@@ -39,6 +39,8 @@ void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w) {
 }
 
 /* The loaded data must have the shape the configuration implies (checkpoints rely on it). */
+static int set_accumulation(gt_trainer *t, gt_error *err);
+
 static int check_data_shape(const gt_trainer *t, gt_error *err) {
     const gt_dataset *ds = t->data;
     if (ds->c == t->c && ds->h == t->h && ds->w == t->w) return 0;
@@ -303,7 +305,34 @@ static int build_networks(gt_trainer *t, gt_error *err) {
         .next_real = c->unroll_fresh_batches ? next_real_batch : NULL,
         .next_real_ctx = t};
     if (gt_gan_check(&t->gan, err) < 0) return -1;
+    if (set_accumulation(t, err) < 0) return -1;
     collect_warnings(t);
+    return 0;
+}
+
+/* train.accumulate: micro-batches of equal size; the updates that run on a whole batch of their
+ * own (unrolled critics, progressive growing's per-resolution batches) are not split yet. */
+static int set_accumulation(gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    int64_t m = c->train_accumulate;
+    if (m == 1) return 0;
+    if (c->train_batch % m != 0)
+        return gt_error_set(err, "config: train.batch = %lld is not a multiple of train.accumulate "
+                                 "= %lld (the micro-batches must be equal)",
+                            (long long)c->train_batch, (long long)m);
+    if (c->train_batch / m < 2)
+        return gt_error_set(err, "config: train.batch / train.accumulate = %lld: a micro-batch needs "
+                                 "at least 2 examples (batch statistics)",
+                            (long long)(c->train_batch / m));
+    if (c->unroll_steps > 0)
+        return gt_error_set(err, "config: train.accumulate = %lld with unrolled.steps = %lld: "
+                                 "unrolled critics update on the whole batch; set one of them to "
+                                 "its default", (long long)m, (long long)c->unroll_steps);
+    if (t->progressive)
+        return gt_error_set(err, "config: train.accumulate = %lld with progressive growing: its "
+                                 "per-resolution batches are not split yet; set train.accumulate = 1",
+                            (long long)m);
+    t->gan.accumulate = (int)m;
     return 0;
 }
 

@@ -1,0 +1,21 @@
+/* Private to src/gan: gradient accumulation over micro-batches (shards) of a step. */
+#ifndef GT_GAN_SHARDS_H
+#define GT_GAN_SHARDS_H
+
+#include "gan/gan.h"
+
+/* The sharded forms of gt_gan_d_step and gt_gan_g_step (gan->accumulate > 1). */
+gt_tensor *gt_gan_d_step_sharded_(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real,
+                                  gt_tensor *z, gt_step_stats *st);
+void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real,
+                            gt_step_stats *st);
+
+/* Shared with step.c. */
+gt_tensor *gt_critic_d_loss_(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake,
+                             const gt_d_draws *dr, double fused_scale, gt_step_stats *st,
+                             gt_tensor **d_real, gt_tensor **d_fake);
+bool gt_gan_apply_(gt_optim *opt, double loss, double norm);
+void gt_gan_logit_stats_(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st);
+bool gt_gan_needs_real_(const gt_loss_spec *L);
+
+#endif
