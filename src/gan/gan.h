@@ -104,6 +104,17 @@ bool gt_penalty_any(const gt_penalty_spec *s);
 
 #define GT_MAX_CRITICS 2
 
+/* Data-parallel training: the processes (ranks) of one run, each computing one shard of every
+ * batch. The library knows no transport: a program that runs several ranks (gantry train under
+ * mpirun, built with MPI=1) fills this in. */
+typedef struct gt_comm {
+    int rank, size;
+    /* out [size * n] = every rank's in [n], in rank order (the same on every rank); -1 on a
+     * failure (a rank that is gone), with err set. */
+    int (*allgather)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
+    void *ctx;
+} gt_comm;
+
 typedef struct gt_critic {
     gt_model *net;
     gt_optim *opt;
@@ -136,6 +147,13 @@ typedef struct gt_gan {
      * values and end the update at the shards' mean (exactly the value where all shards agree,
      * as spectral norm's u does). 1: the whole batch at once. */
     int accumulate;
+    /* Data-parallel ranks (NULL: one process): each update's shards are the ranks', this
+     * process computes shard comm->rank (accumulate must be 1) and the shards' gradients,
+     * buffers and losses are gathered and combined in rank order, so that K ranks compute what
+     * one process with accumulate = K does, to the bit. A failed exchange stops the step
+     * (gt_step_stats.comm_failed, the message in comm_error). */
+    const gt_comm *comm;
+    gt_error comm_error;
 } gt_gan;
 
 /* The plain GAN: non-saturating BCE, targets 1 and 0, no penalty, no noise, one critic. */
@@ -200,6 +218,7 @@ typedef struct gt_step_stats {
     double d_real_mean, d_fake_mean;  /* critic 0's mean logits, for health checks */
     double d_acc_real, d_acc_fake;    /* share of reals with logit > 0, of fakes with logit < 0 */
     bool nonfinite;                   /* a loss or gradient was NaN or infinite: no update made */
+    bool comm_failed;                 /* a data-parallel exchange failed (gan->comm_error) */
     double pl_penalty;                /* the last path length penalty E (l - a)^2, unweighted */
 } gt_step_stats;
 

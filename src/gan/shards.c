@@ -1,265 +1,357 @@
-/* Gradient accumulation: one update over `accumulate` equal micro-batches (shards) of the batch,
- * run one after the other. The rules (gan.h, gt_gan.accumulate) are those a data-parallel run
- * over as many ranks follows, so that both give the same bits:
+/* Updates over shards: gradient accumulation (gan->accumulate micro-batches in one process) and
+ * data-parallel ranks (gan->comm: each process one shard) follow one set of rules, so that K
+ * ranks compute to the bit what one process with accumulate = K computes:
  *   - random draws are made for the whole batch, as one update would, and each shard takes its
- *     rows (so draws never depend on the shard count);
+ *     rows (so draws never depend on the shard count, and every rank's generators stay equal);
  *   - each shard normalizes with its own batch statistics and takes its own penalties;
- *   - gradients are added in shard order, then scaled by 1 / shards;
+ *   - each shard's gradients, final buffers and loss are its contribution; contributions are
+ *     combined in shard order: gradients added, then scaled by 1 / shards;
  *   - every network's buffers (batch-norm running statistics, spectral norm's u, StyleGAN2's
- *     w_avg) start each shard from their values before the first, and end at the shards' mean,
+ *     w_avg) start each shard from their values before the update and end at the shards' mean,
  *     or exactly at the shared value where every shard ended equal (u depends on the weights
- *     only, so it advances as in one update). */
+ *     only, so it advances as in one update).
+ * Ranks exchange their contributions with one all-gather per update (gradients, buffers and
+ * losses in one message) and combine them in rank order; MPI_Allreduce is not used because its
+ * summation order is the library's choice, which would make results depend on it. */
 #include <string.h>
 
 #include "core/engine.h"
 #include "gan/shards.h"
 
-/* ---- buffers ------------------------------------------------------------------------------ */
+#define MAX_TABLES (GT_MAX_CRITICS + 1)
+#define N_SCALARS 6
 
+/* What one shard contributes to an update. */
 typedef struct {
-    gt_params *p;
-    int64_t n;          /* buffer elements (after the trainables in the flat storage) */
-    gt_tensor *start;   /* the buffers before the first shard */
-    gt_tensor *first;   /* shard 0's final buffers */
-    gt_tensor *sum;     /* the final buffers added in shard order */
-    gt_tensor *agree;   /* 1 where every shard so far ended equal to shard 0 */
-} buffer_merge;
+    gt_tensor *grads;             /* [the updated table's trainables], or NULL */
+    gt_tensor *bufs[MAX_TABLES];  /* each moved table's buffers as the shard left them */
+    double scalar[N_SCALARS];     /* its loss and statistics */
+} contribution;
 
-static gt_tensor *buffers_of(const buffer_merge *b) {
-    return gt_view_in(gt_step_arena(), b->p->flat, b->p->numel_trainable, 1, &b->n);
+/* One update over shards. */
+typedef struct {
+    const gt_gan *gan;
+    gt_params *grad_table;          /* whose gradients are taken (NULL: a forward only) */
+    gt_params *table[MAX_TABLES];   /* whose buffers the shards move */
+    int64_t n_buf[MAX_TABLES];
+    gt_tensor *start[MAX_TABLES];   /* their buffers before the first shard */
+    int n_tables;
+    int shards;                     /* all shards (ranks, or micro-batches) */
+    int first, count;               /* the shards this process computes */
+    contribution *c;                /* [shards] */
+} shard_update;
+
+static gt_tensor *buffers_of(gt_params *p, int64_t n) {
+    return gt_view_in(gt_step_arena(), p->flat, p->numel_trainable, 1, &n);
 }
 
-static void buffers_begin(buffer_merge *b, gt_params *p) {
-    memset(b, 0, sizeof *b);
-    b->p = p;
-    b->n = p->numel - p->numel_trainable;
-    if (b->n > 0) b->start = gt_clone(buffers_of(b));
+static void update_begin(shard_update *u, const gt_gan *gan, gt_params *grad_table,
+                         gt_params *const *tables, int n_tables) {
+    memset(u, 0, sizeof *u);
+    u->gan = gan;
+    u->grad_table = grad_table;
+    u->n_tables = n_tables;
+    u->shards = gan->comm ? gan->comm->size : gan->accumulate;
+    u->first = gan->comm ? gan->comm->rank : 0;
+    u->count = gan->comm ? 1 : u->shards;
+    u->c = gt_step_alloc_((size_t)u->shards * sizeof *u->c);
+    memset(u->c, 0, (size_t)u->shards * sizeof *u->c);
+    for (int i = 0; i < n_tables; i++) {
+        u->table[i] = tables[i];
+        u->n_buf[i] = tables[i]->numel - tables[i]->numel_trainable;
+        if (u->n_buf[i] > 0) u->start[i] = gt_clone(buffers_of(tables[i], u->n_buf[i]));
+    }
 }
 
-static void shard_begin(buffer_merge *b) {
-    if (b->n > 0) gt_assign(buffers_of(b), b->start);
+/* Before a shard: every moved table's buffers as they were before the update. */
+static void shard_begin(const shard_update *u) {
+    for (int i = 0; i < u->n_tables; i++)
+        if (u->n_buf[i] > 0) gt_assign(buffers_of(u->table[i], u->n_buf[i]), u->start[i]);
 }
+
+/* After shard m: its gradients of loss (when the update takes any), buffers and scalars. */
+static void shard_end(shard_update *u, int m, gt_tensor *loss, const double *scalars) {
+    contribution *c = &u->c[m];
+    if (loss && u->grad_table) {
+        gt_gan_grads_into(u->grad_table, loss);
+        c->grads = gt_clone(u->grad_table->flat_grad);
+    }
+    for (int i = 0; i < u->n_tables; i++)
+        if (u->n_buf[i] > 0) c->bufs[i] = gt_clone(buffers_of(u->table[i], u->n_buf[i]));
+    if (scalars) memcpy(c->scalar, scalars, sizeof c->scalar);
+}
+
+/* ---- the exchange between ranks ---------------------------------------------------------- */
+
+static int64_t packet_floats(const shard_update *u) {
+    int64_t n = u->grad_table ? u->grad_table->numel_trainable : 0;
+    for (int i = 0; i < u->n_tables; i++) n += u->n_buf[i];
+    return n + 2 * N_SCALARS; /* a double as two floats: its float and the float remainder */
+}
+
+static void pack(const shard_update *u, const contribution *c, float *out) {
+    if (u->grad_table) {
+        gt_copy_to(out, c->grads);
+        out += u->grad_table->numel_trainable;
+    }
+    for (int i = 0; i < u->n_tables; i++) {
+        if (u->n_buf[i] > 0) gt_copy_to(out, c->bufs[i]);
+        out += u->n_buf[i];
+    }
+    for (int j = 0; j < N_SCALARS; j++) {
+        float hi = (float)c->scalar[j];
+        out[2 * j] = hi;
+        out[2 * j + 1] = (float)(c->scalar[j] - (double)hi);
+    }
+}
+
+static void unpack(const shard_update *u, const float *in, contribution *c) {
+    if (u->grad_table) {
+        c->grads = gt_from_data(1, &u->grad_table->numel_trainable, in);
+        in += u->grad_table->numel_trainable;
+    }
+    for (int i = 0; i < u->n_tables; i++) {
+        if (u->n_buf[i] > 0) c->bufs[i] = gt_from_data(1, &u->n_buf[i], in);
+        in += u->n_buf[i];
+    }
+    for (int j = 0; j < N_SCALARS; j++) c->scalar[j] = (double)in[2 * j] + (double)in[2 * j + 1];
+}
+
+/* Every rank's contribution, from one all-gather. */
+static int exchange(shard_update *u) {
+    const gt_comm *comm = u->gan->comm;
+    int64_t n = packet_floats(u);
+    float *mine = gt_step_alloc_((size_t)n * sizeof *mine);
+    float *all = gt_step_alloc_((size_t)(n * comm->size) * sizeof *all);
+    pack(u, &u->c[comm->rank], mine);
+    gt_gan *gan = (gt_gan *)u->gan; /* the error lands in the GAN */
+    if (comm->allgather(comm->ctx, mine, n, all, &gan->comm_error) < 0) return -1;
+    for (int r = 0; r < comm->size; r++) unpack(u, all + (int64_t)r * n, &u->c[r]);
+    return 0;
+}
+
+/* ---- combining the shards, in shard order ---------------------------------------------------- */
 
 /* 1 where a == b, else 0 (NaN never equal). */
 static gt_tensor *equal(gt_tensor *a, gt_tensor *b) {
     return gt_mul(gt_greater_equal(a, b), gt_greater_equal(b, a));
 }
 
-static void shard_end(buffer_merge *b) {
-    if (b->n == 0) return;
-    gt_tensor *now = gt_clone(buffers_of(b));
-    if (!b->first) {
-        b->first = b->sum = now;
-        b->agree = gt_full(1, &b->n, 1.0f);
-    } else {
-        b->sum = gt_add(b->sum, now);
-        b->agree = gt_mul(b->agree, equal(now, b->first));
+static void merge_buffers(const shard_update *u, int i) {
+    gt_tensor *first = u->c[0].bufs[i], *sum = first, *agree = gt_full(1, &u->n_buf[i], 1.0f);
+    for (int m = 1; m < u->shards; m++) {
+        sum = gt_add(sum, u->c[m].bufs[i]);
+        agree = gt_mul(agree, equal(u->c[m].bufs[i], first));
     }
+    gt_tensor *mean = gt_mul_scalar(sum, 1.0f / (float)u->shards);
+    gt_assign(buffers_of(u->table[i], u->n_buf[i]), gt_where(agree, first, mean));
 }
 
-static void buffers_merge(buffer_merge *b, int shards) {
-    if (b->n == 0) return;
-    gt_tensor *mean = gt_mul_scalar(b->sum, 1.0f / (float)shards);
-    gt_assign(buffers_of(b), gt_where(b->agree, b->first, mean));
-}
-
-/* ---- gradients ---------------------------------------------------------------------------- */
-
-typedef struct {
-    gt_params *p;
-    gt_tensor *sum;  /* the shards' gradients added in shard order */
-    double loss;     /* the shards' losses added */
-} grad_sum;
-
-static void grads_add(grad_sum *a, gt_tensor *loss) {
-    gt_gan_grads_into(a->p, loss);
-    a->loss += gt_item(loss);
-    gt_tensor *g = gt_clone(a->p->flat_grad);
-    a->sum = a->sum ? gt_add(a->sum, g) : g;
-}
-
-/* The gradient of the whole batch into the optimizer's input, and the update; the loss mean
- * and the gradient norm go to *loss and *norm. */
-static bool grads_apply(grad_sum *a, gt_optim *opt, int shards, double *loss, double *norm) {
-    gt_assign(a->p->flat_grad, gt_mul_scalar(a->sum, 1.0f / (float)shards));
-    double n = gt_params_grad_norm(a->p), v = a->loss / shards;
-    if (loss) *loss = v;
-    if (norm) *norm = n;
-    return gt_gan_apply_(opt, v, n);
+/* Combines the contributions: the update's gradient into its table, the buffers, and the
+ * scalars' means into mean[]. -1 when the exchange between ranks failed. */
+static int update_finish(shard_update *u, double *mean) {
+    if (u->gan->comm && exchange(u) < 0) return -1;
+    if (u->grad_table) {
+        gt_tensor *sum = u->c[0].grads;
+        for (int m = 1; m < u->shards; m++) sum = gt_add(sum, u->c[m].grads);
+        gt_assign(u->grad_table->flat_grad, gt_mul_scalar(sum, 1.0f / (float)u->shards));
+    }
+    for (int i = 0; i < u->n_tables; i++)
+        if (u->n_buf[i] > 0) merge_buffers(u, i);
+    for (int j = 0; mean && j < N_SCALARS; j++) {
+        double s = 0;
+        for (int m = 0; m < u->shards; m++) s += u->c[m].scalar[j];
+        mean[j] = s / u->shards;
+    }
+    return 0;
 }
 
 /* ---- a shard's slice of the batch ------------------------------------------------------- */
 
 typedef struct {
-    int shards;
     int64_t size;                              /* rows per shard */
     const int32_t *real_labels, *fake_labels;  /* the whole batch's (NULL: unconditional) */
-} shard_plan;
+} shard_rows;
 
-static gt_tensor *rows(gt_tensor *x, const shard_plan *s, int m) {
+static gt_tensor *rows(gt_tensor *x, const shard_rows *s, int m) {
     return x ? gt_slice(x, 0, m * s->size, (m + 1) * s->size) : NULL;
 }
 
-static void use_labels(gt_gan *gan, const shard_plan *s, int m) {
+static void use_labels(gt_gan *gan, const shard_rows *s, int m) {
     gan->real_labels = s->real_labels ? s->real_labels + m * s->size : NULL;
     gan->fake_labels = s->fake_labels ? s->fake_labels + m * s->size : NULL;
 }
 
-static void restore_labels(gt_gan *gan, const shard_plan *s) {
+static void restore_labels(gt_gan *gan, const shard_rows *s) {
     gan->real_labels = s->real_labels;
     gan->fake_labels = s->fake_labels;
 }
 
-static gt_d_draws draws_rows(const gt_d_draws *d, const shard_plan *s, int m) {
+static gt_d_draws draws_rows(const gt_d_draws *d, const shard_rows *s, int m) {
     return (gt_d_draws){rows(d->real_target, s, m), rows(d->fake_target, s, m),
                         rows(d->real_noise, s, m),  rows(d->fake_noise, s, m),
                         rows(d->gp_eps, s, m),      rows(d->dragan_u, s, m),
                         rows(d->dragan_a, s, m)};
 }
 
-static shard_plan plan_of(const gt_gan *gan, int64_t batch) {
-    GT_CHECK(batch % gan->accumulate == 0, "accumulate: batch %lld is not a multiple of %d",
-             (long long)batch, gan->accumulate);
-    return (shard_plan){gan->accumulate, batch / gan->accumulate, gan->real_labels,
-                        gan->fake_labels};
+static int shard_count(const gt_gan *gan) { return gan->comm ? gan->comm->size : gan->accumulate; }
+
+static shard_rows rows_of(const gt_gan *gan, int64_t batch) {
+    int n = shard_count(gan);
+    GT_CHECK(batch % n == 0, "shards: batch %lld is not a multiple of %d", (long long)batch, n);
+    return (shard_rows){batch / n, gan->real_labels, gan->fake_labels};
 }
 
 /* ---- D -------------------------------------------------------------------------------------- */
 
 typedef struct {
     gt_tensor *x_real;     /* the whole batch, noise added */
-    gt_tensor **x_fake;    /* [shards]: each shard's fakes, detached, noise added */
+    gt_tensor **x_fake;    /* [shards]: each computed shard's fakes, detached, noise added */
     gt_d_draws dr;         /* the whole batch's draws */
 } d_inputs;
 
+enum { S_LOSS, S_PENALTY, S_REAL_MEAN, S_FAKE_MEAN, S_ACC_REAL, S_ACC_FAKE };
+
+static bool critic_failed(gt_gan *gan, gt_step_stats *st) {
+    st->comm_failed = true;
+    (void)gan;
+    return false;
+}
+
 /* Critic k's update over the shards; with fused penalties (scale > 0) they join each shard's
  * loss. Its logit statistics (critic 0) and penalty are the shards' means. */
-static bool critic_sharded(gt_gan *gan, int k, const d_inputs *in, const shard_plan *s,
-                           double fused_scale, gt_step_stats *st) {
+static bool critic_sharded(gt_gan *gan, int k, const d_inputs *in, const shard_rows *s,
+                           double fused_scale, bool lazy_only, gt_step_stats *st) {
     gt_critic *c = &gan->critic[k];
-    buffer_merge bm;
-    buffers_begin(&bm, &c->net->params);
-    grad_sum acc = {.p = &c->net->params};
-    double pen_before = st->penalty, logit[4] = {0};
-    for (int m = 0; m < s->shards; m++) {
-        shard_begin(&bm);
-        use_labels(gan, s, m);
-        gt_d_draws dr = draws_rows(&in->dr, s, m);
-        gt_tensor *d_real, *d_fake;
-        gt_tensor *loss = gt_critic_d_loss_(gan, k, rows(in->x_real, s, m), in->x_fake[m], &dr,
-                                            fused_scale, st, &d_real, &d_fake);
-        grads_add(&acc, loss);
-        if (k == 0) {
-            gt_step_stats one = {0};
-            gt_gan_logit_stats_(d_real, d_fake, &one);
-            logit[0] += one.d_real_mean, logit[1] += one.d_fake_mean;
-            logit[2] += one.d_acc_real, logit[3] += one.d_acc_fake;
-        }
-        shard_end(&bm);
-    }
-    restore_labels(gan, s);
-    buffers_merge(&bm, s->shards);
-    st->penalty = pen_before + (st->penalty - pen_before) / s->shards;
-    if (k == 0) {
-        st->d_real_mean = logit[0] / s->shards, st->d_fake_mean = logit[1] / s->shards;
-        st->d_acc_real = logit[2] / s->shards, st->d_acc_fake = logit[3] / s->shards;
-    }
-    double value, norm;
-    bool ok = grads_apply(&acc, c->opt, s->shards, &value, &norm);
-    st->d_loss += value;
-    if (k == 0) st->d_grad_norm = norm;
-    return ok;
-}
-
-/* Lazy regularization over the shards: the penalties alone, weighted by every. */
-static bool lazy_sharded(gt_gan *gan, int k, const d_inputs *in, const shard_plan *s,
-                         double decay, gt_step_stats *st) {
-    gt_critic *c = &gan->critic[k];
+    gt_params *table = &c->net->params;
+    shard_update u;
+    update_begin(&u, gan, table, &table, 1);
     double every = (double)gan->penalty.every;
-    buffer_merge bm;
-    buffers_begin(&bm, &c->net->params);
-    grad_sum acc = {.p = &c->net->params};
-    for (int m = 0; m < s->shards; m++) {
-        shard_begin(&bm);
+    for (int m = u.first; m < u.first + u.count; m++) {
+        shard_begin(&u);
         use_labels(gan, s, m);
         gt_d_draws dr = draws_rows(&in->dr, s, m);
-        grads_add(&acc, gt_d_penalty(gan, k, rows(in->x_real, s, m), in->x_fake[m], &dr,
-                                     decay * every, NULL));
-        shard_end(&bm);
+        double sc[N_SCALARS] = {0};
+        gt_tensor *loss;
+        if (lazy_only) {
+            loss = gt_d_penalty(gan, k, rows(in->x_real, s, m), in->x_fake[m], &dr, fused_scale, NULL);
+        } else {
+            gt_step_stats one = {0};
+            gt_tensor *d_real, *d_fake;
+            loss = gt_critic_d_loss_(gan, k, rows(in->x_real, s, m), in->x_fake[m], &dr,
+                                     fused_scale, &one, &d_real, &d_fake);
+            gt_gan_logit_stats_(d_real, d_fake, &one);
+            sc[S_PENALTY] = one.penalty;
+            sc[S_REAL_MEAN] = one.d_real_mean, sc[S_FAKE_MEAN] = one.d_fake_mean;
+            sc[S_ACC_REAL] = one.d_acc_real, sc[S_ACC_FAKE] = one.d_acc_fake;
+        }
+        sc[S_LOSS] = gt_item(loss);
+        shard_end(&u, m, loss, sc);
     }
     restore_labels(gan, s);
-    buffers_merge(&bm, s->shards);
-    double value;
-    bool ok = grads_apply(&acc, c->opt, s->shards, &value, NULL);
-    st->penalty += value / every;
-    return ok;
+    double mean[N_SCALARS];
+    if (update_finish(&u, mean) < 0) return critic_failed(gan, st);
+    double norm = gt_params_grad_norm(table);
+    if (lazy_only) {
+        st->penalty += mean[S_LOSS] / every;
+    } else {
+        st->d_loss += mean[S_LOSS];
+        st->penalty += mean[S_PENALTY];
+        if (k == 0) {
+            st->d_grad_norm = norm;
+            st->d_real_mean = mean[S_REAL_MEAN], st->d_fake_mean = mean[S_FAKE_MEAN];
+            st->d_acc_real = mean[S_ACC_REAL], st->d_acc_fake = mean[S_ACC_FAKE];
+        }
+    }
+    return gt_gan_apply_(c->opt, mean[S_LOSS], norm);
 }
 
-/* G(z) shard by shard (G's buffers merged): the fakes [shards], still recorded. */
-static gt_tensor **fakes_sharded(gt_gan *gan, gt_tensor *z, const shard_plan *s) {
-    gt_tensor **fake = gt_step_alloc_((size_t)s->shards * sizeof *fake);
-    buffer_merge bm;
-    buffers_begin(&bm, &gan->g->params);
-    for (int m = 0; m < s->shards; m++) {
-        shard_begin(&bm);
+/* G(z) for this process's shards (G's buffers combined): fake[m] for those m, still recorded.
+ * -1 when the exchange failed. */
+static int fakes_sharded(gt_gan *gan, gt_tensor *z, const shard_rows *s, gt_tensor **fake) {
+    shard_update u;
+    gt_params *table = &gan->g->params;
+    update_begin(&u, gan, NULL, &table, 1);
+    for (int m = u.first; m < u.first + u.count; m++) {
+        shard_begin(&u);
         gt_fwd fg = gt_fwd_of(&gan->g->params, true);
         fg.labels = s->fake_labels ? s->fake_labels + m * s->size : NULL;
         fake[m] = gt_model_forward(gan->g, &fg, rows(z, s, m), NULL);
-        shard_end(&bm);
+        shard_end(&u, m, NULL, NULL);
     }
-    buffers_merge(&bm, s->shards);
-    return fake;
+    return update_finish(&u, NULL);
 }
 
 gt_tensor *gt_gan_d_step_sharded_(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real,
                                   gt_tensor *z, gt_step_stats *st) {
-    shard_plan s = plan_of(gan, real->shape[0]);
-    gt_tensor **fake = fakes_sharded(gan, z, &s);
+    shard_rows s = rows_of(gan, real->shape[0]);
+    int shards = shard_count(gan), first = gan->comm ? gan->comm->rank : 0;
+    int count = gan->comm ? 1 : shards;
+    gt_tensor **fake = gt_step_alloc_((size_t)shards * sizeof *fake);
+    st->d_loss = st->penalty = 0;
+    st->nonfinite = st->comm_failed = false;
+    if (fakes_sharded(gan, z, &s, fake) < 0) {
+        st->comm_failed = true;
+        return NULL;
+    }
     d_inputs in;
     gt_gan_draw_d(gan, t, real->ndim, real->shape, &in.dr);
     in.x_real = gt_add_noise(real, in.dr.real_noise);
-    in.x_fake = gt_step_alloc_((size_t)s.shards * sizeof *in.x_fake);
-    for (int m = 0; m < s.shards; m++)
+    in.x_fake = gt_step_alloc_((size_t)shards * sizeof *in.x_fake);
+    for (int m = first; m < first + count; m++)
         in.x_fake[m] = gt_add_noise(gt_detach(fake[m]), rows(in.dr.fake_noise, &s, m));
 
     const gt_penalty_spec *p = &gan->penalty;
     double decay = gt_penalty_decay(p, t);
     bool penalties = gt_penalty_any(p), lazy = p->every > 1;
     bool lazy_now = penalties && lazy && d_iter % p->every == 0;
-    st->d_loss = st->penalty = 0;
     st->noise_sigma = gt_noise_sigma(&gan->noise, t);
-    st->nonfinite = false;
-    for (int k = 0; k < gan->n_critics && !st->nonfinite; k++) {
-        bool ok = critic_sharded(gan, k, &in, &s, penalties && !lazy ? decay : 0, st);
-        if (ok && lazy_now) ok = lazy_sharded(gan, k, &in, &s, decay, st);
-        st->nonfinite = !ok;
+    for (int k = 0; k < gan->n_critics && !st->nonfinite && !st->comm_failed; k++) {
+        bool ok = critic_sharded(gan, k, &in, &s, penalties && !lazy ? decay : 0, false, st);
+        if (ok && lazy_now)
+            ok = critic_sharded(gan, k, &in, &s, decay * (double)p->every, true, st);
+        st->nonfinite = !ok && !st->comm_failed;
     }
-    return gt_concat(s.shards, fake, 0);
+    /* this process's fakes, in shard order, for the G update */
+    return count == 1 ? fake[first] : gt_concat(count, fake + first, 0);
 }
 
 /* ---- G -------------------------------------------------------------------------------------- */
 
 void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real,
                             gt_step_stats *st) {
-    GT_CHECK(gan->unroll.steps == 0, "accumulate: unrolled GANs update on the whole batch");
-    shard_plan s = plan_of(gan, fake->shape[0]);
+    GT_CHECK(gan->unroll.steps == 0, "shards: unrolled GANs update on the whole batch");
+    int shards = shard_count(gan);
+    GT_CHECK(fake->shape[0] % (gan->comm ? 1 : shards) == 0, "shards: fake batch");
+    int64_t batch = gan->comm ? fake->shape[0] * shards : fake->shape[0];
+    shard_rows s = rows_of(gan, batch);
+    int64_t shape[GT_MAX_DIMS];
+    memcpy(shape, fake->shape, sizeof shape);
+    shape[0] = batch;
     bool with_real = gt_gan_needs_real_(&gan->loss) && real;
     bool prev = gt_grad_set(false);
-    gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, fake->shape);
+    gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, shape);
     gt_tensor *real_noise = with_real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
     gt_grad_set(prev);
     gt_tensor *x_real = with_real ? gt_add_noise(real, real_noise) : real;
-    buffer_merge bm[GT_MAX_CRITICS];
-    for (int k = 0; k < gan->n_critics; k++) buffers_begin(&bm[k], &gan->critic[k].net->params);
-    grad_sum acc = {.p = &gan->g->params};
-    for (int m = 0; m < s.shards; m++) {
-        for (int k = 0; k < gan->n_critics; k++) shard_begin(&bm[k]);
+    gt_params *tables[GT_MAX_CRITICS];
+    for (int k = 0; k < gan->n_critics; k++) tables[k] = &gan->critic[k].net->params;
+    shard_update u;
+    update_begin(&u, gan, &gan->g->params, tables, gan->n_critics);
+    for (int m = u.first; m < u.first + u.count; m++) {
+        shard_begin(&u);
         use_labels(gan, &s, m);
-        gt_tensor *x_fake = gt_add_noise(rows(fake, &s, m), rows(fake_noise, &s, m));
-        grads_add(&acc, gt_g_objective_with(gan, x_fake, rows(x_real, &s, m), NULL));
-        for (int k = 0; k < gan->n_critics; k++) shard_end(&bm[k]);
+        gt_tensor *mine = gan->comm ? fake : rows(fake, &s, m);
+        gt_tensor *x_fake = gt_add_noise(mine, rows(fake_noise, &s, m));
+        gt_tensor *loss = gt_g_objective_with(gan, x_fake, rows(x_real, &s, m), NULL);
+        double sc[N_SCALARS] = {gt_item(loss)};
+        shard_end(&u, m, loss, sc);
     }
     restore_labels(gan, &s);
-    for (int k = 0; k < gan->n_critics; k++) buffers_merge(&bm[k], s.shards);
-    st->nonfinite = !grads_apply(&acc, gan->opt_g, s.shards, &st->g_loss, &st->g_grad_norm);
+    double mean[N_SCALARS];
+    st->comm_failed = update_finish(&u, mean) < 0;
+    if (st->comm_failed) return;
+    st->g_loss = mean[S_LOSS];
+    st->g_grad_norm = gt_params_grad_norm(&gan->g->params);
+    st->nonfinite = !gt_gan_apply_(gan->opt_g, st->g_loss, st->g_grad_norm);
 }

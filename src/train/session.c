@@ -21,7 +21,70 @@ typedef struct {
     gt_run_eval ev;
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
     bool out_of_memory;       /* a step ran out of memory: the trainer may be half updated */
+    bool writer;              /* this process writes the run folder (rank 0, or the only one) */
 } session;
+
+/* ---- data-parallel ranks ------------------------------------------------------------------ */
+
+/* Whether any rank wants to stop (a signal, the time budget): every rank takes part in each
+ * step's exchange, so they must stop at the same step. One float per rank. */
+static int agree_to_stop(const session *s, bool mine, bool *any, gt_error *err) {
+    const gt_comm *comm = s->req->comm;
+    *any = mine;
+    if (!comm) return 0;
+    float flag = mine ? 1.0f : 0.0f, *all = malloc((size_t)comm->size * sizeof *all);
+    if (!all) return gt_error_set(err, "out of memory (stop flags)");
+    int rc = comm->allgather(comm->ctx, &flag, 1, all, err);
+    for (int r = 0; rc == 0 && r < comm->size; r++) *any = *any || all[r] != 0.0f;
+    free(all);
+    return rc;
+}
+
+/* The ranks must train the same run: a hash of the configuration's text, compared. */
+static uint64_t config_hash(const gt_config *cfg) {
+    char *text = malloc(64 * 1024);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    if (text && gt_config_to_string(cfg, text, 64 * 1024) >= 0)
+        for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    free(text);
+    return h;
+}
+
+static int check_same_config(const gt_comm *comm, const gt_config *cfg, gt_error *err) {
+    uint64_t h = config_hash(cfg);
+    float mine[4], *all = malloc((size_t)(4 * comm->size) * sizeof *all);
+    if (!all) return gt_error_set(err, "out of memory (configuration hashes)");
+    for (int i = 0; i < 4; i++) mine[i] = (float)((h >> (16 * i)) & 0xffff); /* exact in a float */
+    int rc = comm->allgather(comm->ctx, mine, 4, all, err);
+    for (int r = 0; rc == 0 && r < comm->size; r++)
+        if (memcmp(all + 4 * r, mine, sizeof mine) != 0)
+            rc = gt_error_set(err, "rank %d and rank %d were given different configurations (the "
+                                   "same recipe and overrides must go to every rank)",
+                              comm->rank, r);
+    free(all);
+    return rc;
+}
+
+/* Data-parallel training: what the shards need, and that every rank trains the same run. */
+static int attach_ranks(const gt_train_request *req, gt_trainer *t, gt_error *err) {
+    const gt_comm *comm = req->comm;
+    if (!comm || comm->size == 1) return 0;
+    const gt_config *c = &t->cfg;
+    if (c->train_accumulate != 1)
+        return gt_error_set(err, "config: train.accumulate = %lld on %d ranks: each rank computes "
+                                 "one shard; set train.accumulate = 1 (ranks and accumulation are "
+                                 "the same arithmetic)", (long long)c->train_accumulate, comm->size);
+    if (c->train_batch % comm->size != 0 || c->train_batch / comm->size < 2)
+        return gt_error_set(err, "config: train.batch = %lld on %d ranks: the batch must split into "
+                                 "equal shards of at least 2", (long long)c->train_batch, comm->size);
+    if (c->unroll_steps > 0 || t->progressive || gt_model_style_count(&t->g) > 0)
+        return gt_error_set(err, "config: unrolled critics, progressive growing and style-based "
+                                 "generators update on the whole batch and do not run on %d ranks "
+                                 "yet", comm->size);
+    if (check_same_config(comm, c, err) < 0) return -1;
+    t->gan.comm = comm;
+    return 0;
+}
 
 /* One training step under gt_try, so that running out of memory is an error, not an abort. */
 typedef struct {
@@ -119,17 +182,24 @@ static int run_steps(session *s, gt_error *err) {
     gt_health health;
     gt_health_init(&health);
     double budget = c->train_max_minutes * 60;
-    while (t->step < c->train_steps && !stop_requested(s) &&
-           !(budget > 0 && gt_monotonic_s() - start > budget)) {
+    while (t->step < c->train_steps) {
+        bool stop;
+        if (agree_to_stop(s, stop_requested(s) || (budget > 0 && gt_monotonic_s() - start > budget),
+                          &stop, err) < 0)
+            return -1;
+        if (stop) break;
         step_call call = {t, &st, false};
         if (gt_try(step_in_try, &call, err) < 0) {
             s->out_of_memory = true;
             return -1;
         }
+        if (st.comm_failed) return gt_error_set(err, "%s", t->gan.comm_error.msg);
         if (!call.finite) {
-            diverged(s, &st, err);
+            if (s->writer) diverged(s, &st, err);
+            else gt_error_set(err, "a step diverged (rank 0 reports it)");
             return -1;
         }
+        if (!s->writer) continue; /* rank 0 alone logs, checks and writes */
         bool log = t->step % c->train_log_every == 0 || t->step == c->train_steps;
         if (log) {
             double now = gt_monotonic_s();
@@ -221,8 +291,9 @@ static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
     if (build_trainer(t, req->cfg, err) < 0) return -1;
     /* the run folder is written only once the run is known to be good: a failed resume
      * leaves config.ini as it was */
-    if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) ||
-        gt_run_prepare_dir(req->dir, req->cfg, err) < 0) {
+    bool writer = !req->comm || req->comm->rank == 0;
+    if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) || attach_ranks(req, t, err) < 0 ||
+        (writer && gt_run_prepare_dir(req->dir, req->cfg, err) < 0)) {
         gt_trainer_free(t);
         return -1;
     }
@@ -267,15 +338,20 @@ int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *e
 static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
     gt_trainer t;
     if (start(req, &t, err) < 0) return -1;
-    session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log))};
-    gt_run_eval_init(&s.ev, &t.cfg);
-    if (!s.ev.enabled) fprintf(req->log, "gantry: no evaluation during training (%s)\n", s.ev.note);
-    if (t.warnings[0]) fprintf(req->log, "gantry: warning: %s", t.warnings);
+    session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log)),
+                 .writer = !req->comm || req->comm->rank == 0};
+    if (s.writer) {
+        gt_run_eval_init(&s.ev, &t.cfg);
+        if (!s.ev.enabled) fprintf(req->log, "gantry: no evaluation during training (%s)\n", s.ev.note);
+        if (t.warnings[0]) fprintf(req->log, "gantry: warning: %s", t.warnings);
+    }
     int rc = train(&s, err);
-    gt_run_eval_free(&s.ev);
-    if (rc == 0) {
+    if (s.writer) gt_run_eval_free(&s.ev);
+    if (!s.writer) {
+        /* the others hold the same state; rank 0 writes it */
+    } else if (rc == 0) {
         rc = finish(&s, err);
-    } else if (!s.out_of_memory) {
+    } else if (!s.out_of_memory && !s.t->gan.comm_error.msg[0]) {
         gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
         if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
     } else {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "gan/gan.h"
 #include "io/config.h"
 
 typedef struct gt_train_request {
@@ -18,6 +19,11 @@ typedef struct gt_train_request {
     bool profile;             /* time per op kind, printed to log at the end */
     FILE *log;                /* progress, warnings, the closing line (stderr for the CLI) */
     const volatile sig_atomic_t *stop; /* non-zero: save a checkpoint and return (NULL: never) */
+    /* Data-parallel ranks (gan.h; NULL: one process). Every rank trains its shard of each
+     * batch and holds the same state; rank 0 alone writes the run folder (metrics, samples,
+     * evaluations, checkpoints, report) and the progress line. The ranks must be given the
+     * same configuration (checked at start), and decide together when to stop. */
+    const gt_comm *comm;
 } gt_train_request;
 
 typedef struct gt_train_outcome {
