@@ -105,6 +105,11 @@ TEST(unsupported_combinations_are_refused_by_name) {
         {"configs/gan-ring.ini", "train.batch=64 train.accumulate=3", "train.accumulate"},
         {"configs/gan-ring.ini", "train.batch=64 train.accumulate=64", "at least 2"},
         {"configs/unrolled-ring.ini", "train.accumulate=2", "unrolled.steps"},
+        {"configs/gan-ring.ini",
+         "data.dataset=png data.resolution=8 model.g.family=stylegan2 model.d.family=stylegan2 "
+         "model.g.norm=none model.d.norm=none model.g.width=4 model.d.width=4 model.g.z_dim=4 "
+         "train.batch=4 train.accumulate=2",
+         "style-based"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gt_config c;

@@ -332,6 +332,11 @@ static int set_accumulation(gt_trainer *t, gt_error *err) {
         return gt_error_set(err, "config: train.accumulate = %lld with progressive growing: its "
                                  "per-resolution batches are not split yet; set train.accumulate = 1",
                             (long long)m);
+    if (gt_model_style_count(&t->g) > 0)
+        return gt_error_set(err, "config: train.accumulate = %lld with a style-based generator "
+                                 "(model.g.family = %s): its noise and style mixing draw per forward, "
+                                 "which is not split yet; set train.accumulate = 1",
+                            (long long)m, c->g_family);
     t->gan.accumulate = (int)m;
     return 0;
 }
