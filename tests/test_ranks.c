@@ -44,6 +44,28 @@ static int thread_allgather(void *ctx, const float *in, int64_t n, float *out, g
     return 0;
 }
 
+/* Block j of every rank's in [size * n] to rank j: rank r's block for us lands in out block r. */
+static int thread_alltoall(void *ctx, const float *in, int64_t n, float *out, gt_error *err) {
+    thread_rank *r = ctx;
+    thread_group *g = r->group;
+    int64_t all = n * g->size * g->size;
+    pthread_barrier_wait(&g->barrier);
+    if (r->comm.rank == 0 && g->cap < all) {
+        free(g->scratch);
+        g->cap = all;
+        g->scratch = malloc((size_t)g->cap * sizeof *g->scratch);
+    }
+    pthread_barrier_wait(&g->barrier);
+    if (!g->scratch) return gt_error_set(err, "out of memory (all-to-all)");
+    memcpy(g->scratch + (int64_t)r->comm.rank * n * g->size, in, (size_t)(n * g->size) * sizeof *in);
+    pthread_barrier_wait(&g->barrier);
+    for (int src = 0; src < g->size; src++)
+        memcpy(out + (int64_t)src * n, g->scratch + ((int64_t)src * g->size + r->comm.rank) * n,
+               (size_t)n * sizeof *out);
+    pthread_barrier_wait(&g->barrier);
+    return 0;
+}
+
 /* ---- runs ------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -90,8 +112,8 @@ static void *train_thread(void *arg) {
 }
 
 /* K threads as ranks on `set`, against one process with train.accumulate = K. */
-static void ranks_match_accumulation(const char *what, const char *recipe, const char *set, int k,
-                                     int steps) {
+static void ranks_match_accumulation_via(const char *what, const char *recipe, const char *set,
+                                         int k, int steps, bool slices) {
     char acc[512];
     snprintf(acc, sizeof acc, "%s train.accumulate=%d", set, k);
     run one = {.recipe = recipe, .set = acc, .steps = steps};
@@ -103,7 +125,7 @@ static void ranks_match_accumulation(const char *what, const char *recipe, const
     run runs[4];
     pthread_t th[4];
     for (int r = 0; r < k; r++) {
-        ranks[r] = (thread_rank){&g, {r, k, thread_allgather, &ranks[r]}};
+        ranks[r] = (thread_rank){&g, {r, k, thread_allgather, slices ? thread_alltoall : NULL, &ranks[r]}};
         runs[r] = (run){.recipe = recipe, .set = set, .steps = steps, .comm = &ranks[r].comm};
         pthread_create(&th[r], NULL, train_thread, &runs[r]);
     }
@@ -114,12 +136,19 @@ static void ranks_match_accumulation(const char *what, const char *recipe, const
     for (int r = 0; r < k; r++)
         same = same && runs[r].rc == 0 && runs[r].n == one.n &&
                memcmp(runs[r].weights, one.weights, (size_t)one.n * sizeof *one.weights) == 0;
-    printf("  %-34s %d ranks = accumulate %d after %d steps: %s\n", what, k, k, steps,
-           same ? "bit-identical" : "DIFFERENT");
+    printf("  %-34s %d ranks = accumulate %d after %d steps (%s): %s\n", what, k, k, steps,
+           slices ? "reduced by slices" : "all-gathered", same ? "bit-identical" : "DIFFERENT");
     CHECK(same);
     CHECK(one.rc == 0 && runs[0].g_loss == one.g_loss && runs[0].d_loss == one.d_loss);
     free(one.weights);
     for (int r = 0; r < k; r++) free(runs[r].weights);
+}
+
+/* Both exchanges: the gradients all-gathered, and reduced by slices (all-to-all). */
+static void ranks_match_accumulation(const char *what, const char *recipe, const char *set, int k,
+                                     int steps) {
+    ranks_match_accumulation_via(what, recipe, set, k, steps, false);
+    ranks_match_accumulation_via(what, recipe, set, k, steps, true);
 }
 
 TEST(ring_mlp_ranks_equal_accumulation) {

@@ -112,6 +112,12 @@ typedef struct gt_comm {
     /* out [size * n] = every rank's in [n], in rank order (the same on every rank); -1 on a
      * failure (a rank that is gone), with err set. */
     int (*allgather)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
+    /* Optional (NULL: gradients travel in the all-gather): block j of in [size * n] goes to rank
+     * j, out [size * n] gets rank r's block for this rank in block r. With it the gradients
+     * are reduced by slices: each rank adds one slice of every rank's gradient in rank order,
+     * then the summed slices are all-gathered, about 2 n (K - 1) / K floats per rank and update
+     * like a ring all-reduce, instead of (K - 1) n, and the same bits. */
+    int (*alltoall)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
     void *ctx;
 } gt_comm;
 

@@ -11,8 +11,11 @@
  *     or exactly at the shared value where every shard ended equal (u depends on the weights
  *     only, so it advances as in one update).
  * Ranks exchange their contributions with one all-gather per update (gradients, buffers and
- * losses in one message) and combine them in rank order; MPI_Allreduce is not used because its
- * summation order is the library's choice, which would make results depend on it. */
+ * losses in one message) and combine them in rank order, or, when the transport has an
+ * all-to-all, reduce the gradients by slices (each rank sums one slice in rank order, then the
+ * slices are all-gathered: ring all-reduce's traffic, the same bits). MPI_Allreduce is not
+ * used because its summation order is the library's choice, which would make results depend
+ * on it. */
 #include <string.h>
 
 #include "core/engine.h"
@@ -83,14 +86,19 @@ static void shard_end(shard_update *u, int m, gt_tensor *loss, const double *sca
 
 /* ---- the exchange between ranks ---------------------------------------------------------- */
 
+/* Whether the gradients travel apart from the all-gather, reduced by slices. */
+static bool by_slices(const shard_update *u) {
+    return u->gan->comm && u->gan->comm->alltoall && u->grad_table;
+}
+
 static int64_t packet_floats(const shard_update *u) {
-    int64_t n = u->grad_table ? u->grad_table->numel_trainable : 0;
+    int64_t n = u->grad_table && !by_slices(u) ? u->grad_table->numel_trainable : 0;
     for (int i = 0; i < u->n_tables; i++) n += u->n_buf[i];
     return n + 2 * N_SCALARS; /* a double as two floats: its float and the float remainder */
 }
 
 static void pack(const shard_update *u, const contribution *c, float *out) {
-    if (u->grad_table) {
+    if (u->grad_table && !by_slices(u)) {
         gt_copy_to(out, c->grads);
         out += u->grad_table->numel_trainable;
     }
@@ -106,7 +114,7 @@ static void pack(const shard_update *u, const contribution *c, float *out) {
 }
 
 static void unpack(const shard_update *u, const float *in, contribution *c) {
-    if (u->grad_table) {
+    if (u->grad_table && !by_slices(u)) {
         c->grads = gt_from_data(1, &u->grad_table->numel_trainable, in);
         in += u->grad_table->numel_trainable;
     }
@@ -127,6 +135,28 @@ static int exchange(shard_update *u) {
     gt_gan *gan = (gt_gan *)u->gan; /* the error lands in the GAN */
     if (comm->allgather(comm->ctx, mine, n, all, &gan->comm_error) < 0) return -1;
     for (int r = 0; r < comm->size; r++) unpack(u, all + (int64_t)r * n, &u->c[r]);
+    return 0;
+}
+
+/* The whole batch's gradient into the updated table, reduced by slices: rank r adds slice r of
+ * every rank's gradient in rank order and scales it by 1 / K (elementwise, so each element
+ * sees the same operations as in sum_gradients), then the slices are all-gathered. */
+static int reduce_by_slices(shard_update *u) {
+    const gt_comm *comm = u->gan->comm;
+    gt_gan *gan = (gt_gan *)u->gan;
+    int k = comm->size;
+    int64_t n = u->grad_table->numel_trainable, b = (n + k - 1) / k;
+    float *mine = gt_step_alloc_((size_t)(b * k) * sizeof *mine);
+    float *got = gt_step_alloc_((size_t)(b * k) * sizeof *got);
+    memset(mine, 0, (size_t)(b * k) * sizeof *mine);
+    gt_copy_to(mine, u->c[comm->rank].grads);
+    if (comm->alltoall(comm->ctx, mine, b, got, &gan->comm_error) < 0) return -1;
+    gt_tensor *sum = gt_from_data(1, &b, got);
+    for (int r = 1; r < k; r++) sum = gt_add(sum, gt_from_data(1, &b, got + (int64_t)r * b));
+    float *slice = gt_step_alloc_((size_t)b * sizeof *slice);
+    gt_copy_to(slice, gt_mul_scalar(sum, 1.0f / (float)k));
+    if (comm->allgather(comm->ctx, slice, b, got, &gan->comm_error) < 0) return -1;
+    gt_copy_from(u->grad_table->flat_grad, got); /* the first n of the b k floats */
     return 0;
 }
 
@@ -151,7 +181,9 @@ static void merge_buffers(const shard_update *u, int i) {
  * scalars' means into mean[]. -1 when the exchange between ranks failed. */
 static int update_finish(shard_update *u, double *mean) {
     if (u->gan->comm && exchange(u) < 0) return -1;
-    if (u->grad_table) {
+    if (by_slices(u)) {
+        if (reduce_by_slices(u) < 0) return -1;
+    } else if (u->grad_table) {
         gt_tensor *sum = u->c[0].grads;
         for (int m = 1; m < u->shards; m++) sum = gt_add(sum, u->c[m].grads);
         gt_assign(u->grad_table->flat_grad, gt_mul_scalar(sum, 1.0f / (float)u->shards));
