@@ -285,12 +285,12 @@ static int train_runs(const gt_ablate_spec *spec, FILE *log, gt_error *err) {
     return rc;
 }
 
-/* The table of every run's recorded outcome; complete: every run must have one. */
-static int make_table(const gt_ablate_spec *spec, bool complete, gt_ablate_table *t, gt_error *err) {
+/* The table of every run's recorded outcome, once every run has one. */
+static int merged_table(const gt_ablate_spec *spec, gt_ablate_table *t, gt_error *err) {
     memset(t, 0, sizeof *t);
     gt_ablate *ab = gt_ablate_plan(spec, stderr, err);
     if (!ab) return -1;
-    int rc = complete ? gt_ablate_check_complete(ab, err) : 0;
+    int rc = gt_ablate_check_complete(ab, err);
     if (rc == 0) rc = gt_ablate_finish(ab, t, err);
     gt_ablate_free(ab);
     return rc;
@@ -347,7 +347,7 @@ static int merge_ablation(const char *dir) {
     if (!saved) return gt_cli_fail("out of memory");
     gt_ablate_table t;
     int rc = gt_ablate_load_plan(dir, saved, &err);
-    if (rc == 0) rc = make_table(&saved->spec, true, &t, &err);
+    if (rc == 0) rc = merged_table(&saved->spec, &t, &err);
     free(saved);
     return rc < 0 ? gt_cli_fail("%s", err.msg) : publish(dir, &t);
 }
@@ -372,7 +372,7 @@ static int mpi_ablation(gt_ablate_spec *spec, const gt_cluster *cl) {
     if (cl->rank != 0) return 0;
     spec->shard = spec->shards = 0;
     gt_ablate_table t;
-    return make_table(spec, true, &t, &err) < 0 ? gt_cli_fail("%s", err.msg) : publish(spec->out, &t);
+    return merged_table(spec, &t, &err) < 0 ? gt_cli_fail("%s", err.msg) : publish(spec->out, &t);
 }
 
 /* The command within a started cluster (a job of one process without MPI). */
