@@ -1,5 +1,7 @@
 # gantry build. `make` builds libgantry (static + shared) and the CLI; `make test` runs the
 # unit suite; `make SAN=1 test` does the same under ASan + UBSan; `make bench` runs benchmarks.
+# `make MPI=1` builds the CLI with MPI into build-mpi/ (gantry ablate under mpirun; the library
+# stays MPI-free); `make MPI=1 test-mpi` checks it (docs/scaling.md).
 CC      ?= cc
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
@@ -9,6 +11,14 @@ SAN     ?=
 WARN    := -std=c11 -Wall -Wextra -Wpedantic $(if $(WERROR),-Werror)
 OPT     := -O2
 SANFLAGS :=
+# MPI=1: Open MPI's mpicc supplies the flags of the CLI's tools/cluster.c (GANTRY_MPI) and of the
+# gantry link; its own build folder, since the CLI's objects differ from the default build's.
+MPI     ?=
+ifeq ($(MPI),1)
+  MPI_CFLAGS := -DGANTRY_MPI=1 $(shell mpicc --showme:compile)
+  MPI_LIBS   := $(shell mpicc --showme:link)
+  BUILD      ?= build-mpi
+endif
 ifeq ($(SAN),1)
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
   OPT     := -O1 -g -fno-omit-frame-pointer $(SANFLAGS)
@@ -54,7 +64,7 @@ PUBLIC_HEADERS := include/gantry.h \
   src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h src/train/registries.h \
   src/eval/metrics.h src/eval/classifier.h src/eval/evaluate.h
 
-.PHONY: all test test-ref bench install clean tests benches valgrind demo check-exports check-headers public-headers
+.PHONY: all test test-ref test-mpi bench install clean tests benches valgrind demo check-exports check-headers public-headers
 all: $(BUILD)/libgantry.a $(BUILD)/libgantry.so $(TOOL_BIN)
 
 $(BUILD)/%_avx512.o: %_avx512.c
@@ -78,8 +88,9 @@ $(BUILD)/libgantry.map: $(PUBLIC_HEADERS) scripts/public-symbols.sh Makefile
 $(BUILD)/libgantry.so: $(LIB_OBJ) $(BUILD)/libgantry.map
 	$(CC) -shared -o $@ $(LIB_OBJ) -Wl,--version-script=$(BUILD)/libgantry.map $(LDLIBS)
 
+$(TOOL_SRC:%.c=$(BUILD)/%.o): CPPFLAGS += $(MPI_CFLAGS)
 $(BUILD)/gantry: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libgantry.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(CC) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 
 # Tests may look inside tensors (the host pointer that gantry.h hides from the layers above core).
 TEST_CPPFLAGS := -DGT_BACKEND_SIDE
@@ -122,6 +133,13 @@ REF_SKIP := test_cli test_ablate test_conditional_cli test_train_tricks test_eva
 test-ref: $(TEST_BIN) $(BUILD)/gantry
 	@GANTRY_BACKEND=ref GANTRY_BIN=$(BUILD)/gantry sh tests/run.sh $(filter-out $(REF_SKIP:%=$(BUILD)/tests/%),$(TEST_BIN))
 
+# gantry ablate under mpirun -np 2 against one process: the same results.json (make MPI=1).
+test-mpi: $(BUILD)/gantry
+ifneq ($(MPI),1)
+	@echo "test-mpi needs the MPI build: make MPI=1 test-mpi"; exit 1
+endif
+	@GANTRY_BIN=$(BUILD)/gantry sh tests/mpi_ablate.sh
+
 # Leak check of the unit suite (slow: valgrind runs each test binary).
 valgrind: $(TEST_BIN) $(BUILD)/gantry
 	@GANTRY_BIN=$(BUILD)/gantry VALGRIND=1 VALGRIND_SKIP="test_classifier test_context test_steady_alloc test_ranks test_accumulate test_backends" sh tests/run.sh $(TEST_BIN)
@@ -159,6 +177,6 @@ install: all check-headers
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gantry.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-mpi
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SUPPORT:%.c=$(BUILD)/%.d) $(TEST_BIN:=.d)

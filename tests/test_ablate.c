@@ -1,7 +1,8 @@
 /* gantry ablate: a real tiny ablation on the ring (2 learning rates x 2 seeds of 60 steps with
  * 2 x 16 MLPs), its table and JSON, resuming (a rerun skips finished runs; an interrupted one
- * continues to the same numbers), --jobs 2 against --jobs 1, a failed run recorded beside the
- * others, errors found before anything trains; and the library's statistics and parsers. */
+ * continues to the same numbers), --jobs 2 against --jobs 1, the ablation in two --shard parts
+ * then --merge against the whole, a failed run recorded beside the others, errors found before
+ * anything trains; and the library's statistics and parsers. */
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -162,6 +163,87 @@ TEST(interrupted_ablation_resumes_to_the_same_numbers) {
     cli_scratch_remove(dir);
 }
 
+static bool run_names_exist(const char *out, const char *const *names, int n, const char *file) {
+    char path[512];
+    bool all = true;
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/runs/%s/%s", out, names[i], file);
+        all = all && cli_exists(path);
+    }
+    return all;
+}
+
+/* --shard 1/2 trains runs 0 and 2 (index mod 2), 2/2 runs 1 and 3; --merge fails naming the
+ * runs without an outcome until both have run, then writes the whole ablation's results.json
+ * byte for byte (same --out, since results.json names the run folders; no field records wall
+ * time). A rerun of a shard keeps its finished runs. */
+TEST(sharded_ablation_merges_to_the_same_results) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *out = cli_path(dir, "abl");
+    cli_args a, merge;
+    ring_ablation(&a, out, "1", LR);
+    size_t whole_len = 0;
+    char *whole = cli_run_ok(&a) ? cli_read_file(cli_path(out, "results.json"), &whole_len) : NULL;
+    CHECK(whole != NULL);
+    cli_scratch_remove(out);
+    static const char *const first[] = {"optim.d.lr=1e-4-s0", "optim.d.lr=1e-3-s0"};
+    static const char *const second[] = {"optim.d.lr=1e-4-s1", "optim.d.lr=1e-3-s1"};
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--shard", "1/2", NULL);
+    CHECK(cli_run_ok(&a) && run_names_exist(out, first, 2, "checkpoint.safetensors"));
+    CHECK(!cli_exists(cli_path(out, "results.json")) && !cli_exists(cli_path(out, "runs/optim.d.lr=1e-4-s1/checkpoint.safetensors")));
+    cli_args_init(&merge);
+    cli_args_add(&merge, "ablate", "--merge", out, NULL);
+    cli_run_fails_saying(&merge, "2 of 4 runs have no outcome yet", "optim.d.lr=1e-4-s1, optim.d.lr=1e-3-s1",
+                         "--shard I/N", NULL);
+    ring_ablation(&a, out, "2", LR);
+    cli_args_add(&a, "--shard", "2/2", NULL);
+    CHECK(cli_run_ok(&a) && run_names_exist(out, second, 2, "ablate.json"));
+    cli_result r;
+    cli_run(&merge, &r);
+    CHECK_RUN(&merge, &r, r.code == 0 && cli_says(&r, "| rank | optim.d.lr | modes covered |"));
+    cli_result_free(&r);
+    CHECK(whole && cli_has_bytes(cli_path(out, "results.json"), whole, whole_len));
+    CHECK(cli_exists(cli_path(out, "results.md")) && cli_exists(cli_path(out, "report.html")));
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--shard", "1/2", NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "finished earlier, kept") == 2 &&
+                          !cli_says(&r, "trained and scored"));
+    cli_result_free(&r);
+    free(whole);
+    cli_scratch_remove(dir);
+}
+
+/* Shards of one folder must run one command; --shard and --merge say what they expect. */
+TEST(shard_and_merge_errors_name_the_flag) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *out = cli_path(dir, "abl");
+    cli_args a;
+    static const char *const bad[] = {"0/2", "3/2", "2", "1/0", "a/b", "1/2x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ring_ablation(&a, out, "1", LR);
+        cli_args_add(&a, "--shard", bad[i], NULL);
+        cli_run_fails_saying(&a, "--shard must be I/N", bad[i], NULL);
+    }
+    CHECK(!cli_exists(out));
+    cli_args_init(&a);
+    cli_args_add(&a, "ablate", "--merge", out, NULL);
+    cli_run_fails_saying(&a, "plan.json", "cannot read the ablation's plan", NULL);
+    cli_args_add(&a, "--seeds", "2", "--budget", "5", NULL);
+    cli_run_fails_saying(&a, "--merge DIR takes no other option", NULL);
+    /* a shard with other settings than the plan in the folder */
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--shard", "1/2", "--budget", "1", NULL);
+    CHECK(cli_run_ok(&a));
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--shard", "2/2", "--budget", "2", NULL);
+    cli_run_fails_saying(&a, "plan.json holds the plan of an ablation with other settings", NULL);
+    cli_scratch_remove(dir);
+}
+
 TEST(failed_runs_are_recorded_and_the_others_go_on) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
@@ -219,7 +301,8 @@ TEST(help_lists_every_option_with_its_default) {
     cli_run(&a, &r);
     static const char *const words[] = {"--config",  "--vary",   "--set",          "--seeds",
                                         "default 3", "--budget", "--out",          "--jobs",
-                                        "default 1", "--eval-n", "default: eval's"};
+                                        "default 1", "--eval-n", "default: eval's",
+                                        "--shard I/N", "--merge DIR"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         CHECK_RUN(&a, &r, cli_says(&r, words[i]));
     CHECK_RUN(&a, &r, r.code == 0);
@@ -264,6 +347,7 @@ TEST(vary_and_budget_parsing) {
 
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
+              T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
               T(failed_runs_are_recorded_and_the_others_go_on), T(errors_come_before_any_training),
               T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
               T(vary_and_budget_parsing));

@@ -1,7 +1,9 @@
 /* gantry ablate: every combination of the varied keys times K seeds, each trained and scored
  * through the library (src/train/ablate.c) in a child process of its own, --jobs at a time,
  * then the ranked table of means and standard errors. This file reads the command line, runs
- * the process pool and handles Ctrl-C. */
+ * the process pool, handles Ctrl-C, and spreads the runs over machines: --shard I/N runs one
+ * part, --merge DIR makes the table of all parts, and under mpirun (make MPI=1) rank r runs
+ * part r+1 of K, then rank 0 merges (docs/scaling.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <omp.h>
@@ -14,6 +16,7 @@
 #include "base/base.h"
 
 #include "cli.h"
+#include "cluster.h"
 #include "options.h"
 #include "report/report.h"
 #include "train/ablate.h"
@@ -28,7 +31,8 @@ static void help(void *ctx) {
     int cores = *(const int *)ctx;
     printf("usage: gantry ablate --config BASE.ini --vary 'section.key=a,b[,c]' [--vary ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
-           "                     [--jobs J] [--eval-n N]\n\n"
+           "                     [--jobs J] [--eval-n N] [--shard I/N]\n"
+           "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
            "                    options is trained (none: the base configuration alone)\n"
@@ -42,7 +46,15 @@ static void help(void *ctx) {
            "  --jobs J          runs trained at a time, each with max(1, cores / J) threads\n"
            "                    (default 1; this machine has %d cores)\n"
            "  --eval-n N        samples per gantry eval (default: eval's, 10000 images or 2500\n"
-           "                    points)\n\n"
+           "                    points)\n"
+           "  --shard I/N       train only the I-th of N disjoint parts of the runs (run i, in\n"
+           "                    results.json's order from 0, belongs to part i mod N + 1), for\n"
+           "                    Slurm job arrays; writes no table (default: every run)\n"
+           "  --merge DIR       the table of an ablation run in parts: reads DIR/plan.json and\n"
+           "                    every run's outcome, writes results.md, results.json and\n"
+           "                    report.html; fails, listing them, while runs have no outcome\n\n"
+           "Under mpirun -np K (a build with make MPI=1) rank r trains part r+1 of K, then rank 0\n"
+           "merges. See docs/scaling.md.\n"
            "Each run is trained then scored (as gantry train and gantry eval --ckpt would) in a child\n"
            "process, with its output in runs/NAME/train.log. A failed run is recorded and the\n"
            "others go on.\n"
@@ -50,6 +62,13 @@ static void help(void *ctx) {
            "budget then starts afresh). Metrics are the mean and standard error over seeds,\n"
            "ranked by FID (images) or by modes covered, then reverse KL (2-D mixtures).\n",
            GT_ABLATE_MAX_SEEDS, cores);
+}
+
+/* --merge DIR: not empty. */
+static int take_merge(const gt_opt *o, const char *v) {
+    if (!v || !*v) return gt_cli_usage("ablate", "--merge needs the ablation's folder");
+    *(const char **)o->dest = v;
+    return 0;
 }
 
 /* --out DIR: not empty. */
@@ -78,13 +97,28 @@ static int take_set(const gt_opt *o, const char *v) {
     return 0;
 }
 
+static int take_shard(const gt_opt *o, const char *v) {
+    gt_error err;
+    return gt_ablate_parse_shard(v, o->dest, &err) < 0 ? gt_cli_usage("ablate", "%s", err.msg) : 0;
+}
+
 static int take_budget(const gt_opt *o, const char *v) {
     gt_error err;
     return gt_ablate_parse_budget(v, o->dest, &err) < 0 ? gt_cli_usage("ablate", "%s", err.msg) : 0;
 }
 
-static int parse_args(int argc, char **argv, gt_ablate_spec *s, int cores) {
+/* --merge DIR stands alone: the plan comes from DIR/plan.json. */
+static int check_merge_alone(const gt_ablate_spec *s) {
+    if (s->config || s->out || s->n_vary || s->n_sets || s->shards || s->budget_steps ||
+        s->budget_minutes > 0)
+        return gt_cli_usage("ablate", "--merge DIR takes no other option: the ablation's settings "
+                                      "come from DIR/plan.json");
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **merge, int cores) {
     memset(s, 0, sizeof *s);
+    *merge = NULL;
     long long seeds = 3, jobs = 1;
     const gt_opt opts[] = {
         GT_OPT_TEXT_("--config", &s->config, "a file"),
@@ -95,6 +129,8 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, int cores) {
         GT_OPT_INT_("--seeds", &seeds, 1, GT_ABLATE_MAX_SEEDS, NULL),
         GT_OPT_INT_("--jobs", &jobs, 1, 256, NULL),
         GT_OPT_INT_("--eval-n", &s->eval_n, 2, 1000000, NULL),
+        GT_OPT_CALL_("--shard", s, take_shard),
+        GT_OPT_CALL_("--merge", merge, take_merge),
         GT_OPT_END,
     };
     gt_opts p = {"ablate", opts, help, NULL, &cores};
@@ -102,6 +138,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, int cores) {
     if (rc) return rc;
     s->seeds = (int)seeds;
     s->jobs = (int)jobs;
+    if (*merge) return check_merge_alone(s);
     if (!s->config) return gt_cli_usage("ablate", "needs --config BASE.ini");
     if (!s->out) return gt_cli_usage("ablate", "needs --out DIR");
     if (!s->budget_steps && !(s->budget_minutes > 0))
@@ -216,7 +253,8 @@ static int run_pool(gt_ablate *ab, int jobs, int threads, gt_error *err) {
         for (int i = 0; i < jobs && rc == 0; i++)
             while (slots[i].pid <= 0 && next < n_runs && !stop && rc == 0) {
                 int run = next++;
-                if (gt_ablate_needs_work(ab, run)) rc = start(ab, &slots[i], run, threads, err);
+                if (gt_ablate_in_shard(ab, run) && gt_ablate_needs_work(ab, run))
+                    rc = start(ab, &slots[i], run, threads, err);
             }
         /* idle slots now mean that no run is left to start (or that the ablation stops) */
         if (rc < 0 || busy(slots, jobs) == 0) break;
@@ -238,46 +276,133 @@ static int run_pool(gt_ablate *ab, int jobs, int threads, gt_error *err) {
     return rc;
 }
 
-/* Every run through the pool, then the table. */
-static int ablate(const gt_ablate_spec *spec, gt_ablate_table *t, gt_error *err) {
+/* The spec's runs (its shard's, or all) through the pool, without the table. */
+static int train_runs(const gt_ablate_spec *spec, FILE *log, gt_error *err) {
+    gt_ablate *ab = gt_ablate_plan(spec, log, err);
+    if (!ab) return -1;
+    int rc = run_pool(ab, spec->jobs, spec->threads, err);
+    gt_ablate_free(ab);
+    return rc;
+}
+
+/* The table of every run's recorded outcome, once every run has one. */
+static int merged_table(const gt_ablate_spec *spec, gt_ablate_table *t, gt_error *err) {
     memset(t, 0, sizeof *t);
     gt_ablate *ab = gt_ablate_plan(spec, stderr, err);
     if (!ab) return -1;
-    int rc = run_pool(ab, spec->jobs, spec->threads, err);
+    int rc = gt_ablate_check_complete(ab, err);
     if (rc == 0) rc = gt_ablate_finish(ab, t, err);
     gt_ablate_free(ab);
     return rc;
 }
 
-int gt_cmd_ablate(int argc, char **argv) {
+/* The table to stdout, report.html, and the tally to stderr; 1 when no run was scored. */
+static int publish(const char *out, gt_ablate_table *t) {
+    gt_error err;
+    gt_ablate_table_markdown(stdout, t);
+    int failures = 0, scored = 0;
+    for (int r = 0; r < t->n_rows; r++) {
+        failures += t->rows[r].failures;
+        scored += t->rows[r].scored;
+    }
+    gt_ablate_table_free(t);
+    if (gt_report_ablation(out, &err) < 0) return gt_cli_fail("%s", err.msg);
+    fprintf(stderr,
+            "gantry ablate: %d run%s scored, %d failed; results in %s/results.md, %s/results.json "
+            "and %s/report.html\n",
+            scored, scored == 1 ? "" : "s", failures, out, out, out);
+    if (scored == 0)
+        return gt_cli_fail("no run could be scored (see the failures in %s/results.md)", out);
+    return 0;
+}
+
+/* Every run through the pool in this process, then the table. */
+static int whole_ablation(const gt_ablate_spec *spec) {
+    gt_error err;
+    gt_ablate_table t;
+    memset(&t, 0, sizeof t);
+    gt_ablate *ab = gt_ablate_plan(spec, stderr, &err);
+    if (!ab) return gt_cli_fail("%s", err.msg);
+    int rc = run_pool(ab, spec->jobs, spec->threads, &err);
+    if (rc == 0) rc = gt_ablate_finish(ab, &t, &err);
+    gt_ablate_free(ab);
+    return rc < 0 ? gt_cli_fail("%s", err.msg) : publish(spec->out, &t);
+}
+
+/* --shard I/N: this part's runs, no table. */
+static int shard_ablation(const gt_ablate_spec *spec) {
+    gt_error err;
+    if (train_runs(spec, stderr, &err) < 0) return gt_cli_fail("%s", err.msg);
+    fprintf(stderr,
+            "gantry ablate: shard %d/%d done; once every shard is, write the table with "
+            "gantry ablate --merge %s\n",
+            spec->shard, spec->shards, spec->out);
+    return 0;
+}
+
+/* --merge DIR: the table of the plan in DIR/plan.json, once every run has an outcome. */
+static int merge_ablation(const char *dir) {
+    gt_error err;
+    gt_ablate_saved_plan *saved = malloc(sizeof *saved);
+    if (!saved) return gt_cli_fail("out of memory");
+    gt_ablate_table t;
+    int rc = gt_ablate_load_plan(dir, saved, &err);
+    if (rc == 0) rc = merged_table(&saved->spec, &t, &err);
+    free(saved);
+    return rc < 0 ? gt_cli_fail("%s", err.msg) : publish(dir, &t);
+}
+
+/* Under mpirun: rank r trains part r+1 of K (only rank 0 logs progress), then, when every
+ * rank has succeeded, rank 0 merges. A failing rank names itself; every rank then exits 1. */
+static int mpi_ablation(gt_ablate_spec *spec, const gt_cluster *cl) {
+    gt_error err;
+    spec->shard = cl->rank + 1;
+    spec->shards = cl->size;
+    FILE *quiet = cl->rank == 0 ? NULL : fopen("/dev/null", "w");
+    int rc = train_runs(spec, quiet ? quiet : stderr, &err);
+    if (quiet) fclose(quiet);
+    if (rc < 0) fprintf(stderr, "gantry: rank %d of %d: %s\n", cl->rank, cl->size, err.msg);
+    char failed[256];
+    if (!gt_cluster_all_ok(cl, rc == 0, failed, sizeof failed)) {
+        if (cl->rank == 0)
+            fprintf(stderr, "gantry: ablate: rank(s) %s failed; finished runs are kept: rerun the "
+                            "same command to continue\n", failed);
+        return 1;
+    }
+    if (cl->rank != 0) return 0;
+    spec->shard = spec->shards = 0;
+    gt_ablate_table t;
+    return merged_table(spec, &t, &err) < 0 ? gt_cli_fail("%s", err.msg) : publish(spec->out, &t);
+}
+
+/* The command within a started cluster (a job of one process without MPI). */
+static int ablate_command(int argc, char **argv, const gt_cluster *cl) {
     int cores = omp_get_num_procs();
+    int cores_per_rank = cores / cl->local_size > 1 ? cores / cl->local_size : 1;
     gt_ablate_spec spec;
-    int rc = parse_args(argc, argv, &spec, cores);
+    const char *merge;
+    int rc = parse_args(argc, argv, &spec, &merge, cores_per_rank);
     if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
+    if (merge && cl->size > 1)
+        return gt_cli_usage("ablate", "--merge runs in one process, not under mpirun -np %d", cl->size);
+    if (merge) return merge_ablation(merge);
+    if (spec.shards && cl->size > 1)
+        return gt_cli_usage("ablate", "--shard and mpirun -np %d both split the runs: give one",
+                            cl->size);
     gt_error err;
     if (gt_ablate_validate(&spec, &err) < 0) return gt_cli_fail("%s", err.msg);
     /* Ctrl-C reaches the children too: they save checkpoints, and the next run continues them */
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    gt_ablate_table t;
-    if (ablate(&spec, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
-    gt_ablate_table_markdown(stdout, &t);
-    if (gt_report_ablation(spec.out, &err) < 0) {
-        gt_ablate_table_free(&t);
-        return gt_cli_fail("%s", err.msg);
-    }
-    int failures = 0, scored = 0;
-    for (int r = 0; r < t.n_rows; r++) {
-        failures += t.rows[r].failures;
-        scored += t.rows[r].scored;
-    }
-    gt_ablate_table_free(&t);
-    fprintf(stderr,
-            "gantry ablate: %d run%s scored, %d failed; results in %s/results.md, %s/results.json "
-            "and %s/report.html\n",
-            scored, scored == 1 ? "" : "s", failures, spec.out, spec.out, spec.out);
-    if (scored == 0)
-        return gt_cli_fail("no run could be scored (see the failures in %s/results.md)", spec.out);
-    return 0;
+    if (cl->size > 1) return mpi_ablation(&spec, cl);
+    return spec.shards ? shard_ablation(&spec) : whole_ablation(&spec);
+}
+
+int gt_cmd_ablate(int argc, char **argv) {
+    gt_cluster cl;
+    if (gt_cluster_start(&cl) < 0) return 1;
+    int rc = ablate_command(argc, argv, &cl);
+    gt_cluster_stop(&cl);
+    return rc;
 }

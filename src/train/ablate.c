@@ -84,6 +84,23 @@ int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err
                         text ? text : "");
 }
 
+int gt_ablate_parse_shard(const char *text, gt_ablate_spec *spec, gt_error *err) {
+    char *end = NULL;
+    long index = 0, count = 0;
+    if (text && isdigit((unsigned char)text[0])) {
+        index = strtol(text, &end, 10);
+        if (*end == '/' && isdigit((unsigned char)end[1])) count = strtol(end + 1, &end, 10);
+    }
+    if (!end || *end || count < 1 || count > MAX_RUNS || index < 1 || index > count)
+        return gt_error_set(err,
+                            "--shard must be I/N, the I-th of N disjoint parts of the runs, with "
+                            "1 <= I <= N <= %d (e.g. 2/8), got '%s'",
+                            MAX_RUNS, text ? text : "");
+    spec->shard = (int)index;
+    spec->shards = (int)count;
+    return 0;
+}
+
 /* The "section.key" of an assignment into key. */
 static void key_of(const char *assignment, char *key, size_t cap) {
     snprintf(key, cap, "%.*s", (int)strcspn(assignment, "="), assignment);
@@ -160,6 +177,9 @@ int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
     if (s->seeds < 1 || s->seeds > GT_ABLATE_MAX_SEEDS || s->jobs < 1 || s->threads < 1)
         return gt_error_set(err, "seeds must be 1 to %d, jobs and threads at least 1",
                             GT_ABLATE_MAX_SEEDS);
+    if (s->shards < 0 || s->shards > MAX_RUNS || (s->shards && (s->shard < 1 || s->shard > s->shards)))
+        return gt_error_set(err, "--shard %d/%d: must be I/N with 1 <= I <= N <= %d", s->shard,
+                            s->shards, MAX_RUNS);
     gt_config base;
     gt_config_defaults(&base);
     if (gt_config_load_file(&base, s->config, err) < 0) return -1;
@@ -297,7 +317,8 @@ static int write_json(const char *path, const cJSON *j, gt_error *err) {
     return f ? gt_atomic_commit(&a, err) : -1;
 }
 
-/* runs/NAME/ablate.json: the run's signature, whether training finished, and eval's result. */
+/* runs/NAME/ablate.json: the run's signature, whether training finished, eval's result, and
+ * why its last attempt failed ("" when it did not): a merge reads every run's outcome here. */
 static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
     char path[GT_PATH_MAX + 16], eval_args[64];
     state_path(r, path, sizeof path);
@@ -308,6 +329,7 @@ static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
     cJSON_AddStringToObject(j, "eval_args", eval_args);
     cJSON_AddItemToObject(j, "result",
                           r->result ? cJSON_Duplicate(r->result, true) : cJSON_CreateNull());
+    cJSON_AddStringToObject(j, "error", r->error);
     int rc = write_json(path, j, err);
     cJSON_Delete(j);
     return rc;
@@ -332,6 +354,7 @@ static int load_state(const gt_ablate_spec *s, run *r, gt_error *err) {
         return -1;
     }
     r->trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
+    gt_ablate_string_(j, "error", r->error, sizeof r->error);
     eval_args_text(s, eval_args, sizeof eval_args);
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(j, "eval_args");
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
@@ -371,12 +394,159 @@ static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
     return runs;
 }
 
+/* ---- the plan on disk: DIR/plan.json ------------------------------------------------------------ */
+
+static bool is_threads_set(const char *assignment) {
+    char key[GT_CFG_STR_MAX];
+    key_of(assignment, key, sizeof key);
+    return strcmp(key, "train.threads") == 0;
+}
+
+/* The spec as JSON; without_threads leaves out a --set train.threads, which changes a run's
+ * speed but not its numbers (shards may differ in it). */
+static cJSON *plan_json(const gt_ablate_spec *s, bool without_threads) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "config", s->config);
+    cJSON *vary = cJSON_AddArrayToObject(j, "vary");
+    for (int k = 0; k < s->n_vary; k++) {
+        cJSON *v = cJSON_CreateObject(), *values = cJSON_CreateArray();
+        cJSON_AddStringToObject(v, "key", s->vary[k].key);
+        for (int i = 0; i < s->vary[k].n_values; i++)
+            cJSON_AddItemToArray(values, cJSON_CreateString(s->vary[k].values[i]));
+        cJSON_AddItemToObject(v, "values", values);
+        cJSON_AddItemToArray(vary, v);
+    }
+    cJSON *sets = cJSON_AddArrayToObject(j, "set");
+    for (int i = 0; i < s->n_sets; i++)
+        if (!without_threads || !is_threads_set(s->sets[i]))
+            cJSON_AddItemToArray(sets, cJSON_CreateString(s->sets[i]));
+    cJSON_AddNumberToObject(j, "seeds", s->seeds);
+    cJSON_AddNumberToObject(j, "budget_steps", (double)s->budget_steps);
+    cJSON_AddNumberToObject(j, "budget_minutes", s->budget_minutes);
+    cJSON_AddNumberToObject(j, "eval_n", (double)s->eval_n);
+    return j;
+}
+
+static void plan_path(const char *dir, char *path, size_t cap) { snprintf(path, cap, "%s/plan.json", dir); }
+
+/* A string member copied into buf; false when absent, not a string or too long. */
+static bool take_string(const cJSON *o, const char *name, char *buf, size_t cap) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsString(item) || strlen(item->valuestring) >= cap) return false;
+    memcpy(buf, item->valuestring, strlen(item->valuestring) + 1);
+    return true;
+}
+
+static bool parse_plan_vary(const cJSON *item, gt_ablate_vary *v) {
+    memset(v, 0, sizeof *v);
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(item, "values"), *value;
+    if (!take_string(item, "key", v->key, sizeof v->key) || !cJSON_IsArray(values) ||
+        cJSON_GetArraySize(values) < 2 || cJSON_GetArraySize(values) > GT_ABLATE_MAX_VALUES)
+        return false;
+    cJSON_ArrayForEach(value, values) {
+        if (!cJSON_IsString(value) || strlen(value->valuestring) >= GT_ABLATE_NAME_MAX) return false;
+        strcpy(v->values[v->n_values++], value->valuestring);
+    }
+    return true;
+}
+
+static bool parse_plan_lists(const cJSON *j, gt_ablate_saved_plan *p) {
+    const cJSON *vary = cJSON_GetObjectItemCaseSensitive(j, "vary");
+    const cJSON *sets = cJSON_GetObjectItemCaseSensitive(j, "set"), *item;
+    if (!cJSON_IsArray(vary) || cJSON_GetArraySize(vary) > GT_ABLATE_MAX_KEYS || !cJSON_IsArray(sets) ||
+        cJSON_GetArraySize(sets) > GT_ABLATE_MAX_SETS)
+        return false;
+    cJSON_ArrayForEach(item, vary) if (!parse_plan_vary(item, &p->spec.vary[p->spec.n_vary++])) return false;
+    cJSON_ArrayForEach(item, sets) {
+        if (!cJSON_IsString(item) || strlen(item->valuestring) >= sizeof p->sets[0]) return false;
+        strcpy(p->sets[p->spec.n_sets], item->valuestring);
+        p->spec.sets[p->spec.n_sets] = p->sets[p->spec.n_sets];
+        p->spec.n_sets++;
+    }
+    return true;
+}
+
+/* A JSON number that fits a count (a NaN or a huge number would not convert): else 0. */
+static double finite_or_zero(double x) { return isfinite(x) && fabs(x) < 1e15 ? x : 0; }
+
+/* plan.json's object into p (out set to dir); false when a field is missing or wrong. */
+static bool parse_plan(const cJSON *j, const char *dir, gt_ablate_saved_plan *p) {
+    memset(p, 0, sizeof *p);
+    if (!take_string(j, "config", p->config, sizeof p->config) || strlen(dir) >= sizeof p->out ||
+        !parse_plan_lists(j, p))
+        return false;
+    strcpy(p->out, dir);
+    gt_ablate_spec *s = &p->spec;
+    s->config = p->config;
+    s->out = p->out;
+    s->seeds = gt_ablate_integer_(j, "seeds");
+    s->budget_steps = (long long)finite_or_zero(gt_ablate_number_(j, "budget_steps"));
+    s->budget_minutes = finite_or_zero(gt_ablate_number_(j, "budget_minutes"));
+    s->eval_n = (long long)finite_or_zero(gt_ablate_number_(j, "eval_n"));
+    s->jobs = s->threads = 1;
+    return s->seeds >= 1 && s->seeds <= GT_ABLATE_MAX_SEEDS && s->eval_n >= 0 &&
+           (s->budget_steps > 0 || s->budget_minutes > 0);
+}
+
+int gt_ablate_load_plan(const char *dir, gt_ablate_saved_plan *saved, gt_error *err) {
+    char path[GT_PATH_MAX + 16];
+    plan_path(dir, path, sizeof path);
+    char *text = gt_read_file(path, (size_t)1 << 20, NULL);
+    if (!text)
+        return gt_error_set(err,
+                            "%s: cannot read the ablation's plan (%s): give the --out folder of a "
+                            "gantry ablate (whole or --shard) that has started",
+                            path, strerror(errno));
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    bool ok = cJSON_IsObject(j) && parse_plan(j, dir, saved);
+    cJSON_Delete(j);
+    if (!ok)
+        return gt_error_set(err, "%s: not a plan that gantry ablate wrote (a field is missing or wrong)",
+                            path);
+    return 0;
+}
+
+/* A shard's spec against the plan.json another shard wrote: the same ablation, threads aside. */
+static int check_plan(const gt_ablate_spec *s, const char *path, gt_error *err) {
+    gt_ablate_saved_plan *saved = malloc(sizeof *saved);
+    if (!saved) return gt_error_set(err, "out of memory");
+    int rc = gt_ablate_load_plan(s->out, saved, err);
+    if (rc == 0) {
+        cJSON *mine = plan_json(s, true), *theirs = plan_json(&saved->spec, true);
+        if (!cJSON_Compare(mine, theirs, true))
+            rc = gt_error_set(err,
+                              "%s holds the plan of an ablation with other settings (--config, "
+                              "--vary, --set, --seeds, --budget or --eval-n differ): every shard "
+                              "must run the same command; remove it to plan afresh",
+                              path);
+        cJSON_Delete(mine);
+        cJSON_Delete(theirs);
+    }
+    free(saved);
+    return rc;
+}
+
+/* Writes DIR/plan.json atomically (every writer writes the same bytes, so concurrent shards
+ * cannot corrupt it); a shard only checks a plan that is there already. */
+static int save_plan(const gt_ablate_spec *s, gt_error *err) {
+    char path[GT_PATH_MAX + 16];
+    plan_path(s->out, path, sizeof path);
+    if (make_dir(s->out, err) < 0) return -1;
+    if (s->shards > 0 && access(path, F_OK) == 0) return check_plan(s, path, err);
+    cJSON *j = plan_json(s, false);
+    int rc = write_json(path, j, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
 /* ---- one run, in whatever process the caller chooses ------------------------------------------ */
 
 struct gt_ablate {
     const gt_ablate_spec *s;
     run *runs;
     int n_runs, done;
+    int n_mine; /* runs in the spec's shard (n_runs without shards) */
     FILE *log;
 };
 
@@ -480,21 +650,54 @@ gt_ablate *gt_ablate_plan(const gt_ablate_spec *spec, FILE *log, gt_error *err) 
         return NULL;
     }
     *ab = (gt_ablate){.s = spec, .log = log};
-    if (!(ab->runs = plan(spec, &ab->n_runs, err))) {
+    if (save_plan(spec, err) < 0 || !(ab->runs = plan(spec, &ab->n_runs, err))) {
         free(ab);
         return NULL;
     }
+    for (int i = 0; i < ab->n_runs; i++) ab->n_mine += gt_ablate_in_shard(ab, i);
     return ab;
 }
 
 int gt_ablate_n_runs(const gt_ablate *ab) { return ab->n_runs; }
 const char *gt_ablate_run_dir(const gt_ablate *ab, int i) { return ab->runs[i].dir; }
 
+bool gt_ablate_in_shard(const gt_ablate *ab, int i) {
+    return ab->s->shards <= 0 || i % ab->s->shards == ab->s->shard - 1;
+}
+
+/* Appends run names to list (cap bytes), "..." once it is full. */
+static void list_run(char *list, size_t cap, size_t *len, const char *name) {
+    if (*len + strlen(name) + 8 >= cap) {
+        if (*len + 5 < cap) *len += (size_t)snprintf(list + *len, cap - *len, ", ...");
+        *len = cap;
+        return;
+    }
+    *len += (size_t)snprintf(list + *len, cap - *len, "%s%s", *len ? ", " : "", name);
+}
+
+int gt_ablate_check_complete(const gt_ablate *ab, gt_error *err) {
+    char list[480] = "";
+    size_t len = 0;
+    int missing = 0;
+    for (int i = 0; i < ab->n_runs; i++) {
+        const run *r = &ab->runs[i];
+        if (r->result || r->error[0]) continue;
+        missing++;
+        if (len < sizeof list) list_run(list, sizeof list, &len, r->name);
+    }
+    if (!missing) return 0;
+    return gt_error_set(err,
+                        "%s: %d of %d runs have no outcome yet (%s): run the shards that hold "
+                        "them (gantry ablate ... --shard I/N; a rerun skips finished runs), or the "
+                        "whole ablation without --shard, then merge again",
+                        ab->s->out, missing, ab->n_runs, list);
+}
+
 bool gt_ablate_needs_work(gt_ablate *ab, int i) {
     const run *r = &ab->runs[i];
     if (r->trained && r->result) {
         fprintf(ab->log, "gantry ablate: [%d/%d] %s: finished earlier, kept\n", ++ab->done,
-                ab->n_runs, r->name);
+                ab->n_mine, r->name);
         return false;
     }
     return true;
@@ -506,13 +709,14 @@ int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const cha
     r->trained = o->trained;
     if (failure) {
         snprintf(r->error, sizeof r->error, "%s", failure);
-        fprintf(ab->log, "gantry ablate: [%d/%d] %s: %s\n", ++ab->done, ab->n_runs, r->name, r->error);
-        return 0;
+        fprintf(ab->log, "gantry ablate: [%d/%d] %s: %s\n", ++ab->done, ab->n_mine, r->name, r->error);
+        return save_state(ab->s, r, err);
     }
+    r->error[0] = '\0';
     cJSON_Delete(r->result);
     r->result = o->scored ? gt_eval_result_json(&o->result) : NULL;
     fprintf(ab->log, "gantry ablate: [%d/%d] %s: trained and scored in %.2f s\n", ++ab->done,
-            ab->n_runs, r->name, seconds);
+            ab->n_mine, r->name, seconds);
     return save_state(ab->s, r, err);
 }
 

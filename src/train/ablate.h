@@ -43,6 +43,8 @@ typedef struct gt_ablate_spec {
     int jobs;             /* children at a time */
     int threads;          /* train.threads and OMP_NUM_THREADS of each child */
     long long eval_n;     /* gantry eval --n; 0: eval's default */
+    int shard, shards;    /* --shard I/N: only the runs whose index i (in plan order) has
+                           * i % N == I - 1; shards 0: every run */
 } gt_ablate_spec;
 
 /* Parses 'section.key=a,b[,c]' (at least two distinct values); the key and values are checked
@@ -50,6 +52,8 @@ typedef struct gt_ablate_spec {
 int gt_ablate_parse_vary(const char *arg, gt_ablate_vary *v, gt_error *err);
 /* "N" (steps) or "Nm" (minutes, decimals allowed) into spec's budget. */
 int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err);
+/* "I/N" (1 <= I <= N <= 10,000) into spec's shard and shards. */
+int gt_ablate_parse_shard(const char *text, gt_ablate_spec *spec, gt_error *err);
 /* Checks the counts, loads the base configuration and applies every --set and every --vary
  * value to a copy of it, so that a typo fails before anything trains, naming the key and what
  * it allows. Also rejects keys the runner sets itself (train.seed, train.steps,
@@ -122,10 +126,29 @@ typedef struct gt_ablate_outcome {
 
 /* Every combination times every seed, with run folders made and what an earlier, interrupted
  * ablation finished read back (runs made with other settings are an error). Progress of
- * gt_ablate_needs_work and gt_ablate_record goes to log. NULL with err set on failure. */
+ * gt_ablate_needs_work and gt_ablate_record goes to log. NULL with err set on failure.
+ * The plan is also saved as DIR/plan.json, for gt_ablate_load_plan: a whole ablation replaces
+ * it (atomically); a shard writes it when it is missing and otherwise checks that it describes
+ * the same ablation (train.threads aside), so that shards sharing DIR cannot mix settings. */
 gt_ablate *gt_ablate_plan(const gt_ablate_spec *spec, FILE *log, gt_error *err);
 int gt_ablate_n_runs(const gt_ablate *ab);
 const char *gt_ablate_run_dir(const gt_ablate *ab, int i);
+/* Whether run i belongs to the spec's shard (every run when there are no shards). */
+bool gt_ablate_in_shard(const gt_ablate *ab, int i);
+
+/* A spec read back from DIR/plan.json, with the storage its strings point into. */
+typedef struct gt_ablate_saved_plan {
+    gt_ablate_spec spec;  /* out is DIR; shards 0; jobs and threads 1 */
+    char config[4096];
+    char out[4096];
+    char sets[GT_ABLATE_MAX_SETS][512];
+} gt_ablate_saved_plan;
+
+/* Reads DIR/plan.json (what gantry ablate wrote when it started) into saved. */
+int gt_ablate_load_plan(const char *dir, gt_ablate_saved_plan *saved, gt_error *err);
+/* 0 when every run of the plan has an outcome (a result, or a recorded failure); else -1 with
+ * err listing the runs that have none. */
+int gt_ablate_check_complete(const gt_ablate *ab, gt_error *err);
 /* Whether run i still needs training or scoring (a finished one is logged as kept). */
 bool gt_ablate_needs_work(gt_ablate *ab, int i);
 /* Run i's work, in the calling process: trains (progress and warnings to stderr) unless
@@ -136,8 +159,9 @@ int gt_ablate_execute(gt_ablate *ab, int i, const volatile sig_atomic_t *stop,
 /* The outcome as a JSON file (atomically) and back. */
 int gt_ablate_outcome_write(const char *path, const gt_ablate_outcome *o, gt_error *err);
 int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err);
-/* Records run i's outcome in the plan and its state file; failure (NULL when it succeeded)
- * is the message for the table; seconds is how long its work took. */
+/* Records run i's outcome in the plan and its state file (runs/NAME/ablate.json, which also
+ * keeps a failure, so that a later merge reports it); failure (NULL when it succeeded) is the
+ * message for the table; seconds is how long its work took. */
 int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const char *failure,
                      double seconds, gt_error *err);
 /* The table of every recorded run: writes spec->out/results.md and results.json atomically
