@@ -134,11 +134,15 @@ test-ref: $(TEST_BIN) $(BUILD)/gantry
 	@GANTRY_BACKEND=ref GANTRY_BIN=$(BUILD)/gantry sh tests/run.sh $(filter-out $(REF_SKIP:%=$(BUILD)/tests/%),$(TEST_BIN))
 
 # gantry ablate under mpirun -np 2 against one process: the same results.json (make MPI=1).
-test-mpi: $(BUILD)/gantry
+$(BUILD)/tests/mpi/ckpt_same: tests/mpi/ckpt_same.c $(BUILD)/libgantry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
+test-mpi: $(BUILD)/gantry $(BUILD)/tests/mpi/ckpt_same
 ifneq ($(MPI),1)
 	@echo "test-mpi needs the MPI build: make MPI=1 test-mpi"; exit 1
 endif
 	@GANTRY_BIN=$(BUILD)/gantry sh tests/mpi_ablate.sh
+	@GANTRY_BIN=$(BUILD)/gantry CKPT_SAME=$(BUILD)/tests/mpi/ckpt_same sh tests/mpi_train.sh
 
 # Leak check of the unit suite (slow: valgrind runs each test binary).
 valgrind: $(TEST_BIN) $(BUILD)/gantry

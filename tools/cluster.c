@@ -60,6 +60,45 @@ void gt_cluster_stop(gt_cluster *c) {
     c->mpi = false;
 }
 
+/* MPI's counts are ints: a message of more floats is refused with a message. */
+static int count_of(int64_t n, int size, int *count, gt_error *err) {
+    if (n < 0 || n * size > 2147483647)
+        return gt_error_set(err, "an exchange of %lld floats per rank is beyond MPI's int counts",
+                            (long long)n);
+    *count = (int)n;
+    return 0;
+}
+
+static int mpi_failed(int rc, const char *what, gt_error *err) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return gt_error_set(err, "rank %d: %s failed: %s", rank, what, msg);
+}
+
+static int mpi_allgather(void *ctx, const float *in, int64_t n, float *out, gt_error *err) {
+    const gt_cluster *c = ctx;
+    int count = 0, rc;
+    if (count_of(n, c->size, &count, err) < 0) return -1;
+    rc = MPI_Allgather(in, count, MPI_FLOAT, out, count, MPI_FLOAT, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_failed(rc, "MPI_Allgather", err);
+}
+
+static int mpi_alltoall(void *ctx, const float *in, int64_t n, float *out, gt_error *err) {
+    const gt_cluster *c = ctx;
+    int count = 0, rc;
+    if (count_of(n, c->size, &count, err) < 0) return -1;
+    rc = MPI_Alltoall(in, count, MPI_FLOAT, out, count, MPI_FLOAT, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_failed(rc, "MPI_Alltoall", err);
+}
+
+void gt_cluster_comm(const gt_cluster *c, gt_comm *comm) {
+    *comm = (gt_comm){.rank = c->rank, .size = c->size, .allgather = mpi_allgather,
+                      .alltoall = mpi_alltoall, .ctx = (void *)c};
+}
+
 #else /* the default build: a job of one process */
 
 int gt_cluster_start(gt_cluster *c) {
@@ -74,5 +113,9 @@ bool gt_cluster_all_ok(const gt_cluster *c, bool ok, char *failed, size_t cap) {
 }
 
 void gt_cluster_stop(gt_cluster *c) { c->mpi = false; }
+
+void gt_cluster_comm(const gt_cluster *c, gt_comm *comm) {
+    *comm = (gt_comm){.rank = c->rank, .size = c->size};
+}
 
 #endif

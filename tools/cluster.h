@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gan/gan.h"
+
 typedef struct gt_cluster {
     int rank, size;   /* 0 and 1 without MPI */
     int local_size;   /* ranks on this machine, which share its cores */
@@ -20,5 +22,8 @@ int gt_cluster_start(gt_cluster *c);
  * not ("1, 3"). Without MPI: ok itself. */
 bool gt_cluster_all_ok(const gt_cluster *c, bool ok, char *failed, size_t cap);
 void gt_cluster_stop(gt_cluster *c);
+/* The exchange data-parallel training uses (gan.h's gt_comm): MPI_Allgather and MPI_Alltoall
+ * over every rank of the job. Only for a job of several ranks. */
+void gt_cluster_comm(const gt_cluster *c, gt_comm *comm);
 
 #endif

@@ -2,8 +2,10 @@
  * progress line, metrics.jsonl, sample grids, checkpoints, and Ctrl-C saving a checkpoint. */
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "options.h"
 #include "train/session.h"
 #include "train/trainer.h"
@@ -70,6 +72,13 @@ static int parse_args(int argc, char **argv, train_args *a) {
     return 0;
 }
 
+/* This rank's threads when `ranks` ranks share the machine's cores (at least one). */
+static int64_t share_cores(int ranks) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long per = cores > 0 && ranks > 0 ? cores / ranks : 1;
+    return per < 1 ? 1 : per;
+}
+
 /* The configuration: the checkpoint's (resume) or the file's, then the overrides. */
 static int resolve_config(const train_args *a, const char *ckpt, gt_config *cfg, gt_error *err) {
     gt_config_defaults(cfg);
@@ -99,8 +108,24 @@ int gt_cmd_train(int argc, char **argv) {
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit then fails the write with a message */
     gt_train_request req = {.dir = dir, .cfg = &cfg, .resume = a.resume != NULL, .quiet = a.quiet,
                             .profile = a.profile, .log = stderr, .stop = &interrupted};
+    /* under mpirun (a build with make MPI=1): one run, its batches shared out over the ranks */
+    gt_cluster cluster;
+    gt_comm comm;
+    if (gt_cluster_start(&cluster) < 0) return 1;
+    if (cluster.size > 1) {
+        gt_cluster_comm(&cluster, &comm);
+        req.comm = &comm;
+        req.quiet = a.quiet || cluster.rank != 0;
+        if (cfg.train_threads == 0) /* the machine's cores, shared by its ranks */
+            cfg.train_threads = share_cores(cluster.local_size);
+    }
     gt_train_outcome outcome;
-    rc = gt_train_run(&req, &outcome, &err) < 0 ? gt_cli_fail("%s", err.msg) : 0;
+    rc = gt_train_run(&req, &outcome, &err);
+    if (rc < 0 && cluster.size > 1)
+        rc = gt_cli_fail("rank %d of %d: %s", cluster.rank, cluster.size, err.msg);
+    else if (rc < 0)
+        rc = gt_cli_fail("%s", err.msg);
     gt_runtime_free();
+    gt_cluster_stop(&cluster);
     return rc;
 }
