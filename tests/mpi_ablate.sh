@@ -5,15 +5,7 @@
 # every run; a failing rank makes the job exit non-zero, naming the rank. Ends with the suite's
 # "N passed, N failed" line.
 gantry=${GANTRY_BIN:-build-mpi/gantry}
-mpirun="mpirun --oversubscribe --allow-run-as-root -np 2"
-dir=$(mktemp -d) || exit 1
-trap 'rm -rf "$dir"' EXIT
-passed=0; failed=0
-check() { # name, then a command that must succeed
-    name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "  ok   $name"
-    else failed=$((failed + 1)); echo "  FAIL $name"; fi
-}
+. tests/mpi/harness.sh
 ablate() { # launcher words (may be empty), then extra options
     launcher=$1; shift
     $launcher "$gantry" ablate --config configs/gan-ring.ini --vary optim.d.lr=1e-4,1e-3 --seeds 2 \
@@ -43,5 +35,4 @@ check "naming the rank" grep -q "rank(s) 1 failed" "$dir/fail.err"
 if [ "$failed" -ne 0 ]; then
     for f in one.err mpi.err again.err fail.err; do echo "-- $f"; cat "$dir/$f" 2>/dev/null; done
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally

@@ -6,15 +6,7 @@
 # dies stops the job within a bounded time naming it, and the last checkpoint stays intact.
 gantry=${GANTRY_BIN:-build-mpi/gantry}
 same=${CKPT_SAME:-build-mpi/tests/mpi/ckpt_same}
-mpirun="mpirun --oversubscribe --allow-run-as-root -np 2"
-dir=$(mktemp -d) || exit 1
-trap 'rm -rf "$dir"' EXIT
-passed=0; failed=0
-check() { # what, then a command that must succeed
-    what=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "  ok   $what"
-    else failed=$((failed + 1)); echo "  FAIL $what"; fi
-}
+. tests/mpi/harness.sh
 train() { # launcher words (may be empty), run folder, then recipe and overrides
     launcher=$1; out=$2; shift 2
     $launcher "$gantry" train --out "$out" --quiet train.eval_every=0 train.sample_every=0 \
@@ -67,5 +59,4 @@ grep -E "rank [0-9]+" "$dir/kill.log" | head -n 2 | sed 's/^/       /'
 check "...and the last checkpoint is intact" \
     sh -c '"$0" info "$1" > /dev/null' "$gantry" "$dir/kill/checkpoint.safetensors"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally

@@ -45,13 +45,7 @@ TEST(micro_batches_give_the_batch_gradient_without_batch_statistics) {
 
 static int configure(gt_config *c, const char *recipe, const char *set) {
     gt_error err = {{0}};
-    gt_config_defaults(c);
-    if (gt_config_load_file(c, recipe, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", set);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-        if (gt_config_set(c, tok, "test", &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
+    if (train_config(c, recipe, set, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
     return 0;
 }
 

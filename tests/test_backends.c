@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_support.h"
 #include "gantry.h"
 #include "test.h"
 #include "train_support.h"
@@ -107,15 +106,8 @@ TEST(unrolled_step_agrees) {
 }
 
 TEST(stylegan2_path_length_step_agrees) {
-    char dir[64], set[900];
-    if (!cli_scratch_new(dir)) return;
-    const char *png = cli_png_folder(dir, 16, 8);
-    snprintf(set, sizeof set,
-             "data.dataset=png data.path=%s data.channels=1 data.resolution=8 data.prefetch=false "
-             "model.g.family=stylegan2 model.d.family=stylegan2 model.g.norm=none model.d.norm=none "
-             "model.g.width=8 model.d.width=8 model.g.z_dim=8 train.batch=4 "
-             "path_length.weight=2 path_length.every=1 penalty.r1=1",
-             png);
+    char set[900];
+    if (!tiny_stylegan2_overrides(set, sizeof set)) return;
     compare_backends("stylegan2 + path length + r1", NULL, set, 1);
 }
 

@@ -82,12 +82,7 @@ static void train_run(run *r) {
     gt_error err = {{0}};
     gt_ctx *ctx = gt_ctx_new("cpu", &err), *prev = gt_ctx_use(ctx);
     gt_config c;
-    gt_config_defaults(&c);
-    r->rc = gt_config_load_file(&c, r->recipe, &err);
-    char buf[512], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", r->set);
-    for (char *tok = strtok_r(buf, " ", &save); r->rc == 0 && tok; tok = strtok_r(NULL, " ", &save))
-        r->rc = gt_config_set(&c, tok, "test", &err);
+    r->rc = train_config(&c, r->recipe, r->set, &err);
     gt_trainer t;
     if (r->rc == 0 && (r->rc = gt_trainer_init(&t, &c, true, &err)) == 0) {
         t.gan.comm = r->comm;

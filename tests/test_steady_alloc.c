@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_support.h"
 #include "gantry.h"
 #include "test.h"
 #include "train/trainer.h"
@@ -65,12 +64,7 @@ static long allocs_in_steady_steps(const char *recipe, const char *overrides, in
 static long count_in_context(const char *recipe, const char *overrides, int warmup, int steps) {
     gt_config c;
     gt_error err = {{0}};
-    gt_config_defaults(&c);
-    if (recipe && gt_config_load_file(&c, recipe, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", overrides);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
-        if (gt_config_set(&c, tok, "test", &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
+    if (train_config(&c, recipe, overrides, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
     gt_trainer t;
     if (gt_trainer_init(&t, &c, true, &err) < 0) return fprintf(stderr, "  %s\n", err.msg), -1;
     gt_step_stats st;
@@ -106,15 +100,8 @@ TEST(wgan_gp_steps_do_not_allocate) {
 }
 
 TEST(stylegan2_steps_with_path_length_do_not_allocate) {
-    char dir[64], set[900];
-    if (!cli_scratch_new(dir)) return;
-    const char *png = cli_png_folder(dir, 16, 8);
-    snprintf(set, sizeof set,
-             "data.dataset=png data.path=%s data.channels=1 data.resolution=8 data.prefetch=false "
-             "model.g.family=stylegan2 model.d.family=stylegan2 model.g.norm=none model.d.norm=none "
-             "model.g.width=8 model.d.width=8 model.g.z_dim=8 train.batch=4 "
-             "path_length.weight=2 path_length.every=1 penalty.r1=1",
-             png);
+    char set[900];
+    if (!tiny_stylegan2_overrides(set, sizeof set)) return;
     CHECK(allocs_in_steady_steps(NULL, set, 3, 4) == 0);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_support.h"
 #include "train/trainer.h"
 
 bool have_fashion_mnist(void) {
@@ -13,15 +14,27 @@ bool have_fashion_mnist(void) {
            access(FMNIST_PATH "/train-images-idx3-ubyte", R_OK) == 0;
 }
 
-static int configure(gt_config *c, const train_job *j, gt_error *err) {
+int train_config(gt_config *c, const char *recipe, const char *overrides, gt_error *err) {
     gt_config_defaults(c);
-    if (j->recipe && gt_config_load_file(c, j->recipe, err) < 0) return -1;
+    if (recipe && gt_config_load_file(c, recipe, err) < 0) return -1;
     char buf[1024];
-    snprintf(buf, sizeof buf, "%s", j->overrides ? j->overrides : "");
+    snprintf(buf, sizeof buf, "%s", overrides ? overrides : "");
     char *save = NULL; /* strtok_r: two jobs configure at once on two threads */
     for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
         if (gt_config_set(c, tok, "test", err) < 0) return -1;
     return 0;
+}
+
+const char *tiny_stylegan2_overrides(char *buf, size_t cap) {
+    static char dir[64];
+    if (!cli_scratch_new(dir)) return NULL;
+    snprintf(buf, cap,
+             "data.dataset=png data.path=%s data.channels=1 data.resolution=8 data.prefetch=false "
+             "model.g.family=stylegan2 model.d.family=stylegan2 model.g.norm=none model.d.norm=none "
+             "model.g.width=8 model.d.width=8 model.g.z_dim=8 train.batch=4 "
+             "path_length.weight=2 path_length.every=1 penalty.r1=1",
+             cli_png_folder(dir, 16, 8));
+    return buf;
 }
 
 static void copy_weights(train_job *j, const gt_trainer *t) {
@@ -41,7 +54,7 @@ static void copy_weights(train_job *j, const gt_trainer *t) {
 
 static int train_in_current_context(train_job *j, gt_error *err) {
     gt_config c;
-    if (configure(&c, j, err) < 0) return -1;
+    if (train_config(&c, j->recipe, j->overrides, err) < 0) return -1;
     gt_trainer t;
     if (gt_trainer_init(&t, &c, true, err) < 0) return -1;
     gt_step_stats st = {0};

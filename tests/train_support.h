@@ -4,7 +4,10 @@
 #define GT_TESTS_TRAIN_SUPPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "io/config.h"
 
 #define FMNIST_PATH "/usr/share/datasets/fashion-mnist"
 
@@ -38,5 +41,11 @@ double train_jobs_max_rel_diff(const train_job *a, const train_job *b);
 /* Largest |a - b| over x[from, to), divided by the largest |b| there (0 when b is all 0). */
 double max_diff_scaled(const float *a, const float *b, int64_t from, int64_t to);
 bool have_fashion_mnist(void);
+/* c = defaults, then the recipe (NULL: none), then "key=value key=value" overrides (thread-safe);
+ * -1 with err set on a bad file or key. */
+int train_config(gt_config *c, const char *recipe, const char *overrides, gt_error *err);
+/* The overrides of a tiny StyleGAN2 run (8x8, path length every step, R1) on a folder of 16
+ * generated PNGs made in a scratch folder; NULL (a failed check) when it could not be made. */
+const char *tiny_stylegan2_overrides(char *buf, size_t cap);
 
 #endif

@@ -58,6 +58,9 @@ gt_arena *gt_arena_new(size_t block_bytes) {
     if (!a) gt_oom_(sizeof *a, "an arena");
     a->block_bytes = block_bytes < 4096 ? 4096 : block_bytes;
     a->be = gt_be();
+    /* tensor headers share the blocks with their data (tensor.c), which the host must read */
+    GT_CHECK(a->be->host_addressable, "backend %s: arenas need host-addressable memory (a "
+             "device backend needs a host arena for tensor headers first)", a->be->name);
     return a;
 }
 

@@ -10,8 +10,6 @@
 #include "core/context.h"
 #include "core/internal.h"
 
-_Static_assert(GT_OP_COUNT <= GT_OP_SLOTS, "raise GT_OP_SLOTS in context.h");
-
 static const gt_backend *const backends[] = {
 #define GT_BACKEND(name) &gt_backend_##name,
 #include "core/backends.def"

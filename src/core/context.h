@@ -9,7 +9,6 @@
 #include "core/internal.h"
 
 #define GT_PROFILE_MAX_REGIONS 32
-#define GT_OP_SLOTS 64 /* >= GT_OP_COUNT (checked in context.c) */
 
 /* One backward walk (autograd.c). A tensor takes part when it depends on a wanted input: for
  * gt_grad, the tensors marked `walk_ == id` by a forward sweep; for gt_backward, all with
@@ -22,7 +21,7 @@ typedef struct gt_walk {
 /* The op profiler's counters (profile.c). */
 typedef struct gt_profiler {
     bool on;
-    gt_profile_entry op[GT_OP_SLOTS];
+    gt_profile_entry op[GT_OP_COUNT];
     gt_profile_entry region[GT_PROFILE_MAX_REGIONS];
     int n_regions;
     double last; /* seconds at the last event */

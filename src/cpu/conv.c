@@ -23,7 +23,7 @@ typedef struct {
 } idx_table;
 
 /* The workspace of the kernel call running on this thread. A call's tables come from its
- * scratch: set at the call's entry, reset at its exit (a kernel never calls another), so a
+ * scratch: set at the call's entry, reset at its end (a kernel never calls another), so a
  * call in steady state allocates nothing and nothing is freed piecemeal. */
 static _Thread_local gt_cpu_ws *call_ws;
 

@@ -26,7 +26,6 @@ int gt_cpu_isa_force(gt_isa isa);
 typedef struct gt_cpu_ws gt_cpu_ws;
 gt_cpu_ws *gt_cpu_ws_new(void);
 void gt_cpu_ws_free(gt_cpu_ws *ws);
-int64_t gt_cpu_ws_system_allocs(const gt_cpu_ws *ws); /* mallocs made so far */
 
 /* ---- GEMM (gemm.c) ------------------------------------------------------------------
  * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major.

@@ -28,7 +28,6 @@ struct gt_cpu_ws {
     gt_ws_buf *slots;            /* buffers by slot (gemm_internal.h) */
     int n_slots;
     scratch_block *first, *head; /* the scratch chain and the block being filled */
-    int64_t system_allocs;       /* mallocs made so far (tests count them) */
 };
 
 static void ws_oom(size_t bytes) {
@@ -54,8 +53,6 @@ void gt_cpu_ws_free(gt_cpu_ws *ws) {
     free(ws);
 }
 
-int64_t gt_cpu_ws_system_allocs(const gt_cpu_ws *ws) { return ws ? ws->system_allocs : 0; }
-
 /* ---- buffers by slot ------------------------------------------------------------------
  * Each slot sees the same sequence of sizes in every training step (the shapes repeat), so
  * after the first step every slot holds its largest size and nothing grows again. A pool that
@@ -71,7 +68,6 @@ static void slots_reserve(gt_cpu_ws *ws, int need) {
         if (!s) ws_oom((size_t)cap * sizeof *s);
         memset(s + ws->n_slots, 0, (size_t)(cap - ws->n_slots) * sizeof *s);
         ws->slots = s;
-        ws->system_allocs++;
         ws->n_slots = cap;
     }
 }
@@ -84,19 +80,16 @@ float *gt_cpu_ws_buffer(gt_cpu_ws *ws, int slot, size_t n) {
         free(b->data);
         if (!(b->data = aligned_alloc(ALIGN, bytes))) ws_oom(bytes);
         b->len = n;
-#pragma omp atomic
-        ws->system_allocs++;
     }
     return b->data;
 }
 
 /* ---- scratch: bump allocation on the calling thread, forgotten at the call's end ------- */
 
-static scratch_block *scratch_block_new(gt_cpu_ws *ws, size_t size) {
+static scratch_block *scratch_block_new(size_t size) {
     scratch_block *b = calloc(1, sizeof *b);
     if (!b || !(b->mem = aligned_alloc(ALIGN, size))) ws_oom(size);
     b->size = size;
-    ws->system_allocs += 2;
     return b;
 }
 
@@ -109,7 +102,7 @@ void *gt_cpu_ws_scratch(gt_cpu_ws *ws, size_t bytes) {
         b->used = 0;
     }
     if (!b || b->used + need > b->size) {
-        scratch_block *nb = scratch_block_new(ws, need > SCRATCH_BLOCK_BYTES ? need : SCRATCH_BLOCK_BYTES);
+        scratch_block *nb = scratch_block_new(need > SCRATCH_BLOCK_BYTES ? need : SCRATCH_BLOCK_BYTES);
         if (b) {
             nb->next = b->next;
             b->next = nb;

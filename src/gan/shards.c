@@ -48,15 +48,22 @@ static gt_tensor *buffers_of(gt_params *p, int64_t n) {
     return gt_view_in(gt_step_arena(), p->flat, p->numel_trainable, 1, &n);
 }
 
+static int shard_count(const gt_gan *gan) { return gan->comm ? gan->comm->size : gan->accumulate; }
+
+/* The shards this process computes: its rank's, or all of them one after the other. */
+static void local_shards(const gt_gan *gan, int *first, int *count) {
+    *first = gan->comm ? gan->comm->rank : 0;
+    *count = gan->comm ? 1 : gan->accumulate;
+}
+
 static void update_begin(shard_update *u, const gt_gan *gan, gt_params *grad_table,
                          gt_params *const *tables, int n_tables) {
     memset(u, 0, sizeof *u);
     u->gan = gan;
     u->grad_table = grad_table;
     u->n_tables = n_tables;
-    u->shards = gan->comm ? gan->comm->size : gan->accumulate;
-    u->first = gan->comm ? gan->comm->rank : 0;
-    u->count = gan->comm ? 1 : u->shards;
+    u->shards = shard_count(gan);
+    local_shards(gan, &u->first, &u->count);
     u->c = gt_step_alloc_((size_t)u->shards * sizeof *u->c);
     memset(u->c, 0, (size_t)u->shards * sizeof *u->c);
     for (int i = 0; i < n_tables; i++) {
@@ -76,7 +83,7 @@ static void shard_begin(const shard_update *u) {
 static void shard_end(shard_update *u, int m, gt_tensor *loss, const double *scalars) {
     contribution *c = &u->c[m];
     if (loss && u->grad_table) {
-        gt_gan_grads_into(u->grad_table, loss);
+        gt_gan_write_grads_(u->grad_table, loss);
         c->grads = gt_clone(u->grad_table->flat_grad);
     }
     for (int i = 0; i < u->n_tables; i++)
@@ -226,8 +233,6 @@ static gt_d_draws draws_rows(const gt_d_draws *d, const shard_rows *s, int m) {
                         rows(d->dragan_a, s, m)};
 }
 
-static int shard_count(const gt_gan *gan) { return gan->comm ? gan->comm->size : gan->accumulate; }
-
 static shard_rows rows_of(const gt_gan *gan, int64_t batch) {
     int n = shard_count(gan);
     GT_CHECK(batch % n == 0, "shards: batch %lld is not a multiple of %d", (long long)batch, n);
@@ -243,12 +248,6 @@ typedef struct {
 } d_inputs;
 
 enum { S_LOSS, S_PENALTY, S_REAL_MEAN, S_FAKE_MEAN, S_ACC_REAL, S_ACC_FAKE };
-
-static bool critic_failed(gt_gan *gan, gt_step_stats *st) {
-    st->comm_failed = true;
-    (void)gan;
-    return false;
-}
 
 /* Critic k's update over the shards; with fused penalties (scale > 0) they join each shard's
  * loss. Its logit statistics (critic 0) and penalty are the shards' means. */
@@ -282,7 +281,10 @@ static bool critic_sharded(gt_gan *gan, int k, const d_inputs *in, const shard_r
     }
     restore_labels(gan, s);
     double mean[N_SCALARS];
-    if (update_finish(&u, mean) < 0) return critic_failed(gan, st);
+    if (update_finish(&u, mean) < 0) {
+        st->comm_failed = true;
+        return false;
+    }
     double norm = gt_params_grad_norm(table);
     if (lazy_only) {
         st->penalty += mean[S_LOSS] / every;
@@ -317,8 +319,8 @@ static int fakes_sharded(gt_gan *gan, gt_tensor *z, const shard_rows *s, gt_tens
 gt_tensor *gt_gan_d_step_sharded_(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real,
                                   gt_tensor *z, gt_step_stats *st) {
     shard_rows s = rows_of(gan, real->shape[0]);
-    int shards = shard_count(gan), first = gan->comm ? gan->comm->rank : 0;
-    int count = gan->comm ? 1 : shards;
+    int shards = shard_count(gan), first, count;
+    local_shards(gan, &first, &count);
     gt_tensor **fake = gt_step_alloc_((size_t)shards * sizeof *fake);
     st->d_loss = st->penalty = 0;
     st->nonfinite = st->comm_failed = false;
@@ -354,7 +356,6 @@ void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *
                             gt_step_stats *st) {
     GT_CHECK(gan->unroll.steps == 0, "shards: unrolled GANs update on the whole batch");
     int shards = shard_count(gan);
-    GT_CHECK(fake->shape[0] % (gan->comm ? 1 : shards) == 0, "shards: fake batch");
     int64_t batch = gan->comm ? fake->shape[0] * shards : fake->shape[0];
     shard_rows s = rows_of(gan, batch);
     int64_t shape[GT_MAX_DIMS];

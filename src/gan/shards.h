@@ -10,7 +10,9 @@ gt_tensor *gt_gan_d_step_sharded_(gt_gan *gan, int64_t t, int64_t d_iter, gt_ten
 void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real,
                             gt_step_stats *st);
 
-/* Shared with step.c. */
+/* Shared with step.c. gt_gan_write_grads_: gt_gan_grads_into without the norm (a shard's
+ * gradient norm is never read: the update's is taken from the combined gradient). */
+void gt_gan_write_grads_(gt_params *p, gt_tensor *loss);
 gt_tensor *gt_critic_d_loss_(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake,
                              const gt_d_draws *dr, double fused_scale, gt_step_stats *st,
                              gt_tensor **d_real, gt_tensor **d_fake);

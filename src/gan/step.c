@@ -61,7 +61,7 @@ gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, 
 
 /* ---- One update ------------------------------------------------------------------------------ */
 
-double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
+void gt_gan_write_grads_(gt_params *p, gt_tensor *loss) {
     int n = 0;
     gt_tensor **in = gt_step_alloc_((size_t)p->n * sizeof *in);
     gt_tensor **g = gt_step_alloc_((size_t)p->n * sizeof *g);
@@ -69,6 +69,10 @@ double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
         if (p->spec[i].kind == GT_PARAM_TRAINABLE) in[n++] = p->t[i];
     gt_grad(1, &loss, NULL, n, in, g, false);
     for (int i = 0; i < n; i++) gt_assign(in[i]->grad, g[i]);
+}
+
+double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
+    gt_gan_write_grads_(p, loss);
     return gt_params_grad_norm(p);
 }
 

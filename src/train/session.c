@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "core/engine.h"
 #include "report/report.h"
 #include "train/evaluator.h"
 #include "train/health.h"
@@ -32,11 +33,10 @@ static int agree_to_stop(const session *s, bool mine, bool *any, gt_error *err) 
     const gt_comm *comm = s->req->comm;
     *any = mine;
     if (!comm) return 0;
-    float flag = mine ? 1.0f : 0.0f, *all = malloc((size_t)comm->size * sizeof *all);
-    if (!all) return gt_error_set(err, "out of memory (stop flags)");
+    float flag = mine ? 1.0f : 0.0f;
+    float *all = gt_step_alloc_((size_t)comm->size * sizeof *all); /* gone at the step's end */
     int rc = comm->allgather(comm->ctx, &flag, 1, all, err);
     for (int r = 0; rc == 0 && r < comm->size; r++) *any = *any || all[r] != 0.0f;
-    free(all);
     return rc;
 }
 
