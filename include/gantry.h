@@ -115,11 +115,40 @@ const char *gt_backend_default(void);   /* GANTRY_BACKEND if set, else "cpu" */
 int gt_backend_check(const char *name, gt_error *err);
 
 /* Runs fn(arg) and returns its result; when memory runs out inside it (an arena block, the
- * tape), the work unwinds to here instead and gt_try returns -1 with err saying what could not
- * be allocated: the context's step is ended (its tensors are gone), grad mode is restored, and
- * objects fn was building or updating may be half done (free them, do not use them). Without an
- * enclosing gt_try, running out of memory aborts with that message. */
+ * tape) or a collective op's exchange fails (gt_all_sum), the work unwinds to here instead and
+ * gt_try returns -1 with err saying what failed: the context's step is ended (its tensors are
+ * gone), grad mode and the context's ranks are restored, and objects fn was building or
+ * updating may be half done (free them, do not use them). Without an enclosing gt_try, such a
+ * failure aborts with that message. */
 int gt_try(int (*fn)(void *arg), void *arg, gt_error *err);
+
+/* ---- Ranks and collective ops ---------------------------------------------------------------
+ * Data-parallel training runs one model in several processes (ranks), each on one shard of the
+ * batch. The library knows no transport: a program that runs several ranks (gantry train under
+ * mpirun, built with MPI=1) fills in a gt_comm. */
+typedef struct gt_comm {
+    int rank, size;
+    /* out [size * n] = every rank's in [n], in rank order (the same on every rank); -1 on a
+     * failure (a rank that is gone), with err set. */
+    int (*allgather)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
+    /* Optional (NULL: gradients travel in the all-gather): block j of in [size * n] goes to rank
+     * j, out [size * n] gets rank r's block for this rank in block r. With it the gradients
+     * are reduced by slices: each rank adds one slice of every rank's gradient in rank order,
+     * then the summed slices are all-gathered, about 2 n (K - 1) / K floats per rank and update
+     * like a ring all-reduce, instead of (K - 1) n, and the same bits. */
+    int (*alltoall)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
+    void *ctx;
+} gt_comm;
+
+/* The ranks that the current context's collective ops span (NULL: this process alone, the
+ * default); returns the previous ones. Synchronized batch norm sets them for a training step. */
+const gt_comm *gt_ranks_use(const gt_comm *comm);
+const gt_comm *gt_ranks(void);
+/* y = the sum of x over the ranks, added in rank order, so every rank gets the same bits
+ * whatever the transport (x itself when there is one rank). Every rank calls it in the same
+ * order with the same shape. Its gradient is the sum of the ranks' gradients, itself an
+ * all_sum, so it differentiates to any order. A failed exchange unwinds to gt_try. */
+gt_tensor *gt_all_sum(gt_tensor *x);
 
 /* ---- The step and grad mode ----------------------------------------------------------- */
 /* Ends a step: forgets the tape and resets the step arena (tensors of the step die). */

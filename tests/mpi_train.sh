@@ -1,7 +1,9 @@
 #!/bin/sh
 # make MPI=1 test-mpi: one run over two MPI ranks against one process with train.accumulate = 2
 # (the same shards, one after the other): after N steps the checkpoints hold the same bytes, for
-# the ring MLP, DCGAN-28 with batch norm in G and D, and DCGAN-28 with WGAN-GP; a run started on
+# the ring MLP, DCGAN-28 with batch norm in G and D, and DCGAN-28 with WGAN-GP; with
+# train.sync_bn = true, 2 ranks match one process on the whole batch to float32 rounding (batch
+# norm in G and D, and WGAN-GP's penalty through D's batch norm); a run started on
 # 2 ranks resumes on one process; ranks given different configurations are refused; a rank that
 # dies stops the job within a bounded time naming it, and the last checkpoint stays intact.
 gantry=${GANTRY_BIN:-build-mpi/gantry}
@@ -26,6 +28,30 @@ for case in "ring:configs/gan-ring.ini:model.g.width=32 model.d.width=32 train.b
     check "$name: accumulate 2 trains" test $? -eq 0
     check "$name: 2 ranks = accumulate 2, bit for bit" \
         "$same" "$dir/$name-ranks/checkpoint.safetensors" "$dir/$name-acc/checkpoint.safetensors"
+done
+
+# synchronized batch norm: 2 ranks against one process on the whole batch (no accumulation),
+# to float32 rounding. SGD, so that a gradient that is 0 but for rounding (a bias before batch
+# norm) moves its weight by lr times that rounding, not by Adam's lr whatever its size; the
+# weights then stay within ~1e-7 (tests/test_ranks.c derives the bound): 1e-5 of max(1, each
+# tensor's largest) leaves a wide margin, and per-shard batch norm misses it by far.
+SGD="optim.g.type=sgd optim.d.type=sgd optim.g.lr=0.01 optim.d.lr=0.01"
+for case in "sync-bn:$SMALL_DCGAN train.steps=4 $SGD" \
+            "sync-bn-gp:$SMALL_DCGAN train.steps=4 $SGD loss.type=wgan penalty.gp=10"; do
+    name=${case%%:*}; words=${case#*:}
+    # shellcheck disable=SC2086
+    train "$mpirun" "$dir/$name-ranks" configs/dcgan-fmnist.ini $words train.sync_bn=true
+    check "$name: 2 ranks train" test $? -eq 0
+    # shellcheck disable=SC2086
+    train "" "$dir/$name-whole" configs/dcgan-fmnist.ini $words
+    check "$name: one process on the whole batch trains" test $? -eq 0
+    check "$name: 2 synced ranks = the whole batch, to float32 rounding" \
+        "$same" --tol 1e-5 "$dir/$name-ranks/checkpoint.safetensors" "$dir/$name-whole/checkpoint.safetensors"
+    # shellcheck disable=SC2086
+    train "$mpirun" "$dir/$name-shards" configs/dcgan-fmnist.ini $words
+    check "$name: per-shard batch norm is told apart" \
+        sh -c '! "$0" --tol 1e-5 "$1" "$2" > /dev/null' "$same" \
+        "$dir/$name-shards/checkpoint.safetensors" "$dir/$name-whole/checkpoint.safetensors"
 done
 
 # resumed with another split: 2 ranks for 10 steps, then one process (accumulate 2) to 20

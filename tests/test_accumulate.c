@@ -99,6 +99,7 @@ TEST(unsupported_combinations_are_refused_by_name) {
         {"configs/gan-ring.ini", "train.batch=64 train.accumulate=3", "train.accumulate"},
         {"configs/gan-ring.ini", "train.batch=64 train.accumulate=64", "at least 2"},
         {"configs/unrolled-ring.ini", "train.accumulate=2", "unrolled.steps"},
+        {"configs/gan-ring.ini", "train.batch=64 train.accumulate=2 train.sync_bn=true", "train.sync_bn"},
         {"configs/gan-ring.ini",
          "data.dataset=png data.resolution=8 model.g.family=stylegan2 model.d.family=stylegan2 "
          "model.g.norm=none model.d.norm=none model.g.width=4 model.d.width=4 model.g.z_dim=4 "

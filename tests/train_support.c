@@ -57,6 +57,8 @@ static int train_in_current_context(train_job *j, gt_error *err) {
     if (train_config(&c, j->recipe, j->overrides, err) < 0) return -1;
     gt_trainer t;
     if (gt_trainer_init(&t, &c, true, err) < 0) return -1;
+    t.gan.comm = j->comm;
+    t.gan.sync_bn = j->sync_bn;
     gt_step_stats st = {0};
     int rc = 0;
     for (int s = 0; s < j->steps && rc == 0; s++)

@@ -18,6 +18,8 @@ typedef struct train_job {
     const char *overrides;
     int steps;
     const char *backend;
+    const gt_comm *comm;  /* this job's rank of a data-parallel run (NULL: one process) */
+    bool sync_bn;         /* with comm: synchronized batch norm */
     /* results */
     int rc;            /* 0 when built and stepped without error */
     float *weights;    /* G's then D's parameters and buffers (malloc'd) */

@@ -3,6 +3,7 @@
  * first use and given back by gt_runtime_free or gt_ctx_free. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,35 +126,55 @@ const gt_backend *gt_be(void) { return gt_ctx_()->be; }
 
 /* ---- running out of memory ---------------------------------------------------------------- */
 
-_Noreturn void gt_oom_(size_t bytes, const char *what) {
+_Noreturn void gt_unwind_(const char *fmt, ...) {
     gt_ctx *c = gt_ctx_();
-    snprintf(c->oom_msg, sizeof c->oom_msg,
-             "out of memory: %s of %zu bytes (%.1f MiB) could not be allocated on the %s "
-             "backend; try a smaller batch (train.batch) or narrower networks "
-             "(model.g.width, model.d.width)",
-             what, bytes, (double)bytes / (1 << 20), c->be->name);
-    if (c->oom_jmp) longjmp(*c->oom_jmp, 1);
-    gt_fail_(__FILE__, __LINE__, "%s", c->oom_msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->unwind_msg, sizeof c->unwind_msg, fmt, ap);
+    va_end(ap);
+    if (c->unwind_jmp) longjmp(*c->unwind_jmp, 1);
+    gt_fail_(__FILE__, __LINE__, "%s", c->unwind_msg);
+}
+
+_Noreturn void gt_oom_(size_t bytes, const char *what) {
+    gt_unwind_("out of memory: %s of %zu bytes (%.1f MiB) could not be allocated on the %s "
+               "backend; try a smaller batch (train.batch) or narrower networks "
+               "(model.g.width, model.d.width)",
+               what, bytes, (double)bytes / (1 << 20), gt_ctx_()->be->name);
 }
 
 int gt_try(int (*fn)(void *arg), void *arg, gt_error *err) {
     gt_ctx *c = gt_ctx_();
     jmp_buf here;
-    jmp_buf *volatile outer = c->oom_jmp;
+    jmp_buf *volatile outer = c->unwind_jmp;
     volatile bool grad = c->grad_enabled;
+    const gt_comm *volatile ranks = c->ranks;
     if (setjmp(here)) {
-        /* unwound from gt_oom_: the step's tensors are dropped, the walk and mode restored */
-        c->oom_jmp = outer;
+        /* unwound from gt_unwind_: the step's tensors are dropped, the walk, mode and ranks
+         * restored */
+        c->unwind_jmp = outer;
         c->walk.active = false;
         c->grad_enabled = grad;
+        c->ranks = ranks;
         gt_step_end();
-        return gt_error_set(err, "%s", c->oom_msg);
+        return gt_error_set(err, "%s", c->unwind_msg);
     }
-    c->oom_jmp = &here;
+    c->unwind_jmp = &here;
     int rc = fn(arg);
-    c->oom_jmp = outer;
+    c->unwind_jmp = outer;
     return rc;
 }
+
+/* ---- ranks ------------------------------------------------------------------------------------ */
+
+const gt_comm *gt_ranks_use(const gt_comm *comm) {
+    gt_ctx *c = gt_ctx_();
+    const gt_comm *prev = c->ranks;
+    c->ranks = comm;
+    return prev;
+}
+
+const gt_comm *gt_ranks(void) { return gt_ctx_()->ranks; }
 
 void *gt_ws_(void) {
     gt_ctx *c = gt_ctx_();

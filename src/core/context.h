@@ -51,8 +51,9 @@ struct gt_ctx {
     gt_walk walk;
     gt_profiler prof;
     gt_write_log writes;
-    jmp_buf *oom_jmp;       /* where running out of memory unwinds to (gt_try), or NULL */
-    char oom_msg[512];
+    const gt_comm *ranks;   /* what collective ops span (gt_ranks_use), or NULL */
+    jmp_buf *unwind_jmp;    /* where a failed allocation or exchange unwinds to (gt_try), or NULL */
+    char unwind_msg[1024];  /* why */
 };
 
 /* The calling thread's context (the process default when the thread has none). */

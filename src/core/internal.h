@@ -51,9 +51,11 @@ gt_backward_fn gt_op_backward_(gt_op_id op);
 const gt_backend *gt_be(void);
 void *gt_ws_(void);
 
-/* ---- running out of memory (context.c) ---- */
-/* Memory for `what` (bytes) could not be had: unwinds to the innermost gt_try of the context
- * with a message, or aborts with it when there is none. Never call it inside an OpenMP region. */
+/* ---- failures inside ops (context.c) ---- */
+/* Unwinds to the innermost gt_try of the context with the message, or aborts with it when
+ * there is none. Never call it inside an OpenMP region. */
+_Noreturn void gt_unwind_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Memory for `what` (bytes) could not be had: gt_unwind_ with a message that says so. */
 _Noreturn void gt_oom_(size_t bytes, const char *what);
 
 /* ---- runtime (runtime.c) ---- */

@@ -104,23 +104,6 @@ bool gt_penalty_any(const gt_penalty_spec *s);
 
 #define GT_MAX_CRITICS 2
 
-/* Data-parallel training: the processes (ranks) of one run, each computing one shard of every
- * batch. The library knows no transport: a program that runs several ranks (gantry train under
- * mpirun, built with MPI=1) fills this in. */
-typedef struct gt_comm {
-    int rank, size;
-    /* out [size * n] = every rank's in [n], in rank order (the same on every rank); -1 on a
-     * failure (a rank that is gone), with err set. */
-    int (*allgather)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
-    /* Optional (NULL: gradients travel in the all-gather): block j of in [size * n] goes to rank
-     * j, out [size * n] gets rank r's block for this rank in block r. With it the gradients
-     * are reduced by slices: each rank adds one slice of every rank's gradient in rank order,
-     * then the summed slices are all-gathered, about 2 n (K - 1) / K floats per rank and update
-     * like a ring all-reduce, instead of (K - 1) n, and the same bits. */
-    int (*alltoall)(void *ctx, const float *in, int64_t n, float *out, gt_error *err);
-    void *ctx;
-} gt_comm;
-
 typedef struct gt_critic {
     gt_model *net;
     gt_optim *opt;
@@ -159,6 +142,9 @@ typedef struct gt_gan {
      * one process with accumulate = K does, to the bit. A failed exchange stops the step
      * (gt_step_stats.comm_failed, the message in comm_error). */
     const gt_comm *comm;
+    /* Synchronized batch norm (train.sync_bn): the sharded steps run with comm as the context's
+     * ranks (gt_ranks_use), so batch norm in training takes the whole batch's statistics. */
+    bool sync_bn;
     gt_error comm_error;
 } gt_gan;
 

@@ -168,7 +168,12 @@ static bool lazy_penalty_update(gt_gan *gan, int k, gt_tensor *real, gt_tensor *
 
 gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real, gt_tensor *z,
                          gt_step_stats *st) {
-    if (gan->accumulate > 1 || gan->comm) return gt_gan_d_step_sharded_(gan, t, d_iter, real, z, st);
+    if (gan->accumulate > 1 || gan->comm) {
+        const gt_comm *prev = gt_ranks_use(gan->sync_bn ? gan->comm : gt_ranks());
+        gt_tensor *fake = gt_gan_d_step_sharded_(gan, t, d_iter, real, z, st);
+        gt_ranks_use(prev);
+        return fake;
+    }
     gt_fwd fg = gt_fwd_of(&gan->g->params, true);
     fg.labels = gan->fake_labels;
     gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
@@ -233,7 +238,9 @@ gt_tensor *gt_g_objective_with(const gt_gan *gan, gt_tensor *fake, gt_tensor *re
 
 void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st) {
     if (gan->accumulate > 1 || gan->comm) {
+        const gt_comm *prev = gt_ranks_use(gan->sync_bn ? gan->comm : gt_ranks());
         gt_gan_g_step_sharded_(gan, t, fake, real, st);
+        gt_ranks_use(prev);
         return;
     }
     bool unroll = gan->unroll.steps > 0;

@@ -58,16 +58,54 @@ static gt_tensor *normalize_running(const gt_batchnorm_layer *l, const gt_fwd *f
     return gt_mul(gt_sub(x, mean), gt_rsqrt(gt_add_scalar(var, (float)l->eps)));
 }
 
+/* Every axis but the channel axis 1 of x; returns how many. */
+static int non_channel_axes(const gt_tensor *x, int *axes) {
+    int k = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != 1) axes[k++] = i;
+    return k;
+}
+
+/* Per-channel sum of x over every rank's shard: [C]. */
+static gt_tensor *channel_sum_over_ranks(gt_tensor *x) {
+    int axes[GT_MAX_DIMS], k = non_channel_axes(x, axes);
+    return gt_all_sum(gt_sum(x, k, axes, false));
+}
+
+/* Synchronized batch norm: x-hat with the statistics of the whole batch, every rank's shard
+ * [N, C, ...] together, from per-channel sums all-summed over the ranks: the mean first, then
+ * the squared deviations from it (two passes, as the fused kernel, rather than E[x^2] - E[x]^2,
+ * which cancels). Made of ops, so it differentiates to any order: penalties through it are
+ * exact. The batch statistics [C] (variance biased) go to *mean and *var. */
+static gt_tensor *normalize_synced(const gt_batchnorm_layer *l, gt_tensor *x, gt_tensor **mean,
+                                   gt_tensor **var) {
+    int64_t total = training_count(x) * gt_ranks()->size; /* every shard has the same rows */
+    float inv_total = 1.0f / (float)total;
+    *mean = gt_mul_scalar(channel_sum_over_ranks(x), inv_total);
+    gt_tensor *centered = gt_sub(x, per_channel(*mean, x->ndim));
+    *var = gt_mul_scalar(channel_sum_over_ranks(gt_square(centered)), inv_total);
+    gt_tensor *invstd = gt_rsqrt(gt_add_scalar(*var, (float)l->eps));
+    return gt_mul(centered, per_channel(invstd, x->ndim));
+}
+
+static bool synced(void) { return gt_ranks() && gt_ranks()->size > 1; }
+
 gt_tensor *gt_batchnorm_normalize(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
     if (!f->train) return normalize_running(l, f, x);
-    int64_t count = training_count(x);
+    int64_t count = training_count(x) * (synced() ? gt_ranks()->size : 1);
     gt_tensor *mean, *var;
-    gt_tensor *xhat = gt_batch_norm(x, (float)l->eps, &mean, &var);
+    gt_tensor *xhat = synced() ? normalize_synced(l, x, &mean, &var)
+                               : gt_batch_norm(x, (float)l->eps, &mean, &var);
     update_running(l, f, mean, var, count);
     return xhat;
 }
 
 gt_tensor *gt_batchnorm_forward(const gt_batchnorm_layer *l, const gt_fwd *f, gt_tensor *x) {
+    if (f->train && synced()) {
+        gt_tensor *y = gt_batchnorm_normalize(l, f, x);
+        return gt_add(gt_mul(y, per_channel(f->t[l->weight], x->ndim)),
+                      per_channel(f->t[l->bias], x->ndim));
+    }
     if (f->train) {
         /* the fused op: batch statistics and the affine map, differentiable to any order */
         int64_t count = training_count(x);

@@ -21,7 +21,7 @@ typedef struct {
     gt_trainer *t;
     gt_run_eval ev;
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
-    bool out_of_memory;       /* a step ran out of memory: the trainer may be half updated */
+    bool step_failed;         /* a step unwound (out of memory, a failed exchange): the trainer may be half updated */
     bool writer;              /* this process writes the run folder (rank 0, or the only one) */
 } session;
 
@@ -83,10 +83,12 @@ static int attach_ranks(const gt_train_request *req, gt_trainer *t, gt_error *er
                                  "yet", comm->size);
     if (check_same_config(comm, c, err) < 0) return -1;
     t->gan.comm = comm;
+    t->gan.sync_bn = c->train_sync_bn;
     return 0;
 }
 
-/* One training step under gt_try, so that running out of memory is an error, not an abort. */
+/* One training step under gt_try, so that running out of memory or a failed exchange inside an
+ * op (synchronized batch norm) is an error, not an abort. */
 typedef struct {
     gt_trainer *t;
     gt_step_stats *st;
@@ -190,7 +192,7 @@ static int run_steps(session *s, gt_error *err) {
         if (stop) break;
         step_call call = {t, &st, false};
         if (gt_try(step_in_try, &call, err) < 0) {
-            s->out_of_memory = true;
+            s->step_failed = true;
             return -1;
         }
         if (st.comm_failed) return gt_error_set(err, "%s", t->gan.comm_error.msg);
@@ -351,12 +353,12 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
         /* the others hold the same state; rank 0 writes it */
     } else if (rc == 0) {
         rc = finish(&s, err);
-    } else if (!s.out_of_memory && !s.t->gan.comm_error.msg[0]) {
+    } else if (!s.step_failed && !s.t->gan.comm_error.msg[0]) {
         gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
         if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
     } else {
-        fprintf(req->log, "gantry: the step that ran out of memory may have updated part of the "
-                          "networks, so no checkpoint is written; the last periodic one stands\n");
+        fprintf(req->log, "gantry: the step that failed may have updated part of the networks, "
+                          "so no checkpoint is written; the last periodic one stands\n");
     }
     out->steps = (long long)t.step;
     out->finished = rc == 0 && !stop_requested(&s);

@@ -316,6 +316,11 @@ static int set_accumulation(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
     int64_t m = c->train_accumulate;
     if (m == 1) return 0;
+    if (c->train_sync_bn)
+        return gt_error_set(err, "config: train.sync_bn = true with train.accumulate = %lld: "
+                                 "synchronized batch norm takes the statistics of every shard at "
+                                 "once, which micro-batches run one after the other cannot give; "
+                                 "set one of them to its default", (long long)m);
     if (c->train_batch % m != 0)
         return gt_error_set(err, "config: train.batch = %lld is not a multiple of train.accumulate "
                                  "= %lld (the micro-batches must be equal)",
