@@ -204,6 +204,12 @@ void gt_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key
 void gt_philox4x32(uint32_t out[4], uint64_t counter, uint64_t key);
 gt_tensor *gt_rand_uniform(gt_rng *rng, int ndim, const int64_t *shape, float lo, float hi); /* U[lo,hi) */
 gt_tensor *gt_rand_normal(gt_rng *rng, int ndim, const int64_t *shape, float mean, float std); /* N(mean,std^2) */
+/* A per-sample draw for one shard of a batch: rows [first, first + shape[0]) of the draw
+ * gt_rand_normal would make for `total` rows (the same values), the generator then advanced
+ * past that whole draw; total = 0 is gt_rand_normal. So shards that each draw their rows from
+ * the same state get the whole batch's draw between them, and end in the same state. */
+gt_tensor *gt_rand_normal_rows(gt_rng *rng, int64_t first, int64_t total, int ndim,
+                               const int64_t *shape, float mean, float std);
 void gt_fill(gt_tensor *t, float value);  /* in place, t contiguous */
 void gt_fill_uniform(gt_rng *rng, gt_tensor *t, float lo, float hi);  /* in place, t contiguous */
 void gt_fill_normal(gt_rng *rng, gt_tensor *t, float mean, float std);

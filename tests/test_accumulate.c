@@ -103,8 +103,9 @@ TEST(unsupported_combinations_are_refused_by_name) {
         {"configs/gan-ring.ini",
          "data.dataset=png data.resolution=8 model.g.family=stylegan2 model.d.family=stylegan2 "
          "model.g.norm=none model.d.norm=none model.g.width=4 model.d.width=4 model.g.z_dim=4 "
-         "train.batch=4 train.accumulate=2",
-         "style-based"},
+         "train.batch=8 path_length.weight=2 path_length.batch_shrink=8 train.accumulate=2",
+         "path_length.batch_shrink"},
+        {"configs/progan-fmnist.ini", "train.accumulate=2", "progressive"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gt_config c;

@@ -143,6 +143,47 @@ TEST(dcgan_batch_norm_ranks_equal_accumulation) {
                              4, 2);
 }
 
+TEST(stylegan2_ranks_equal_accumulation) {
+    /* noise and style mixing drawn inside G's forward, path length every step (its probes, its
+     * running mean), R1, lazy regularization off and on */
+    char set[1024], lazy[1100];
+    if (!tiny_stylegan2_overrides(set, sizeof set)) return;
+    strcat(set, " model.g.style_mixing=0.9");
+    ranks_match_accumulation("StyleGAN2, path length, R1", NULL, set, 2, 3);
+    snprintf(lazy, sizeof lazy, "%s penalty.every=2 path_length.every=2", set);
+    ranks_match_accumulation("StyleGAN2, lazy R1 and path length", NULL, lazy, 2, 4);
+}
+
+/* Per-sample draws by rows: shards that draw their rows from the same state get the whole
+ * batch's draw between them, and end in the same state as the whole draw. */
+TEST(per_sample_draws_split_by_rows) {
+    int64_t whole[3] = {6, 3, 5}, part[3] = {2, 3, 5}, n = 6 * 15;
+    gt_rng one = gt_rng_seed(7);
+    one.counter = 3;
+    float want[90], got[90];
+    gt_copy_to(want, gt_rand_normal(&one, 3, whole, 0.5f, 2.0f));
+    bool same_state = true;
+    for (int m = 0; m < 3; m++) { /* rows 2m, 2m + 1: starts at lanes 0, 2, 0 of a block */
+        gt_rng r = gt_rng_seed(7);
+        r.counter = 3;
+        gt_copy_to(got + m * 30, gt_rand_normal_rows(&r, 2 * m, 6, 3, part, 0.5f, 2.0f));
+        same_state = same_state && r.key == one.key && r.counter == one.counter;
+    }
+    CHECK(same_state);
+    CHECK(memcmp(want, got, (size_t)n * sizeof *want) == 0);
+    int64_t odd[2] = {1, 3}; /* 3 values a row: rows start mid-block at every lane */
+    gt_rng a = gt_rng_seed(1), b = gt_rng_seed(1);
+    float w5[15], g5[15];
+    gt_copy_to(w5, gt_rand_normal(&a, 2, (int64_t[]){5, 3}, 0, 1));
+    for (int r = 0; r < 5; r++) {
+        gt_rng c = b;
+        gt_copy_to(g5 + 3 * r, gt_rand_normal_rows(&c, r, 5, 2, odd, 0, 1));
+        if (r == 4) CHECK(c.counter == a.counter);
+    }
+    CHECK(memcmp(w5, g5, sizeof w5) == 0);
+    gt_step_end();
+}
+
 /* ---- synchronized batch norm ----------------------------------------------------------------- */
 
 #define TINY_DCGAN "model.g.width=8 model.d.width=8 model.g.z_dim=16 train.batch=16 train.threads=1"
@@ -301,5 +342,6 @@ TEST(a_failed_exchange_unwinds_to_gt_try) {
 int main(void) {
     RUN_TESTS(T(ring_mlp_ranks_equal_accumulation), T(dcgan_wgan_gp_ranks_equal_accumulation),
               T(dcgan_batch_norm_ranks_equal_accumulation), T(all_sum_and_its_gradient), T(a_failed_exchange_unwinds_to_gt_try),
+              T(stylegan2_ranks_equal_accumulation), T(per_sample_draws_split_by_rows),
               T(synced_batch_norm_matches_whole_batch));
 }

@@ -32,3 +32,22 @@ gt_tensor *gt_rand_normal(gt_rng *rng, int ndim, const int64_t *shape, float mea
     gt_fill_normal(rng, t, mean, std);
     return t;
 }
+
+gt_tensor *gt_rand_normal_rows(gt_rng *rng, int64_t first, int64_t total, int ndim,
+                               const int64_t *shape, float mean, float std) {
+    if (total == 0) return gt_rand_normal(rng, ndim, shape, mean, std);
+    GT_CHECK(ndim >= 1 && first >= 0 && first + shape[0] <= total,
+             "rand_normal_rows: rows [%lld, %lld) are not inside a draw of %lld rows",
+             (long long)first, (long long)(first + (ndim >= 1 ? shape[0] : 0)), (long long)total);
+    int64_t n = gt_shape_numel_(ndim, shape), per_row = shape[0] ? n / shape[0] : 0;
+    /* element i of the whole draw is block counter + i / 4, lane i % 4: start at the block
+     * holding the first element wanted and drop the lanes before it */
+    int64_t start = first * per_row, lead = start % 4, padded = lead + n;
+    gt_tensor *all = gt_new_(1, &padded);
+    gt_note_write_(all, "rand_normal_rows");
+    gt_be()->rand_normal(all->data, padded, rng->key, rng->counter + (uint64_t)(start / 4), mean, std);
+    advance(rng, total * per_row);
+    gt_tensor *mine = gt_new_(ndim, shape);
+    gt_assign(mine, gt_slice(all, 0, lead, padded));
+    return mine;
+}

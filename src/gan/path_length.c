@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "core/engine.h"
-#include "gan/gan.h"
+#include "gan/shards.h"
 
 gt_tensor *gt_path_length_penalty(const gt_model *g, const gt_fwd *f, gt_tensor *ws, gt_tensor *y,
                                   double decay, double *mean_io) {
@@ -32,29 +32,38 @@ bool gt_gan_pl_due(const gt_gan *gan, int64_t t) {
     return gan->pl.weight > 0 && gan->pl.every > 0 && t % gan->pl.every == 0;
 }
 
-bool gt_gan_pl_step(gt_gan *gan, gt_tensor *z, gt_step_stats *st) {
+gt_tensor *gt_gan_pl_loss_(gt_gan *gan, gt_tensor *z, int64_t first, int64_t total,
+                          double *mean_io, double *penalty) {
     gt_model *g = gan->g;
     GT_CHECK(g->family->mapping != NULL, "path length: G's family '%s' has no mapping",
              g->family->name);
-    gt_params *p = &g->params;
-    gt_fwd f = gt_fwd_of(p, true);
+    gt_fwd f = gt_fwd_of(&g->params, true);
+    f.draw_first = first, f.draw_total = total;
     gt_tensor *ws = g->family->mapping(g, &f, z);
     /* y is drawn for the image's shape, which the synthesis fixes: c x h x w of the spec */
     int64_t ys[4] = {z->shape[0], g->spec.c, g->spec.h, g->spec.w};
     bool prev = gt_grad_set(false);
-    gt_tensor *y = gt_mul_scalar(gt_rand_normal(&gan->rng, 4, ys, 0, 1),
+    gt_tensor *y = gt_mul_scalar(gt_rand_normal_rows(&gan->rng, first, total, 4, ys, 0, 1),
                                  (float)(1.0 / sqrt((double)(g->spec.h * g->spec.w))));
     gt_grad_set(prev);
-    double mean = gan->pl_mean;
-    gt_tensor *pen = gt_path_length_penalty(g, &f, ws, y, gan->pl.decay, &mean);
-    gt_tensor *loss = gt_mul_scalar(pen, (float)(gan->pl.weight * (double)gan->pl.every));
-    double norm = gt_gan_grads_into(p, loss), v = gt_item(pen);
-    st->pl_penalty = v;
-    if (!isfinite(v) || !isfinite(norm) || !isfinite(mean)) {
-        st->nonfinite = true;
-        return false;
-    }
+    gt_tensor *pen = gt_path_length_penalty(g, &f, ws, y, gan->pl.decay, mean_io);
+    *penalty = gt_item(pen);
+    return gt_mul_scalar(pen, (float)(gan->pl.weight * (double)gan->pl.every));
+}
+
+bool gt_gan_pl_update_(gt_gan *gan, double penalty, double norm, double mean) {
+    if (!isfinite(penalty) || !isfinite(norm) || !isfinite(mean)) return false;
     gt_optim_step(gan->opt_g);
     gan->pl_mean = mean;
     return true;
+}
+
+bool gt_gan_pl_step(gt_gan *gan, gt_tensor *z, gt_step_stats *st) {
+    if (gan->accumulate > 1 || gan->comm) return gt_gan_pl_step_sharded_(gan, z, st);
+    double mean = gan->pl_mean, penalty;
+    gt_tensor *loss = gt_gan_pl_loss_(gan, z, 0, 0, &mean, &penalty);
+    double norm = gt_gan_grads_into(&gan->g->params, loss);
+    st->pl_penalty = penalty;
+    st->nonfinite = !gt_gan_pl_update_(gan, penalty, norm, mean);
+    return !st->nonfinite;
 }

@@ -3,6 +3,9 @@
  * ranks compute to the bit what one process with accumulate = K computes:
  *   - random draws are made for the whole batch, as one update would, and each shard takes its
  *     rows (so draws never depend on the shard count, and every rank's generators stay equal);
+ *     draws inside a forward (StyleGAN2's noise and mixing, path length's probes) take the
+ *     shard's rows of the whole batch's draw (gt_rand_normal_rows) from the generators' state
+ *     before the update, so every shard ends them in the same state;
  *   - each shard normalizes with its own batch statistics and takes its own penalties;
  *   - each shard's gradients, final buffers and loss are its contribution; contributions are
  *     combined in shard order: gradients added, then scaled by 1 / shards;
@@ -39,6 +42,9 @@ typedef struct {
     int64_t n_buf[MAX_TABLES];
     gt_tensor *start[MAX_TABLES];   /* their buffers before the first shard */
     int n_tables;
+    gt_rng *rng[2];                 /* generators the shards' forwards draw from */
+    gt_rng rng_start[2];            /* their state before the first shard */
+    int n_rng;
     int shards;                     /* all shards (ranks, or micro-batches) */
     int first, count;               /* the shards this process computes */
     contribution *c;                /* [shards] */
@@ -73,10 +79,24 @@ static void update_begin(shard_update *u, const gt_gan *gan, gt_params *grad_tab
     }
 }
 
-/* Before a shard: every moved table's buffers as they were before the update. */
+/* The shards' forwards draw from rng (NULL: nothing), each from its state before the update. */
+static void track_rng(shard_update *u, gt_rng *rng) {
+    if (!rng) return;
+    u->rng[u->n_rng] = rng;
+    u->rng_start[u->n_rng++] = *rng;
+}
+
+/* G's generator of per-forward draws (noise, style mixing), or NULL. */
+static gt_rng *style_rng(const gt_gan *gan) {
+    return gt_model_style_count(gan->g) > 0 ? gt_model_style_rng(gan->g) : NULL;
+}
+
+/* Before a shard: every moved table's buffers and every tracked generator as they were before
+ * the update. */
 static void shard_begin(const shard_update *u) {
     for (int i = 0; i < u->n_tables; i++)
         if (u->n_buf[i] > 0) gt_assign(buffers_of(u->table[i], u->n_buf[i]), u->start[i]);
+    for (int i = 0; i < u->n_rng; i++) *u->rng[i] = u->rng_start[i];
 }
 
 /* After shard m: its gradients of loss (when the update takes any), buffers and scalars. */
@@ -101,7 +121,7 @@ static bool by_slices(const shard_update *u) {
 static int64_t packet_floats(const shard_update *u) {
     int64_t n = u->grad_table && !by_slices(u) ? u->grad_table->numel_trainable : 0;
     for (int i = 0; i < u->n_tables; i++) n += u->n_buf[i];
-    return n + 2 * N_SCALARS; /* a double as two floats: its float and the float remainder */
+    return n + 2 * N_SCALARS; /* a double's 8 bytes in two float slots (transports copy bytes) */
 }
 
 static void pack(const shard_update *u, const contribution *c, float *out) {
@@ -113,11 +133,7 @@ static void pack(const shard_update *u, const contribution *c, float *out) {
         if (u->n_buf[i] > 0) gt_copy_to(out, c->bufs[i]);
         out += u->n_buf[i];
     }
-    for (int j = 0; j < N_SCALARS; j++) {
-        float hi = (float)c->scalar[j];
-        out[2 * j] = hi;
-        out[2 * j + 1] = (float)(c->scalar[j] - (double)hi);
-    }
+    memcpy(out, c->scalar, sizeof c->scalar);
 }
 
 static void unpack(const shard_update *u, const float *in, contribution *c) {
@@ -129,7 +145,7 @@ static void unpack(const shard_update *u, const float *in, contribution *c) {
         if (u->n_buf[i] > 0) c->bufs[i] = gt_from_data(1, &u->n_buf[i], in);
         in += u->n_buf[i];
     }
-    for (int j = 0; j < N_SCALARS; j++) c->scalar[j] = (double)in[2 * j] + (double)in[2 * j + 1];
+    memcpy(c->scalar, in, sizeof c->scalar);
 }
 
 /* Every rank's contribution, from one all-gather. */
@@ -306,10 +322,12 @@ static int fakes_sharded(gt_gan *gan, gt_tensor *z, const shard_rows *s, gt_tens
     shard_update u;
     gt_params *table = &gan->g->params;
     update_begin(&u, gan, NULL, &table, 1);
+    track_rng(&u, style_rng(gan));
     for (int m = u.first; m < u.first + u.count; m++) {
         shard_begin(&u);
         gt_fwd fg = gt_fwd_of(&gan->g->params, true);
         fg.labels = s->fake_labels ? s->fake_labels + m * s->size : NULL;
+        fg.draw_first = m * s->size, fg.draw_total = s->size * u.shards;
         fake[m] = gt_model_forward(gan->g, &fg, rows(z, s, m), NULL);
         shard_end(&u, m, NULL, NULL);
     }
@@ -387,4 +405,34 @@ void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *
     st->g_loss = mean[S_LOSS];
     st->g_grad_norm = gt_params_grad_norm(&gan->g->params);
     st->nonfinite = !gt_gan_apply_(gan->opt_g, st->g_loss, st->g_grad_norm);
+}
+
+/* ---- path length ------------------------------------------------------------------------------ */
+
+enum { S_PL_PENALTY, S_PL_MEAN };
+
+/* Each shard takes its rows of the latents, probes and noise, and its own path length penalty
+ * against the running mean moved by its own lengths; the update's mean is the shards' mean. */
+bool gt_gan_pl_step_sharded_(gt_gan *gan, gt_tensor *z, gt_step_stats *st) {
+    shard_rows s = rows_of(gan, z->shape[0]);
+    gt_params *table = &gan->g->params;
+    shard_update u;
+    update_begin(&u, gan, table, &table, 1);
+    track_rng(&u, &gan->rng);
+    track_rng(&u, style_rng(gan));
+    for (int m = u.first; m < u.first + u.count; m++) {
+        shard_begin(&u);
+        double sc[N_SCALARS] = {0};
+        sc[S_PL_MEAN] = gan->pl_mean;
+        gt_tensor *loss = gt_gan_pl_loss_(gan, rows(z, &s, m), m * s.size, s.size * u.shards,
+                                          &sc[S_PL_MEAN], &sc[S_PL_PENALTY]);
+        shard_end(&u, m, loss, sc);
+    }
+    double mean[N_SCALARS];
+    st->comm_failed = update_finish(&u, mean) < 0;
+    if (st->comm_failed) return false;
+    st->pl_penalty = mean[S_PL_PENALTY];
+    double norm = gt_params_grad_norm(table);
+    st->nonfinite = !gt_gan_pl_update_(gan, mean[S_PL_PENALTY], norm, mean[S_PL_MEAN]);
+    return !st->nonfinite;
 }

@@ -17,6 +17,11 @@ typedef struct gt_fwd {
      * unconditional ones. The caller sets it per forward (gt_fwd_labelled): D sees the real
      * batch's labels on reals and the drawn labels on fakes. */
     const int32_t *labels;
+    /* The shard this forward's N rows are (src/gan/shards.c): rows [draw_first, draw_first + N)
+     * of a batch of draw_total; per-sample draws inside the forward (StyleGAN2's noise and
+     * mixing latents) take those rows of the whole batch's draw (gt_rand_normal_rows).
+     * draw_total = 0: the forward's rows are the whole batch. */
+    int64_t draw_first, draw_total;
 } gt_fwd;
 
 /* A forward context reading the table's own tensors. */

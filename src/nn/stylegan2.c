@@ -301,7 +301,7 @@ static gt_tensor *layer_forward(const sg_arch *a, const sg_layer *l, const gt_fw
         if (random_styles(a, f)) {
             bool prev = gt_grad_set(false);
             int64_t ns[4] = {n, 1, h, wd};
-            noise = gt_rand_normal(a->style_rng, 4, ns, 0, 1);
+            noise = gt_rand_normal_rows(a->style_rng, f->draw_first, f->draw_total, 4, ns, 0, 1);
             gt_grad_set(prev);
         }
         y = gt_add(y, gt_mul(noise, f->t[l->strength]));
@@ -376,7 +376,9 @@ static gt_tensor *mix_styles(const gt_model *model, const sg_arch *m, const gt_f
     bool prev = gt_grad_set(false);
     float u[2];
     gt_copy_to(u, gt_rand_uniform(m->style_rng, 1, (int64_t[]){2}, 0.0f, 1.0f));
-    gt_tensor *z2 = u[0] < m->spec.style_mixing ? gt_rand_normal(m->style_rng, 2, z->shape, 0, 1) : NULL;
+    gt_tensor *z2 = u[0] < m->spec.style_mixing
+                        ? gt_rand_normal_rows(m->style_rng, f->draw_first, f->draw_total, 2, z->shape, 0, 1)
+                        : NULL;
     gt_grad_set(prev);
     if (!z2) return ws;
     int cut = 1 + (int)(u[1] * (float)(m->num_ws - 1));

@@ -74,13 +74,9 @@ static int attach_ranks(const gt_train_request *req, gt_trainer *t, gt_error *er
         return gt_error_set(err, "config: train.accumulate = %lld on %d ranks: each rank computes "
                                  "one shard; set train.accumulate = 1 (ranks and accumulation are "
                                  "the same arithmetic)", (long long)c->train_accumulate, comm->size);
-    if (c->train_batch % comm->size != 0 || c->train_batch / comm->size < 2)
-        return gt_error_set(err, "config: train.batch = %lld on %d ranks: the batch must split into "
-                                 "equal shards of at least 2", (long long)c->train_batch, comm->size);
-    if (c->unroll_steps > 0 || t->progressive || gt_model_style_count(&t->g) > 0)
-        return gt_error_set(err, "config: unrolled critics, progressive growing and style-based "
-                                 "generators update on the whole batch and do not run on %d ranks "
-                                 "yet", comm->size);
+    char what[64];
+    snprintf(what, sizeof what, "%d ranks", comm->size);
+    if (gt_trainer_check_shards(t, comm->size, what, err) < 0) return -1;
     if (check_same_config(comm, c, err) < 0) return -1;
     t->gan.comm = comm;
     t->gan.sync_bn = c->train_sync_bn;

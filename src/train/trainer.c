@@ -305,13 +305,32 @@ static int build_networks(gt_trainer *t, gt_error *err) {
         .next_real = c->unroll_fresh_batches ? next_real_batch : NULL,
         .next_real_ctx = t};
     if (gt_gan_check(&t->gan, err) < 0) return -1;
-    if (set_accumulation(t, err) < 0) return -1;
     collect_warnings(t);
     return 0;
 }
 
-/* train.accumulate: micro-batches of equal size; the updates that run on a whole batch of their
- * own (unrolled critics, progressive growing's per-resolution batches) are not split yet. */
+int gt_trainer_check_shards(const gt_trainer *t, int shards, const char *what, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    if (c->train_batch % shards != 0 || c->train_batch / shards < 2)
+        return gt_error_set(err, "config: train.batch = %lld with %s: the batch must split into "
+                                 "%d equal shards of at least 2 examples (batch statistics)",
+                            (long long)c->train_batch, what, shards);
+    int64_t pl_batch = c->train_batch / c->pl_batch_shrink;
+    if (c->pl_weight > 0 && pl_batch % shards != 0)
+        return gt_error_set(err, "config: train.batch / path_length.batch_shrink = %lld latents "
+                                 "with %s: they must split into %d equal shards",
+                            (long long)pl_batch, what, shards);
+    if (c->unroll_steps > 0)
+        return gt_error_set(err, "config: unrolled.steps = %lld with %s: unrolled critics update "
+                                 "on the whole batch; set one of them to its default",
+                            (long long)c->unroll_steps, what);
+    if (t->progressive)
+        return gt_error_set(err, "config: progressive growing with %s: its per-resolution "
+                                 "batches are not split yet", what);
+    return 0;
+}
+
+/* train.accumulate: micro-batches of equal size, with the rules of gt_trainer_check_shards. */
 static int set_accumulation(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
     int64_t m = c->train_accumulate;
@@ -321,27 +340,9 @@ static int set_accumulation(gt_trainer *t, gt_error *err) {
                                  "synchronized batch norm takes the statistics of every shard at "
                                  "once, which micro-batches run one after the other cannot give; "
                                  "set one of them to its default", (long long)m);
-    if (c->train_batch % m != 0)
-        return gt_error_set(err, "config: train.batch = %lld is not a multiple of train.accumulate "
-                                 "= %lld (the micro-batches must be equal)",
-                            (long long)c->train_batch, (long long)m);
-    if (c->train_batch / m < 2)
-        return gt_error_set(err, "config: train.batch / train.accumulate = %lld: a micro-batch needs "
-                                 "at least 2 examples (batch statistics)",
-                            (long long)(c->train_batch / m));
-    if (c->unroll_steps > 0)
-        return gt_error_set(err, "config: train.accumulate = %lld with unrolled.steps = %lld: "
-                                 "unrolled critics update on the whole batch; set one of them to "
-                                 "its default", (long long)m, (long long)c->unroll_steps);
-    if (t->progressive)
-        return gt_error_set(err, "config: train.accumulate = %lld with progressive growing: its "
-                                 "per-resolution batches are not split yet; set train.accumulate = 1",
-                            (long long)m);
-    if (gt_model_style_count(&t->g) > 0)
-        return gt_error_set(err, "config: train.accumulate = %lld with a style-based generator "
-                                 "(model.g.family = %s): its noise and style mixing draw per forward, "
-                                 "which is not split yet; set train.accumulate = 1",
-                            (long long)m, c->g_family);
+    char what[64];
+    snprintf(what, sizeof what, "train.accumulate = %lld", (long long)m);
+    if (gt_trainer_check_shards(t, (int)m, what, err) < 0) return -1;
     t->gan.accumulate = (int)m;
     return 0;
 }
@@ -400,7 +401,7 @@ int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_erro
     t->arena = gt_arena_new((size_t)16 << 20);
     t->rng = gt_rng_seed(gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_LATENT));
     if (setup_conditional(t, load_data, err) < 0 || build_networks(t, err) < 0 ||
-        setup_growing(t, err) < 0 ||
+        setup_growing(t, err) < 0 || set_accumulation(t, err) < 0 ||
         (load_data && attach_data(t, err) < 0)) {
         gt_trainer_free(t);
         return -1;

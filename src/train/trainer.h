@@ -48,6 +48,10 @@ typedef struct gt_trainer {
  * training data is loaded and batched; without it (sampling, inspection) only the networks
  * are built, for the example shape the configuration implies. */
 int gt_trainer_init(gt_trainer *t, const gt_config *cfg, bool load_data, gt_error *err);
+/* Whether the run's updates split into `shards` shards (accumulation, data-parallel ranks;
+ * `what` names them in the message): equal shards of at least 2 examples, path length's latents
+ * too, and no update that needs the whole batch (unrolled critics, progressive growing). */
+int gt_trainer_check_shards(const gt_trainer *t, int shards, const char *what, gt_error *err);
 /* The example shape [c, h, w] a configuration's data has (points: 2, 1, 1). */
 void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w);
 /* train.d_steps D updates then one G update (and the EMA); st gets the last values. Returns
