@@ -58,7 +58,7 @@ TOOL_BIN := $(if $(TOOL_SRC),$(BUILD)/gantry)
 PUBLIC_HEADERS := include/gantry.h \
   src/nn/params.h src/nn/layers.h src/nn/model.h src/nn/families.def \
   src/optim/optim.h \
-  src/gan/gan.h src/gan/losses.def \
+  src/gan/gan.h src/gan/augment.h src/gan/losses.def \
   src/data/data.h \
   src/io/config.h src/io/config_keys.def src/io/image.h \
   src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h src/train/registries.h \

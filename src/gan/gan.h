@@ -17,6 +17,7 @@
 #ifndef GT_GAN_H
 #define GT_GAN_H
 
+#include "gan/augment.h"
 #include "nn/model.h"
 #include "optim/optim.h"
 
@@ -121,6 +122,7 @@ typedef struct gt_gan {
     gt_noise_spec noise;
     gt_unroll_spec unroll;
     gt_pl_spec pl;
+    gt_augment_spec augment;      /* what D sees is augmented (DiffAugment, ADA); ADA's p moves */
     double pl_mean;               /* path length regularization's running mean a (checkpointed) */
     gt_rng rng;                   /* targets, noise and penalty draws (checkpointed) */
     /* Class-conditional training: the labels [N] of the current real batch and of the fakes,
@@ -161,19 +163,33 @@ gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, 
 
 /* Everything random in one D update. Shapes: targets [N, 1]; noise like the batch (already
  * scaled and masked; NULL when off); gp_eps and dragan_a [N, 1, ..] (U[0, 1)); dragan_u like
- * the batch (U[0, 1)). Unused entries are NULL. */
+ * the batch (U[0, 1)); the augmentations' parameters of reals and fakes. Unused entries are
+ * NULL. */
 typedef struct gt_d_draws {
     gt_tensor *real_target, *fake_target;
     gt_tensor *real_noise, *fake_noise;
     gt_tensor *gp_eps, *dragan_u, *dragan_a;
+    gt_augment_draws aug_real, aug_fake;
 } gt_d_draws;
+/* Everything random in one G update: instance noise and augmentation of the fakes, and of the
+ * reals when the loss reads them (relativistic losses, feature matching). */
+typedef struct gt_g_draws {
+    gt_tensor *fake_noise, *real_noise;
+    gt_augment_draws aug_fake, aug_real;
+} gt_g_draws;
 /* Draws what the GAN's tricks need for a batch of this shape at G step t. */
 void gt_gan_draw_d(gt_gan *gan, int64_t t, int ndim, const int64_t *shape, gt_d_draws *dr);
+/* The G update's draws for a batch of fakes of this shape and (when the loss reads them) the
+ * reals. */
+void gt_gan_draw_g(gt_gan *gan, int64_t t, int ndim, const int64_t *fake_shape,
+                   const gt_tensor *real, gt_g_draws *dr);
 /* Instance noise for one batch at G step t (NULL when off). */
 gt_tensor *gt_gan_draw_noise(gt_gan *gan, int64_t t, int ndim, const int64_t *shape);
 
 /* x + noise, or x when noise is NULL. */
 gt_tensor *gt_add_noise(gt_tensor *x, gt_tensor *noise);
+/* What D sees of a batch x: x + noise, augmented with aug (the GAN's policy; aug.u NULL: not). */
+gt_tensor *gt_gan_d_view(const gt_gan *gan, gt_tensor *x, gt_tensor *noise, gt_augment_draws aug);
 
 /* Critic k's D loss (its entry's term, plus the drift when on) from logits d_real, d_fake
  * [N, 1] and targets (read by the losses that use them). */

@@ -6,7 +6,7 @@
 
 #include "base/base.h"
 #include "core/engine.h"
-#include "gan/gan.h"
+#include "gan/shards.h"
 
 #define GP_NORM_EPS 1e-12f /* inside the square root: a finite gradient at a zero gradient */
 
@@ -89,10 +89,32 @@ void gt_gan_draw_d(gt_gan *gan, int64_t t, int ndim, const int64_t *shape, gt_d_
         dr->dragan_u = gt_rand_uniform(&gan->rng, ndim, shape, 0.0f, 1.0f);
         dr->dragan_a = gt_rand_uniform(&gan->rng, ndim, ps, 0.0f, 1.0f);
     }
+    if (gt_augment_on(&gan->augment)) {
+        dr->aug_real = gt_augment_draw(&gan->rng, shape[0]);
+        dr->aug_fake = gt_augment_draw(&gan->rng, shape[0]);
+    }
+    gt_grad_set(prev);
+}
+
+void gt_gan_draw_g(gt_gan *gan, int64_t t, int ndim, const int64_t *fake_shape,
+                   const gt_tensor *real, gt_g_draws *dr) {
+    *dr = (gt_g_draws){0};
+    bool with_real = gt_gan_needs_real_(&gan->loss) && real, prev = gt_grad_set(false);
+    dr->fake_noise = gt_gan_draw_noise(gan, t, ndim, fake_shape);
+    if (with_real) dr->real_noise = gt_gan_draw_noise(gan, t, real->ndim, real->shape);
+    if (gt_augment_on(&gan->augment)) {
+        dr->aug_fake = gt_augment_draw(&gan->rng, fake_shape[0]);
+        if (with_real) dr->aug_real = gt_augment_draw(&gan->rng, real->shape[0]);
+    }
     gt_grad_set(prev);
 }
 
 gt_tensor *gt_add_noise(gt_tensor *x, gt_tensor *noise) { return noise ? gt_add(x, noise) : x; }
+
+gt_tensor *gt_gan_d_view(const gt_gan *gan, gt_tensor *x, gt_tensor *noise, gt_augment_draws aug) {
+    x = gt_add_noise(x, noise);
+    return aug.u ? gt_augment(&gan->augment, x, aug) : x;
+}
 
 /* ---- Penalties -------------------------------------------------------------------------------- */
 

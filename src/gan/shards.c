@@ -242,11 +242,16 @@ static void restore_labels(gt_gan *gan, const shard_rows *s) {
     gan->fake_labels = s->fake_labels;
 }
 
+static gt_augment_draws aug_rows(gt_augment_draws d, const shard_rows *s, int m) {
+    return d.u ? gt_augment_rows(d, m * s->size, (m + 1) * s->size) : d;
+}
+
 static gt_d_draws draws_rows(const gt_d_draws *d, const shard_rows *s, int m) {
     return (gt_d_draws){rows(d->real_target, s, m), rows(d->fake_target, s, m),
                         rows(d->real_noise, s, m),  rows(d->fake_noise, s, m),
                         rows(d->gp_eps, s, m),      rows(d->dragan_u, s, m),
-                        rows(d->dragan_a, s, m)};
+                        rows(d->dragan_a, s, m),    aug_rows(d->aug_real, s, m),
+                        aug_rows(d->aug_fake, s, m)};
 }
 
 static shard_rows rows_of(const gt_gan *gan, int64_t batch) {
@@ -258,8 +263,8 @@ static shard_rows rows_of(const gt_gan *gan, int64_t batch) {
 /* ---- D -------------------------------------------------------------------------------------- */
 
 typedef struct {
-    gt_tensor *x_real;     /* the whole batch, noise added */
-    gt_tensor **x_fake;    /* [shards]: each computed shard's fakes, detached, noise added */
+    gt_tensor *x_real;     /* the whole batch as D sees it (noise, augmentation) */
+    gt_tensor **x_fake;    /* [shards]: each computed shard's fakes as D sees them, detached */
     gt_d_draws dr;         /* the whole batch's draws */
 } d_inputs;
 
@@ -348,10 +353,11 @@ gt_tensor *gt_gan_d_step_sharded_(gt_gan *gan, int64_t t, int64_t d_iter, gt_ten
     }
     d_inputs in;
     gt_gan_draw_d(gan, t, real->ndim, real->shape, &in.dr);
-    in.x_real = gt_add_noise(real, in.dr.real_noise);
+    in.x_real = gt_gan_d_view(gan, real, in.dr.real_noise, in.dr.aug_real);
     in.x_fake = gt_step_alloc_((size_t)shards * sizeof *in.x_fake);
     for (int m = first; m < first + count; m++)
-        in.x_fake[m] = gt_add_noise(gt_detach(fake[m]), rows(in.dr.fake_noise, &s, m));
+        in.x_fake[m] = gt_gan_d_view(gan, gt_detach(fake[m]), rows(in.dr.fake_noise, &s, m),
+                                     aug_rows(in.dr.aug_fake, &s, m));
 
     const gt_penalty_spec *p = &gan->penalty;
     double decay = gt_penalty_decay(p, t);
@@ -364,6 +370,7 @@ gt_tensor *gt_gan_d_step_sharded_(gt_gan *gan, int64_t t, int64_t d_iter, gt_ten
             ok = critic_sharded(gan, k, &in, &s, decay * (double)p->every, true, st);
         st->nonfinite = !ok && !st->comm_failed;
     }
+    gt_gan_observe_(gan, real->shape[0], st);
     /* this process's fakes, in shard order, for the G update */
     return count == 1 ? fake[first] : gt_concat(count, fake + first, 0);
 }
@@ -380,11 +387,9 @@ void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *
     memcpy(shape, fake->shape, sizeof shape);
     shape[0] = batch;
     bool with_real = gt_gan_needs_real_(&gan->loss) && real;
-    bool prev = gt_grad_set(false);
-    gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, shape);
-    gt_tensor *real_noise = with_real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
-    gt_grad_set(prev);
-    gt_tensor *x_real = with_real ? gt_add_noise(real, real_noise) : real;
+    gt_g_draws dr;
+    gt_gan_draw_g(gan, t, fake->ndim, shape, real, &dr);
+    gt_tensor *x_real = with_real ? gt_gan_d_view(gan, real, dr.real_noise, dr.aug_real) : real;
     gt_params *tables[GT_MAX_CRITICS];
     for (int k = 0; k < gan->n_critics; k++) tables[k] = &gan->critic[k].net->params;
     shard_update u;
@@ -393,7 +398,7 @@ void gt_gan_g_step_sharded_(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *
         shard_begin(&u);
         use_labels(gan, &s, m);
         gt_tensor *mine = gan->comm ? fake : rows(fake, &s, m);
-        gt_tensor *x_fake = gt_add_noise(mine, rows(fake_noise, &s, m));
+        gt_tensor *x_fake = gt_gan_d_view(gan, mine, rows(dr.fake_noise, &s, m), aug_rows(dr.aug_fake, &s, m));
         gt_tensor *loss = gt_g_objective_with(gan, x_fake, rows(x_real, &s, m), NULL);
         double sc[N_SCALARS] = {gt_item(loss)};
         shard_end(&u, m, loss, sc);

@@ -21,6 +21,8 @@ gt_tensor *gt_critic_d_loss_(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fak
 bool gt_gan_apply_(gt_optim *opt, double loss, double norm);
 void gt_gan_logit_stats_(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st);
 bool gt_gan_needs_real_(const gt_loss_spec *L);
+/* After a D step over `batch` samples: ADA's adjustment from critic 0's accuracy on reals. */
+void gt_gan_observe_(gt_gan *gan, int64_t batch, const gt_step_stats *st);
 /* Path length: the weighted loss of latents z, rows [first, first + N) of a batch of total
  * (0: z is the batch), its penalty's value and the running mean it moves; then the update, if
  * every value is finite. */

@@ -179,8 +179,8 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real
     gt_tensor *fake = gt_model_forward(gan->g, &fg, z, NULL);
     gt_d_draws dr;
     gt_gan_draw_d(gan, t, real->ndim, real->shape, &dr);
-    gt_tensor *x_real = gt_add_noise(real, dr.real_noise);
-    gt_tensor *x_fake = gt_add_noise(gt_detach(fake), dr.fake_noise);
+    gt_tensor *x_real = gt_gan_d_view(gan, real, dr.real_noise, dr.aug_real);
+    gt_tensor *x_fake = gt_gan_d_view(gan, gt_detach(fake), dr.fake_noise, dr.aug_fake);
 
     const gt_penalty_spec *p = &gan->penalty;
     double decay = gt_penalty_decay(p, t);
@@ -194,7 +194,14 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real
         if (ok && lazy_now) ok = lazy_penalty_update(gan, k, x_real, x_fake, &dr, decay, st);
         st->nonfinite = !ok;
     }
+    gt_gan_observe_(gan, real->shape[0], st);
     return fake;
+}
+
+void gt_gan_observe_(gt_gan *gan, int64_t batch, const gt_step_stats *st) {
+    /* r = E[sign(D(augmented real))] = P(D > 0) - P(D < 0), from critic 0's accuracy on reals
+     * (logits exactly 0 count as negative; they have measure zero) */
+    if (!st->nonfinite && !st->comm_failed) gt_augment_observe(&gan->augment, 2 * st->d_acc_real - 1, batch);
 }
 
 /* ---- G ----------------------------------------------------------------------------------------- */
@@ -252,11 +259,11 @@ void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_
         unrolled[k] = gt_unroll_critic(gan, k, t, real, fake);
         fwds[k] = &unrolled[k];
     }
-    bool prev = gt_grad_set(false);
-    gt_tensor *fake_noise = gt_gan_draw_noise(gan, t, fake->ndim, fake->shape);
-    gt_tensor *real_noise = gt_gan_needs_real_(&gan->loss) && real ? gt_gan_draw_noise(gan, t, real->ndim, real->shape) : NULL;
-    gt_grad_set(prev);
-    gt_tensor *x_real = real ? gt_add_noise(real, real_noise) : NULL;
-    gt_tensor *loss = gt_g_objective_with(gan, gt_add_noise(fake, fake_noise), x_real, fwds);
+    gt_g_draws dr;
+    gt_gan_draw_g(gan, t, fake->ndim, fake->shape, real, &dr);
+    gt_tensor *x_real = dr.real_noise || dr.aug_real.u ? gt_gan_d_view(gan, real, dr.real_noise, dr.aug_real)
+                                                       : real;
+    gt_tensor *loss = gt_g_objective_with(gan, gt_gan_d_view(gan, fake, dr.fake_noise, dr.aug_fake),
+                                          x_real, fwds);
     st->nonfinite = !update(gan->opt_g, loss, &st->g_loss, &st->g_grad_norm);
 }

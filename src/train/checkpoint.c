@@ -37,6 +37,22 @@ static void meta_u64(gt_st_writer *w, const char *key, uint64_t v) {
     gt_st_writer_meta(w, key, buf);
 }
 
+static void meta_double(gt_st_writer *w, const char *key, double v) {
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    gt_st_writer_meta(w, key, buf);
+}
+
+/* ADA's probability and its controller's window, when it moves. */
+static void save_augment(gt_st_writer *w, const gt_augment_spec *a) {
+    if (a->policy != GT_AUGMENT_ADA) return;
+    meta_double(w, "augment.p", a->p);
+    meta_double(w, "augment.sign_sum", a->sign_sum);
+    meta_u64(w, "augment.sign_count", (uint64_t)a->sign_count);
+    meta_u64(w, "augment.window_steps", (uint64_t)a->window_steps);
+    meta_double(w, "augment.last_rt", a->last_rt);
+}
+
 int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
     char *config = malloc(CONFIG_TEXT_MAX);
     if (!config || gt_config_to_string(&t->cfg, config, CONFIG_TEXT_MAX) < 0) {
@@ -73,6 +89,7 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
         snprintf(buf, sizeof buf, "%.17g", t->gan.pl_mean);
         gt_st_writer_meta(w, "path_length.mean", buf);
     }
+    save_augment(w, &t->gan.augment);
     if (t->loader) {
         gt_loader_state ls = gt_loader_state_get(t->loader);
         meta_u64(w, "loader.seed", ls.seed);
@@ -163,6 +180,35 @@ static int meta_get(const gt_st_file *f, const char *path, const char *key, uint
     return 0;
 }
 
+static int meta_get_double(const gt_st_file *f, const char *path, const char *key, double *out,
+                           gt_error *err) {
+    const char *v = gt_st_meta(f, key);
+    char *end = NULL;
+    if (v) *out = strtod(v, &end);
+    if (!v || !*v || *end)
+        return gt_error_set(err, "checkpoint %s: metadata '%s' is %s, expected a number", path, key,
+                            v ? v : "missing");
+    return 0;
+}
+
+static int restore_augment(gt_augment_spec *a, const gt_st_file *f, const char *path, gt_error *err) {
+    if (a->policy != GT_AUGMENT_ADA) return 0;
+    uint64_t count, steps;
+    if (meta_get_double(f, path, "augment.p", &a->p, err) < 0 ||
+        meta_get_double(f, path, "augment.sign_sum", &a->sign_sum, err) < 0 ||
+        meta_get(f, path, "augment.sign_count", &count, err) < 0 ||
+        meta_get(f, path, "augment.window_steps", &steps, err) < 0 ||
+        meta_get_double(f, path, "augment.last_rt", &a->last_rt, err) < 0)
+        return -1;
+    if (!(a->p >= 0 && a->p < 1) || steps >= (uint64_t)a->interval)
+        return gt_error_set(err, "checkpoint %s: ADA's p = %g (expected [0, 1)) or window of %" PRIu64
+                                 " steps (expected < augment.interval = %d)", path, a->p, steps,
+                            a->interval);
+    a->sign_count = (int64_t)count;
+    a->window_steps = (int64_t)steps;
+    return 0;
+}
+
 static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path, gt_error *err) {
     uint64_t step, sg, sd, ema, key, ctr;
     gt_loader_state ls;
@@ -214,6 +260,7 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
         t->style_rng = (gt_rng){.key = key, .counter = ctr};
         t->gan.pl_mean = a;
     }
+    if (restore_augment(&t->gan.augment, f, path, err) < 0) return -1;
     if (t->loader) gt_loader_state_set(t->loader, ls);
     return 0;
 }

@@ -56,6 +56,9 @@ int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats
     if (t->gan.pl.weight > 0) /* the last lazy PLR update's E (l - a)^2 and the running mean a */
         n += (size_t)snprintf(tricks + n, sizeof tricks - n, "\"pl_penalty\": %s, \"pl_mean\": %s, ",
                               json_number(b[7], st->pl_penalty), json_number(b[8], t->gan.pl_mean));
+    if (t->gan.augment.policy == GT_AUGMENT_ADA) /* ADA's p and the last window's r_t */
+        n += (size_t)snprintf(tricks + n, sizeof tricks - n, "\"augment_p\": %.6g, \"ada_rt\": %.4g, ",
+                              t->gan.augment.p, t->gan.augment.last_rt);
     if (t->progressive) { /* where the growth schedule is */
         gt_grow_state g = gt_grow_at(&t->grow, t->images);
         snprintf(tricks + n, sizeof tricks - n, "\"resolution\": %d, \"alpha\": %.4g, \"images\": %lld, ",

@@ -40,6 +40,7 @@ void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w) {
 
 /* The loaded data must have the shape the configuration implies (checkpoints rely on it). */
 static int set_accumulation(gt_trainer *t, gt_error *err);
+static int setup_augment(gt_trainer *t, gt_error *err);
 
 static int check_data_shape(const gt_trainer *t, gt_error *err) {
     const gt_dataset *ds = t->data;
@@ -157,6 +158,28 @@ static void configure_tricks(gt_gan *gan, const gt_config *c) {
         .fraction = c->noise_fraction};
     gan->pl = (gt_pl_spec){.weight = c->pl_weight, .decay = c->pl_decay, .every = c->pl_every,
                            .batch_shrink = c->pl_batch_shrink};
+}
+
+/* The [augment] section: the policy, its functions, ADA's p and its controller. */
+static int setup_augment(gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    gt_augment_spec *a = &t->gan.augment;
+    *a = (gt_augment_spec){.policy = strcmp(c->aug_policy, "diffaugment") == 0 ? GT_AUGMENT_DIFF
+                                     : strcmp(c->aug_policy, "ada") == 0       ? GT_AUGMENT_ADA
+                                                                               : GT_AUGMENT_NONE,
+                           .p = c->aug_p, .adaptive = c->aug_adaptive, .target = c->aug_target,
+                           .kimg = c->aug_ada_kimg, .interval = (int)c->aug_interval};
+    if (!gt_augment_on(a)) return 0;
+    if (t->h == 1 && t->w == 1)
+        return gt_error_set(err, "config: augment.policy = %s augments images; data.dataset = %s "
+                                 "gives 2-D points (set augment.policy = none)", c->aug_policy,
+                            c->data_dataset);
+    if (c->unroll_steps > 0)
+        return gt_error_set(err, "config: augment.policy = %s with unrolled.steps = %lld: the "
+                                 "unrolled critics' look-ahead updates are not augmented yet; set "
+                                 "one of them to its default", c->aug_policy, (long long)c->unroll_steps);
+    return gt_augment_parse_ops(a->policy, a->policy == GT_AUGMENT_ADA ? c->aug_ada : c->aug_diffaugment,
+                                &a->ops, err);
 }
 
 /* A style-based G: its generator of noise and mixing; path length regularization's checks. */
@@ -304,6 +327,7 @@ static int build_networks(gt_trainer *t, gt_error *err) {
         .mode = strcmp(c->unroll_mode, "surrogate") == 0 ? GT_UNROLL_SURROGATE : GT_UNROLL_EXACT,
         .next_real = c->unroll_fresh_batches ? next_real_batch : NULL,
         .next_real_ctx = t};
+    if (setup_augment(t, err) < 0) return -1;
     if (gt_gan_check(&t->gan, err) < 0) return -1;
     collect_warnings(t);
     return 0;
