@@ -61,7 +61,7 @@ PUBLIC_HEADERS := include/gantry.h \
   src/gan/gan.h src/gan/augment.h src/gan/losses.def \
   src/data/data.h \
   src/io/config.h src/io/config_keys.def src/io/image.h \
-  src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h src/train/registries.h \
+  src/train/monitor.h src/train/progressive.h src/train/trainer.h src/train/session.h src/train/score.h src/train/registries.h \
   src/eval/metrics.h src/eval/classifier.h src/eval/evaluate.h
 
 .PHONY: all test test-ref test-mpi bench install clean tests benches valgrind demo check-exports check-headers public-headers

@@ -137,6 +137,16 @@ TEST(dcgan_batch_norm_ranks_equal_accumulation) {
                              "model.g.width=8 model.d.width=8 model.g.z_dim=16 train.batch=16 "
                              "train.threads=1",
                              2, 3);
+    /* augmentation draws for the whole batch, each shard taking its rows; ADA's p moves */
+    ranks_match_accumulation("DCGAN-28, ADA (p moving)", "configs/dcgan-fmnist.ini",
+                             "model.g.width=8 model.d.width=8 model.g.z_dim=16 train.batch=16 "
+                             "train.threads=1 augment.policy=ada augment.p=0.5 "
+                             "augment.ada_kimg=0.5 augment.interval=2",
+                             2, 3);
+    ranks_match_accumulation("DCGAN-28, DiffAugment, R1", "configs/dcgan-fmnist.ini",
+                             "model.g.width=8 model.d.width=8 model.g.z_dim=16 train.batch=16 "
+                             "train.threads=1 augment.policy=diffaugment penalty.r1=1",
+                             2, 2);
     ranks_match_accumulation("DCGAN-28, 4 ranks", "configs/dcgan-fmnist.ini",
                              "model.g.width=8 model.d.width=8 model.g.z_dim=16 train.batch=16 "
                              "train.threads=1",

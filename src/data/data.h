@@ -50,6 +50,13 @@ int gt_data_mixture_centres(const char *kind, float radius, float *centres, gt_e
  * n_classes 1000. */
 gt_dataset *gt_data_make_stacked(const gt_dataset *base, int64_t n, uint64_t seed, gt_error *err);
 void gt_dataset_free(gt_dataset *ds);
+/* Limited data and a held-out set: *held gets `holdout` examples and *train `limit` others
+ * (limit 0: all the others, as they come), class-balanced when ds is labelled (each class gets
+ * n / classes, the first n % classes classes one more) and taken in a random order fixed by
+ * seed, each kept in ds's order. *held is NULL when holdout is 0. -1 with err naming the key
+ * when ds has too few examples (of a class). */
+int gt_data_split(const gt_dataset *ds, int64_t holdout, int64_t limit, uint64_t seed,
+                  gt_dataset **train, gt_dataset **held, gt_error *err);
 /* A copy of ds with every image centred on a side x side canvas of `value` (the background:
  * -1 for IDX data), e.g. Fashion-MNIST's 28x28 padded by 2 pixels to 32x32: no interpolation,
  * the pixels stay exact. side - h and side - w must be even and >= 0. */

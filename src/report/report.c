@@ -543,6 +543,11 @@ static const chart_spec training_charts[] = {
     {"Weighted penalties", {"penalty", NULL}, false},
     {"Instance noise sigma", {"noise_sigma", NULL}, false},
     {"Path length regularization", {"pl_penalty", "pl_mean", NULL}, false},
+    {"ADA: augmentation probability p and r_t", {"augment_p", "ada_rt", NULL}, false},
+    {"Overfitting monitor: D's mean logit on training reals, held-out reals and fakes",
+     {"d_train_real", "d_holdout_real", "d_monitor_fake", NULL}, false},
+    {"Overfitting monitor: D's accuracy", {"acc_train_real", "acc_holdout_real", "acc_monitor_fake", NULL}, false},
+    {"Overfitting monitor: held-out reals' share of the way to the fakes", {"overfit", NULL}, false},
     {"Progressive growing: resolution", {"resolution", NULL}, false},
     {"Progressive growing: fade-in alpha", {"alpha", NULL}, false},
 };
@@ -552,7 +557,8 @@ static const char *const training_keys[] = {
     "d_loss",     "g_loss",     "d_grad_norm", "g_grad_norm", "d_real",       "d_fake",
     "d_acc_real", "d_acc_fake", "lr_g",        "lr_d",        "steps_per_s",  "images_per_s",
     "elapsed_s",  "penalty",    "noise_sigma", "pl_penalty",  "pl_mean",      "resolution",
-    "alpha",      "images"};
+    "alpha",      "images",     "augment_p",   "ada_rt",      "d_train_real", "d_holdout_real",
+    "d_monitor_fake", "acc_train_real", "acc_holdout_real", "acc_monitor_fake", "overfit"};
 
 /* Titles of the metrics gantry evaluates; other metrics are titled by their key. */
 static const struct {

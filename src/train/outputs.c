@@ -48,7 +48,7 @@ static const char *json_number(char *buf, double v) {
 
 int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
                        double elapsed, gt_error *err) {
-    char path[PATH_MAX_LEN], line[1280], b[9][32], tricks[400] = "";
+    char path[PATH_MAX_LEN], line[1800], b[9][32], tricks[900] = "";
     size_t n = 0;
     if (gt_penalty_any(&t->gan.penalty) || t->gan.noise.sigma > 0)
         n += (size_t)snprintf(tricks, sizeof tricks, "\"penalty\": %s, \"noise_sigma\": %.4g, ",
@@ -59,6 +59,14 @@ int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats
     if (t->gan.augment.policy == GT_AUGMENT_ADA) /* ADA's p and the last window's r_t */
         n += (size_t)snprintf(tricks + n, sizeof tricks - n, "\"augment_p\": %.6g, \"ada_rt\": %.4g, ",
                               t->gan.augment.p, t->gan.augment.last_rt);
+    if (t->overfit.valid) /* the overfitting monitor (data.holdout) */
+        n += (size_t)snprintf(tricks + n, sizeof tricks - n,
+                              "\"d_train_real\": %.4g, \"d_holdout_real\": %.4g, \"d_monitor_fake\": %.4g, "
+                              "\"acc_train_real\": %.4g, \"acc_holdout_real\": %.4g, "
+                              "\"acc_monitor_fake\": %.4g, \"overfit\": %.4g, ",
+                              t->overfit.d_train, t->overfit.d_holdout, t->overfit.d_fake,
+                              t->overfit.acc_train, t->overfit.acc_holdout, t->overfit.acc_fake,
+                              t->overfit.separation);
     if (t->progressive) { /* where the growth schedule is */
         gt_grow_state g = gt_grow_at(&t->grow, t->images);
         snprintf(tricks + n, sizeof tricks - n, "\"resolution\": %d, \"alpha\": %.4g, \"images\": %lld, ",

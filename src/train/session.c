@@ -23,6 +23,7 @@ typedef struct {
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
     bool step_failed;         /* a step unwound (out of memory, a failed exchange): the trainer may be half updated */
     bool writer;              /* this process writes the run folder (rank 0, or the only one) */
+    int64_t overfit_warned;   /* the step of the last overfitting warning (-1: none yet) */
 } session;
 
 /* ---- data-parallel ranks ------------------------------------------------------------------ */
@@ -168,6 +169,20 @@ static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
     return gt_error_set(err, "%s", msg);
 }
 
+/* data.holdout: a reading of D on training, held-out and fake images (logged with the step's
+ * metrics), and a warning when D tells training reals from held-out ones. */
+static int monitor_overfitting(session *s, gt_error *err) {
+    gt_trainer *t = s->t;
+    if (!t->holdout) return 0;
+    gt_trainer_monitor(t, &t->overfit);
+    char msg[512];
+    if (!gt_overfit_warning(&t->overfit, t->cfg.data_overfit_warn, msg, sizeof msg) ||
+        (s->overfit_warned >= 0 && t->step - s->overfit_warned < 1000))
+        return 0;
+    s->overfit_warned = t->step;
+    return warn(s, msg, s->tty && !s->req->quiet, err);
+}
+
 /* Runs steps until the configured total, the time budget or a stop; -1 on an output error or
  * a diverged step (err says which). */
 static int run_steps(session *s, gt_error *err) {
@@ -204,7 +219,9 @@ static int run_steps(session *s, gt_error *err) {
             rate = (double)(t->step - last_step) / fmax(now - last_t, 1e-9);
             last_t = now;
             last_step = t->step;
-            if (gt_run_log_metrics(t, s->req->dir, &st, rate, now - start, err) < 0) return -1;
+            if (monitor_overfitting(s, err) < 0 ||
+                gt_run_log_metrics(t, s->req->dir, &st, rate, now - start, err) < 0)
+                return -1;
             if (!s->req->quiet) progress(s, &st, rate);
         }
         gt_profile_mark("logging");
@@ -337,7 +354,7 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     gt_trainer t;
     if (start(req, &t, err) < 0) return -1;
     session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log)),
-                 .writer = !req->comm || req->comm->rank == 0};
+                 .writer = !req->comm || req->comm->rank == 0, .overfit_warned = -1};
     if (s.writer) {
         gt_run_eval_init(&s.ev, &t.cfg);
         if (!s.ev.enabled) fprintf(req->log, "gantry: no evaluation during training (%s)\n", s.ev.note);

@@ -380,10 +380,25 @@ static int networks(gt_trainer *t, gt_params **out) {
 }
 
 /* The data, its loader and the staging buffer for real batches. */
+/* data.limit and data.holdout: the training subset replaces the data, the held-out set is
+ * kept for the overfitting monitor. */
+static int split_data(gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    if (c->data_limit == 0 && c->data_holdout == 0) return 0;
+    gt_dataset *train, *held;
+    if (gt_data_split(t->data, c->data_holdout, c->data_limit, (uint64_t)c->data_subset_seed,
+                      &train, &held, err) < 0)
+        return -1;
+    gt_dataset_free(t->data);
+    t->data = train;
+    t->holdout = held;
+    return 0;
+}
+
 static int attach_data(gt_trainer *t, gt_error *err) {
     const gt_config *cfg = &t->cfg;
     if (!t->data) t->data = load_data(cfg, err);  /* conditional runs load it first */
-    if (!t->data || check_data_shape(t, err) < 0) return -1;
+    if (!t->data || check_data_shape(t, err) < 0 || split_data(t, err) < 0) return -1;
     t->loader = gt_loader_new(t->data, (int)cfg->train_batch,
                               gt_seed_stream((uint64_t)cfg->train_seed, GT_STREAM_DATA),
                               cfg->data_prefetch, err);
@@ -566,6 +581,7 @@ void gt_trainer_free(gt_trainer *t) {
     if (t->has_d2) gt_model_release(&t->d2);
     gt_arena_free(t->arena);
     gt_dataset_free(t->data);
+    gt_dataset_free(t->holdout);
     free(t->real);
     free(t->real_labels);
     memset(t, 0, sizeof *t);

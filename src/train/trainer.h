@@ -7,6 +7,7 @@
 #include "data/data.h"
 #include "gan/gan.h"
 #include "io/config.h"
+#include "train/monitor.h"
 #include "train/progressive.h"
 
 typedef struct gt_trainer {
@@ -18,7 +19,9 @@ typedef struct gt_trainer {
     gt_ema ema;
     bool has_ema;
     gt_gan gan;
-    gt_dataset *data;         /* NULL when built without data */
+    gt_dataset *data;         /* NULL when built without data (data.limit: the subset) */
+    gt_dataset *holdout;      /* data.holdout's examples, never trained on (NULL: none) */
+    gt_overfit overfit;       /* the overfitting monitor's last reading (monitor.h) */
     gt_loader *loader;
     int c, h, w;              /* one example's shape */
     gt_rng rng;               /* latent draws during training */
