@@ -26,6 +26,11 @@ typedef struct gt_backend {
     void (*workspace_free)(void *ws);
     void (*sgemm)(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+    /* sgemm's contract with op(A) and op(B) rounded to bf16, sums in float32 (or better) */
+    void (*sgemm_bf16)(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc);
+    /* The convolutions read their operands as bf16 when g->bf16 is set (cpu.h). */
     void (*conv2d)(void *ws, const gt_conv_geom *g, float *y, const float *x, const float *w);
     void (*conv2d_input_grad)(void *ws, const gt_conv_geom *g, float *x, const float *y,
                               const float *w);

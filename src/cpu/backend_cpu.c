@@ -20,6 +20,11 @@ static void cpu_sgemm(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
                       float *C, int64_t ldc) {
     gt_cpu_sgemm_ws(ws, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+static void cpu_sgemm_bf16(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                           float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc) {
+    gt_cpu_sgemm_bf16_ws(ws, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 static void cpu_conv2d(void *ws, const gt_conv_geom *g, float *y, const float *x,
                        const float *w) {
     gt_cpu_conv2d_ws(ws, g, y, x, w);
@@ -44,6 +49,7 @@ const gt_backend gt_backend_cpu = {
     .workspace_new = cpu_workspace_new,
     .workspace_free = cpu_workspace_free,
     .sgemm = cpu_sgemm,
+    .sgemm_bf16 = cpu_sgemm_bf16,
     .conv2d = cpu_conv2d,
     .conv2d_input_grad = cpu_conv2d_input_grad,
     .conv2d_weight_grad = cpu_conv2d_weight_grad,

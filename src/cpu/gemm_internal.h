@@ -34,6 +34,12 @@ typedef void (*gt_sgemm_ukernel)(int64_t kc, const float *a, const float *b, flo
 #define GT_SGEMM_AVX512_NR 32
 extern const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1];
 
+/* bf16 (gemm_bf16_avx512.c): the same 14 x 32 tiles over packed slivers converted in place
+ * to bf16 pairs by gt_bf16_pair_sliver_avx512 ([kc][w] floats -> [(kc+1)/2][w] words, word
+ * (q, j) = elements (2q, j) low and (2q+1, j) high). */
+extern const gt_sgemm_ukernel gt_bf16_ukernels_avx512[GT_SGEMM_AVX512_MR + 1];
+void gt_bf16_pair_sliver_avx512(float *s, int64_t kc, int w);
+
 /* 6 x 16 tile, 12 ymm accumulators. */
 #define GT_SGEMM_AVX2_MR 6
 #define GT_SGEMM_AVX2_NR 16
@@ -91,8 +97,8 @@ typedef struct {
 } gt_igemm;
 
 /* Runs the independent products p[0 .. np-1] (their outputs disjoint) in one parallel
- * region: threads split each product's columns, every element is computed the same way
+ * region (bf16: operands rounded to bf16 as the bf16 GEMM, cpu.h): threads split each product's columns, every element is computed the same way
  * whatever the thread count (one FMA chain per K block, blocks summed in order). */
-void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np);
+void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np, int bf16);
 
 #endif

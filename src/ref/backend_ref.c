@@ -10,6 +10,12 @@ static void ref_sgemm(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
     (void)ws;
     gt_ref_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+static void ref_sgemm_bf16(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                           float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc) {
+    (void)ws;
+    gt_ref_sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 static void ref_conv2d(void *ws, const gt_conv_geom *g, float *y, const float *x,
                        const float *w) {
     (void)ws;
@@ -37,6 +43,7 @@ const gt_backend gt_backend_ref = {
     .workspace_new = NULL,
     .workspace_free = NULL,
     .sgemm = ref_sgemm,
+    .sgemm_bf16 = ref_sgemm_bf16,
     .conv2d = ref_conv2d,
     .conv2d_input_grad = ref_conv2d_input_grad,
     .conv2d_weight_grad = ref_conv2d_weight_grad,
