@@ -201,9 +201,12 @@ static int sgemm_setup(bench_run *r, gt_error *err) {
     return 0;
 }
 
+/* The GEMM of the run's precision (the bf16 one: operands rounded to bf16, FP32 sums). */
 static void sgemm_step(bench_run *r) {
-    gt_cpu_sgemm(0, 0, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, r->a, SGEMM_N, r->b, SGEMM_N, 0.0f, r->c,
-                 SGEMM_N);
+    void (*gemm)(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                 const float *, int64_t, float, float *, int64_t) =
+        gt_precision_get() == GT_PRECISION_BF16 ? gt_cpu_sgemm_bf16 : gt_cpu_sgemm;
+    gemm(0, 0, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, r->a, SGEMM_N, r->b, SGEMM_N, 0.0f, r->c, SGEMM_N);
 }
 
 static void sgemm_teardown(bench_run *r) {
@@ -232,12 +235,13 @@ typedef struct {
     long long steps, warmup, batch, threads;  /* -1: not given */
     long long unrolled;                       /* -1: not given */
     bool surrogate;
+    const char *precision;                    /* NULL: not given (fp32) */
 } bench_args;
 
 static void help(void *ctx) {
     (void)ctx;
     printf("usage: gantry bench WORKLOAD [--steps N] [--warmup N] [--batch N] [--threads N]\n"
-           "                    [--unrolled K [--surrogate]]\n\n"
+           "                    [--unrolled K [--surrogate]] [--precision fp32|bf16]\n\n"
            "Runs warm-up steps, then timed steps, and prints the median time per step, steps/s,\n"
            "model GFLOP/s and peak RSS; the last line is one JSON object.\n\n"
            "workloads (default steps / warm-up / batch):\n");
@@ -254,8 +258,10 @@ static void help(void *ctx) {
            "  --batch N    batch size of the GAN workloads (>= 1; default per workload, above)\n"
            "  --threads N  OpenMP threads (>= 1; default: OMP_NUM_THREADS, else every core: %d)\n"
            "  --unrolled K the GAN step with G's loss through K unrolled D updates (exact;\n"
-           "               --surrogate: the first-order variant); GFLOP/s is then not reported\n",
-           omp_get_max_threads());
+           "               --surrogate: the first-order variant); GFLOP/s is then not reported\n"
+           "  --precision P  fp32 (default) or bf16: matmuls and convolutions read bf16 operands\n"
+           "               and sum in FP32, as train.precision (native with AVX512_BF16: %s)\n",
+           omp_get_max_threads(), gt_cpu_bf16_native() ? "yes, here" : "no, portable here");
 }
 
 static const workload *find_workload(const char *name) {
@@ -285,7 +291,7 @@ static int take_workload(const char *arg, void *ctx) {
 
 /* 0: parsed; GT_OPTS_DONE: --help was printed; 2: a usage error (already reported). */
 static int parse_args(int argc, char **argv, bench_args *a) {
-    *a = (bench_args){NULL, -1, -1, -1, -1, -1, false};
+    *a = (bench_args){NULL, -1, -1, -1, -1, -1, false, NULL};
     const gt_opt opts[] = {
         GT_OPT_FLAG_("--surrogate", &a->surrogate),
         GT_OPT_CALL_("--steps", &a->steps, take_count),
@@ -293,6 +299,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         GT_OPT_CALL_("--batch", &a->batch, take_count),
         GT_OPT_CALL_("--threads", &a->threads, take_count),
         GT_OPT_CALL_("--unrolled", &a->unrolled, take_count),
+        GT_OPT_TEXT_("--precision", &a->precision, "fp32 or bf16"),
         GT_OPT_END,
     };
     gt_opts p = {"bench", opts, help, take_workload, a};
@@ -313,6 +320,9 @@ static int check_args(bench_args *a) {
     if (a->surrogate && a->unrolled < 1)
         return gt_cli_usage("bench", "--surrogate needs --unrolled K with K >= 1");
     if (a->unrolled > 100) return gt_cli_usage("bench", "--unrolled must be at most 100");
+    if (a->precision && strcmp(a->precision, "fp32") != 0 && strcmp(a->precision, "bf16") != 0)
+        return gt_cli_usage("bench", "--precision must be fp32 or bf16, got '%s'", a->precision);
+    if (!a->precision) a->precision = "fp32";
     if (a->unrolled < 0) a->unrolled = 0;
     if (a->steps < 0) a->steps = w->steps;
     if (a->warmup < 0) a->warmup = w->warmup;
@@ -350,9 +360,11 @@ static double peak_rss_mb(void) {
 static void report(const bench_args *a, const bench_run *r, const double *ms) {
     double med = ms[a->steps / 2], gflops = r->flop_per_step / (med * 1e6), rss = peak_rss_mb();
     const char *isa = gt_cpu_isa_name(gt_cpu_isa_active());
-    printf("gantry bench %s: %s, %lld thread%s, %s, %lld warm-up + %lld timed steps",
-           a->w->name, a->w->summary, a->threads, a->threads == 1 ? "" : "s", isa, a->warmup,
-           a->steps);
+    bool bf16 = strcmp(a->precision, "bf16") == 0;
+    const char *path = bf16 ? (gt_cpu_bf16_native() ? " native" : " portable") : "";
+    printf("gantry bench %s: %s, %lld thread%s, %s, %s%s, %lld warm-up + %lld timed steps",
+           a->w->name, a->w->summary, a->threads, a->threads == 1 ? "" : "s", isa, a->precision,
+           path, a->warmup, a->steps);
     if (a->batch) printf(", batch %lld", a->batch);
     if (r->unroll) printf(", G through %d unrolled D updates (%s)", r->unroll, r->surrogate ? "surrogate" : "exact");
     printf("\n  median %.3f ms/step (min %.3f, max %.3f), %.2f steps/s\n", med, ms[0],
@@ -368,9 +380,9 @@ static void report(const bench_args *a, const bench_run *r, const double *ms) {
     printf("  peak RSS %.1f MB\n", rss);
     printf("{\"workload\": \"%s\", \"impl\": \"gantry\", \"ms_per_step\": %.4f, \"steps\": %lld, "
            "\"warmup\": %lld, \"batch\": %lld, \"threads\": %lld, \"isa\": \"%s\", "
-           "\"unrolled\": %d, \"surrogate\": %s, "
+           "\"precision\": \"%s\", \"unrolled\": %d, \"surrogate\": %s, "
            "\"gflop_per_step\": %.6g, \"gflops\": %s, \"peak_rss_mb\": %.1f}\n",
-           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa, r->unroll,
+           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa, a->precision, r->unroll,
            r->surrogate ? "true" : "false", r->flop_per_step * 1e-9, rate, rss);
 }
 
@@ -389,6 +401,7 @@ int gt_cmd_bench(int argc, char **argv) {
         free(ms);
         return gt_cli_fail("bench %s: %s", a.w->name, err.msg);
     }
+    gt_precision_set(strcmp(a.precision, "bf16") == 0 ? GT_PRECISION_BF16 : GT_PRECISION_FP32);
     time_steps(a.w, &r, &a, ms);
     report(&a, &r, ms);
     a.w->teardown(&r);

@@ -12,6 +12,7 @@ static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(dst, src, bytes);
 }
+static bool cpu_bf16_native(void) { return gt_cpu_bf16_native() != 0; }
 static void *cpu_workspace_new(void) { return gt_cpu_ws_new(); }
 static void cpu_workspace_free(void *ws) { gt_cpu_ws_free(ws); }
 
@@ -46,6 +47,7 @@ const gt_backend gt_backend_cpu = {
     .upload = cpu_copy,
     .download = cpu_copy,
     .copy = cpu_copy,
+    .bf16_native = cpu_bf16_native,
     .workspace_new = cpu_workspace_new,
     .workspace_free = cpu_workspace_free,
     .sgemm = cpu_sgemm,

@@ -4,6 +4,8 @@
 #include "ref/kernels.h"
 #include "ref/ref.h"
 
+/* ref's bf16 is its plain loops over rounded operands: never a native path. */
+static bool ref_bf16_native(void) { return false; }
 static void ref_sgemm(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc) {
@@ -42,6 +44,7 @@ const gt_backend gt_backend_ref = {
     .copy = gt_ref_copy,
     .workspace_new = NULL,
     .workspace_free = NULL,
+    .bf16_native = ref_bf16_native,
     .sgemm = ref_sgemm,
     .sgemm_bf16 = ref_sgemm_bf16,
     .conv2d = ref_conv2d,
