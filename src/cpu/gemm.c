@@ -35,6 +35,7 @@ typedef struct {
     int64_t kc, mc, nc;
     gt_gather_fn gather;
     gt_finish_fn finish;
+    int gather_finishes; /* gather's slivers are already what the kernel reads */
 } gt_sgemm_kdesc;
 
 /* The call's arguments: C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C. */
@@ -74,15 +75,15 @@ static gt_sgemm_kdesc gt_sgemm_kdesc_fp32(gt_isa isa) {
         return (gt_sgemm_kdesc){gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR],
                                 gt_sgemm_ukernels_avx512, GT_SGEMM_AVX512_MR,
                                 GT_SGEMM_AVX512_NR, 256, 14 * 24, 384, gt_gather_sliver_avx512,
-                                NULL};
+                                NULL, 0};
     case GT_ISA_AVX2:
         return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx2, NULL, GT_SGEMM_AVX2_MR,
-                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384, NULL, NULL};
+                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384, NULL, NULL, 0};
     case GT_ISA_SCALAR:
         break;
     }
     return (gt_sgemm_kdesc){gt_sgemm_ukernel_scalar, NULL, GT_SGEMM_SCALAR_MR,
-                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256, NULL, NULL};
+                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256, NULL, NULL, 0};
 }
 
 /* The portable bf16 path's finish: the operands rounded to bf16 values, still floats, so the
@@ -94,8 +95,8 @@ static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa, int bf16) {
     if (bf16 && gt_cpu_bf16_native())
         return (gt_sgemm_kdesc){gt_bf16_ukernels_avx512[GT_SGEMM_AVX512_MR],
                                 gt_bf16_ukernels_avx512, GT_SGEMM_AVX512_MR, GT_SGEMM_AVX512_NR,
-                                256, 14 * 24, 384, gt_gather_sliver_avx512,
-                                gt_bf16_pair_sliver_avx512};
+                                256, 14 * 24, 384, gt_gather_sliver_bf16_avx512,
+                                gt_bf16_pair_sliver_avx512, 1};
     gt_sgemm_kdesc kd = gt_sgemm_kdesc_fp32(isa);
     if (bf16) kd.finish = gt_round_sliver;
     return kd;
@@ -448,7 +449,8 @@ static void gt_igemm_pack_b(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t
             kd->gather(&p->b, p0, kc, j0 + jr, bpack + jr * kc);
         else
             gt_gather_sliver(&p->b, p0, kc, j0 + jr, kd->nr, bpack + jr * kc);
-        if (kd->finish) kd->finish(bpack + jr * kc, kc, kd->nr);
+        if (kd->finish && !(kd->gather && kd->gather_finishes))
+            kd->finish(bpack + jr * kc, kc, kd->nr);
     }
 }
 

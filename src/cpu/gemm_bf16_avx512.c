@@ -1,8 +1,8 @@
 /* AVX512_BF16 GEMM micro-kernels (vdpbf16ps): an m x 32 tile of row-major C (m <= 14) in 2m
  * zmm accumulators; each instruction adds the products of two consecutive k for 16 columns.
- * Packed operands come from gemm.c's float packing, converted in place, sliver by sliver, to
- * bf16 pairs: a sliver [kc][w] of floats becomes [(kc + 1) / 2][w] 32-bit words, word (q, j)
- * holding element (2q, j) in its low half and (2q + 1, j) in its high half (0 past kc).
+ * Packed operands are bf16 pairs (gemm_internal.h; made by gemm_avx512.c's packers): a sliver
+ * [kc][w] of floats becomes [(kc + 1) / 2][w] 32-bit words, word (q, j) holding element (2q, j)
+ * in its low half and (2q + 1, j) in its high half (0 past kc).
  * Compiled with the AVX-512 flags (Makefile) plus the avx512bf16 target below; only called
  * when gt_cpu_bf16_native() holds. */
 #include "cpu/gemm_internal.h"
@@ -11,39 +11,6 @@
 #include <stddef.h>
 
 #define GT_BF16_TARGET __attribute__((target("avx512bf16")))
-
-/* The bf16 bits (low 16 of each lane) of 16 floats: gt_cpu_bf16_from_f32, lane by lane. */
-GT_BF16_TARGET static inline __m512i gt_bf16_round16(__m512 x) {
-    __m512i u = _mm512_castps_si512(x);
-    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_srli_epi32(
-        _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                            _mm512_set1_epi32(0x7f800000));
-    __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-    return _mm512_mask_mov_epi32(r, nan, q);
-}
-
-/* Pair row q of a sliver: columns j .. j+15 (mask: those < w) of rows 2q and 2q+1 (the latter
- * only when has_odd). Both rows are read before the pair row, which may overlap row 2q, is
- * written. */
-GT_BF16_TARGET static inline void gt_bf16_pair16(float *s, int64_t q, int w, int j,
-                                                __mmask16 m, int has_odd) {
-    const float *r0 = s + 2 * q * w + j;
-    __m512i lo = gt_bf16_round16(_mm512_maskz_loadu_ps(m, r0));
-    __m512i hi = has_odd ? gt_bf16_round16(_mm512_maskz_loadu_ps(m, r0 + w))
-                         : _mm512_setzero_si512();
-    _mm512_mask_storeu_epi32(s + q * w + j, m, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-}
-
-GT_BF16_TARGET void gt_bf16_pair_sliver_avx512(float *s, int64_t kc, int w) {
-    for (int64_t q = 0; q < (kc + 1) / 2; q++)
-        for (int j = 0; j < w; j += 16) {
-            int left = w - j;
-            __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            gt_bf16_pair16(s, q, w, j, m, 2 * q + 1 < kc);
-        }
-}
 
 /* GT_Rm(X) expands X(0) .. X(m-1): the rows of an m-row kernel. */
 #define GT_R1(X) X(0)

@@ -82,6 +82,9 @@ gt_window16 *gt_windows_new(gt_cpu_ws *ws, const int32_t *joff, int64_t n);
 /* One sliver [kc][32] of G: rows k0 .. k0+kc-1, columns j0 .. j0+31. */
 void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
                              float *dst);
+/* The same sliver as bf16 pairs ([(kc+1)/2][32] words, the native bf16 GEMM's layout). */
+void gt_gather_sliver_bf16_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                                  float *dst);
 
 /* C[M, N] = A[M, K] G[K, N] with A[i, k] = a[arow[i] + acol[k]] and C[i, j] stored to
  * c[i*crs + ccol[j]] (overwritten; C = 0 when K == 0). crun, when not NULL, gives the
