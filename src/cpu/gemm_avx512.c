@@ -143,9 +143,12 @@ static inline __m512 gt_fetch16(const float *src, __mmask16 in, __m512i jo, int3
     if (!r->n)
         return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in,
                                         _mm512_add_epi32(jo, _mm512_set1_epi32(koff)), src, 4);
-    __m512 v = _mm512_setzero_ps();
-    for (int i = 0; i < r->n; i++)
-        v = _mm512_mask_loadu_ps(v, in & r->lanes[i], src + koff + r->base[i]);
+    /* the runs' lanes are disjoint: independent zero-masked loads, joined by OR (a merging
+     * load would wait for the previous one) */
+    const float *s = src + koff;
+    __m512 v = _mm512_maskz_loadu_ps(in & r->lanes[0], s + r->base[0]);
+    for (int i = 1; i < r->n; i++)
+        v = _mm512_or_ps(v, _mm512_maskz_loadu_ps(in & r->lanes[i], s + r->base[i]));
     return v;
 }
 
@@ -211,8 +214,9 @@ static inline gt_sliver_rows gt_sliver_rows_of(const gt_gather *g, int64_t j0) {
     return r;
 }
 
-/* Row k of the sliver: columns 0 .. 15 in *lo, 16 .. 31 in *hi. */
-static inline void gt_sliver_row(const gt_sliver_rows *r, int64_t k, __m512 *lo, __m512 *hi) {
+/* Row k of the sliver: columns 0 .. 15 in *lo, 16 .. 31 in *hi. Inlined into the sliver loops
+ * (a call per row cost as much as the fetches). */
+static inline __attribute__((always_inline)) void gt_sliver_row(const gt_sliver_rows *r, int64_t k, __m512 *lo, __m512 *hi) {
     const gt_gather *g = r->g;
     if (r->win) {
         *lo = gt_window_row(&r->w0, g->koff[k]);
