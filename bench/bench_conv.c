@@ -28,7 +28,7 @@ static bench_case make_case(const char *name, int transpose, int64_t n, int64_t 
     bench_case b = {name, transpose, {0}};
     int64_t hi = transpose ? (h - 1) * s - 2 * p + k : h, ho = (hi + 2 * p - k) / s + 1;
     gt_conv_geom g = {n, transpose ? c_out : c_in, hi, hi, transpose ? c_in : c_out,
-                      ho, ho, k, k, s, s, p, p, 1, 1, 1};
+                      ho, ho, k, k, s, s, p, p, 1, 1, 1, 0};
     b.g = g;
     return b;
 }

@@ -114,6 +114,21 @@ const char *gt_backend_default(void);   /* GANTRY_BACKEND if set, else "cpu" */
 /* 0 if a backend has that name, else -1 with a message listing the names. */
 int gt_backend_check(const char *name, gt_error *err);
 
+/* The precision of matmuls and convolutions (their forward, input-gradient and weight-gradient
+ * products, transposed and modulated convolutions included), per context: FP32, or BF16 where
+ * both operands are rounded to bf16 (nearest even) and products are summed in FP32; the result
+ * is FP32, and every other op stays FP32. bf16 keeps FP32's exponent range, so gradients need no
+ * loss scaling. A new context starts at FP32. Ops run at the precision set when they run: a
+ * backward walk takes the precision of its own time, not the forward's. */
+typedef enum { GT_PRECISION_FP32 = 0, GT_PRECISION_BF16 = 1 } gt_precision;
+/* Sets the calling thread's context's precision; returns the previous one. */
+gt_precision gt_precision_set(gt_precision p);
+gt_precision gt_precision_get(void);
+/* Whether the context's backend computes bf16 products natively (cpu: AVX512_BF16 present and
+ * not turned off by GANTRY_BF16=portable); when not, bf16 runs a portable path with the same
+ * rounding, slower. */
+bool gt_precision_bf16_native(void);
+
 /* Runs fn(arg) and returns its result; when memory runs out inside it (an arena block, the
  * tape) or a collective op's exchange fails (gt_all_sum), the work unwinds to here instead and
  * gt_try returns -1 with err saying what failed: the context's step is ended (its tensors are

@@ -46,7 +46,7 @@ static int64_t mismatches(const float *got, const double *ref, const double *abs
 
 static gt_conv_geom conv_geom(int64_t n, int64_t c_in, int64_t c_out, int64_t groups,
                               int64_t h, int64_t w, int64_t k, int64_t s, int64_t p, int64_t d) {
-    gt_conv_geom g = {n, c_in, h, w, c_out, 0, 0, k, k, s, s, p, p, d, d, groups};
+    gt_conv_geom g = {n, c_in, h, w, c_out, 0, 0, k, k, s, s, p, p, d, d, groups, 0};
     g.h_out = (h + 2 * p - d * (k - 1) - 1) / s + 1;
     g.w_out = (w + 2 * p - d * (k - 1) - 1) / s + 1;
     return g;
@@ -177,7 +177,7 @@ TEST(conv_pointwise) {
 
 /* Rectangular kernel, unequal strides, padding and dilation per axis. */
 TEST(conv_anisotropic) {
-    gt_conv_geom g = {2, 4, 9, 6, 6, 0, 0, 3, 2, 2, 1, 1, 0, 1, 2, 2};
+    gt_conv_geom g = {2, 4, 9, 6, 6, 0, 0, 3, 2, 2, 1, 1, 0, 1, 2, 2, 0};
     g.h_out = (g.h_in + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
     g.w_out = (g.w_in + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
     CHECK(conv_check(&g) == 0);
@@ -258,7 +258,7 @@ static int split_check(int thread_too) {
         failed += conv_check(&g);
         if (thread_too) failed += thread_check(&g);
     }
-    gt_conv_geom a = {3, 4, 10, 7, 6, 0, 0, 3, 4, 2, 1, 1, 2, 1, 1, 1};
+    gt_conv_geom a = {3, 4, 10, 7, 6, 0, 0, 3, 4, 2, 1, 1, 2, 1, 1, 1, 0};
     a.h_out = (a.h_in + 2 * a.ph - a.kh) / a.sh + 1;
     a.w_out = (a.w_in + 2 * a.pw - a.kw) / a.sw + 1;
     return failed + conv_check(&a);

@@ -191,7 +191,7 @@ TEST(sgemm_exact_cases) {
 static gt_conv_geom conv_geom(int64_t n, int64_t c_in, int64_t c_out, int64_t groups, int64_t h,
                               int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                               int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
-    gt_conv_geom g = {n, c_in, h, w, c_out, 0, 0, kh, kw, sh, sw, ph, pw, dh, dw, groups};
+    gt_conv_geom g = {n, c_in, h, w, c_out, 0, 0, kh, kw, sh, sw, ph, pw, dh, dw, groups, 0};
     g.h_out = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
     g.w_out = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
     return g;
@@ -854,7 +854,8 @@ TEST(memory_functions) {
 
 TEST(table_is_complete) {
     CHECK(strcmp(REF->name, "ref") == 0);
-    CHECK(REF->sgemm && REF->conv2d && REF->conv2d_input_grad && REF->conv2d_weight_grad);
+    CHECK(REF->sgemm && REF->sgemm_bf16 && REF->conv2d && REF->conv2d_input_grad);
+    CHECK(REF->conv2d_weight_grad && gt_backend_cpu.sgemm_bf16);
     CHECK(REF->avg_pool2d && REF->avg_pool2d_adjoint && REF->max_pool2d && REF->upsample2x);
     CHECK(REF->sum_pool2x && REF->unary && REF->binary && REF->where && REF->fill);
     CHECK(REF->copy_strided && REF->scatter_strided && REF->reduce_sum && REF->reduce_max);

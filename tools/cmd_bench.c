@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "base/base.h"
 #include "cli.h"
 #include "options.h"
 #include "cpu/cpu.h"
 #include "gan/gan.h"
+#include "io/config.h"
+#include "train/trainer.h"
 
 #define SGEMM_N 1024
 #define MAX_LAYERS 8
@@ -37,6 +40,8 @@ typedef struct {
     double flop_per_step;
     int unroll;        /* the GAN workloads' unrolled D updates (0: none) */
     bool surrogate;
+    gt_trainer *trainer; /* the recipe workloads: a whole trainer, stepped on its data */
+    const char *precision;
 } bench_run;
 
 typedef struct {
@@ -201,15 +206,65 @@ static int sgemm_setup(bench_run *r, gt_error *err) {
     return 0;
 }
 
+/* The GEMM of the run's precision (the bf16 one: operands rounded to bf16, FP32 sums). */
 static void sgemm_step(bench_run *r) {
-    gt_cpu_sgemm(0, 0, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, r->a, SGEMM_N, r->b, SGEMM_N, 0.0f, r->c,
-                 SGEMM_N);
+    void (*gemm)(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                 const float *, int64_t, float, float *, int64_t) =
+        gt_precision_get() == GT_PRECISION_BF16 ? gt_cpu_sgemm_bf16 : gt_cpu_sgemm;
+    gemm(0, 0, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, r->a, SGEMM_N, r->b, SGEMM_N, 0.0f, r->c, SGEMM_N);
 }
 
 static void sgemm_teardown(bench_run *r) {
     free(r->a);
     free(r->b);
     free(r->c);
+}
+
+/* ---- Recipes ------------------------------------------------------------------------------ */
+
+/* A recipe of configs/ (found from the working directory or the installed share folder) at
+ * batch r->batch, with train.precision set: the trainer's whole step, data loading, lazy
+ * penalties and EMA included. Its FLOPs are not counted. */
+static int recipe_setup(bench_run *r, const char *name, gt_error *err) {
+    char path[512];
+    snprintf(path, sizeof path, "configs/%s.ini", name);
+    FILE *f = fopen(path, "r");
+    if (f) fclose(f);
+    else snprintf(path, sizeof path, "%s/configs/%s.ini", GT_DATADIR, name);
+    gt_config c;
+    gt_config_defaults(&c);
+    char batch[64], prec[64];
+    snprintf(batch, sizeof batch, "train.batch=%lld", (long long)r->batch);
+    snprintf(prec, sizeof prec, "train.precision=%s", r->precision);
+    if (gt_config_load_file(&c, path, err) < 0 || gt_config_set(&c, batch, "bench", err) < 0 ||
+        gt_config_set(&c, prec, "bench", err) < 0)
+        return -1;
+    r->trainer = malloc(sizeof *r->trainer);
+    if (!r->trainer) return gt_error_set(err, "out of memory (a trainer)");
+    if (gt_trainer_init(r->trainer, &c, true, err) < 0) {
+        free(r->trainer);
+        r->trainer = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int stylegan2_32_setup(bench_run *r, gt_error *err) {
+    return recipe_setup(r, "stylegan2-fmnist", err);
+}
+static int resnet_32_setup(bench_run *r, gt_error *err) {
+    return recipe_setup(r, "sagan-fmnist", err);
+}
+
+static void recipe_step(bench_run *r) {
+    gt_step_stats st;
+    gt_trainer_step(r->trainer, &st);
+}
+
+static void recipe_teardown(bench_run *r) {
+    if (!r->trainer) return;
+    gt_trainer_free(r->trainer);
+    free(r->trainer);
 }
 
 #define GAN_FLOP_NOTE "conv and linear layers, forward and backward"
@@ -222,6 +277,10 @@ static const workload workloads[] = {
      wgangp28_setup, gan_step, gan_teardown},
     {"mlp-ring", "3 x 128 ReLU MLP GAN on 2-D points, z 256, BCE, Adam", GAN_FLOP_NOTE, 200, 20,
      512, mlp_ring_setup, gan_step, gan_teardown},
+    {"stylegan2-32", "configs/stylegan2-fmnist.ini's trainer step at 32x32", NULL, 10, 2, 32,
+     stylegan2_32_setup, recipe_step, recipe_teardown},
+    {"resnet-32", "configs/sagan-fmnist.ini's trainer step (resnet at 32x32)", NULL, 10, 2, 64,
+     resnet_32_setup, recipe_step, recipe_teardown},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -232,12 +291,13 @@ typedef struct {
     long long steps, warmup, batch, threads;  /* -1: not given */
     long long unrolled;                       /* -1: not given */
     bool surrogate;
+    const char *precision;                    /* NULL: not given (fp32) */
 } bench_args;
 
 static void help(void *ctx) {
     (void)ctx;
     printf("usage: gantry bench WORKLOAD [--steps N] [--warmup N] [--batch N] [--threads N]\n"
-           "                    [--unrolled K [--surrogate]]\n\n"
+           "                    [--unrolled K [--surrogate]] [--precision fp32|bf16]\n\n"
            "Runs warm-up steps, then timed steps, and prints the median time per step, steps/s,\n"
            "model GFLOP/s and peak RSS; the last line is one JSON object.\n\n"
            "workloads (default steps / warm-up / batch):\n");
@@ -254,8 +314,10 @@ static void help(void *ctx) {
            "  --batch N    batch size of the GAN workloads (>= 1; default per workload, above)\n"
            "  --threads N  OpenMP threads (>= 1; default: OMP_NUM_THREADS, else every core: %d)\n"
            "  --unrolled K the GAN step with G's loss through K unrolled D updates (exact;\n"
-           "               --surrogate: the first-order variant); GFLOP/s is then not reported\n",
-           omp_get_max_threads());
+           "               --surrogate: the first-order variant); GFLOP/s is then not reported\n"
+           "  --precision P  fp32 (default) or bf16: matmuls and convolutions read bf16 operands\n"
+           "               and sum in FP32, as train.precision (native with AVX512_BF16: %s)\n",
+           omp_get_max_threads(), gt_cpu_bf16_native() ? "yes, here" : "no, portable here");
 }
 
 static const workload *find_workload(const char *name) {
@@ -278,14 +340,14 @@ static int take_workload(const char *arg, void *ctx) {
     if (a->w)
         return gt_cli_usage("bench", "one WORKLOAD only ('%s' given, then '%s')", a->w->name, arg);
     if (!(a->w = find_workload(arg)))
-        return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|wgangp-28|mlp-ring)",
-                            arg);
+        return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|wgangp-28|"
+                            "mlp-ring|stylegan2-32|resnet-32)", arg);
     return 0;
 }
 
 /* 0: parsed; GT_OPTS_DONE: --help was printed; 2: a usage error (already reported). */
 static int parse_args(int argc, char **argv, bench_args *a) {
-    *a = (bench_args){NULL, -1, -1, -1, -1, -1, false};
+    *a = (bench_args){NULL, -1, -1, -1, -1, -1, false, NULL};
     const gt_opt opts[] = {
         GT_OPT_FLAG_("--surrogate", &a->surrogate),
         GT_OPT_CALL_("--steps", &a->steps, take_count),
@@ -293,6 +355,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         GT_OPT_CALL_("--batch", &a->batch, take_count),
         GT_OPT_CALL_("--threads", &a->threads, take_count),
         GT_OPT_CALL_("--unrolled", &a->unrolled, take_count),
+        GT_OPT_TEXT_("--precision", &a->precision, "fp32 or bf16"),
         GT_OPT_END,
     };
     gt_opts p = {"bench", opts, help, take_workload, a};
@@ -302,17 +365,22 @@ static int parse_args(int argc, char **argv, bench_args *a) {
 /* Fills defaults and rejects values the workload cannot run with. */
 static int check_args(bench_args *a) {
     const workload *w = a->w;
-    if (!w) return gt_cli_usage("bench", "needs a WORKLOAD (sgemm|dcgan-28|wgangp-28|mlp-ring)");
+    if (!w)
+        return gt_cli_usage("bench", "needs a WORKLOAD (sgemm|dcgan-28|wgangp-28|mlp-ring|"
+                            "stylegan2-32|resnet-32)");
     if (a->steps == 0) return gt_cli_usage("bench", "--steps must be at least 1");
     if (a->batch == 0) return gt_cli_usage("bench", "--batch must be at least 1");
     if (a->threads == 0) return gt_cli_usage("bench", "--threads must be at least 1");
     if (a->batch > 0 && !w->batch)
         return gt_cli_usage("bench", "--batch does not apply to %s (it has no batch)", w->name);
-    if ((a->unrolled >= 0 || a->surrogate) && !w->batch)
+    if ((a->unrolled >= 0 || a->surrogate) && (!w->batch || !w->flop_note))
         return gt_cli_usage("bench", "--unrolled and --surrogate apply to the GAN workloads, not %s", w->name);
     if (a->surrogate && a->unrolled < 1)
         return gt_cli_usage("bench", "--surrogate needs --unrolled K with K >= 1");
     if (a->unrolled > 100) return gt_cli_usage("bench", "--unrolled must be at most 100");
+    if (a->precision && strcmp(a->precision, "fp32") != 0 && strcmp(a->precision, "bf16") != 0)
+        return gt_cli_usage("bench", "--precision must be fp32 or bf16, got '%s'", a->precision);
+    if (!a->precision) a->precision = "fp32";
     if (a->unrolled < 0) a->unrolled = 0;
     if (a->steps < 0) a->steps = w->steps;
     if (a->warmup < 0) a->warmup = w->warmup;
@@ -325,20 +393,32 @@ static int check_args(bench_args *a) {
 
 static double now_ms(void) { return 1e3 * gt_monotonic_s(); }
 
+/* The process's CPU time (all its threads), in ms: with one thread, a step's CPU time is what
+ * it costs when the machine is shared (time slices lost to other processes do not count). */
+static double cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
+}
+
 static int cmp_double(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
     return (a > b) - (a < b);
 }
 
-/* Runs the warm-up, then times each step alone; ms gets the sorted times. */
-static void time_steps(const workload *w, bench_run *r, const bench_args *a, double *ms) {
+/* Runs the warm-up, then times each step alone; ms gets the sorted wall times, cpu the sorted
+ * CPU times. */
+static void time_steps(const workload *w, bench_run *r, const bench_args *a, double *ms,
+                       double *cpu) {
     for (long long i = 0; i < a->warmup; i++) w->step(r);
     for (long long i = 0; i < a->steps; i++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         w->step(r);
         ms[i] = now_ms() - t0;
+        cpu[i] = cpu_ms() - c0;
     }
     qsort(ms, (size_t)a->steps, sizeof *ms, cmp_double);
+    qsort(cpu, (size_t)a->steps, sizeof *cpu, cmp_double);
 }
 
 static double peak_rss_mb(void) {
@@ -347,19 +427,21 @@ static double peak_rss_mb(void) {
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports kilobytes */
 }
 
-static void report(const bench_args *a, const bench_run *r, const double *ms) {
+static void report(const bench_args *a, const bench_run *r, const double *ms, const double *cpu) {
     double med = ms[a->steps / 2], gflops = r->flop_per_step / (med * 1e6), rss = peak_rss_mb();
     const char *isa = gt_cpu_isa_name(gt_cpu_isa_active());
-    printf("gantry bench %s: %s, %lld thread%s, %s, %lld warm-up + %lld timed steps",
-           a->w->name, a->w->summary, a->threads, a->threads == 1 ? "" : "s", isa, a->warmup,
-           a->steps);
+    bool bf16 = strcmp(a->precision, "bf16") == 0;
+    const char *path = bf16 ? (gt_cpu_bf16_native() ? " native" : " portable") : "";
+    printf("gantry bench %s: %s, %lld thread%s, %s, %s%s, %lld warm-up + %lld timed steps",
+           a->w->name, a->w->summary, a->threads, a->threads == 1 ? "" : "s", isa, a->precision,
+           path, a->warmup, a->steps);
     if (a->batch) printf(", batch %lld", a->batch);
     if (r->unroll) printf(", G through %d unrolled D updates (%s)", r->unroll, r->surrogate ? "surrogate" : "exact");
-    printf("\n  median %.3f ms/step (min %.3f, max %.3f), %.2f steps/s\n", med, ms[0],
-           ms[a->steps - 1], 1e3 / med);
+    printf("\n  median %.3f ms/step (min %.3f, max %.3f), %.2f steps/s; CPU %.3f ms/step\n", med,
+           ms[0], ms[a->steps - 1], 1e3 / med, cpu[a->steps / 2]);
     char rate[32] = "null";
-    if (r->unroll) {
-        printf("  (unrolled: FLOPs not counted)\n");
+    if (r->unroll || !a->w->flop_note) {
+        printf("  (%s: FLOPs not counted)\n", r->unroll ? "unrolled" : "a recipe's step");
     } else {
         printf("  %.4g GFLOP/step (%s): %.1f GFLOP/s\n", r->flop_per_step * 1e-9, a->w->flop_note,
                gflops);
@@ -368,10 +450,11 @@ static void report(const bench_args *a, const bench_run *r, const double *ms) {
     printf("  peak RSS %.1f MB\n", rss);
     printf("{\"workload\": \"%s\", \"impl\": \"gantry\", \"ms_per_step\": %.4f, \"steps\": %lld, "
            "\"warmup\": %lld, \"batch\": %lld, \"threads\": %lld, \"isa\": \"%s\", "
-           "\"unrolled\": %d, \"surrogate\": %s, "
-           "\"gflop_per_step\": %.6g, \"gflops\": %s, \"peak_rss_mb\": %.1f}\n",
-           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa, r->unroll,
-           r->surrogate ? "true" : "false", r->flop_per_step * 1e-9, rate, rss);
+           "\"precision\": \"%s\", \"unrolled\": %d, \"surrogate\": %s, "
+           "\"gflop_per_step\": %.6g, \"gflops\": %s, \"peak_rss_mb\": %.1f, "
+           "\"cpu_ms_per_step\": %.4f}\n",
+           a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa, a->precision, r->unroll,
+           r->surrogate ? "true" : "false", r->flop_per_step * 1e-9, rate, rss, cpu[a->steps / 2]);
 }
 
 int gt_cmd_bench(int argc, char **argv) {
@@ -380,17 +463,19 @@ int gt_cmd_bench(int argc, char **argv) {
     if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     if ((rc = check_args(&a))) return rc;
     omp_set_num_threads((int)a.threads);
-    bench_run r = {.batch = a.batch, .unroll = (int)a.unrolled, .surrogate = a.surrogate};
+    bench_run r = {.batch = a.batch, .unroll = (int)a.unrolled, .surrogate = a.surrogate,
+                   .precision = a.precision};
     gt_error err;
-    double *ms = malloc((size_t)a.steps * sizeof *ms);
+    double *ms = malloc((size_t)a.steps * 2 * sizeof *ms);
     if (!ms) return gt_cli_fail("out of memory (%lld step times)", a.steps);
     if (a.w->setup(&r, &err) < 0) {
         a.w->teardown(&r);
         free(ms);
         return gt_cli_fail("bench %s: %s", a.w->name, err.msg);
     }
-    time_steps(a.w, &r, &a, ms);
-    report(&a, &r, ms);
+    gt_precision_set(strcmp(a.precision, "bf16") == 0 ? GT_PRECISION_BF16 : GT_PRECISION_FP32);
+    time_steps(a.w, &r, &a, ms, ms + a.steps);
+    report(&a, &r, ms, ms + a.steps);
     a.w->teardown(&r);
     free(ms);
     gt_runtime_free();

@@ -10,6 +10,11 @@
 
 #include "cpu/cpu.h"
 
+/* C = alpha op(A) op(B) + beta C (cpu.h's sgemm); the first argument is the workspace. */
+typedef void gt_gemm_fn(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc);
+
 typedef struct gt_backend {
     const char *name;
     /* Memory. Every tensor's data comes from alloc (64-byte aligned, NULL when out of memory);
@@ -21,11 +26,15 @@ typedef struct gt_backend {
     void (*upload)(void *dst, const void *host, size_t bytes);
     void (*download)(void *host, const void *src, size_t bytes);
     void (*copy)(void *dst, const void *src, size_t bytes);
+    /* Whether sgemm_bf16 and the bf16 convolutions run natively (else a slower portable path). */
+    bool (*bf16_native)(void);
     /* A context's workspace: scratch the kernels keep between calls (NULL entries: none). */
     void *(*workspace_new)(void);
     void (*workspace_free)(void *ws);
-    void (*sgemm)(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+    gt_gemm_fn *sgemm;
+    /* sgemm's contract with op(A) and op(B) rounded to bf16, sums in float32 (or better) */
+    gt_gemm_fn *sgemm_bf16;
+    /* The convolutions read their operands as bf16 when g->bf16 is set (cpu.h). */
     void (*conv2d)(void *ws, const gt_conv_geom *g, float *y, const float *x, const float *w);
     void (*conv2d_input_grad)(void *ws, const gt_conv_geom *g, float *x, const float *y,
                               const float *w);

@@ -115,6 +115,20 @@ gt_ctx *gt_ctx_use(gt_ctx *c) {
 
 const char *gt_ctx_backend(const gt_ctx *c) { return c->be->name; }
 
+gt_precision gt_precision_set(gt_precision p) {
+    GT_CHECK(p == GT_PRECISION_FP32 || p == GT_PRECISION_BF16, "gt_precision_set: unknown precision %d",
+             (int)p);
+    gt_ctx *c = gt_ctx_();
+    gt_precision prev = c->precision;
+    c->precision = p;
+    return prev;
+}
+
+gt_precision gt_precision_get(void) { return gt_ctx_()->precision; }
+bool gt_bf16_(void) { return gt_ctx_()->precision == GT_PRECISION_BF16; }
+
+bool gt_precision_bf16_native(void) { return gt_ctx_()->be->bf16_native(); }
+
 const char *gt_backend_default(void) {
     const char *env = getenv("GANTRY_BACKEND");
     return env && *env ? env : backends[0]->name;

@@ -48,6 +48,7 @@ struct gt_ctx {
     gt_node **tape;         /* recorded nodes in creation order; survives steps */
     size_t tape_len, tape_cap;
     bool grad_enabled;
+    gt_precision precision; /* of matmuls and convolutions (gt_precision_set) */
     gt_walk walk;
     gt_profiler prof;
     gt_write_log writes;

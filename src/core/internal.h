@@ -50,6 +50,8 @@ gt_backward_fn gt_op_backward_(gt_op_id op);
  * convolutions). */
 const gt_backend *gt_be(void);
 void *gt_ws_(void);
+/* Whether the calling thread's context runs matmuls and convolutions in bf16 (gt_precision_set). */
+bool gt_bf16_(void);
 
 /* ---- failures inside ops (context.c) ---- */
 /* Unwinds to the innermost gt_try of the context with the message, or aborts with it when

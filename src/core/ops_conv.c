@@ -50,7 +50,8 @@ static gt_conv_geom geom_of(const int64_t *x_shape, const int64_t *y_shape, int6
                           .w_in = x_shape[3], .c_out = y_shape[1], .h_out = y_shape[2],
                           .w_out = y_shape[3], .kh = kh, .kw = kw, .sh = o.stride[0],
                           .sw = o.stride[1], .ph = o.padding[0], .pw = o.padding[1],
-                          .dh = o.dilation[0], .dw = o.dilation[1], .groups = o.groups};
+                          .dh = o.dilation[0], .dw = o.dilation[1], .groups = o.groups,
+                          .bf16 = gt_bf16_()};
 }
 
 static gt_tensor *add_channel_bias(gt_tensor *y, gt_tensor *bias) {

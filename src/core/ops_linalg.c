@@ -29,9 +29,12 @@ static gt_tensor *matmul_batched(gt_tensor *a, gt_tensor *b, bool ta, bool tb) {
     const float *A = gt_contiguous_data_(a), *B = gt_contiguous_data_(b);
     int64_t batch = gt_shape_numel_(nd - 2, shape);
     int64_t lda = a->shape[nd - 1], ldb = b->shape[nd - 1];
+    const gt_backend *be = gt_be();
+    /* the context's precision picks the kernel: FP32, or bf16 operands with FP32 sums */
+    gt_gemm_fn *gemm = gt_bf16_() ? be->sgemm_bf16 : be->sgemm;
     for (int64_t i = 0; i < batch; i++)
-        gt_be()->sgemm(gt_ws_(), ta, tb, M, N, K, 1.0f, A + i * M * K, lda, B + i * K * N, ldb, 0.0f,
-                       c->data + i * M * N, N);
+        gemm(gt_ws_(), ta, tb, M, N, K, 1.0f, A + i * M * K, lda, B + i * K * N, ldb, 0.0f,
+             c->data + i * M * N, N);
     gt_tensor *in[2] = {a, b};
     gt_node *n = gt_record_(GT_OP_MATMUL, c, 2, in);
     if (n) {

@@ -12,6 +12,7 @@ static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(dst, src, bytes);
 }
+static bool cpu_bf16_native(void) { return gt_cpu_bf16_native() != 0; }
 static void *cpu_workspace_new(void) { return gt_cpu_ws_new(); }
 static void cpu_workspace_free(void *ws) { gt_cpu_ws_free(ws); }
 
@@ -19,6 +20,11 @@ static void cpu_sgemm(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc) {
     gt_cpu_sgemm_ws(ws, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+static void cpu_sgemm_bf16(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                           float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc) {
+    gt_cpu_sgemm_bf16_ws(ws, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 static void cpu_conv2d(void *ws, const gt_conv_geom *g, float *y, const float *x,
                        const float *w) {
@@ -41,9 +47,11 @@ const gt_backend gt_backend_cpu = {
     .upload = cpu_copy,
     .download = cpu_copy,
     .copy = cpu_copy,
+    .bf16_native = cpu_bf16_native,
     .workspace_new = cpu_workspace_new,
     .workspace_free = cpu_workspace_free,
     .sgemm = cpu_sgemm,
+    .sgemm_bf16 = cpu_sgemm_bf16,
     .conv2d = cpu_conv2d,
     .conv2d_input_grad = cpu_conv2d_input_grad,
     .conv2d_weight_grad = cpu_conv2d_weight_grad,

@@ -226,7 +226,7 @@ static int conv2d_split(const conv_dims *d, float *y, const float *x, const floa
                       y + gi * d->cog * d->hw, d->hw, ycol, yrun};
         p[gi] = e;
     }
-    gt_igemm_run(call_ws, p, (int)g->groups);
+    gt_igemm_run(call_ws, p, (int)g->groups, g->bf16);
     release(p), release(wrow), release(wcol), release(ycol), release(yrun), release(win);
     table_free(&taps), table_free(&pos);
     return 1;
@@ -249,7 +249,7 @@ static void conv2d_body(const gt_conv_geom *g, float *y, const float *x, const f
                       yrun};
         p[gi] = e;
     }
-    gt_igemm_run(call_ws, p, (int)g->groups);
+    gt_igemm_run(call_ws, p, (int)g->groups, g->bf16);
     release(p), release(wrow), release(wcol), release(ycol), release(yrun);
     table_free(&taps), table_free(&pos);
 }
@@ -270,7 +270,7 @@ static void conv2d_weight_grad_body(const gt_conv_geom *g, float *w, const float
                       wrun};
         p[gi] = e;
     }
-    gt_igemm_run(call_ws, p, (int)g->groups);
+    gt_igemm_run(call_ws, p, (int)g->groups, g->bf16);
     release(p), release(yrow), release(ycol), release(wcol), release(wrun);
     table_free(&taps), table_free(&pos);
 }
@@ -370,7 +370,7 @@ static void input_grad_phases(const conv_dims *d, float *x, const float *y, cons
         for (int64_t gi = 0; gi < g->groups; gi++)
             p[ph * g->groups + gi] = phase_product(d, &t[ph], gi, x, y, w);
     }
-    gt_igemm_run(call_ws, p, (int)(nph * g->groups));
+    gt_igemm_run(call_ws, p, (int)(nph * g->groups), g->bf16);
     for (int64_t ph = 0; ph < nph; ph++) phase_tabs_free(&t[ph]);
     release(t), release(p);
 }
@@ -464,7 +464,7 @@ static void input_grad_cols(const conv_dims *d, float *x, const float *y, const 
                           col + gi * d->k * ld, ld, ccol, crun};
             p[gi] = e;
         }
-        gt_igemm_run(call_ws, p, (int)g->groups);
+        gt_igemm_run(call_ws, p, (int)g->groups, g->bf16);
         col2im(d, x, col, taps, n0, mm);
     }
     release(p), release(wrow), release(wcol), release(ccol), release(crun), release(col), release(taps);

@@ -38,6 +38,37 @@ void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb,
                   float beta, float *C, int64_t ldc); /* gt_cpu_sgemm_ws(NULL, ...) */
 
+/* ---- bf16 (bf16.c, gemm.c, gemm_bf16_avx512.c) -----------------------------------------
+ * bf16 is the top half of a float32: the same 8-bit exponent (so the same range: no loss
+ * scaling), 8 significant bits (unit roundoff 2^-8). gt_cpu_bf16_from_f32 rounds to nearest,
+ * ties to even; a NaN stays NaN (quiet, sign kept); values at or past the midpoint between the
+ * largest bf16 (3.3895e38) and 2^128 round to inf, as the hardware's conversion does; denormals
+ * round like any other value. */
+uint16_t gt_cpu_bf16_from_f32(float x);
+float gt_cpu_bf16_to_f32(uint16_t b);
+/* y[i] = x[i] rounded to bf16 and widened back to float32 (exactly); y may alias x. */
+void gt_cpu_round_bf16(float *y, const float *x, int64_t n);
+/* The bf16 GEMM: sgemm's contract, with every element of op(A) and op(B) rounded to bf16
+ * first; the products (exact in float32) are summed in float32, then alpha and beta as sgemm.
+ * Two paths, chosen at run time: native (vdpbf16ps, AVX512_BF16: two products per lane per
+ * instruction; the instruction treats bf16 denormal operands as 0 and flushes denormal sums) and
+ * portable (the FP32 kernels on the rounded operands); both round the operands identically, so
+ * they differ only in the order of float32 additions (and below 2^-126). Deterministic across
+ * thread counts, as sgemm. */
+void gt_cpu_sgemm_bf16_ws(gt_cpu_ws *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                          float beta, float *C, int64_t ldc);
+void gt_cpu_sgemm_bf16(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc); /* gt_cpu_sgemm_bf16_ws(NULL, ...) */
+/* The native path runs when the CPU has AVX512_BF16, AVX-512 is the active ISA and neither
+ * GANTRY_BF16=portable nor gt_cpu_bf16_force(0) asks for the portable one. */
+int gt_cpu_bf16_native_supported(void);
+int gt_cpu_bf16_native(void);
+/* Forces the native (1) or portable (0) path, or back to the default (-1); returns 0 (and
+ * changes nothing) when the CPU cannot run the native path asked for. */
+int gt_cpu_bf16_force(int native);
+
 /* ---- Convolution (conv.c) -----------------------------------------------------------
  * All three kernels are stated in terms of the forward convolution
  *   y[n, o, p, q] = sum_{i, a, b} w[o, i, a, b] * x[n, g*cig + i, p*sh - ph + a*dh, q*sw - pw + b*dw]
@@ -47,6 +78,8 @@ typedef struct gt_conv_geom {
     int64_t n, c_in, h_in, w_in;
     int64_t c_out, h_out, w_out;
     int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
+    int bf16; /* 1: x, w and y read as bf16 (rounded to nearest even), sums in float32, as the
+               * bf16 GEMM; 0: float32 throughout */
 } gt_conv_geom;
 
 /* Each kernel has a _ws form that takes the workspace first; the plain form passes NULL. */

@@ -21,6 +21,9 @@
 /* Packs one sliver [kc][nr] of a gathered operand (an ISA's own; NULL: the scalar one). */
 typedef void (*gt_gather_fn)(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
                              float *dst);
+/* Turns a packed sliver [kc][w] into what the kernel reads, in place (NULL: nothing to do):
+ * the bf16 GEMM's rounding (portable) or bf16 pairs (native). */
+typedef void (*gt_finish_fn)(float *sliver, int64_t kc, int w);
 
 /* A micro-kernel with its tile (mr x nr) and cache blocks: a packed A sliver mr x kc
  * stays in L1, a packed B block kc x nc in L2, an A block mc x kc in L2/L3. rows, when
@@ -31,6 +34,8 @@ typedef struct {
     int mr, nr;
     int64_t kc, mc, nc;
     gt_gather_fn gather;
+    gt_finish_fn finish;
+    int gather_finishes; /* gather's slivers are already what the kernel reads */
 } gt_sgemm_kdesc;
 
 /* The call's arguments: C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C. */
@@ -64,20 +69,44 @@ static void gt_sgemm_ukernel_scalar(int64_t kc, const float *a, const float *b, 
             c[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[j];
 }
 
-static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa) {
+static gt_sgemm_kdesc gt_sgemm_kdesc_fp32(gt_isa isa) {
     switch (isa) {
     case GT_ISA_AVX512:
         return (gt_sgemm_kdesc){gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR],
                                 gt_sgemm_ukernels_avx512, GT_SGEMM_AVX512_MR,
-                                GT_SGEMM_AVX512_NR, 256, 14 * 24, 384, gt_gather_sliver_avx512};
+                                GT_SGEMM_AVX512_NR, 256, 14 * 24, 384, gt_gather_sliver_avx512,
+                                NULL, 0};
     case GT_ISA_AVX2:
         return (gt_sgemm_kdesc){gt_sgemm_ukernel_avx2, NULL, GT_SGEMM_AVX2_MR,
-                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384, NULL};
+                                GT_SGEMM_AVX2_NR, 256, 6 * 48, 384, NULL, NULL, 0};
     case GT_ISA_SCALAR:
         break;
     }
     return (gt_sgemm_kdesc){gt_sgemm_ukernel_scalar, NULL, GT_SGEMM_SCALAR_MR,
-                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256, NULL};
+                            GT_SGEMM_SCALAR_NR, 256, 4 * 32, 256, NULL, NULL, 0};
+}
+
+/* The portable bf16 path's finish: the operands rounded to bf16 values, still floats, so the
+ * FP32 kernels sum their (exact) products. */
+static void gt_round_sliver(float *s, int64_t kc, int w) { gt_cpu_round_bf16(s, s, kc * w); }
+
+/* The kernels of a GEMM at the given precision (bf16: native pairs or portable rounding). */
+static gt_sgemm_kdesc gt_sgemm_kdesc_for(gt_isa isa, int bf16) {
+    if (bf16 && gt_cpu_bf16_native())
+        return (gt_sgemm_kdesc){gt_bf16_ukernels_avx512[GT_SGEMM_AVX512_MR],
+                                gt_bf16_ukernels_avx512, GT_SGEMM_AVX512_MR, GT_SGEMM_AVX512_NR,
+                                256, 14 * 24, 384, gt_gather_sliver_bf16_avx512,
+                                gt_bf16_pair_sliver_avx512, 1};
+    gt_sgemm_kdesc kd = gt_sgemm_kdesc_fp32(isa);
+    if (bf16) kd.finish = gt_round_sliver;
+    return kd;
+}
+
+/* Applies kd's finish to the slivers of a packed panel of rows rows (slivers of w). */
+static void gt_finish_panel(const gt_sgemm_kdesc *kd, float *dst, int64_t rows, int w,
+                            int64_t kc) {
+    if (!kd->finish) return;
+    for (int64_t r0 = 0; r0 < rows; r0 += w) kd->finish(dst + r0 * kc, kc, w);
 }
 
 /* d[k*w + 0..3] = s[0..3 rows (stride rs)][k] for k < kc: a 4-row transpose by 4x4 SSE blocks. */
@@ -181,7 +210,9 @@ static void gt_sgemm_tile(const gt_sgemm_args *p, const gt_sgemm_kdesc *kd, int6
     for (int64_t p0 = 0; p0 < p->K; p0 += kd->kc) {
         int64_t kc = gt_min64(kd->kc, p->K - p0);
         gt_pack_a(p, i0, mc, p0, kc, kd->mr, apack);
+        gt_finish_panel(kd, apack, mc, kd->mr, kc);
         gt_pack_b(p, p0, kc, j0, nc, kd->nr, bpack);
+        gt_finish_panel(kd, bpack, nc, kd->nr, kc);
         gt_sgemm_macro(kd, mc, nc, kc, apack, bpack, p->C + i0 * p->ldc + j0, p->ldc, p->alpha,
                        p0 == 0 ? p->beta : 1.0f);
     }
@@ -240,21 +271,41 @@ static void gt_sgemm_scale(int64_t M, int64_t N, float beta, float *C, int64_t l
             C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
-void gt_cpu_sgemm_ws(gt_cpu_ws *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
-                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                     float beta, float *C, int64_t ldc) {
+/* The GEMM at either precision. */
+static void gt_gemm(gt_cpu_ws *ws, const gt_sgemm_args *a, int bf16) {
+    gt_sgemm_args p = *a;
+    int64_t M = p.M, N = p.N, K = p.K;
     if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) {
-        gt_sgemm_scale(M, N, beta, C, ldc);
+    if (K <= 0 || p.alpha == 0.0f) {
+        gt_sgemm_scale(M, N, p.beta, p.C, p.ldc);
         return;
     }
-    gt_sgemm_args p = {ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
-    gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
+    gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active(), bf16);
     int nt = M * N * K >= GT_SGEMM_PARALLEL_MIN ? gt_cpu_threads() : 1;
     gt_sgemm_grid g = gt_sgemm_grid_for(&kd, M, N, nt);
     gt_cpu_ws *own = ws ? NULL : (ws = gt_cpu_ws_new());
     gt_sgemm_run(ws, &p, &kd, &g, nt);
     gt_cpu_ws_free(own);
+}
+
+void gt_cpu_sgemm_ws(gt_cpu_ws *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                     float beta, float *C, int64_t ldc) {
+    gt_sgemm_args p = {ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    gt_gemm(ws, &p, 0);
+}
+
+void gt_cpu_sgemm_bf16_ws(gt_cpu_ws *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                          float beta, float *C, int64_t ldc) {
+    gt_sgemm_args p = {ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    gt_gemm(ws, &p, 1);
+}
+
+void gt_cpu_sgemm_bf16(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc) {
+    gt_cpu_sgemm_bf16_ws(NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gt_cpu_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
@@ -339,6 +390,7 @@ static void gt_igemm_pack_a(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t
                             int64_t kc, float *d) {
     for (int64_t i = 0, r = s * kd->mr; i < kd->mr; i++, r++)
         gt_igemm_pack_row(d + i, kd->mr, r < p->m ? p->a + p->arow[r] : NULL, p->acol + p0, kc);
+    if (kd->finish) kd->finish(d, kc, kd->mr);
 }
 
 /* A thread's share of one product: row slivers [r0, r1) x column slivers [s0, s1).
@@ -397,6 +449,8 @@ static void gt_igemm_pack_b(const gt_igemm *p, const gt_sgemm_kdesc *kd, int64_t
             kd->gather(&p->b, p0, kc, j0 + jr, bpack + jr * kc);
         else
             gt_gather_sliver(&p->b, p0, kc, j0 + jr, kd->nr, bpack + jr * kc);
+        if (kd->finish && !(kd->gather && kd->gather_finishes))
+            kd->finish(bpack + jr * kc, kc, kd->nr);
     }
 }
 
@@ -478,8 +532,8 @@ static int64_t gt_igemm_shared_units(const gt_igemm *p, int np, const gt_sgemm_k
     return units;
 }
 
-void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np) {
-    gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active());
+void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np, int bf16) {
+    gt_sgemm_kdesc kd = gt_sgemm_kdesc_for(gt_cpu_isa_active(), bf16);
     int64_t work = 0, alen = 0, rows = 0;
     for (int i = 0; i < np; i++) {
         int64_t mpad = gt_igemm_mpad(&p[i], &kd);

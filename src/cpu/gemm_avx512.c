@@ -71,6 +71,41 @@ const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1] = {
     gt_ukernel_5,   gt_ukernel_6,  gt_ukernel_7,  gt_ukernel_8,  gt_ukernel_9,
     gt_ukernel_10,  gt_ukernel_11, gt_ukernel_12, gt_ukernel_13, gt_ukernel_14};
 
+/* ---- bf16 pairs (the native bf16 GEMM's packed layout, gemm_internal.h) -------------------
+ * Integer AVX-512 only: the rounding of gt_cpu_bf16_from_f32, lane by lane. */
+/* The bf16 bits (low 16 of each lane) of 16 floats: gt_cpu_bf16_from_f32, lane by lane. */
+static inline __m512i gt_bf16_round16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    return _mm512_mask_mov_epi32(r, nan, q);
+}
+
+/* Pair row q of a sliver: columns j .. j+15 (mask: those < w) of rows 2q and 2q+1 (the latter
+ * only when has_odd). Both rows are read before the pair row, which may overlap row 2q, is
+ * written. */
+static inline void gt_bf16_pair16(float *s, int64_t q, int w, int j,
+                                                __mmask16 m, int has_odd) {
+    const float *r0 = s + 2 * q * w + j;
+    __m512i lo = gt_bf16_round16(_mm512_maskz_loadu_ps(m, r0));
+    __m512i hi = has_odd ? gt_bf16_round16(_mm512_maskz_loadu_ps(m, r0 + w))
+                         : _mm512_setzero_si512();
+    _mm512_mask_storeu_epi32(s + q * w + j, m, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+}
+
+void gt_bf16_pair_sliver_avx512(float *s, int64_t kc, int w) {
+    for (int64_t q = 0; q < (kc + 1) / 2; q++)
+        for (int j = 0; j < w; j += 16) {
+            int left = w - j;
+            __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            gt_bf16_pair16(s, q, w, j, m, 2 * q + 1 < kc);
+        }
+}
+
 /* The validity mask of 16 columns of one row of a gathered operand. */
 static inline __mmask16 gt_inside16(__m512i jh, __m512i jw, __m512i kh, __m512i kw, __m512i h,
                                     __m512i w) {
@@ -108,9 +143,12 @@ static inline __m512 gt_fetch16(const float *src, __mmask16 in, __m512i jo, int3
     if (!r->n)
         return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in,
                                         _mm512_add_epi32(jo, _mm512_set1_epi32(koff)), src, 4);
-    __m512 v = _mm512_setzero_ps();
-    for (int i = 0; i < r->n; i++)
-        v = _mm512_mask_loadu_ps(v, in & r->lanes[i], src + koff + r->base[i]);
+    /* the runs' lanes are disjoint: independent zero-masked loads, joined by OR (a merging
+     * load would wait for the previous one) */
+    const float *s = src + koff;
+    __m512 v = _mm512_maskz_loadu_ps(in & r->lanes[0], s + r->base[0]);
+    for (int i = 1; i < r->n; i++)
+        v = _mm512_or_ps(v, _mm512_maskz_loadu_ps(in & r->lanes[i], s + r->base[i]));
     return v;
 }
 
@@ -148,34 +186,74 @@ static inline __m512 gt_window_row(const gt_window_regs *r, int32_t koff) {
     return v;
 }
 
-/* A sliver through windows (both of its 16-column groups have them). */
-static void gt_window_sliver(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
-                             float *dst) {
-    gt_window_regs w0 = gt_window_load(g->win + j0 / 16, g->src);
-    gt_window_regs w1 = gt_window_load(g->win + j0 / 16 + 1, g->src);
-    for (int64_t k = k0; k < k0 + kc; k++, dst += GT_SGEMM_AVX512_NR) {
-        _mm512_storeu_ps(dst, gt_window_row(&w0, g->koff[k]));
-        _mm512_storeu_ps(dst + 16, gt_window_row(&w1, g->koff[k]));
+/* The row fetchers of one sliver (columns j0 .. j0+31): through windows, or masked loads and
+ * gathers (gt_fetch16). */
+typedef struct {
+    const gt_gather *g;
+    int win;
+    gt_window_regs w0, w1;
+    __m512i jo0, jo1, jh0, jh1, jw0, jw1, h, w;
+    gt_runs16 r0, r1;
+} gt_sliver_rows;
+
+static inline gt_sliver_rows gt_sliver_rows_of(const gt_gather *g, int64_t j0) {
+    gt_sliver_rows r;
+    r.g = g;
+    r.win = g->win != NULL;
+    if (r.win) {
+        r.w0 = gt_window_load(g->win + j0 / 16, g->src);
+        r.w1 = gt_window_load(g->win + j0 / 16 + 1, g->src);
+        return r;
     }
+    const int32_t *jo = g->joff + j0;
+    r.jo0 = _mm512_loadu_si512(jo), r.jo1 = _mm512_loadu_si512(jo + 16);
+    r.jh0 = _mm512_loadu_si512(g->jh + j0), r.jh1 = _mm512_loadu_si512(g->jh + j0 + 16);
+    r.jw0 = _mm512_loadu_si512(g->jw + j0), r.jw1 = _mm512_loadu_si512(g->jw + j0 + 16);
+    r.h = _mm512_set1_epi32(g->h), r.w = _mm512_set1_epi32(g->w);
+    r.r0 = gt_runs_of(jo), r.r1 = gt_runs_of(jo + 16);
+    return r;
+}
+
+/* Row k of the sliver: columns 0 .. 15 in *lo, 16 .. 31 in *hi. Inlined into the sliver loops
+ * (a call per row cost as much as the fetches). */
+static inline __attribute__((always_inline)) void gt_sliver_row(const gt_sliver_rows *r, int64_t k, __m512 *lo, __m512 *hi) {
+    const gt_gather *g = r->g;
+    if (r->win) {
+        *lo = gt_window_row(&r->w0, g->koff[k]);
+        *hi = gt_window_row(&r->w1, g->koff[k]);
+        return;
+    }
+    __m512i kh = _mm512_set1_epi32(g->kh[k]), kw = _mm512_set1_epi32(g->kw[k]);
+    *lo = gt_fetch16(g->src, gt_inside16(r->jh0, r->jw0, kh, kw, r->h, r->w), r->jo0, g->koff[k],
+                     &r->r0);
+    *hi = gt_fetch16(g->src, gt_inside16(r->jh1, r->jw1, kh, kw, r->h, r->w), r->jo1, g->koff[k],
+                     &r->r1);
 }
 
 void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
                              float *dst) {
-    if (g->win) {
-        gt_window_sliver(g, k0, kc, j0, dst);
-        return;
-    }
-    const int32_t *jo = g->joff + j0;
-    __m512i jo0 = _mm512_loadu_si512(jo), jo1 = _mm512_loadu_si512(jo + 16);
-    __m512i jh0 = _mm512_loadu_si512(g->jh + j0), jh1 = _mm512_loadu_si512(g->jh + j0 + 16);
-    __m512i jw0 = _mm512_loadu_si512(g->jw + j0), jw1 = _mm512_loadu_si512(g->jw + j0 + 16);
-    __m512i h = _mm512_set1_epi32(g->h), w = _mm512_set1_epi32(g->w);
-    gt_runs16 r0 = gt_runs_of(jo), r1 = gt_runs_of(jo + 16);
+    gt_sliver_rows r = gt_sliver_rows_of(g, j0);
     for (int64_t k = k0; k < k0 + kc; k++, dst += GT_SGEMM_AVX512_NR) {
-        __m512i kh = _mm512_set1_epi32(g->kh[k]), kw = _mm512_set1_epi32(g->kw[k]);
-        _mm512_storeu_ps(dst, gt_fetch16(g->src, gt_inside16(jh0, jw0, kh, kw, h, w), jo0,
-                                         g->koff[k], &r0));
-        _mm512_storeu_ps(dst + 16, gt_fetch16(g->src, gt_inside16(jh1, jw1, kh, kw, h, w), jo1,
-                                              g->koff[k], &r1));
+        __m512 lo, hi;
+        gt_sliver_row(&r, k, &lo, &hi);
+        _mm512_storeu_ps(dst, lo);
+        _mm512_storeu_ps(dst + 16, hi);
+    }
+}
+
+/* 16 pair words from rows 2q (a) and 2q + 1 (b) of 16 columns. */
+static inline __m512i gt_bf16_pairs16(__m512 a, __m512 b) {
+    return _mm512_or_si512(gt_bf16_round16(a), _mm512_slli_epi32(gt_bf16_round16(b), 16));
+}
+
+void gt_gather_sliver_bf16_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                                  float *dst) {
+    gt_sliver_rows r = gt_sliver_rows_of(g, j0);
+    for (int64_t k = k0; k < k0 + kc; k += 2, dst += GT_SGEMM_AVX512_NR) {
+        __m512 alo, ahi, blo = _mm512_setzero_ps(), bhi = _mm512_setzero_ps();
+        gt_sliver_row(&r, k, &alo, &ahi);
+        if (k + 1 < k0 + kc) gt_sliver_row(&r, k + 1, &blo, &bhi);
+        _mm512_storeu_si512(dst, gt_bf16_pairs16(alo, blo));
+        _mm512_storeu_si512(dst + 16, gt_bf16_pairs16(ahi, bhi));
     }
 }

@@ -34,6 +34,12 @@ typedef void (*gt_sgemm_ukernel)(int64_t kc, const float *a, const float *b, flo
 #define GT_SGEMM_AVX512_NR 32
 extern const gt_sgemm_ukernel gt_sgemm_ukernels_avx512[GT_SGEMM_AVX512_MR + 1];
 
+/* bf16 (gemm_bf16_avx512.c): the same 14 x 32 tiles over packed slivers converted in place
+ * to bf16 pairs by gt_bf16_pair_sliver_avx512 ([kc][w] floats -> [(kc+1)/2][w] words, word
+ * (q, j) = elements (2q, j) low and (2q+1, j) high). */
+extern const gt_sgemm_ukernel gt_bf16_ukernels_avx512[GT_SGEMM_AVX512_MR + 1];
+void gt_bf16_pair_sliver_avx512(float *s, int64_t kc, int w);
+
 /* 6 x 16 tile, 12 ymm accumulators. */
 #define GT_SGEMM_AVX2_MR 6
 #define GT_SGEMM_AVX2_NR 16
@@ -76,6 +82,9 @@ gt_window16 *gt_windows_new(gt_cpu_ws *ws, const int32_t *joff, int64_t n);
 /* One sliver [kc][32] of G: rows k0 .. k0+kc-1, columns j0 .. j0+31. */
 void gt_gather_sliver_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
                              float *dst);
+/* The same sliver as bf16 pairs ([(kc+1)/2][32] words, the native bf16 GEMM's layout). */
+void gt_gather_sliver_bf16_avx512(const gt_gather *g, int64_t k0, int64_t kc, int64_t j0,
+                                  float *dst);
 
 /* C[M, N] = A[M, K] G[K, N] with A[i, k] = a[arow[i] + acol[k]] and C[i, j] stored to
  * c[i*crs + ccol[j]] (overwritten; C = 0 when K == 0). crun, when not NULL, gives the
@@ -91,8 +100,8 @@ typedef struct {
 } gt_igemm;
 
 /* Runs the independent products p[0 .. np-1] (their outputs disjoint) in one parallel
- * region: threads split each product's columns, every element is computed the same way
+ * region (bf16: operands rounded to bf16 as the bf16 GEMM, cpu.h): threads split each product's columns, every element is computed the same way
  * whatever the thread count (one FMA chain per K block, blocks summed in order). */
-void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np);
+void gt_igemm_run(gt_cpu_ws *ws, const gt_igemm *p, int np, int bf16);
 
 #endif

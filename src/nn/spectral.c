@@ -59,6 +59,9 @@ gt_tensor *gt_sn_power_iteration(gt_tensor *w, gt_tensor *u, int rows_axis, int 
     GT_CHECK(u->numel == rows, "spectral norm: u has %lld entries, the weight %lld rows",
              (long long)u->numel, (long long)rows);
     bool prev = gt_grad_set(false);
+    /* The power iteration stays FP32 under bf16: its u and v are state carried across steps,
+     * and sigma = u^T W v divides every weight. */
+    gt_precision prec = gt_precision_set(GT_PRECISION_FP32);
     int perm[GT_MAX_DIMS];
     swap_perm(w->ndim, rows_axis, perm);
     gt_tensor *wr = rows_axis == 0 ? gt_detach(w) : gt_contiguous(gt_permute(gt_detach(w), perm));
@@ -74,6 +77,7 @@ gt_tensor *gt_sn_power_iteration(gt_tensor *w, gt_tensor *u, int rows_axis, int 
     gt_tensor *uv = gt_reshape(gt_matmul(uc, v, false, true), wr->ndim, wr->shape);
     if (rows_axis != 0) uv = gt_contiguous(gt_permute(uv, perm));
     if (u_new) *u_new = gt_reshape(uc, 1, &rows);
+    gt_precision_set(prec);
     gt_grad_set(prev);
     return uv;
 }

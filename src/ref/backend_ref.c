@@ -4,11 +4,19 @@
 #include "ref/kernels.h"
 #include "ref/ref.h"
 
+/* ref's bf16 is its plain loops over rounded operands: never a native path. */
+static bool ref_bf16_native(void) { return false; }
 static void ref_sgemm(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc) {
     (void)ws;
     gt_ref_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+static void ref_sgemm_bf16(void *ws, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                           float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc) {
+    (void)ws;
+    gt_ref_sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 static void ref_conv2d(void *ws, const gt_conv_geom *g, float *y, const float *x,
                        const float *w) {
@@ -36,7 +44,9 @@ const gt_backend gt_backend_ref = {
     .copy = gt_ref_copy,
     .workspace_new = NULL,
     .workspace_free = NULL,
+    .bf16_native = ref_bf16_native,
     .sgemm = ref_sgemm,
+    .sgemm_bf16 = ref_sgemm_bf16,
     .conv2d = ref_conv2d,
     .conv2d_input_grad = ref_conv2d_input_grad,
     .conv2d_weight_grad = ref_conv2d_weight_grad,

@@ -10,6 +10,12 @@
 /* gemm_conv.c */
 void gt_ref_sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* sgemm with every operand rounded to bf16 first (gt_ref_bf16), products summed in double. */
+void gt_ref_sgemm_bf16(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc);
+/* x rounded to the nearest bf16 (ties to even; NaN and inf kept; overflow to inf). */
+float gt_ref_bf16(float x);
 void gt_ref_conv2d(const gt_conv_geom *g, float *y, const float *x, const float *w);
 void gt_ref_conv2d_input_grad(const gt_conv_geom *g, float *x, const float *y, const float *w);
 void gt_ref_conv2d_weight_grad(const gt_conv_geom *g, float *w, const float *x, const float *y);

@@ -350,6 +350,15 @@ int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *e
     return rc;
 }
 
+/* The trainer's advice, one "gantry: warning:" line each. */
+static void print_warnings(FILE *log, const char *w) {
+    while (*w) {
+        size_t len = strcspn(w, "\n");
+        fprintf(log, "gantry: warning: %.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
+}
+
 static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
     gt_trainer t;
     if (start(req, &t, err) < 0) return -1;
@@ -358,7 +367,7 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     if (s.writer) {
         gt_run_eval_init(&s.ev, &t.cfg);
         if (!s.ev.enabled) fprintf(req->log, "gantry: no evaluation during training (%s)\n", s.ev.note);
-        if (t.warnings[0]) fprintf(req->log, "gantry: warning: %s", t.warnings);
+        print_warnings(req->log, t.warnings);
     }
     int rc = train(&s, err);
     if (s.writer) gt_run_eval_free(&s.ev);

@@ -282,11 +282,18 @@ static void collect_warnings(gt_trainer *t) {
     const gt_config *c = &t->cfg;
     bool penalty = gt_penalty_any(&t->gan.penalty);
     bool bn = strcmp(c->d_norm, "batch") == 0 || (t->has_d2 && strcmp(c->d2_norm, "batch") == 0);
+    size_t n = 0;
     if (penalty && bn)
-        snprintf(t->warnings, sizeof t->warnings,
-                 "a gradient penalty with batch norm in the discriminator: batch norm couples the "
-                 "samples that the penalty treats one by one (Gulrajani et al. 2017); set "
-                 "model.d.norm = layer or none\n");
+        n += (size_t)snprintf(t->warnings, sizeof t->warnings,
+                              "a gradient penalty with batch norm in the discriminator: batch "
+                              "norm couples the samples that the penalty treats one by one "
+                              "(Gulrajani et al. 2017); set model.d.norm = layer or none\n");
+    if (strcmp(c->train_precision, "bf16") == 0 && !gt_precision_bf16_native())
+        snprintf(t->warnings + n, sizeof t->warnings - n,
+                 "train.precision = bf16: the %s backend has no native bf16 products here (the "
+                 "CPU lacks AVX512_BF16, or GANTRY_BF16=portable): the portable bf16 path runs, "
+                 "with the same rounding, slower\n",
+                 gt_ctx_backend(gt_ctx_current()));
 }
 
 static int build_networks(gt_trainer *t, gt_error *err) {
@@ -502,7 +509,19 @@ static void grow_step(gt_trainer *t) {
     t->grow_level = gs.level;
 }
 
+static bool trainer_step(gt_trainer *t, gt_step_stats *st);
+
+/* A step runs its matmuls and convolutions at train.precision; sampling and evaluation, between
+ * steps, stay FP32. */
 bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
+    bool bf16 = strcmp(t->cfg.train_precision, "bf16") == 0;
+    gt_precision prev = gt_precision_set(bf16 ? GT_PRECISION_BF16 : GT_PRECISION_FP32);
+    bool ok = trainer_step(t, st);
+    gt_precision_set(prev);
+    return ok;
+}
+
+static bool trainer_step(gt_trainer *t, gt_step_stats *st) {
     GT_CHECK(t->loader != NULL, "trainer: stepping a trainer built without data");
     if (t->progressive) grow_step(t);
     int64_t batch = current_batch(t), zs[2] = {batch, t->cfg.g_z_dim};
