@@ -69,6 +69,17 @@ typedef struct { int w, b; gt_sn sn; } gt_linear_layer;  /* b = -1: no bias; sn.
 gt_linear_layer gt_linear_declare(gt_params *p, const char *name, int64_t in, int64_t out, bool bias);
 gt_tensor *gt_linear_forward(const gt_linear_layer *l, const gt_fwd *f, gt_tensor *x);
 
+/* ---- maxout (Goodfellow et al. 2013): y_j = max_k (x W^T + b)_{j k} over k pieces ----
+ * One linear layer to out * pieces units, unit j's pieces adjacent (j pieces .. j pieces +
+ * pieces - 1, as Blocks' LinearMaxout), then the max over each unit's pieces: x [N, in] ->
+ * [N, out]. A composite of linear, reshape and max, so it differentiates to any order (ties
+ * share the gradient equally). Spectral norm, when on, normalizes the whole [out pieces, in]
+ * weight. */
+typedef struct { gt_linear_layer lin; int64_t out, pieces; } gt_maxout_layer;
+gt_maxout_layer gt_maxout_declare(gt_params *p, const char *name, int64_t in, int64_t out,
+                                  int64_t pieces, bool bias);
+gt_tensor *gt_maxout_forward(const gt_maxout_layer *l, const gt_fwd *f, gt_tensor *x);
+
 /* ---- conv2d and conv_transpose2d (square kernels, same options both axes) ---- */
 typedef struct { int w, b; int stride, padding, output_padding; gt_sn sn; } gt_conv_layer;
 gt_conv_layer gt_conv2d_declare(gt_params *p, const char *name, int64_t c_in, int64_t c_out,

@@ -60,6 +60,8 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
                      .mbstd_channels = (int)c->d_mbstd_channels,
                      .mbdisc_kernels = g ? 0 : (int)c->d_minibatch_discrimination,
                      .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch,
+                     .maxout_pieces = g ? 0 : (int)c->d_maxout_pieces,
+                     .no_hidden_bias = g && !c->g_hidden_bias,
                      .vbn_ref = g ? (int)c->g_vbn_ref : 0,
                      .attention = (int)(g ? c->g_attention : c->d_attention),
                      .n_classes = ds->n_classes};
