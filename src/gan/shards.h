@@ -19,5 +19,7 @@ gt_tensor *gt_critic_d_loss_(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fak
 bool gt_gan_apply_(gt_optim *opt, double loss, double norm);
 void gt_gan_logit_stats_(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st);
 bool gt_gan_needs_real_(const gt_loss_spec *L);
+/* The critic's samples per pack (1 when packing is off). */
+int gt_critic_pack_(const gt_critic *c);
 
 #endif

@@ -122,6 +122,17 @@ gt_tensor *gt_embedding_forward(const gt_embedding_layer *l, const gt_fwd *f, co
     return gt_gather(w, idx, 2, s);
 }
 
+gt_tensor *gt_pack_samples(gt_tensor *x, int m) {
+    if (m == 1) return x;
+    GT_CHECK(m > 1 && x->ndim >= 2 && x->shape[0] % m == 0,
+             "pack: %lld samples do not split into packs of %d", (long long)x->shape[0], m);
+    int64_t shape[GT_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[0] /= m;
+    shape[1] *= m;
+    return gt_reshape(x, x->ndim, shape);
+}
+
 int gt_activation_parse(const char *name, gt_activation *out) {
     static const char *names[] = {"relu", "leaky_relu", "tanh", "none"};
     for (int i = 0; i < 4; i++)

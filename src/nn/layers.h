@@ -189,6 +189,12 @@ gt_projection_layer gt_projection_declare(gt_params *p, const char *name, int64_
 gt_tensor *gt_projection_forward(const gt_projection_layer *l, const gt_fwd *f, gt_tensor *h,
                                  gt_tensor *logit);
 
+/* ---- packing (Lin et al. 2018, PacGAN): m samples judged as one ----
+ * x [N, C, ...] -> [N / m, m C, ...]: samples i m .. i m + m - 1 joined on the channel axis
+ * (the feature axis of [N, F]), sample j of a pack in channels j C .. j C + C - 1. A reshape,
+ * so gradients flow back to each sample unchanged. N must be a multiple of m; m = 1: x. */
+gt_tensor *gt_pack_samples(gt_tensor *x, int m);
+
 /* ---- activations by name ---- */
 typedef enum { GT_ACT_RELU, GT_ACT_LEAKY_RELU, GT_ACT_TANH, GT_ACT_NONE } gt_activation;
 int gt_activation_parse(const char *name, gt_activation *out);  /* -1 if unknown */

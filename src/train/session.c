@@ -77,6 +77,11 @@ static int attach_ranks(const gt_train_request *req, gt_trainer *t, gt_error *er
     if (c->train_batch % comm->size != 0 || c->train_batch / comm->size < 2)
         return gt_error_set(err, "config: train.batch = %lld on %d ranks: the batch must split into "
                                  "equal shards of at least 2", (long long)c->train_batch, comm->size);
+    if (c->train_batch / comm->size % c->d_pack != 0)
+        return gt_error_set(err, "config: train.batch = %lld on %d ranks gives shards of %lld, "
+                                 "which do not split into packs of model.d.pack = %lld (a pack "
+                                 "must not straddle ranks)", (long long)c->train_batch, comm->size,
+                            (long long)(c->train_batch / comm->size), (long long)c->d_pack);
     if (c->unroll_steps > 0 || t->progressive || gt_model_style_count(&t->g) > 0)
         return gt_error_set(err, "config: unrolled critics, progressive growing and style-based "
                                  "generators update on the whole batch and do not run on %d ranks "
