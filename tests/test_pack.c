@@ -41,6 +41,40 @@ TEST(packs_join_consecutive_samples_on_the_channel_axis) {
     gt_step_end();
 }
 
+/* The convolutional families take packs on the channel axis: a dcgan or resnet D on 2 packed
+ * gray images has 2 input channels and gives one logit per pack; a G still makes 1 or 3. */
+TEST(conv_discriminators_take_packed_channels) {
+    gt_arena *a = gt_arena_new(1 << 22);
+    gt_rng rng = gt_rng_seed(3);
+    gt_error err;
+    static const char *const families[] = {"dcgan", "resnet"};
+    for (int i = 0; i < 2; i++) {
+        int side = i == 0 ? 28 : 32;
+        gt_net_spec s = {.role = GT_ROLE_DISCRIMINATOR, .width = 8, .init_std = 0.02, .c = 2,
+                         .h = side, .w = side};
+        strcpy(s.family, families[i]);
+        strcpy(s.norm, "none");
+        strcpy(s.init, "normal");
+        gt_model d;
+        bool built = gt_model_build(&d, &s, a, &rng, &err) == 0;
+        if (!built) fprintf(stderr, "  %s: %s\n", families[i], err.msg);
+        CHECK(built);
+        if (!built) continue;
+        gt_critic c = {.net = &d, .pack = 2};
+        gt_fwd f = gt_fwd_of(&d.params, true);
+        gt_tensor *x = gt_rand_normal(&rng, 4, (int64_t[]){6, 1, side, side}, 0, 1);
+        gt_tensor *logits = gt_critic_forward(&c, &f, x, NULL);
+        CHECK(logits->shape[0] == 3 && logits->numel == 3);
+        gt_step_end();
+        gt_model_release(&d);
+        s.role = GT_ROLE_GENERATOR;
+        s.z_dim = 4;
+        strcpy(s.norm, "batch");
+        CHECK(gt_model_build(&d, &s, a, &rng, &err) < 0 && strstr(err.msg, "1 or 3 channels, not 2"));
+    }
+    gt_arena_free(a);
+}
+
 /* ---- golden: WGAN-GP and R1 on packs of 3 through two maxout layers --------------------------- */
 
 static void expect_close(const char *name, gt_tensor *got, gt_fixture *fx) {
@@ -246,6 +280,7 @@ TEST(bad_packing_is_a_config_error) {
 int main(void) {
     int rc;
     RUN_TESTS_INTO(rc, T(packs_join_consecutive_samples_on_the_channel_axis),
+                   T(conv_discriminators_take_packed_channels),
                    T(golden_wgan_gp_and_r1_on_packs), T(draws_are_per_pack),
                    T(micro_batches_of_packs_give_the_batch_gradient),
                    T(packed_run_trains_and_differs_from_unpacked),
