@@ -261,6 +261,27 @@ TEST(failed_runs_are_recorded_and_the_others_go_on) {
     cli_scratch_remove(dir);
 }
 
+/* --mode-metric pacgan: the plan, the run's recorded eval arguments (so that another definition
+ * rescores it) and its result say so. */
+TEST(pacgan_metric_is_recorded_in_plan_and_results) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *out = cli_path(dir, "pac");
+    cli_args a;
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--mode-metric", "pacgan", NULL);
+    if (cli_run_ok(&a)) {
+        char *plan = cli_read_file(cli_path(out, "plan.json"), NULL);
+        char *run = cli_read_file(cli_path(out, "runs/optim.d.lr=1e-4-s0/ablate.json"), NULL);
+        CHECK(plan && strstr(plan, "\"mode_metric\":\t\"pacgan\""));
+        CHECK(run && strstr(run, "\"mode_metric\":\t\"pacgan\"") &&
+              strstr(run, "--mode-metric pacgan"));
+        free(plan);
+        free(run);
+    }
+    cli_scratch_remove(dir);
+}
+
 TEST(errors_come_before_any_training) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
@@ -280,6 +301,7 @@ TEST(errors_come_before_any_training) {
         {"--budget", "10x", "--budget must be"},
         {"--budget", "0m", "--budget must be"},
         {"--vary", "train.seed=1,2", "sets train.seed itself"},
+        {"--mode-metric", "veegan", "gantry or pacgan"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ring_ablation(&a, out, "1", LR);
@@ -302,7 +324,7 @@ TEST(help_lists_every_option_with_its_default) {
     static const char *const words[] = {"--config",  "--vary",   "--set",          "--seeds",
                                         "default 3", "--budget", "--out",          "--jobs",
                                         "default 1", "--eval-n", "default: eval's",
-                                        "--shard I/N", "--merge DIR"};
+                                        "--shard I/N", "--merge DIR", "--mode-metric"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         CHECK_RUN(&a, &r, cli_says(&r, words[i]));
     CHECK_RUN(&a, &r, r.code == 0);
@@ -348,7 +370,8 @@ TEST(vary_and_budget_parsing) {
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
-              T(failed_runs_are_recorded_and_the_others_go_on), T(errors_come_before_any_training),
+              T(failed_runs_are_recorded_and_the_others_go_on), T(pacgan_metric_is_recorded_in_plan_and_results),
+              T(errors_come_before_any_training),
               T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
               T(vary_and_budget_parsing));
 }

@@ -111,12 +111,31 @@ TEST(ring_checkpoint_mode_metrics_and_npy_agree) {
             CHECK_RUN(&e, &r, r.code == 0 && cli_says(&r, "modes") && cli_says(&r, "of 8 covered"));
             cJSON *from_ckpt = last_json(&r), *from_npy = eval_npy(npy, "ring");
             CHECK(json_num(from_ckpt, "n") == 2500 && json_num(from_ckpt, "n_modes") == 8);
+            const cJSON *def = cJSON_GetObjectItemCaseSensitive(from_ckpt, "mode_metric");
+            CHECK(cJSON_IsString(def) && strcmp(def->valuestring, "gantry") == 0);
             CHECK(json_num(from_ckpt, "pct_high_quality") == json_num(from_npy, "pct_high_quality"));
             CHECK(json_num(from_ckpt, "modes_covered") == json_num(from_npy, "modes_covered"));
             cJSON_Delete(from_ckpt);
             cJSON_Delete(from_npy);
             cli_result_free(&r);
         }
+        /* PacGAN's definition: named in the JSON, 2,500 samples of its fixed latents */
+        cli_args_init(&e);
+        cli_args_add(&e, "eval", "--ckpt", ckpt, "--mode-metric", "pacgan", NULL);
+        cli_run(&e, &r);
+        CHECK_RUN(&e, &r, r.code == 0 && cli_says(&r, "pacgan (Lin et al. 2018)"));
+        cJSON *pac = last_json(&r);
+        const cJSON *def = cJSON_GetObjectItemCaseSensitive(pac, "mode_metric");
+        CHECK(cJSON_IsString(def) && strcmp(def->valuestring, "pacgan") == 0);
+        CHECK(json_num(pac, "n") == 2500 && json_num(pac, "n_modes") == 8);
+        cJSON_Delete(pac);
+        cli_result_free(&r);
+        cli_args_init(&e);
+        cli_args_add(&e, "eval", "--ckpt", ckpt, "--mode-metric", "pacgan", "--seed", "4", NULL);
+        cli_run_fails_saying(&e, "--seed", "fixed latents", NULL);
+        cli_args_init(&e);
+        cli_args_add(&e, "eval", "--ckpt", ckpt, "--mode-metric", "veegan", NULL);
+        cli_run_fails_saying(&e, "gantry or pacgan", NULL);
     }
     cli_scratch_remove(dir);
 }

@@ -9,6 +9,7 @@
 
 #include "cpu/cpu.h"
 #include "data/data.h"
+#include "eval/evaluate.h"
 #include "eval/linalg.h"
 #include "eval/metrics.h"
 #include "fixture.h"
@@ -253,6 +254,48 @@ TEST(mode_metrics_by_hand) {
     CHECK_NEAR(kl, 0.0, 1e-12);
 }
 
+/* PacGAN's definition, modes of different std: A (0, 0) std 1, B (3, 0) std 0.1, C (10, 10)
+ * std 0.5. (2.5, 0) is nearer B in plain distance but 2.5 std from A and 5 from B: A's. (3.05, 0)
+ * is 0.5 std from B; (10, 12) is 4 std from C: not high quality. Counts A 2, B 1, C 0: 2 modes,
+ * 75 %, KL = 2/3 log(2/3 3) + 1/3 log(1/3 3) = 2/3 log 2. */
+TEST(pacgan_mode_metrics_by_hand) {
+    float centres[6] = {0, 0, 3, 0, 10, 10}, sigmas[3] = {1.0f, 0.1f, 0.5f};
+    float pts[8] = {0.5f, 0, 2.5f, 0, 3.05f, 0, 10, 12};
+    int covered;
+    double pct, kl;
+    gt_mode_metrics_pacgan(pts, 4, centres, sigmas, 3, &covered, &pct, &kl);
+    CHECK(covered == 2);
+    CHECK_NEAR(pct, 75.0, 1e-12);
+    CHECK_NEAR(kl, 2.0 / 3.0 * log(2.0), 1e-12);
+    /* below 3 std, strictly: 2.999 std is high quality, 3.001 std is not */
+    float edge[4] = {10, 10 + 3 * 0.4999f, 10, 10 + 3 * 0.5001f};
+    gt_mode_metrics_pacgan(edge, 2, centres, sigmas, 3, &covered, &pct, &kl);
+    CHECK(covered == 1 && pct == 50.0);
+    CHECK_NEAR(kl, log(3.0), 1e-12);
+    gt_mode_metrics_pacgan(pts + 6, 1, centres, sigmas, 3, &covered, &pct, &kl);
+    CHECK(covered == 0 && pct == 0.0 && isnan(kl));
+}
+
+/* On a mixture both definitions agree away from the 3-sigma boundary, and the scores say which
+ * definition gave them. */
+TEST(mode_metric_definitions_on_the_ring) {
+    float c[16];
+    CHECK(gt_data_mixture_centres("ring", 0.0f, c, NULL) == 8);
+    float pts[10] = {c[0], c[1], c[2], c[3], c[4] + 0.02f, c[5], c[6], c[7] - 0.05f, 0.0f, 0.0f};
+    gt_mode_scores a, b;
+    gt_error err;
+    CHECK(gt_eval_points_by("ring", GT_MODE_METRIC_GANTRY, pts, 5, &a, &err) == 0);
+    CHECK(gt_eval_points_by("ring", GT_MODE_METRIC_PACGAN, pts, 5, &b, &err) == 0);
+    CHECK(a.metric == GT_MODE_METRIC_GANTRY && b.metric == GT_MODE_METRIC_PACGAN);
+    CHECK(a.modes_covered == 3 && b.modes_covered == 3);
+    CHECK(a.pct_high_quality == b.pct_high_quality);
+    CHECK_NEAR(b.reverse_kl, log(8.0 / 3.0), 1e-12);
+    gt_mode_metric m;
+    CHECK(gt_mode_metric_parse("pacgan", &m) == 0 && m == GT_MODE_METRIC_PACGAN);
+    CHECK(gt_mode_metric_parse("veegan", &m) < 0);
+    CHECK(strcmp(gt_mode_metric_name(GT_MODE_METRIC_PACGAN), "pacgan") == 0);
+}
+
 /* Modes 100 r + 10 g + b: (1,2,3) twice and (9,9,9) once of 1,000 modes. */
 TEST(stacked_modes_by_hand) {
     int covered;
@@ -273,6 +316,8 @@ int main(void) {
         T(kid_same_distribution_is_near_zero),
         T(golden_precision_recall),
         T(collapsed_fakes_have_low_recall),
+        T(pacgan_mode_metrics_by_hand),
+        T(mode_metric_definitions_on_the_ring),
         T(precision_recall_2000_by_128),
         T(class_coverage_by_hand),
         T(mode_metrics_by_hand),

@@ -42,6 +42,7 @@ static gt_tensor *ap_conv(const gt_fwd *f, gt_tensor *x, const void *l) { return
 static gt_tensor *ap_convT(const gt_fwd *f, gt_tensor *x, const void *l) { return gt_conv_transpose2d_forward(l, f, x); }
 static gt_tensor *ap_bn(const gt_fwd *f, gt_tensor *x, const void *l) { return gt_batchnorm_forward(l, f, x); }
 static gt_tensor *ap_ln(const gt_fwd *f, gt_tensor *x, const void *l) { return gt_layernorm_forward(l, f, x); }
+static gt_tensor *ap_maxout(const gt_fwd *f, gt_tensor *x, const void *l) { return gt_maxout_forward(l, f, x); }
 
 static gt_tensor *leaf(gt_arena *a, gt_rng *rng, int ndim, const int64_t *shape) {
     gt_tensor *t = gt_param_new(a, ndim, shape);
@@ -96,6 +97,41 @@ TEST(layers_second_order) {
     gt_params_finalize(&p, a);
     randomize(&p, &rng);
     CHECK(check_layer("layernorm", &p, leaf(a, &rng, 4, (int64_t[]){3, 2, 2, 2}), &ln, ap_ln, true) == 0);
+    gt_params_release(&p);
+    gt_arena_free(a);
+}
+
+/* Maxout: y[n, j] = max_k (x W^T + b)[n, j pieces + k] against a naive loop in double, and its
+ * gradients to second order in x, W and b (mixed terms included: a gradient penalty's). */
+TEST(maxout_forward_and_second_order) {
+    gt_arena *a = gt_arena_new(1 << 16);
+    gt_rng rng = gt_rng_seed(11);
+    gt_params p;
+    gt_params_init(&p);
+    enum { N = 4, IN = 3, OUT = 2, K = 3 };
+    gt_maxout_layer mo = gt_maxout_declare(&p, "mo", IN, OUT, K, true);
+    gt_params_finalize(&p, a);
+    randomize(&p, &rng);
+    gt_tensor *x = leaf(a, &rng, 2, (int64_t[]){N, IN});
+    gt_fwd f = gt_fwd_of(&p, true);
+    gt_tensor *y = gt_maxout_forward(&mo, &f, x);
+    CHECK(y->ndim == 2 && y->shape[0] == N && y->shape[1] == OUT);
+    const float *w = p.t[mo.lin.w]->data, *b = p.t[mo.lin.b]->data;
+    double worst = 0;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < OUT; j++) {
+            double best = -INFINITY;
+            for (int k = 0; k < K; k++) {
+                int row = j * K + k;
+                double v = b[row];
+                for (int i = 0; i < IN; i++) v += (double)x->data[n * IN + i] * w[row * IN + i];
+                best = fmax(best, v);
+            }
+            worst = fmax(worst, fabs(best - y->data[n * OUT + j]));
+        }
+    CHECK(worst < 1e-5);
+    gt_step_end();
+    CHECK(check_layer("maxout", &p, x, &mo, ap_maxout, true) == 0);
     gt_params_release(&p);
     gt_arena_free(a);
 }
@@ -255,6 +291,22 @@ TEST(families_build_every_supported_shape) {
     CHECK(pts->ndim == 2 && pts->shape[0] == 5 && pts->shape[1] == 2);
     CHECK(gt_model_forward(&d, &fd, pts, NULL)->shape[0] == 5);
     gt_step_end();
+    gt_model_release(&d);
+    /* PacGAN's G: hidden layers without biases (batch norm's shift stands in), output with one */
+    gt_net_spec nb = gs;
+    nb.no_hidden_bias = true;
+    gt_model g_nb;
+    CHECK(gt_model_build(&g_nb, &nb, a, &rng, &err) == 0);
+    CHECK(trainable_count(&g) - trainable_count(&g_nb) == 3 * 16);
+    gt_model_release(&g_nb);
+    /* PacGAN's D: maxout layers of width x pieces linear units, then one logit */
+    strcpy(ds.activation, "maxout");
+    ds.maxout_pieces = 5;
+    CHECK(gt_model_build(&d, &ds, a, &rng, &err) == 0);
+    CHECK(trainable_count(&d) == (2 * 80 + 80) + 2 * (16 * 80 + 80) + (16 + 1));
+    fd = gt_fwd_of(&d.params, true);
+    CHECK(gt_model_forward(&d, &fd, pts, NULL)->shape[0] == 5);
+    gt_step_end();
     gt_model_release(&g);
     gt_model_release(&d);
     gt_arena_free(a);
@@ -274,12 +326,25 @@ TEST(bad_specs_are_errors) {
     s = spec(GT_ROLE_DISCRIMINATOR, "mlp", 28, "none");
     strcpy(s.activation, "gelu");
     CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "gelu"));
+    strcpy(s.activation, "maxout");
+    CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "model.d.maxout_pieces >= 2"));
+    strcpy(s.activation, "relu");
+    s.maxout_pieces = 5;
+    CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "model.d.maxout_pieces = 5"));
+    s = spec(GT_ROLE_DISCRIMINATOR, "dcgan", 28, "none");
+    strcpy(s.activation, "maxout");
+    s.maxout_pieces = 5;
+    CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "mlp family"));
+    s = spec(GT_ROLE_GENERATOR, "dcgan", 28, "batch");
+    s.no_hidden_bias = true;
+    CHECK(gt_model_build(&m, &s, a, &rng, &err) < 0 && strstr(err.msg, "model.g.hidden_bias = false"));
     gt_arena_free(a);
 }
 
 int main(void) {
     int rc;
-    RUN_TESTS_INTO(rc, T(layers_second_order), T(batchnorm_running_statistics),
+    RUN_TESTS_INTO(rc, T(layers_second_order), T(maxout_forward_and_second_order),
+                   T(batchnorm_running_statistics),
                    T(embedding_rows_and_gradient), T(initialisers),
                    T(dcgan28_matches_the_protocol_model), T(families_build_every_supported_shape),
                    T(bad_specs_are_errors));

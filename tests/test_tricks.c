@@ -219,7 +219,7 @@ TEST(golden_d_losses) {
         {"lsgan_smooth", &gt_loss_lsgan, TGT_SMOOTH, 0}, {"lsgan_uniform", &gt_loss_lsgan, TGT_UNIFORM, 0},
         {"wgan_drift", &gt_loss_wgan, TGT_NONE, 0.05}, {"hinge_drift", &gt_loss_hinge, TGT_NONE, 0.01},
     };
-    gt_critic cb = {&D_B, NULL, false};
+    gt_critic cb = {&D_B, NULL, false, 1};
     int64_t tshape[2] = {NP, 1};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gt_loss_spec L = {.kind = cases[i].kind, .drift = cases[i].drift, .d2gan_alpha = 1, .d2gan_beta = 1,
@@ -239,13 +239,13 @@ TEST(golden_d_losses) {
     }
     /* D2GAN: two critics with their own losses, alpha and beta not 1 */
     gt_loss_spec L = {.kind = &gt_loss_d2gan, .d2gan_alpha = 0.6, .d2gan_beta = 1.4, .adversarial = true};
-    gt_critic cc = {&D_C, NULL, false};
+    gt_critic cc = {&D_C, NULL, false, 1};
     EXPECT_LOSS("lossd.d2gan0", gt_loss_d(&L, 0, forward(&cb, fx("pts.real")), forward(&cb, fx("pts.fake")), NULL, NULL), &D_B);
     gt_step_end();
     EXPECT_LOSS("lossd.d2gan1", gt_loss_d(&L, 1, forward(&cc, fx("pts.real")), forward(&cc, fx("pts.fake")), NULL, NULL), &D_C);
     gt_step_end();
     /* the conv critic: bce with per-sample random targets, wgan with ProGAN's drift */
-    gt_critic ca = {&D_A, NULL, false};
+    gt_critic ca = {&D_A, NULL, false, 1};
     L = (gt_loss_spec){.kind = &gt_loss_bce, .adversarial = true};
     EXPECT_LOSS("lossd.img_bce", gt_loss_d(&L, 0, forward(&ca, fx("img.real")), forward(&ca, fx("img.fake")),
                                            fx("img.real_target"), fx("img.fake_target")), &D_A);
@@ -277,7 +277,7 @@ TEST(golden_g_losses) {
     gan.loss.d2gan_alpha = 0.6;
     gan.loss.d2gan_beta = 1.4;
     gan.n_critics = 2;
-    gan.critic[1] = (gt_critic){&D_C, NULL, false};
+    gan.critic[1] = (gt_critic){&D_C, NULL, false, 1};
     EXPECT_LOSS("lossg.d2gan", gt_g_objective(&gan, generate(&G_PTS, fx("pts.z")), NULL), &G_PTS);
     gt_step_end();
     /* an image G (tanh output) through the conv critic; G's forward itself first */
@@ -311,7 +311,7 @@ TEST(golden_feature_matching) {
     gan.loss.fm = GT_FM_L2;
     gan.loss.fm_weight = 0.3;
     gan.n_critics = 2;
-    gan.critic[1] = (gt_critic){&D_D, NULL, true};
+    gan.critic[1] = (gt_critic){&D_D, NULL, true, 1};
     EXPECT_LOSS("fm.img_two_critics", gt_g_objective(&gan, generate(&G_IMG, fx("img.z")), fx("img.real")), &G_IMG);
     gt_step_end();
 }
@@ -575,7 +575,7 @@ TEST(gan_check_errors) {
     gan.loss.kind = &gt_loss_d2gan;
     EXPECT_CHECK(&gan, -1, "d2gan");
     gan.n_critics = 2;
-    gan.critic[1] = (gt_critic){&D_C, NULL, false};
+    gan.critic[1] = (gt_critic){&D_C, NULL, false, 1};
     EXPECT_CHECK(&gan, 0, NULL);
     /* custom labels apply to bce, minimax and lsgan only */
     gan = make_gan(&G_PTS, &D_B, false);

@@ -31,7 +31,7 @@ static void help(void *ctx) {
     int cores = *(const int *)ctx;
     printf("usage: gantry ablate --config BASE.ini --vary 'section.key=a,b[,c]' [--vary ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
-           "                     [--jobs J] [--eval-n N] [--shard I/N]\n"
+           "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
            "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
@@ -47,6 +47,7 @@ static void help(void *ctx) {
            "                    (default 1; this machine has %d cores)\n"
            "  --eval-n N        samples per gantry eval (default: eval's, 10000 images or 2500\n"
            "                    points)\n"
+           "  --mode-metric D   2-D points: gantry (default) or pacgan, as gantry eval's\n"
            "  --shard I/N       train only the I-th of N disjoint parts of the runs (run i, in\n"
            "                    results.json's order from 0, belongs to part i mod N + 1), for\n"
            "                    Slurm job arrays; writes no table (default: every run)\n"
@@ -102,6 +103,12 @@ static int take_shard(const gt_opt *o, const char *v) {
     return gt_ablate_parse_shard(v, o->dest, &err) < 0 ? gt_cli_usage("ablate", "%s", err.msg) : 0;
 }
 
+static int take_mode_metric(const gt_opt *o, const char *v) {
+    if (!v || gt_mode_metric_parse(v, (gt_mode_metric *)o->dest) < 0)
+        return gt_cli_usage("ablate", "--mode-metric must be gantry or pacgan");
+    return 0;
+}
+
 static int take_budget(const gt_opt *o, const char *v) {
     gt_error err;
     return gt_ablate_parse_budget(v, o->dest, &err) < 0 ? gt_cli_usage("ablate", "%s", err.msg) : 0;
@@ -129,6 +136,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_INT_("--seeds", &seeds, 1, GT_ABLATE_MAX_SEEDS, NULL),
         GT_OPT_INT_("--jobs", &jobs, 1, 256, NULL),
         GT_OPT_INT_("--eval-n", &s->eval_n, 2, 1000000, NULL),
+        GT_OPT_CALL_("--mode-metric", &s->mode_metric, take_mode_metric),
         GT_OPT_CALL_("--shard", s, take_shard),
         GT_OPT_CALL_("--merge", merge, take_merge),
         GT_OPT_END,

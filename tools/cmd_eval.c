@@ -16,6 +16,7 @@ typedef struct {
     const char *ckpt, *samples, *mixture, *ref, *model;
     long long n, seed;
     bool ref_given, model_given;
+    gt_mode_metric mode_metric;
 } eval_args;
 
 static void help(void *ctx) {
@@ -28,6 +29,10 @@ static void help(void *ctx) {
            "  --seed S          seed of the latent draws (default 0)\n"
            "  --samples FILE    score a .npy of float32 (N, 1, 28, 28) in [-1, 1] or (N, 2) points\n"
            "  --mixture KIND    for (N, 2) samples: ring or grid (from --ckpt: the run's data)\n"
+           "  --mode-metric D   2-D samples: gantry (default: protocols.md, within 3 sigma of the\n"
+           "                    nearest centre) or pacgan (Lin et al. 2018: nearest mode in units\n"
+           "                    of its std, below 3 std; from --ckpt, 2500 samples of the fixed\n"
+           "                    latents of seed %d, so --n and --seed do not apply)\n"
            "  --ref DIR         Fashion-MNIST folder whose test split is the reference (default %s;\n"
            "                    from --ckpt of a data.dataset = mnist run: its data.path)\n"
            "  --model FILE      feature network (default %s; from --ckpt: the run's\n"
@@ -36,7 +41,8 @@ static void help(void *ctx) {
            "128-d features against the 10,000 test images; for a class-conditional checkpoint\n"
            "of Fashion-MNIST (or digits) also the share of samples classified as the class they\n"
            "were drawn for (class accuracy; sample i is of class i mod 10). Points: modes covered, percent high\n"
-           "quality, reverse KL (protocols.md).\n", DEFAULT_REF, GT_CLASSIFIER_DEFAULT_PATH,
+           "quality, reverse KL (protocols.md); the JSON's mode_metric names the definition.\n",
+           GT_PACGAN_LATENT_SEED, DEFAULT_REF, GT_CLASSIFIER_DEFAULT_PATH,
            GT_CLASSIFIER_DIGITS_PATH);
 }
 
@@ -47,8 +53,26 @@ static int take_mixture(const gt_opt *o, const char *v) {
     return 0;
 }
 
+static int take_mode_metric(const gt_opt *o, const char *v) {
+    if (!v || gt_mode_metric_parse(v, (gt_mode_metric *)o->dest) < 0)
+        return gt_cli_usage("eval", "--mode-metric must be gantry or pacgan");
+    return 0;
+}
+
+/* PacGAN's definition fixes the checkpoint's samples: 2,500 from its latents. */
+static int check_pacgan_draws(const eval_args *a, bool seed_given) {
+    if (a->mode_metric != GT_MODE_METRIC_PACGAN || !a->ckpt) return 0;
+    if (seed_given)
+        return gt_cli_usage("eval", "--seed with --mode-metric pacgan: PacGAN's metric draws its "
+                                    "samples from fixed latents (seed %d)", GT_PACGAN_LATENT_SEED);
+    if (a->n > 0 && a->n != GT_PACGAN_EVAL_SAMPLES)
+        return gt_cli_usage("eval", "--n %lld with --mode-metric pacgan: PacGAN's metric scores %d "
+                                    "samples", a->n, GT_PACGAN_EVAL_SAMPLES);
+    return 0;
+}
+
 static int parse(int argc, char **argv, eval_args *a) {
-    *a = (eval_args){.ref = DEFAULT_REF, .model = GT_CLASSIFIER_DEFAULT_PATH, .n = -1};
+    *a = (eval_args){.ref = DEFAULT_REF, .model = GT_CLASSIFIER_DEFAULT_PATH, .n = -1, .seed = -1};
     const char *ref = NULL, *model = NULL; /* given: the run's own are not looked up */
     const gt_opt opts[] = {
         GT_OPT_TEXT_("--ckpt", &a->ckpt, "a file"),
@@ -58,6 +82,7 @@ static int parse(int argc, char **argv, eval_args *a) {
         GT_OPT_TEXT_("--model", &model, "a file"),
         GT_OPT_INT_("--n", &a->n, 2, 1000000, NULL),
         GT_OPT_INT_("--seed", &a->seed, 0, 0, NULL),
+        GT_OPT_CALL_("--mode-metric", &a->mode_metric, take_mode_metric),
         GT_OPT_END,
     };
     gt_opts p = {"eval", opts, help, NULL, NULL};
@@ -66,23 +91,31 @@ static int parse(int argc, char **argv, eval_args *a) {
     if ((a->ref_given = ref != NULL)) a->ref = ref;
     if ((a->model_given = model != NULL)) a->model = model;
     if (!a->ckpt == !a->samples) return gt_cli_usage("eval", "needs exactly one of --ckpt and --samples");
-    return 0;
+    bool seed_given = a->seed >= 0;
+    if (!seed_given) a->seed = 0;
+    return check_pacgan_draws(a, seed_given);
 }
 
 static void print_points(const gt_eval_result *r) {
     const gt_mode_scores *s = &r->points;
+    bool pacgan = s->metric == GT_MODE_METRIC_PACGAN;
     printf("samples       N = %lld points, %s mixture (protocols.md, sigma %g)\n", (long long)r->n,
            r->mixture, s->sigma);
+    printf("definition    %s\n", pacgan ? "pacgan (Lin et al. 2018): nearest mode in units of its "
+                                          "std, high quality below 3 std"
+                                        : "gantry (protocols.md): nearest centre, high quality "
+                                          "within 3 sigma");
     printf("modes         %d of %d covered (a high-quality point falls to the mode)\n", s->modes_covered, s->n_modes);
-    printf("high quality  %.1f%% (within 3 sigma of the nearest centre)\n", s->pct_high_quality);
+    printf("high quality  %.1f%%\n", s->pct_high_quality);
     /* undefined (NaN) when no point is of high quality: JSON has no NaN, so null */
     char kl[32] = "null";
     if (isfinite(s->reverse_kl)) snprintf(kl, sizeof kl, "%.6g", s->reverse_kl);
     printf("reverse KL    %s (KL of the high-quality mode histogram to uniform)\n",
            isfinite(s->reverse_kl) ? kl : "undefined: no high-quality point");
-    printf("{\"n\": %lld, \"mixture\": \"%s\", \"modes_covered\": %d, \"n_modes\": %d, "
-           "\"pct_high_quality\": %.4f, \"reverse_kl\": %s}\n",
-           (long long)r->n, r->mixture, s->modes_covered, s->n_modes, s->pct_high_quality, kl);
+    printf("{\"n\": %lld, \"mixture\": \"%s\", \"mode_metric\": \"%s\", \"modes_covered\": %d, "
+           "\"n_modes\": %d, \"pct_high_quality\": %.4f, \"reverse_kl\": %s}\n",
+           (long long)r->n, r->mixture, gt_mode_metric_name(s->metric), s->modes_covered,
+           s->n_modes, s->pct_high_quality, kl);
 }
 
 static void print_agreement(const gt_class_agreement *g) {
@@ -129,7 +162,8 @@ static int score_file(const eval_args *a, gt_eval_result *r, gt_error *err) {
     int nd = 0;
     float *x = gt_npy_read(a->samples, &nd, shape, err);
     if (!x) return -1;
-    gt_eval_setup setup = {.model = a->model, .ref = a->ref, .mixture = a->mixture};
+    gt_eval_setup setup = {.model = a->model, .ref = a->ref, .mixture = a->mixture,
+                           .mode_metric = a->mode_metric};
     int rc = 0;
     if (nd == 2 && shape[1] == 2 && !a->mixture)
         rc = gt_cli_usage("eval", "%s holds 2-D points: name the mixture with --mixture", a->samples);
@@ -147,7 +181,7 @@ int gt_cmd_eval(int argc, char **argv) {
     gt_eval_result r;
     if (a.ckpt) {
         gt_score_request req = {.n = a.n, .seed = a.seed, .model = a.model_given ? a.model : NULL,
-                                .ref = a.ref_given ? a.ref : NULL};
+                                .ref = a.ref_given ? a.ref : NULL, .mode_metric = a.mode_metric};
         rc = gt_score_checkpoint(a.ckpt, &req, &r, &err);
     } else {
         rc = score_file(&a, &r, &err);

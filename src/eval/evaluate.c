@@ -113,17 +113,39 @@ int gt_eval_stacked(gt_classifier *c, const float *x, int64_t n, gt_stacked_scor
     return 0;
 }
 
-int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err) {
-    float centres[2 * 25];
+const char *gt_mode_metric_name(gt_mode_metric m) {
+    return m == GT_MODE_METRIC_PACGAN ? "pacgan" : "gantry";
+}
+
+int gt_mode_metric_parse(const char *name, gt_mode_metric *out) {
+    if (strcmp(name, "gantry") == 0) *out = GT_MODE_METRIC_GANTRY;
+    else if (strcmp(name, "pacgan") == 0) *out = GT_MODE_METRIC_PACGAN;
+    else return -1;
+    return 0;
+}
+
+int gt_eval_points_by(const char *kind, gt_mode_metric metric, const float *pts, int64_t n,
+                      gt_mode_scores *out, gt_error *err) {
+    float centres[2 * 25], sigmas[25];
     int modes = gt_data_mixture_centres(kind, 0, centres, err);
     if (modes < 0) return -1;
     memset(out, 0, sizeof *out);
     out->n = n;
     out->n_modes = modes;
     out->sigma = strcmp(kind, "grid") == 0 ? 0.05f : 0.01f;
-    gt_mode_metrics(pts, n, centres, modes, out->sigma, &out->modes_covered, &out->pct_high_quality,
-                    &out->reverse_kl);
+    out->metric = metric;
+    for (int m = 0; m < modes; m++) sigmas[m] = out->sigma; /* every mode of a mixture alike */
+    if (metric == GT_MODE_METRIC_PACGAN)
+        gt_mode_metrics_pacgan(pts, n, centres, sigmas, modes, &out->modes_covered,
+                               &out->pct_high_quality, &out->reverse_kl);
+    else
+        gt_mode_metrics(pts, n, centres, modes, out->sigma, &out->modes_covered,
+                        &out->pct_high_quality, &out->reverse_kl);
     return 0;
+}
+
+int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err) {
+    return gt_eval_points_by(kind, GT_MODE_METRIC_GANTRY, pts, n, out, err);
 }
 
 void gt_eval_crop_padded(float *x, int64_t n, int c, int side) {

@@ -45,15 +45,30 @@ typedef struct gt_stacked_scores {
 int gt_eval_stacked(gt_classifier *c, const float *x, int64_t n, gt_stacked_scores *out,
                     gt_error *err);
 
+/* Which definition scores 2-D samples: gantry's (protocols.md: nearest centre, within 3 sigma
+ * inclusive; gt_mode_metrics) or PacGAN's (Lin et al. 2018: nearest in units of each mode's
+ * std, below 3 std; gt_mode_metrics_pacgan; from a checkpoint, the 2,500 samples come from a
+ * fixed set of latents, seed GT_PACGAN_LATENT_SEED, the same for every run and step). */
+typedef enum { GT_MODE_METRIC_GANTRY, GT_MODE_METRIC_PACGAN } gt_mode_metric;
+#define GT_PACGAN_LATENT_SEED 2333   /* the seed of the fixed latents in PacGAN's code */
+#define GT_PACGAN_EVAL_SAMPLES 2500
+const char *gt_mode_metric_name(gt_mode_metric m);            /* "gantry" | "pacgan" */
+int gt_mode_metric_parse(const char *name, gt_mode_metric *out); /* -1 if unknown */
+
 typedef struct gt_mode_scores {
     int64_t n;
     int modes_covered, n_modes;
     double pct_high_quality, reverse_kl;
     float sigma;
+    gt_mode_metric metric;    /* the definition that gave them */
 } gt_mode_scores;
 
-/* pts [n, 2] against the "ring" or "grid" mixture of protocols.md (default radius and sigma). */
+/* pts [n, 2] against the "ring" or "grid" mixture of protocols.md (default radius and sigma),
+ * by gantry's definition. */
 int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err);
+/* The same by the given definition. */
+int gt_eval_points_by(const char *kind, gt_mode_metric metric, const float *pts, int64_t n,
+                      gt_mode_scores *out, gt_error *err);
 
 /* Samples of IDX data padded to side x side (data.resolution = 32): their centre 28x28, in place,
  * which is what the metrics' classifier reads. x [n, c, side, side] becomes [n, c, 28, 28]. */
@@ -69,6 +84,7 @@ typedef enum { GT_EVAL_IMAGES, GT_EVAL_STACKED, GT_EVAL_POINTS } gt_eval_kind;
 typedef struct gt_eval_setup {
     const char *model, *ref, *mixture;
     bool class_check;
+    gt_mode_metric mode_metric;   /* points: the definition (gantry's when zeroed) */
 } gt_eval_setup;
 
 typedef struct gt_eval_result {

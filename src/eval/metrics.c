@@ -391,6 +391,48 @@ void gt_mode_metrics(const float *pts, int64_t n, const float *centres, int n_mo
     free(counts);
 }
 
+/* Index of the centre nearest to p in units of each centre's sigma, and that distance squared. */
+static int nearest_scaled(const float *p, const float *centres, const float *sigmas, int n_modes,
+                          double *d2_out) {
+    int best = 0;
+    double best_d2 = INFINITY;
+    for (int m = 0; m < n_modes; m++) {
+        double dx = (double)p[0] - centres[2 * m], dy = (double)p[1] - centres[2 * m + 1];
+        double s2 = (double)sigmas[m] * (double)sigmas[m];
+        double d2 = (dx * dx + dy * dy) / s2;
+        if (d2 < best_d2) {
+            best_d2 = d2;
+            best = m;
+        }
+    }
+    *d2_out = best_d2;
+    return best;
+}
+
+void gt_mode_metrics_pacgan(const float *pts, int64_t n, const float *centres, const float *sigmas,
+                            int n_modes, int *modes_covered, double *pct_high_quality,
+                            double *reverse_kl) {
+    GT_CHECK(n >= 1 && n_modes >= 1, "mode metrics: n %lld, modes %d", (long long)n, n_modes);
+    for (int m = 0; m < n_modes; m++)
+        GT_CHECK(sigmas[m] > 0, "mode metrics: sigma %g of mode %d", (double)sigmas[m], m);
+    int64_t *counts = calloc((size_t)n_modes, sizeof *counts), hq = 0;
+    *modes_covered = 0;
+    *pct_high_quality = *reverse_kl = NAN;
+    if (!counts) return;
+    for (int64_t i = 0; i < n; i++) {
+        double d2;
+        int m = nearest_scaled(pts + 2 * i, centres, sigmas, n_modes, &d2);
+        if (d2 < 9.0) { /* distance < 3 sigma */
+            counts[m]++;
+            hq++;
+        }
+    }
+    *modes_covered = nonzero_bins(counts, n_modes);
+    *pct_high_quality = 100.0 * (double)hq / (double)n;
+    *reverse_kl = kl_to_uniform(counts, n_modes, hq);
+    free(counts);
+}
+
 void gt_stacked_modes(const int32_t *pred_r, const int32_t *pred_g, const int32_t *pred_b,
                       int64_t n, int *modes_covered, double *kl) {
     int64_t *counts = calloc(1000, sizeof *counts);

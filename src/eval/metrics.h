@@ -52,6 +52,14 @@ void gt_class_coverage(const int32_t *pred, int64_t n, int n_classes, int *cover
  * of the Unrolled GAN / VEEGAN / PacGAN tables; NaN when no point is high quality. */
 void gt_mode_metrics(const float *pts, int64_t n, const float *centres, int n_modes, float sigma,
                      int *modes_covered, double *pct_high_quality, double *reverse_kl);
+/* The same scores by PacGAN's definition (Lin et al. 2018; its MetricLogger): each point goes
+ * to the mode nearest in units of that mode's standard deviation, sqrt(sum_d (p_d - c_d)^2 /
+ * sigmas[m]^2), and is high quality when that distance is below 3 (strict). sigmas [n_modes].
+ * With one sigma for every mode only the boundary case (exactly 3 sigma) differs from
+ * gt_mode_metrics. */
+void gt_mode_metrics_pacgan(const float *pts, int64_t n, const float *centres, const float *sigmas,
+                            int n_modes, int *modes_covered, double *pct_high_quality,
+                            double *reverse_kl);
 
 /* Stacked Fashion-MNIST (protocol: 26,000 samples): the classes predicted for the three channels
  * make mode 100 r + 10 g + b of 1,000; modes covered and KL(p || uniform) as above (VEEGAN). */

@@ -48,7 +48,7 @@ int gt_eval_samples(float *x, int nd, const int64_t *shape, const gt_eval_setup 
     if (nd == 2 && shape[1] == 2) {
         out->kind = GT_EVAL_POINTS;
         snprintf(out->mixture, sizeof out->mixture, "%s", setup->mixture ? setup->mixture : "");
-        return gt_eval_points(out->mixture, x, out->n, &out->points, err);
+        return gt_eval_points_by(out->mixture, setup->mode_metric, x, out->n, &out->points, err);
     }
     if (square28 && shape[1] == 1) {
         out->kind = GT_EVAL_IMAGES;
@@ -69,6 +69,7 @@ cJSON *gt_eval_result_json(const gt_eval_result *r) {
     if (r->kind == GT_EVAL_POINTS) {
         const gt_mode_scores *s = &r->points;
         cJSON_AddStringToObject(j, "mixture", r->mixture);
+        cJSON_AddStringToObject(j, "mode_metric", gt_mode_metric_name(s->metric));
         cJSON_AddNumberToObject(j, "modes_covered", s->modes_covered);
         cJSON_AddNumberToObject(j, "n_modes", s->n_modes);
         cJSON_AddNumberToObject(j, "pct_high_quality", s->pct_high_quality);
@@ -114,6 +115,11 @@ int gt_eval_result_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
                                      .n_modes = (int)number(j, "n_modes"),
                                      .pct_high_quality = number(j, "pct_high_quality"),
                                      .reverse_kl = number(j, "reverse_kl")};
+        /* absent in results written before the choice existed: gantry's */
+        const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
+        if (cJSON_IsString(metric) && gt_mode_metric_parse(metric->valuestring, &r->points.metric) < 0)
+            return gt_error_set(err, "an evaluation result's \"mode_metric\" must be gantry or "
+                                     "pacgan, not \"%s\"", metric->valuestring);
     } else if (isnan(number(j, "fid"))) {
         r->kind = GT_EVAL_STACKED;
         r->stacked = (gt_stacked_scores){.n = r->n, .modes_covered = (int)number(j, "modes_covered"),

@@ -105,10 +105,18 @@ bool gt_penalty_any(const gt_penalty_spec *s);
 
 #define GT_MAX_CRITICS 2
 
+/* Packing (Lin et al. 2018, PacGAN; model.d.pack): D judges packs of m samples, m consecutive
+ * samples of a batch joined on the channel axis (gt_pack_samples), so a batch of N reals or
+ * fakes gives N / m logits. Everything per "sample" of D is then per pack: D's targets, label
+ * flips, the WGAN-GP and DRAGAN interpolation weights (one per pack: interpolates of whole
+ * packs), the penalties' gradient norms (over the whole pack), R1 / R2's mean, the relativistic
+ * pairing and the minibatch std groups. Instance noise stays per sample. All critics of a GAN
+ * share one pack size (gt_gan_check). */
 typedef struct gt_critic {
     gt_model *net;
     gt_optim *opt;
     bool half_view;               /* D sees its input box-downsampled by 2 */
+    int pack;                     /* samples per pack m (0 or 1: off) */
 } gt_critic;
 
 typedef struct gt_gan {
@@ -156,15 +164,17 @@ void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_opti
 /* Checks the combination (D2GAN needs two critics, lsgan/bce targets...): -1 with err set. */
 int gt_gan_check(const gt_gan *gan, gt_error *err);
 
-/* D(x) through the critic's view: logits [N, 1], and the penultimate features when asked. */
+/* D(x) through the critic's view (half view, then packs): logits [N / pack, 1], and the
+ * penultimate features when asked. */
 gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, gt_tensor **features);
 
 /* ---- Objectives -------------------------------------------------------------------------------- */
 
-/* Everything random in one D update. Shapes: targets [N, 1]; noise like the batch (already
- * scaled and masked; NULL when off); gp_eps and dragan_a [N, 1, ..] (U[0, 1)); dragan_u like
- * the batch (U[0, 1)); the augmentations' parameters of reals and fakes. Unused entries are
- * NULL. */
+/* Everything random in one D update. Shapes: targets [N / pack, 1] (one per logit); noise like
+ * the batch (already scaled and masked; NULL when off); gp_eps and dragan_a [N, 1, ..]
+ * (U[0, 1), one draw per pack shared by its samples); dragan_u like the batch (U[0, 1)); the
+ * augmentations' parameters of reals and fakes (per sample: packs are made after
+ * augmentation). Unused entries are NULL. */
 typedef struct gt_d_draws {
     gt_tensor *real_target, *fake_target;
     gt_tensor *real_noise, *fake_noise;
@@ -208,8 +218,8 @@ gt_tensor *gt_bce_with_logits(gt_tensor *d, gt_tensor *t, float scalar_target);
  * NULL it receives the unweighted GP, DRAGAN, R1, R2 values (0 when off). */
 gt_tensor *gt_d_penalty(const gt_gan *gan, int k, gt_tensor *real, gt_tensor *fake,
                         const gt_d_draws *dr, double scale, double parts[4]);
-/* Per-sample squared L2 norm of d(sum D(x))/dx at x (a leaf made here), kept differentiable:
- * [N]. The core of every gradient penalty. */
+/* Per-sample (per-pack when packing) squared L2 norm of d(sum D(x))/dx at x (a leaf made here),
+ * kept differentiable: [N / pack]. The core of every gradient penalty. */
 gt_tensor *gt_critic_grad_sq_norm(const gt_critic *c, const gt_fwd *f, gt_tensor *x);
 
 /* ---- Updates ----------------------------------------------------------------------------------- */

@@ -36,6 +36,16 @@ static void per_sample_shape(int ndim, const int64_t *shape, int64_t *out) {
     for (int i = 1; i < ndim; i++) out[i] = 1;
 }
 
+/* U[0, 1) per pack of m samples, repeated for each of its samples: [N, 1, ...] (m = 1: per
+ * sample). The draw takes N / m values, so without packing it is the per-sample draw. */
+static gt_tensor *uniform_per_pack(gt_rng *rng, int ndim, const int64_t *shape, int m) {
+    int64_t packs[2] = {shape[0] / m, 1}, members[2] = {shape[0] / m, m}, out[GT_MAX_DIMS];
+    per_sample_shape(ndim, shape, out);
+    gt_tensor *u = gt_rand_uniform(rng, 2, packs, 0.0f, 1.0f);
+    if (m > 1) u = gt_expand(u, 2, members);
+    return gt_reshape(u, ndim, out);
+}
+
 gt_tensor *gt_gan_draw_noise(gt_gan *gan, int64_t t, int ndim, const int64_t *shape) {
     double sigma = gt_noise_sigma(&gan->noise, t);
     if (sigma <= 0) return NULL;
@@ -78,16 +88,17 @@ static void draw_targets(gt_gan *gan, int64_t n, gt_d_draws *dr) {
 
 void gt_gan_draw_d(gt_gan *gan, int64_t t, int ndim, const int64_t *shape, gt_d_draws *dr) {
     *dr = (gt_d_draws){0};
+    int m = gt_critic_pack_(&gan->critic[0]);
+    GT_CHECK(shape[0] % m == 0, "draws: a batch of %lld does not split into packs of %d",
+             (long long)shape[0], m);
     bool prev = gt_grad_set(false);
-    if (gan->loss.kind->uses_targets && !plain_labels(&gan->labels)) draw_targets(gan, shape[0], dr);
+    if (gan->loss.kind->uses_targets && !plain_labels(&gan->labels)) draw_targets(gan, shape[0] / m, dr);
     dr->real_noise = gt_gan_draw_noise(gan, t, ndim, shape);
     dr->fake_noise = gt_gan_draw_noise(gan, t, ndim, shape);
-    int64_t ps[GT_MAX_DIMS];
-    per_sample_shape(ndim, shape, ps);
-    if (gan->penalty.gp > 0) dr->gp_eps = gt_rand_uniform(&gan->rng, ndim, ps, 0.0f, 1.0f);
+    if (gan->penalty.gp > 0) dr->gp_eps = uniform_per_pack(&gan->rng, ndim, shape, m);
     if (gan->penalty.dragan > 0) {
         dr->dragan_u = gt_rand_uniform(&gan->rng, ndim, shape, 0.0f, 1.0f);
-        dr->dragan_a = gt_rand_uniform(&gan->rng, ndim, ps, 0.0f, 1.0f);
+        dr->dragan_a = uniform_per_pack(&gan->rng, ndim, shape, m);
     }
     if (gt_augment_on(&gan->augment)) {
         dr->aug_real = gt_augment_draw(&gan->rng, shape[0]);
@@ -124,7 +135,7 @@ gt_tensor *gt_critic_grad_sq_norm(const gt_critic *c, const gt_fwd *f, gt_tensor
     gt_tensor *out = gt_sum_all(gt_critic_forward(c, f, leaf, NULL));
     gt_tensor *g = NULL;
     gt_grad(1, &out, NULL, 1, &leaf, &g, true);
-    int64_t flat[2] = {x->shape[0], -1};
+    int64_t flat[2] = {x->shape[0] / gt_critic_pack_(c), -1}; /* a pack's samples are adjacent */
     int axis = 1;
     return gt_sum(gt_square(gt_reshape(g, 2, flat)), 1, &axis, false);
 }

@@ -225,11 +225,20 @@ static int update_finish(shard_update *u, double *mean) {
 
 typedef struct {
     int64_t size;                              /* rows per shard */
+    int shards;
     const int32_t *real_labels, *fake_labels;  /* the whole batch's (NULL: unconditional) */
 } shard_rows;
 
 static gt_tensor *rows(gt_tensor *x, const shard_rows *s, int m) {
     return x ? gt_slice(x, 0, m * s->size, (m + 1) * s->size) : NULL;
+}
+
+/* Shard m's part of a draw: of its own rows, since D's targets have one row per pack (N / pack
+ * rows) where the other draws have one per sample. */
+static gt_tensor *draw_rows(gt_tensor *x, const shard_rows *s, int m) {
+    if (!x) return NULL;
+    int64_t size = x->shape[0] / s->shards;
+    return gt_slice(x, 0, m * size, (m + 1) * size);
 }
 
 static void use_labels(gt_gan *gan, const shard_rows *s, int m) {
@@ -247,17 +256,20 @@ static gt_augment_draws aug_rows(gt_augment_draws d, const shard_rows *s, int m)
 }
 
 static gt_d_draws draws_rows(const gt_d_draws *d, const shard_rows *s, int m) {
-    return (gt_d_draws){rows(d->real_target, s, m), rows(d->fake_target, s, m),
-                        rows(d->real_noise, s, m),  rows(d->fake_noise, s, m),
-                        rows(d->gp_eps, s, m),      rows(d->dragan_u, s, m),
-                        rows(d->dragan_a, s, m),    aug_rows(d->aug_real, s, m),
+    return (gt_d_draws){draw_rows(d->real_target, s, m), draw_rows(d->fake_target, s, m),
+                        draw_rows(d->real_noise, s, m),  draw_rows(d->fake_noise, s, m),
+                        draw_rows(d->gp_eps, s, m),      draw_rows(d->dragan_u, s, m),
+                        draw_rows(d->dragan_a, s, m),    aug_rows(d->aug_real, s, m),
                         aug_rows(d->aug_fake, s, m)};
 }
 
 static shard_rows rows_of(const gt_gan *gan, int64_t batch) {
     int n = shard_count(gan);
     GT_CHECK(batch % n == 0, "shards: batch %lld is not a multiple of %d", (long long)batch, n);
-    return (shard_rows){batch / n, gan->real_labels, gan->fake_labels};
+    int pack = gt_critic_pack_(&gan->critic[0]);
+    GT_CHECK(batch / n % pack == 0, "shards: a shard of %lld does not split into packs of %d",
+             (long long)(batch / n), pack);
+    return (shard_rows){batch / n, n, gan->real_labels, gan->fake_labels};
 }
 
 /* ---- D -------------------------------------------------------------------------------------- */

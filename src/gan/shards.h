@@ -29,5 +29,7 @@ void gt_gan_observe_(gt_gan *gan, int64_t batch, const gt_step_stats *st);
 gt_tensor *gt_gan_pl_loss_(gt_gan *gan, gt_tensor *z, int64_t first, int64_t total,
                           double *mean_io, double *penalty);
 bool gt_gan_pl_update_(gt_gan *gan, double penalty, double norm, double mean);
+/* The critic's samples per pack (1 when packing is off). */
+int gt_critic_pack_(const gt_critic *c);
 
 #endif

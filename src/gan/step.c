@@ -15,7 +15,7 @@ void gt_gan_init(gt_gan *gan, gt_model *g, gt_optim *opt_g, gt_model *d, gt_opti
     gan->g = g;
     gan->opt_g = opt_g;
     gan->n_critics = 1;
-    gan->critic[0] = (gt_critic){d, opt_d, false};
+    gan->critic[0] = (gt_critic){d, opt_d, false, 1};
     gan->loss = (gt_loss_spec){.kind = &gt_loss_bce, .d2gan_alpha = 1, .d2gan_beta = 1,
                                .fm = GT_FM_NONE, .fm_weight = 1, .adversarial = true};
     gan->labels = (gt_label_spec){.real = 1, .fake = 0, .real_lo = 0.7, .real_hi = 1.2,
@@ -50,13 +50,19 @@ int gt_gan_check(const gt_gan *gan, gt_error *err) {
         if (gan->critic[k].half_view && (s->h == 1 && s->w == 1))
             return gt_error_set(err, "config: model.d2.view = half needs image data (2-D points "
                                      "cannot be downsampled)");
+        if (gt_critic_pack_(&gan->critic[k]) != gt_critic_pack_(&gan->critic[0]))
+            return gt_error_set(err, "config: the discriminators pack %d and %d samples: "
+                                     "model.d.pack applies to every critic",
+                                gt_critic_pack_(&gan->critic[0]), gt_critic_pack_(&gan->critic[k]));
     }
     return 0;
 }
 
+int gt_critic_pack_(const gt_critic *c) { return c->pack > 1 ? c->pack : 1; }
+
 gt_tensor *gt_critic_forward(const gt_critic *c, const gt_fwd *f, gt_tensor *x, gt_tensor **features) {
     if (c->half_view) x = gt_downsample2x(x);
-    return gt_model_forward(c->net, f, x, features);
+    return gt_model_forward(c->net, f, gt_pack_samples(x, gt_critic_pack_(c)), features);
 }
 
 /* ---- One update ------------------------------------------------------------------------------ */

@@ -172,7 +172,8 @@ static int dcgan_build(gt_model *m, gt_error *err) {
     if (s->h != s->w || dcgan_layout(s->h, &a->s0, &steps, &c0_mult) < 0)
         return gt_error_set(err, "model: dcgan supports square resolutions 28, 32 or 64, not %dx%d",
                             s->h, s->w);
-    if (s->c != 1 && s->c != 3)
+    /* G makes images of 1 or 3 channels; D may see m of them packed (model.d.pack) */
+    if (s->role == GT_ROLE_GENERATOR ? s->c != 1 && s->c != 3 : s->c < 1)
         return gt_error_set(err, "model: dcgan needs images with 1 or 3 channels, not %d", s->c);
     if (s->width < 1 || s->width > 4096)
         return gt_error_set(err, "model: width %lld out of range 1..4096", (long long)s->width);

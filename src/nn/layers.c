@@ -32,6 +32,21 @@ gt_tensor *gt_linear_forward(const gt_linear_layer *l, const gt_fwd *f, gt_tenso
     return gt_linear(x, weight_of(&l->sn, l->w, f), l->b >= 0 ? f->t[l->b] : NULL);
 }
 
+gt_maxout_layer gt_maxout_declare(gt_params *p, const char *name, int64_t in, int64_t out,
+                                  int64_t pieces, bool bias) {
+    GT_CHECK(out >= 1 && pieces >= 1, "maxout: %lld units of %lld pieces", (long long)out,
+             (long long)pieces);
+    return (gt_maxout_layer){.lin = gt_linear_declare(p, name, in, out * pieces, bias),
+                             .out = out, .pieces = pieces};
+}
+
+gt_tensor *gt_maxout_forward(const gt_maxout_layer *l, const gt_fwd *f, gt_tensor *x) {
+    gt_tensor *h = gt_linear_forward(&l->lin, f, x);                 /* [N, out pieces] */
+    int64_t units[3] = {h->shape[0], l->out, l->pieces};
+    int axis = 2;
+    return gt_max(gt_reshape(h, 3, units), 1, &axis, false);        /* [N, out] */
+}
+
 void gt_linear_spectral_norm(gt_linear_layer *l, gt_params *p, int iterations) {
     l->sn = gt_sn_declare(p, l->w, 0, iterations);
 }
@@ -105,6 +120,17 @@ gt_tensor *gt_embedding_forward(const gt_embedding_layer *l, const gt_fwd *f, co
     }
     int64_t s[2] = {n, dim};
     return gt_gather(w, idx, 2, s);
+}
+
+gt_tensor *gt_pack_samples(gt_tensor *x, int m) {
+    if (m == 1) return x;
+    GT_CHECK(m > 1 && x->ndim >= 2 && x->shape[0] % m == 0,
+             "pack: %lld samples do not split into packs of %d", (long long)x->shape[0], m);
+    int64_t shape[GT_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[0] /= m;
+    shape[1] *= m;
+    return gt_reshape(x, x->ndim, shape);
 }
 
 int gt_activation_parse(const char *name, gt_activation *out) {

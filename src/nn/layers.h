@@ -74,6 +74,17 @@ typedef struct { int w, b; gt_sn sn; } gt_linear_layer;  /* b = -1: no bias; sn.
 gt_linear_layer gt_linear_declare(gt_params *p, const char *name, int64_t in, int64_t out, bool bias);
 gt_tensor *gt_linear_forward(const gt_linear_layer *l, const gt_fwd *f, gt_tensor *x);
 
+/* ---- maxout (Goodfellow et al. 2013): y_j = max_k (x W^T + b)_{j k} over k pieces ----
+ * One linear layer to out * pieces units, unit j's pieces adjacent (j pieces .. j pieces +
+ * pieces - 1, as Blocks' LinearMaxout), then the max over each unit's pieces: x [N, in] ->
+ * [N, out]. A composite of linear, reshape and max, so it differentiates to any order (ties
+ * share the gradient equally). Spectral norm, when on, normalizes the whole [out pieces, in]
+ * weight. */
+typedef struct { gt_linear_layer lin; int64_t out, pieces; } gt_maxout_layer;
+gt_maxout_layer gt_maxout_declare(gt_params *p, const char *name, int64_t in, int64_t out,
+                                  int64_t pieces, bool bias);
+gt_tensor *gt_maxout_forward(const gt_maxout_layer *l, const gt_fwd *f, gt_tensor *x);
+
 /* ---- conv2d and conv_transpose2d (square kernels, same options both axes) ---- */
 typedef struct { int w, b; int stride, padding, output_padding; gt_sn sn; } gt_conv_layer;
 gt_conv_layer gt_conv2d_declare(gt_params *p, const char *name, int64_t c_in, int64_t c_out,
@@ -182,6 +193,12 @@ gt_projection_layer gt_projection_declare(gt_params *p, const char *name, int64_
                                           int64_t features, int sn_iterations /* 0: no SN */);
 gt_tensor *gt_projection_forward(const gt_projection_layer *l, const gt_fwd *f, gt_tensor *h,
                                  gt_tensor *logit);
+
+/* ---- packing (Lin et al. 2018, PacGAN): m samples judged as one ----
+ * x [N, C, ...] -> [N / m, m C, ...]: samples i m .. i m + m - 1 joined on the channel axis
+ * (the feature axis of [N, F]), sample j of a pack in channels j C .. j C + C - 1. A reshape,
+ * so gradients flow back to each sample unchanged. N must be a multiple of m; m = 1: x. */
+gt_tensor *gt_pack_samples(gt_tensor *x, int m);
 
 /* ---- activations by name ---- */
 typedef enum { GT_ACT_RELU, GT_ACT_LEAKY_RELU, GT_ACT_TANH, GT_ACT_NONE } gt_activation;

@@ -1,11 +1,14 @@
 /* The MLP family, for 2-D data (and small images, flattened): depth hidden layers of `width`
- * units with the chosen activation and optional normalisation. G ends in a linear layer to
+ * units with the chosen activation and optional normalisation; with activation "maxout" each
+ * hidden layer is a maxout layer of `width` units (linear to width x pieces, max over pieces),
+ * followed by the normalisation when one is set. G ends in a linear layer to
  * the data size (tanh for images, none for points); D ends in one logit, after the optional
  * minibatch std and minibatch discrimination features are appended to its last hidden vector.
  * Spectral norm, when on, normalizes every linear weight; with norm "vbn" (virtual batch norm)
  * G runs on [z_ref; z] and drops the reference rows. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/engine.h"
 #include "nn/model.h"
@@ -15,13 +18,20 @@
 typedef struct {
     int depth;
     int64_t out;                           /* data size c*h*w (G) or 1 (D) */
-    gt_activation act;
-    gt_linear_layer hidden[MLP_MAX_DEPTH];
+    gt_activation act;                     /* unused with maxout */
+    bool maxout;
+    gt_linear_layer hidden[MLP_MAX_DEPTH];        /* without maxout */
+    gt_maxout_layer maxout_layer[MLP_MAX_DEPTH];  /* with maxout */
     gt_norm_layer norm[MLP_MAX_DEPTH];
     gt_batch_tricks bt;                    /* D: minibatch std and discrimination */
     gt_linear_layer last;
     gt_vbn_ref vbn;                        /* G: virtual batch norm's reference latents */
 } mlp_arch;
+
+/* Hidden layer i's linear map (a maxout layer's is inside it). */
+static gt_linear_layer *hidden_linear(mlp_arch *a, int i) {
+    return a->maxout ? &a->maxout_layer[i].lin : &a->hidden[i];
+}
 
 static int mlp_build(gt_model *m, gt_error *err) {
     const gt_net_spec *s = &m->spec;
@@ -33,8 +43,18 @@ static int mlp_build(gt_model *m, gt_error *err) {
                             MLP_MAX_DEPTH);
     if (s->width < 1)
         return gt_error_set(err, "model: mlp width %lld must be positive", (long long)s->width);
-    if (gt_activation_parse(s->activation, &a->act) < 0)
-        return gt_error_set(err, "model: activation '%s' unknown (allowed: relu|leaky_relu|tanh)",
+    a->maxout = strcmp(s->activation, "maxout") == 0;
+    if (!a->maxout && gt_activation_parse(s->activation, &a->act) < 0)
+        return gt_error_set(err, "model: activation '%s' unknown (allowed: relu|leaky_relu|tanh|"
+                                 "maxout)", s->activation);
+    if (a->maxout && s->maxout_pieces < 2)
+        return gt_error_set(err, "model: %s.activation = maxout needs %s.maxout_pieces >= 2 (got "
+                                 "%d; PacGAN's D: 5)", gt_net_spec_section(s),
+                            gt_net_spec_section(s), s->maxout_pieces);
+    if (!a->maxout && s->maxout_pieces != 0)
+        return gt_error_set(err, "model: %s.maxout_pieces = %d is for activation = maxout (%s."
+                                 "activation is %s): set it to 0 or use maxout",
+                            gt_net_spec_section(s), s->maxout_pieces, gt_net_spec_section(s),
                             s->activation);
     int64_t data = (int64_t)s->c * s->h * s->w;
     bool gen = s->role == GT_ROLE_GENERATOR;
@@ -49,8 +69,12 @@ static int mlp_build(gt_model *m, gt_error *err) {
     char name[32];
     for (int i = 0; i < a->depth; i++) {
         snprintf(name, sizeof name, "fc%d", i + 1);
-        a->hidden[i] = gt_linear_declare(&m->params, name, in, s->width, true);
-        if (s->spectral_norm) gt_linear_spectral_norm(&a->hidden[i], &m->params, s->sn_iterations);
+        bool bias = !s->no_hidden_bias;
+        if (a->maxout)
+            a->maxout_layer[i] = gt_maxout_declare(&m->params, name, in, s->width, s->maxout_pieces, bias);
+        else
+            a->hidden[i] = gt_linear_declare(&m->params, name, in, s->width, bias);
+        if (s->spectral_norm) gt_linear_spectral_norm(hidden_linear(a, i), &m->params, s->sn_iterations);
         snprintf(name, sizeof name, "norm%d", i + 1);
         if (gt_norm_declare(&a->norm[i], s->norm, &m->params, name, 1, &s->width, err) < 0)
             return -1;
@@ -66,6 +90,12 @@ static int mlp_build(gt_model *m, gt_error *err) {
     return 0;
 }
 
+/* Hidden layer i on h [N, in] -> [N, width]: act(norm(linear)), or norm(maxout). */
+static gt_tensor *hidden_forward(const mlp_arch *a, int i, const gt_fwd *f, gt_tensor *h) {
+    if (a->maxout) return gt_norm_forward(&a->norm[i], f, gt_maxout_forward(&a->maxout_layer[i], f, h));
+    return gt_activate(gt_norm_forward(&a->norm[i], f, gt_linear_forward(&a->hidden[i], f, h)), a->act);
+}
+
 static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
                               gt_tensor **features) {
     const mlp_arch *a = m->arch;
@@ -73,8 +103,7 @@ static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     if (s->role == GT_ROLE_GENERATOR) x = gt_vbn_ref_join(&a->vbn, f, x); /* [z_ref; z] */
     int64_t flat[2] = {x->shape[0], -1};
     gt_tensor *h = gt_reshape(x, 2, flat);
-    for (int i = 0; i < a->depth; i++)
-        h = gt_activate(gt_norm_forward(&a->norm[i], f, gt_linear_forward(&a->hidden[i], f, h)), a->act);
+    for (int i = 0; i < a->depth; i++) h = hidden_forward(a, i, f, h);
     if (s->role == GT_ROLE_DISCRIMINATOR)
         h = gt_batch_tricks_mbdisc(&a->bt, f, gt_batch_tricks_mbstd(&a->bt, h));
     if (features) *features = h;

@@ -73,6 +73,12 @@ int gt_model_build(gt_model *m, const gt_net_spec *spec, gt_arena *arena, gt_rng
         return gt_error_set(err, "model: train.conditional = true: the %s family of %s has no "
                                  "class-conditional form (use dcgan or resnet)", spec->family,
                             spec->section[0] ? spec->section : "the network");
+    if (strcmp(spec->activation, "maxout") == 0 && m->family != &gt_family_mlp)
+        return gt_error_set(err, "model: %s.activation = maxout is a layer of the mlp family, not "
+                                 "of %s", gt_net_spec_section(spec), spec->family);
+    if (spec->no_hidden_bias && m->family != &gt_family_mlp)
+        return gt_error_set(err, "model: %s.hidden_bias = false is an option of the mlp family, "
+                                 "not of %s", gt_net_spec_section(spec), spec->family);
     gt_params_init(&m->params);
     int built = m->family->build(m, err);
     m->spec.family_options = NULL;  /* the caller's: the family has copied what it needs */

@@ -16,7 +16,9 @@ typedef struct gt_net_spec {
     int64_t z_dim;          /* generators: latent size */
     int64_t width;          /* base channels (dcgan) or hidden width (mlp) */
     int64_t depth;          /* hidden layers (mlp) */
-    char activation[64];    /* relu | leaky_relu | tanh (mlp hidden layers) */
+    char activation[64];    /* relu | leaky_relu | tanh | maxout (mlp hidden layers) */
+    int maxout_pieces;      /* mlp with activation maxout: pieces per unit (>= 2); 0 otherwise */
+    bool no_hidden_bias;    /* mlp: hidden linear layers without bias (PacGAN's G, before batch norm) */
     char norm[64];          /* batch | layer | none | vbn (generators, with vbn_ref) */
     char init[64];          /* normal | kaiming | xavier | orthogonal */
     double init_std;        /* for normal */

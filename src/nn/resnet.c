@@ -169,7 +169,8 @@ static int resnet_build(gt_model *m, gt_error *err) {
     if (s->h != s->w || (s->h != 32 && s->h != 64))
         return gt_error_set(err, "model: resnet supports square resolutions 32 or 64, not %dx%d "
                                  "(Fashion-MNIST: data.resolution = 32)", s->h, s->w);
-    if (s->c != 1 && s->c != 3)
+    /* G makes images of 1 or 3 channels; D may see m of them packed (model.d.pack) */
+    if (s->role == GT_ROLE_GENERATOR ? s->c != 1 && s->c != 3 : s->c < 1)
         return gt_error_set(err, "model: resnet needs images with 1 or 3 channels, not %d", s->c);
     if (s->width < 1 || s->width > 4096)
         return gt_error_set(err, "model: width %lld out of range 1..4096", (long long)s->width);

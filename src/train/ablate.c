@@ -180,6 +180,9 @@ int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
     if (s->shards < 0 || s->shards > MAX_RUNS || (s->shards && (s->shard < 1 || s->shard > s->shards)))
         return gt_error_set(err, "--shard %d/%d: must be I/N with 1 <= I <= N <= %d", s->shard,
                             s->shards, MAX_RUNS);
+    if (s->mode_metric == GT_MODE_METRIC_PACGAN && s->eval_n > 0 && s->eval_n != GT_PACGAN_EVAL_SAMPLES)
+        return gt_error_set(err, "--eval-n %lld with --mode-metric pacgan: PacGAN's metric scores "
+                                 "%d samples", s->eval_n, GT_PACGAN_EVAL_SAMPLES);
     gt_config base;
     gt_config_defaults(&base);
     if (gt_config_load_file(&base, s->config, err) < 0) return -1;
@@ -298,12 +301,13 @@ static void state_path(const run *r, char *path, size_t cap) {
     snprintf(path, cap, "%s/ablate.json", r->dir);
 }
 
-/* "--n N" or "" (eval's default): recorded with a result so that a new --eval-n rescores. */
+/* "--n N", "--mode-metric pacgan", both or "" (eval's defaults): recorded with a result so that
+ * a new --eval-n or --mode-metric rescores. */
 static void eval_args_text(const gt_ablate_spec *s, char *buf, size_t cap) {
-    if (s->eval_n > 0)
-        snprintf(buf, cap, "--n %lld", s->eval_n);
-    else
-        buf[0] = '\0';
+    char n[32] = "";
+    if (s->eval_n > 0) snprintf(n, sizeof n, "--n %lld", s->eval_n);
+    bool pacgan = s->mode_metric == GT_MODE_METRIC_PACGAN;
+    snprintf(buf, cap, "%s%s%s", n, n[0] && pacgan ? " " : "", pacgan ? "--mode-metric pacgan" : "");
 }
 
 
@@ -424,6 +428,8 @@ static cJSON *plan_json(const gt_ablate_spec *s, bool without_threads) {
     cJSON_AddNumberToObject(j, "budget_steps", (double)s->budget_steps);
     cJSON_AddNumberToObject(j, "budget_minutes", s->budget_minutes);
     cJSON_AddNumberToObject(j, "eval_n", (double)s->eval_n);
+    if (s->mode_metric != GT_MODE_METRIC_GANTRY) /* absent: gantry's, as plans before the choice */
+        cJSON_AddStringToObject(j, "mode_metric", gt_mode_metric_name(s->mode_metric));
     return j;
 }
 
@@ -484,6 +490,9 @@ static bool parse_plan(const cJSON *j, const char *dir, gt_ablate_saved_plan *p)
     s->budget_minutes = finite_or_zero(gt_ablate_number_(j, "budget_minutes"));
     s->eval_n = (long long)finite_or_zero(gt_ablate_number_(j, "eval_n"));
     s->jobs = s->threads = 1;
+    const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
+    if (metric && (!cJSON_IsString(metric) || gt_mode_metric_parse(metric->valuestring, &s->mode_metric) < 0))
+        return false;
     return s->seeds >= 1 && s->seeds <= GT_ABLATE_MAX_SEEDS && s->eval_n >= 0 &&
            (s->budget_steps > 0 || s->budget_minutes > 0);
 }
@@ -597,7 +606,7 @@ int gt_ablate_execute(gt_ablate *ab, int i, const volatile sig_atomic_t *stop,
     if (!r->trained || (stop && *stop)) return 0;
     char ckpt[GT_PATH_MAX + 32];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->dir);
-    gt_score_request req = {.n = s->eval_n, .seed = 0};
+    gt_score_request req = {.n = s->eval_n, .seed = 0, .mode_metric = s->mode_metric};
     if (gt_score_checkpoint(ckpt, &req, &out->result, &err) < 0) {
         snprintf(out->failed, sizeof out->failed, "eval");
         snprintf(out->error, sizeof out->error, "%s", err.msg);

@@ -43,6 +43,7 @@ typedef struct gt_ablate_spec {
     int jobs;             /* children at a time */
     int threads;          /* train.threads and OMP_NUM_THREADS of each child */
     long long eval_n;     /* gantry eval --n; 0: eval's default */
+    gt_mode_metric mode_metric; /* gantry eval --mode-metric for 2-D points (gantry's by default) */
     int shard, shards;    /* --shard I/N: only the runs whose index i (in plan order) has
                            * i % N == I - 1; shards 0: every run */
 } gt_ablate_spec;

@@ -33,27 +33,29 @@ static reading judge(gt_trainer *t, const float *x, const int32_t *labels, int64
     gt_critic *c = &t->gan.critic[0];
     int64_t per = gt_trainer_example_size(t);
     double sum = 0, positive = 0;
+    int64_t count = 0;
     for (int64_t at = 0; at < n; at += chunk) {
         int64_t shape[4] = {chunk, t->c, t->h, t->w};
         gt_fwd f = gt_fwd_of(&c->net->params, true);
         f.labels = labels ? labels + at : NULL;
         gt_tensor *logits = gt_critic_forward(c, &f, gt_from_data(4, shape, x + at * per), NULL);
-        float *v = gt_step_alloc_((size_t)chunk * sizeof *v);
+        float *v = gt_step_alloc_((size_t)logits->numel * sizeof *v); /* one per pack */
         gt_copy_to(v, logits);
-        for (int64_t i = 0; i < chunk; i++) {
+        for (int64_t i = 0; i < logits->numel; i++) {
             sum += v[i];
             positive += v[i] > 0;
         }
+        count += logits->numel;
     }
-    return (reading){sum / (double)n, positive / (double)n};
+    return (reading){sum / (double)count, positive / (double)count};
 }
 
 void gt_trainer_monitor(gt_trainer *t, gt_overfit *out) {
     *out = (gt_overfit){0};
     if (!t->holdout || t->progressive || t->h * t->w == 1) return;
     int64_t n = t->holdout->n < GT_MONITOR_EXAMPLES ? t->holdout->n : GT_MONITOR_EXAMPLES;
-    int64_t chunk = t->cfg.train_batch < n ? t->cfg.train_batch : n;
-    n = n / chunk * chunk;
+    int64_t pack = t->cfg.d_pack, chunk = t->cfg.train_batch < n ? t->cfg.train_batch : n / pack * pack;
+    n = chunk > 0 ? n / chunk * chunk : 0;
     if (n < 2 || chunk < 2) return;
     bool prev = gt_grad_set(false);
     float *d_saved = save_buffers(&t->d.params), *g_saved = save_buffers(&t->g.params);

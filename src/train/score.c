@@ -9,7 +9,8 @@
 /* The feature network and reference the run implies, unless the request names them. */
 static gt_eval_setup setup_for(const gt_score_request *req, const gt_config *cfg,
                                const gt_dataset_kind *k, bool class_check) {
-    gt_eval_setup s = {.model = req->model, .ref = req->ref, .class_check = class_check};
+    gt_eval_setup s = {.model = req->model, .ref = req->ref, .class_check = class_check,
+                       .mode_metric = req->mode_metric};
     if (!s.model)
         s.model = cfg->train_eval_model[0] ? cfg->train_eval_model
                   : k && k->feature_model  ? k->feature_model
@@ -36,7 +37,9 @@ int gt_score_checkpoint(const char *ckpt, const gt_score_request *req, gt_eval_r
     bool points = t.h == 1 && t.w == 1;
     int64_t shape[4] = {n, t.c, t.h, t.w};
     float *x = malloc((size_t)(n * gt_trainer_example_size(&t)) * sizeof *x);
-    if (x) gt_trainer_sample(&t, n, (uint64_t)req->seed, x);
+    bool pacgan = points && req->mode_metric == GT_MODE_METRIC_PACGAN;
+    uint64_t seed = pacgan ? GT_PACGAN_LATENT_SEED : (uint64_t)req->seed;
+    if (x) gt_trainer_sample(&t, n, seed, x);
     gt_trainer_free(&t);
     if (!x) return gt_error_set(err, "eval: out of memory for %lld samples", (long long)n);
     int rc = gt_eval_samples(x, points ? 2 : 4, shape, &setup, out, err);

@@ -11,6 +11,8 @@ typedef struct gt_score_request {
     long long seed;           /* of the latent draws */
     const char *model, *ref;  /* NULL: the run's own (train.eval_model, the digits network and
                                * data.path for MNIST-format digits, else the defaults) */
+    gt_mode_metric mode_metric; /* 2-D points; PacGAN's takes its fixed latents (evaluate.h),
+                                 * whatever seed says */
 } gt_score_request;
 
 #define GT_SCORE_DEFAULT_REF "/usr/share/datasets/fashion-mnist"

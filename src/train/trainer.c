@@ -52,15 +52,20 @@ static int check_data_shape(const gt_trainer *t, gt_error *err) {
 
 static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role role) {
     bool g = role == GT_ROLE_GENERATOR;
+    /* D sees packs: d_pack samples on the channel axis, train.batch / d_pack of them */
     gt_net_spec s = {.role = role, .z_dim = c->g_z_dim, .width = g ? c->g_width : c->d_width,
                      .depth = g ? c->g_depth : c->d_depth,
-                     .init_std = g ? c->g_init_std : c->d_init_std, .c = ds->c, .h = ds->h, .w = ds->w,
+                     .init_std = g ? c->g_init_std : c->d_init_std,
+                     .c = g ? ds->c : ds->c * (int)c->d_pack, .h = ds->h, .w = ds->w,
                      .spectral_norm = g ? c->g_spectral_norm : c->d_spectral_norm,
                      .sn_iterations = (int)(g ? c->g_sn_iterations : c->d_sn_iterations),
                      .mbstd_group = g ? 0 : (int)c->d_mbstd_group,
                      .mbstd_channels = (int)c->d_mbstd_channels,
+                     .maxout_pieces = g ? 0 : (int)c->d_maxout_pieces,
+                     .no_hidden_bias = g && !c->g_hidden_bias,
                      .mbdisc_kernels = g ? 0 : (int)c->d_minibatch_discrimination,
-                     .mbdisc_dim = (int)c->d_minibatch_discrimination_dim, .batch = c->train_batch,
+                     .mbdisc_dim = (int)c->d_minibatch_discrimination_dim,
+                     .batch = g ? c->train_batch : c->train_batch / c->d_pack,
                      .vbn_ref = g ? (int)c->g_vbn_ref : 0,
                      .attention = (int)(g ? c->g_attention : c->d_attention),
                      .n_classes = ds->n_classes};
@@ -76,12 +81,14 @@ static gt_net_spec net_spec(const gt_config *c, const gt_trainer *ds, gt_role ro
 static gt_net_spec d2_spec(const gt_config *c, const gt_trainer *ds) {
     bool half = strcmp(c->d2_view, "half") == 0 && ds->h > 1;
     gt_net_spec s = {.role = GT_ROLE_DISCRIMINATOR, .width = c->d2_width, .depth = c->d2_depth,
-                     .init_std = c->d2_init_std, .c = ds->c, .h = half ? ds->h / 2 : ds->h,
+                     .init_std = c->d2_init_std, .c = ds->c * (int)c->d_pack,
+                     .h = half ? ds->h / 2 : ds->h,
                      .w = half ? ds->w / 2 : ds->w, .spectral_norm = c->d2_spectral_norm,
                      .sn_iterations = (int)c->d2_sn_iterations, .mbstd_group = (int)c->d2_mbstd_group,
                      .mbstd_channels = (int)c->d2_mbstd_channels,
                      .mbdisc_kernels = (int)c->d2_minibatch_discrimination,
-                     .mbdisc_dim = (int)c->d2_minibatch_discrimination_dim, .batch = c->train_batch,
+                     .mbdisc_dim = (int)c->d2_minibatch_discrimination_dim,
+                     .batch = c->train_batch / c->d_pack,
                      .n_classes = ds->n_classes};
     snprintf(s.section, sizeof s.section, "%s", "model.d2");
     snprintf(s.family, sizeof s.family, "%s", c->d2_family);
@@ -296,6 +303,27 @@ static void collect_warnings(gt_trainer *t) {
                  gt_ctx_backend(gt_ctx_current()));
 }
 
+/* model.d.pack: the batch splits into whole packs, and the D sees no class labels. (Micro-batches
+ * are checked by set_accumulation, ranks' shards by the session.) */
+static int check_packing(const gt_trainer *t, gt_error *err) {
+    const gt_config *c = &t->cfg;
+    int64_t m = c->d_pack;
+    if (m == 1) return 0;
+    if (c->train_batch % m != 0)
+        return gt_error_set(err, "config: train.batch = %lld is not a multiple of model.d.pack = "
+                                 "%lld (D judges whole packs of reals and of fakes)",
+                            (long long)c->train_batch, (long long)m);
+    if (c->train_conditional)
+        return gt_error_set(err, "config: model.d.pack = %lld with train.conditional = true: a "
+                                 "pack holds samples of different classes, which the projection "
+                                 "discriminator cannot take; set model.d.pack = 1", (long long)m);
+    if (gt_model_family_find(c->d_family) && gt_model_family_find(c->d_family)->growth)
+        return gt_error_set(err, "config: model.d.pack = %lld with progressive growing (model.d."
+                                 "family = %s): its per-resolution batches are not packed yet; set "
+                                 "model.d.pack = 1", (long long)m, c->d_family);
+    return 0;
+}
+
 static int build_networks(gt_trainer *t, gt_error *err) {
     const gt_config *c = &t->cfg;
     gt_rng init = gt_rng_seed(gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_INIT));
@@ -306,6 +334,7 @@ static int build_networks(gt_trainer *t, gt_error *err) {
     /* The options are the stylegan2 family's type: only its entry reads them. */
     if (gt_model_family_find(gs.family) == &gt_family_stylegan2) gs.family_options = &sg;
     gt_net_spec ds = net_spec(c, t, GT_ROLE_DISCRIMINATOR);
+    if (check_packing(t, err) < 0) return -1;
     if (gt_model_build(&t->g, &gs, t->arena, &init, err) < 0) return -1;
     if (gt_model_build(&t->d, &ds, t->arena, &init, err) < 0) return -1;
     t->has_d2 = strcmp(c->d2_family, "none") != 0;
@@ -324,9 +353,11 @@ static int build_networks(gt_trainer *t, gt_error *err) {
     gt_gan_init(&t->gan, &t->g, &t->opt_g, &t->d, &t->opt_d,
                 gt_seed_stream((uint64_t)c->train_seed, GT_STREAM_TRICKS));
     if (t->has_d2) {
-        t->gan.critic[1] = (gt_critic){&t->d2, &t->opt_d2, strcmp(c->d2_view, "half") == 0};
+        t->gan.critic[1] = (gt_critic){&t->d2, &t->opt_d2, strcmp(c->d2_view, "half") == 0,
+                                       (int)c->d_pack};
         t->gan.n_critics = 2;
     }
+    t->gan.critic[0].pack = (int)c->d_pack;
     configure_tricks(&t->gan, c);
     if (setup_style(t, err) < 0) return -1;
     t->gan.unroll = (gt_unroll_spec){
@@ -346,6 +377,11 @@ int gt_trainer_check_shards(const gt_trainer *t, int shards, const char *what, g
         return gt_error_set(err, "config: train.batch = %lld with %s: the batch must split into "
                                  "%d equal shards of at least 2 examples (batch statistics)",
                             (long long)c->train_batch, what, shards);
+    if (c->train_batch / shards % c->d_pack != 0)
+        return gt_error_set(err, "config: train.batch = %lld with %s gives shards of %lld, which "
+                                 "do not split into packs of model.d.pack = %lld (a pack must not "
+                                 "straddle shards)", (long long)c->train_batch, what,
+                            (long long)(c->train_batch / shards), (long long)c->d_pack);
     int64_t pl_batch = c->train_batch / c->pl_batch_shrink;
     if (c->pl_weight > 0 && pl_batch % shards != 0)
         return gt_error_set(err, "config: train.batch / path_length.batch_shrink = %lld latents "
