@@ -272,7 +272,7 @@ static void expect_error(const char *set, const char *needle) {
 TEST(bad_packing_is_a_config_error) {
     expect_error("model.d.pack=3 train.batch=64", "train.batch = 64 is not a multiple of model.d.pack = 3");
     expect_error("model.d.pack=4 train.batch=64 train.accumulate=32",
-                 "train.batch / train.accumulate = 2 does not split into packs of model.d.pack = 4");
+                 "gives shards of 2, which do not split into packs of model.d.pack = 4");
     expect_error("model.d.pack=2 train.conditional=true train.classes=8", "model.d.pack = 2 with train.conditional");
     expect_error("model.d.pack=0", "[model.d] pack = '0': out of range");
 }
