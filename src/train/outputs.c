@@ -149,3 +149,9 @@ int gt_run_checkpoint(const gt_trainer *t, const char *dir, gt_error *err) {
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     return gt_trainer_save(t, path, err);
 }
+
+int gt_run_save_last_good(const gt_trainer *t, const char *dir, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/" GT_RUN_LAST_GOOD, dir);
+    return gt_trainer_save(t, path, err);
+}

@@ -19,5 +19,9 @@ int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char
 int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err);
 /* dir/checkpoint.safetensors, atomically (an earlier checkpoint survives any failure). */
 int gt_run_checkpoint(const gt_trainer *t, const char *dir, gt_error *err);
+/* dir/last-good.safetensors, atomically: the state at the start of a step that diverged, kept
+ * beside the last periodic checkpoint (never over it); resumable with --resume dir --from it. */
+#define GT_RUN_LAST_GOOD "last-good.safetensors"
+int gt_run_save_last_good(const gt_trainer *t, const char *dir, gt_error *err);
 
 #endif

@@ -22,6 +22,7 @@ typedef struct {
     gt_run_eval ev;
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
     bool step_failed;         /* a step unwound (out of memory, a failed exchange): the trainer may be half updated */
+    bool diverged;            /* a step turned non-finite: the trainer holds the state at its start */
     bool writer;              /* this process writes the run folder (rank 0, or the only one) */
 } session;
 
@@ -153,18 +154,22 @@ static int check_health(session *s, gt_health *h, const gt_step_stats *st, bool 
     return rc;
 }
 
-/* Why a run stopped on a non-finite step, and what to try. */
+/* Why a run stopped on a non-finite step, and what to try; the trainer holds the state at the
+ * start of that step, which goes beside the last periodic checkpoint. */
 static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
     const gt_trainer *t = s->t;
     const char *dir = s->req->dir;
-    char msg[512];
-    snprintf(msg, sizeof msg, "the %s loss or gradient became NaN or infinite in step %lld "
-             "(D loss %g, G loss %g); training stopped at the last good state (step %lld). Try "
-             "lower learning rates (optim.d.lr, optim.g.lr), a gradient penalty or spectral "
-             "normalization, then continue with gantry train --resume %s",
-             isfinite(st->d_loss) && isfinite(st->d_grad_norm) ? "G" : "D",
-             (long long)t->step + 1, st->d_loss, st->g_loss, (long long)t->step, dir);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s became NaN or infinite in step %lld (D loss %g, G loss %g); "
+             "training stopped at the last good state (step "
+             "%lld, the start of that step), saved in %s/" GT_RUN_LAST_GOOD " (the last periodic "
+             "checkpoint is kept). Try lower learning rates (optim.d.lr, optim.g.lr), a gradient "
+             "penalty or spectral normalization, then continue from it with gantry train "
+             "--resume %s --from %s/" GT_RUN_LAST_GOOD " followed by the new settings",
+             t->diverged_what, (long long)t->step + 1, st->d_loss, st->g_loss, (long long)t->step,
+             dir, dir, dir);
     if (gt_run_log_event(dir, t->step, "error", msg, err) < 0) return -1;
+    if (gt_run_save_last_good(t, dir, err) < 0) return -1;
     return gt_error_set(err, "%s", msg);
 }
 
@@ -193,6 +198,7 @@ static int run_steps(session *s, gt_error *err) {
         }
         if (st.comm_failed) return gt_error_set(err, "%s", t->gan.comm_error.msg);
         if (!call.finite) {
+            s->diverged = true;
             if (s->writer) diverged(s, &st, err);
             else gt_error_set(err, "a step diverged (rank 0 reports it)");
             return -1;
@@ -282,6 +288,7 @@ static int build_trainer(gt_trainer *t, const gt_config *cfg, gt_error *err) {
 static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", req->dir);
+    if (req->resume && req->resume_from) snprintf(ckpt, sizeof ckpt, "%s", req->resume_from);
     if (!req->resume && access(ckpt, F_OK) == 0)
         return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
                                  "choose another --out", req->dir, ckpt, req->dir);
@@ -349,6 +356,8 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
         /* the others hold the same state; rank 0 writes it */
     } else if (rc == 0) {
         rc = finish(&s, err);
+    } else if (s.diverged) {
+        /* the state at the start of the failed step is in last-good.safetensors */
     } else if (!s.step_failed && !s.t->gan.comm_error.msg[0]) {
         gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
         if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
