@@ -150,11 +150,33 @@ TEST(an_update_that_poisons_the_weights) {
     check_fault("", (fault){"G", FAIL_AT, FAULT_GRADIENT, false}, "G's parameters");
 }
 
+static void zero_g_gradients(void *ctx, gt_optim *opt, double *loss) {
+    (void)ctx, (void)loss;
+    if (opt->cfg.name && strcmp(opt->cfg.name, "G") == 0) gt_fill(opt->params->flat_grad, 0.0f);
+}
+
+/* G's gradients vanish and plain SGD leaves its weights as they are: every loss stays finite,
+ * and the run stops after health.stall_window steps naming G. */
+TEST(a_frozen_g_stops_the_run) {
+    char dir[64], buf[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *run = cli_path(dir, "run");
+    gt_error err;
+    gt_gan_set_update_hook(zero_g_gradients, NULL);
+    int rc = train(run, "optim.g.type=sgd optim.g.momentum=0 health.stall_window=5", TOTAL, NULL, &err);
+    gt_gan_set_update_hook(NULL, NULL);
+    CHECK(rc < 0 && strstr(err.msg, "G's parameters have not changed by a single bit over the last 5 steps"));
+    CHECK(strcmp(meta_of(cli_path(run, "last-good.safetensors"), "step", buf, sizeof buf), "5") == 0);
+    CHECK(train(cli_path(dir, "moving"), "optim.g.type=sgd optim.g.momentum=0 health.stall_window=1",
+                TOTAL, NULL, &err) == 0);
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     int rc;
     RUN_TESTS_INTO(rc, T(a_non_finite_d_loss), T(a_non_finite_g_loss_after_d_updated),
                    T(a_non_finite_lazy_penalty), T(a_non_finite_unrolled_g_loss),
-                   T(an_update_that_poisons_the_weights));
+                   T(an_update_that_poisons_the_weights), T(a_frozen_g_stops_the_run));
     gt_runtime_free();
     return rc;
 }

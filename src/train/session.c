@@ -14,6 +14,7 @@
 #include "train/evaluator.h"
 #include "train/health.h"
 #include "train/outputs.h"
+#include "train/stall.h"
 #include "train/trainer.h"
 
 typedef struct {
@@ -22,7 +23,8 @@ typedef struct {
     gt_run_eval ev;
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
     bool step_failed;         /* a step unwound (out of memory, a failed exchange): the trainer may be half updated */
-    bool diverged;            /* a step turned non-finite: the trainer holds the state at its start */
+    bool unhealthy;           /* a step turned non-finite (the trainer holds the state at its start),
+                                 or training died or blew up (health.*): last-good.safetensors */
     bool writer;              /* this process writes the run folder (rank 0, or the only one) */
 } session;
 
@@ -154,23 +156,45 @@ static int check_health(session *s, gt_health *h, const gt_step_stats *st, bool 
     return rc;
 }
 
-/* Why a run stopped on a non-finite step, and what to try; the trainer holds the state at the
- * start of that step, which goes beside the last periodic checkpoint. */
-static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
+/* Stops the run on an unhealthy state: why (with advice) goes to the log and metrics.jsonl, the
+ * trainer's state to last-good.safetensors beside the last periodic checkpoint. */
+static int stop_unhealthy(const session *s, const char *why, gt_error *err) {
     const gt_trainer *t = s->t;
     const char *dir = s->req->dir;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s became NaN or infinite in step %lld (D loss %g, G loss %g); "
-             "training stopped at the last good state (step "
-             "%lld, the start of that step), saved in %s/" GT_RUN_LAST_GOOD " (the last periodic "
-             "checkpoint is kept). Try lower learning rates (optim.d.lr, optim.g.lr), a gradient "
-             "penalty or spectral normalization, then continue from it with gantry train "
-             "--resume %s --from %s/" GT_RUN_LAST_GOOD " followed by the new settings",
-             t->diverged_what, (long long)t->step + 1, st->d_loss, st->g_loss, (long long)t->step,
-             dir, dir, dir);
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s. The state of step %lld is saved in %s/" GT_RUN_LAST_GOOD " (the "
+             "last periodic checkpoint is kept); continue from it with gantry train --resume %s "
+             "--from %s/" GT_RUN_LAST_GOOD " followed by the new settings",
+             why, (long long)t->step, dir, dir, dir);
     if (gt_run_log_event(dir, t->step, "error", msg, err) < 0) return -1;
     if (gt_run_save_last_good(t, dir, err) < 0) return -1;
     return gt_error_set(err, "%s", msg);
+}
+
+/* A non-finite step: the trainer holds the state at its start. */
+static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
+    const gt_trainer *t = s->t;
+    char why[1024];
+    snprintf(why, sizeof why, "%s became NaN or infinite in step %lld (D loss %g, G loss %g); "
+             "training stopped at the last good state, the start of that step. Try lower learning "
+             "rates (optim.d.lr, optim.g.lr), a gradient penalty or spectral normalization",
+             t->diverged_what, (long long)t->step + 1, st->d_loss, st->g_loss);
+    return stop_unhealthy(s, why, err);
+}
+
+/* The stops for dead or exploded training (health.*), taken on every rank alike (each holds the
+ * same state and statistics); rank 0 reports. */
+static int health_stops(session *s, gt_health *h, gt_stall_watch *w, const gt_step_stats *st,
+                        gt_error *err) {
+    const gt_config *c = &s->t->cfg;
+    char why[1024];
+    if (!gt_health_grad_stop(h, st, c->health_grad_norm_max, c->health_grad_norm_window, why,
+                             sizeof why) &&
+        !gt_stall_watch_step(w, s->t, why, sizeof why))
+        return 0;
+    s->unhealthy = true;
+    if (!s->writer) return gt_error_set(err, "training stopped as unhealthy (rank 0 reports why)");
+    return stop_unhealthy(s, why, err);
 }
 
 /* Runs steps until the configured total, the time budget or a stop; -1 on an output error or
@@ -184,6 +208,8 @@ static int run_steps(session *s, gt_error *err) {
     gt_step_stats st = {0};
     gt_health health;
     gt_health_init(&health);
+    gt_stall_watch stall;
+    gt_stall_watch_init(&stall, t, c->health_stall_window);
     double budget = c->train_max_minutes * 60;
     while (t->step < c->train_steps) {
         bool stop;
@@ -198,11 +224,12 @@ static int run_steps(session *s, gt_error *err) {
         }
         if (st.comm_failed) return gt_error_set(err, "%s", t->gan.comm_error.msg);
         if (!call.finite) {
-            s->diverged = true;
+            s->unhealthy = true;
             if (s->writer) diverged(s, &st, err);
             else gt_error_set(err, "a step diverged (rank 0 reports it)");
             return -1;
         }
+        if (health_stops(s, &health, &stall, &st, err) < 0) return -1;
         if (!s->writer) continue; /* rank 0 alone logs, checks and writes */
         bool log = t->step % c->train_log_every == 0 || t->step == c->train_steps;
         if (log) {
@@ -356,8 +383,8 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
         /* the others hold the same state; rank 0 writes it */
     } else if (rc == 0) {
         rc = finish(&s, err);
-    } else if (s.diverged) {
-        /* the state at the start of the failed step is in last-good.safetensors */
+    } else if (s.unhealthy) {
+        /* its state is in last-good.safetensors, beside the last periodic checkpoint */
     } else if (!s.step_failed && !s.t->gan.comm_error.msg[0]) {
         gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
         if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
