@@ -13,8 +13,7 @@
 
 #define PATH_MAX_LEN 4096
 
-/* mkdir -p */
-static int make_dir(const char *path, gt_error *err) {
+int gt_run_make_dir(const char *path, gt_error *err) {
     char buf[PATH_MAX_LEN];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return gt_error_set(err, "%s: path too long", path);
@@ -32,9 +31,9 @@ static int make_dir(const char *path, gt_error *err) {
 
 int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err) {
     char path[PATH_MAX_LEN];
-    if (make_dir(dir, err) < 0) return -1;
+    if (gt_run_make_dir(dir, err) < 0) return -1;
     snprintf(path, sizeof path, "%s/samples", dir);
-    if (make_dir(path, err) < 0) return -1;
+    if (gt_run_make_dir(path, err) < 0) return -1;
     snprintf(path, sizeof path, "%s/config.ini", dir);
     return gt_config_write(cfg, path, err);
 }
@@ -155,3 +154,4 @@ int gt_run_save_last_good(const gt_trainer *t, const char *dir, gt_error *err) {
     snprintf(path, sizeof path, "%s/" GT_RUN_LAST_GOOD, dir);
     return gt_trainer_save(t, path, err);
 }
+

@@ -6,6 +6,8 @@
 #include "train/trainer.h"
 
 /* Creates dir and dir/samples (with parents) and writes dir/config.ini. */
+/* mkdir -p dir. */
+int gt_run_make_dir(const char *dir, gt_error *err);
 int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err);
 /* Appends one line to dir/metrics.jsonl: step, losses, gradient norms, mean logits, learning
  * rates, steps per second (rate) and elapsed seconds. */

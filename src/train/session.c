@@ -14,6 +14,7 @@
 #include "train/evaluator.h"
 #include "train/health.h"
 #include "train/outputs.h"
+#include "train/run_lock.h"
 #include "train/stall.h"
 #include "train/trainer.h"
 
@@ -311,21 +312,37 @@ static int build_trainer(gt_trainer *t, const gt_config *cfg, gt_error *err) {
     return gt_try(init_in_try, &call, err);
 }
 
-/* The trainer of the request, restored when resuming, with its run folder prepared. */
-static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
+/* The run folder, created and locked by the process that writes it; a fresh run then checks
+ * again that no run finished there meanwhile. */
+static int claim_dir(const gt_train_request *req, const char *ckpt, gt_run_lock *lock, gt_error *err) {
+    if (gt_run_make_dir(req->dir, err) < 0 || gt_run_lock_take(lock, req->dir, req->log, err) < 0)
+        return -1;
+    if (!req->resume && access(ckpt, F_OK) == 0) {
+        gt_run_lock_release(lock);
+        return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
+                                 "choose another --out", req->dir, ckpt, req->dir);
+    }
+    return 0;
+}
+
+/* The trainer of the request, restored when resuming, with its run folder locked and prepared. */
+static int start(const gt_train_request *req, gt_trainer *t, gt_run_lock *lock, gt_error *err) {
     char ckpt[4096];
+    lock->fd = -1;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", req->dir);
-    if (req->resume && req->resume_from) snprintf(ckpt, sizeof ckpt, "%s", req->resume_from);
     if (!req->resume && access(ckpt, F_OK) == 0)
         return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
                                  "choose another --out", req->dir, ckpt, req->dir);
+    if (req->resume && req->resume_from) snprintf(ckpt, sizeof ckpt, "%s", req->resume_from);
     if (req->cfg->train_threads > 0) omp_set_num_threads((int)req->cfg->train_threads);
     if (build_trainer(t, req->cfg, err) < 0) return -1;
     /* the run folder is written only once the run is known to be good: a failed resume
      * leaves config.ini as it was */
     bool writer = !req->comm || req->comm->rank == 0;
     if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) || attach_ranks(req, t, err) < 0 ||
+        (writer && claim_dir(req, ckpt, lock, err) < 0) ||
         (writer && gt_run_prepare_dir(req->dir, req->cfg, err) < 0)) {
+        gt_run_lock_release(lock);
         gt_trainer_free(t);
         return -1;
     }
@@ -369,7 +386,8 @@ int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *e
 
 static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
     gt_trainer t;
-    if (start(req, &t, err) < 0) return -1;
+    gt_run_lock lock;
+    if (start(req, &t, &lock, err) < 0) return -1;
     session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log)),
                  .writer = !req->comm || req->comm->rank == 0};
     if (s.writer) {
@@ -395,5 +413,6 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     out->steps = (long long)t.step;
     out->finished = rc == 0 && !stop_requested(&s);
     gt_trainer_free(&t);
+    gt_run_lock_release(&lock);
     return rc;
 }
