@@ -325,6 +325,17 @@ static int claim_dir(const gt_train_request *req, const char *ckpt, gt_run_lock 
     return 0;
 }
 
+/* A resumed run's metrics.jsonl cut back to its checkpoint's step (outputs.h). */
+static int reconcile_metrics(const gt_train_request *req, const gt_trainer *t, gt_error *err) {
+    int moved;
+    if (gt_run_reconcile_metrics(req->dir, t->step, &moved, err) < 0) return -1;
+    if (moved)
+        fprintf(req->log, "gantry: metrics.jsonl: %d line%s logged past step %lld (after the "
+                          "checkpoint) or left incomplete moved to %s/" GT_RUN_METRICS_DROPPED "\n",
+                moved, moved == 1 ? "" : "s", (long long)t->step, req->dir);
+    return 0;
+}
+
 /* The trainer of the request, restored when resuming, with its run folder locked and prepared. */
 static int start(const gt_train_request *req, gt_trainer *t, gt_run_lock *lock, gt_error *err) {
     char ckpt[4096];
@@ -341,6 +352,7 @@ static int start(const gt_train_request *req, gt_trainer *t, gt_run_lock *lock, 
     bool writer = !req->comm || req->comm->rank == 0;
     if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) || attach_ranks(req, t, err) < 0 ||
         (writer && claim_dir(req, ckpt, lock, err) < 0) ||
+        (writer && req->resume && reconcile_metrics(req, t, err) < 0) ||
         (writer && gt_run_prepare_dir(req->dir, req->cfg, err) < 0)) {
         gt_run_lock_release(lock);
         gt_trainer_free(t);
