@@ -298,7 +298,7 @@ static int run_chromium(char *const argv[], int timeout_ms) {
 
 TEST(report_renders_in_chromium) {
     if (access(CHROMIUM, X_OK) != 0) {
-        printf("  note: %s is absent (apt-get install chromium): the render check is skipped\n",
+        TEST_SKIP("%s is absent (apt-get install chromium): the render check",
                CHROMIUM);
         return;
     }
