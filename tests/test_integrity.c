@@ -129,6 +129,19 @@ TEST(counters_out_of_range_are_refused) {
     cli_scratch_remove(dir);
 }
 
+/* A checkpoint of a format version this gantry does not know is refused naming both. */
+TEST(unknown_checkpoint_format_names_both_versions) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *ckpt = ring_checkpoint(dir);
+    rewrite_meta(ckpt, "format", "gantry-checkpoint-2");
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "train", "--resume", cli_path(dir, "run"), "--quiet", "train.steps=4", NULL);
+    cli_run_fails_saying(&a, "'gantry-checkpoint-2'", "reads 'gantry-checkpoint-1'", NULL);
+    cli_scratch_remove(dir);
+}
+
 /* A .npy file from a header dict (padded as version 1.0 wants) and `floats` floats of data. */
 static const char *npy_file(const char *dir, const char *dict, int floats) {
     char header[256];
@@ -249,7 +262,8 @@ TEST(ini_nul_bytes_and_absurd_batches_are_errors) {
 
 int main(void) {
     RUN_TESTS(T(checksums_name_what_was_damaged), T(files_without_checksums_stay_readable),
-              T(counters_out_of_range_are_refused), T(npy_headers_are_matched_exactly),
+              T(counters_out_of_range_are_refused), T(unknown_checkpoint_format_names_both_versions),
+              T(npy_headers_are_matched_exactly),
               T(eval_of_no_points_is_an_error), T(eval_of_nan_images_gives_valid_json),
               T(ini_nul_bytes_and_absurd_batches_are_errors));
 }

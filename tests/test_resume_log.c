@@ -1,8 +1,10 @@
 /* metrics.jsonl after a resume reads as an uninterrupted run's: the lines a killed run logged
  * past its last checkpoint, and a line it left half written, move to metrics-dropped.jsonl
  * (issue 21, defect 4: they were logged twice, out of order, and the next line was glued to the
- * partial one). */
+ * partial one). And a run killed with SIGKILL at 20 moments, resumed each time (taking over its
+ * dead lock), ends with the checkpoint and log of an uninterrupted run. */
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,4 +94,59 @@ TEST(a_resumed_log_reads_as_an_uninterrupted_one) {
     cli_scratch_remove(dir);
 }
 
-int main(void) { RUN_TESTS(T(a_resumed_log_reads_as_an_uninterrupted_one)); }
+/* Waits (up to 20 s, while p runs) until the log has grown by `bytes` past `from` bytes: the
+ * run is training. */
+static void wait_for_training(cli_proc *p, const char *metrics, long long from, long long bytes) {
+    for (int t = 0; t < 20000 && cli_file_size(metrics) < from + bytes && cli_running(p); t += 2)
+        cli_sleep_ms(2);
+}
+
+/* Each kill lands while the run trains (its log grows), at a random moment after that. */
+TEST(killed_twenty_times_ends_as_an_uninterrupted_run) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *reference = cli_path(dir, "reference"), *run = cli_path(dir, "run");
+    cli_args a, again;
+    /* checkpoints every 100 steps, so that most kills land between two of them */
+    ring_args(&a, reference, "train.steps=3000");
+    cli_args_add(&a, "train.checkpoint_every=100", NULL);
+    CHECK(cli_run_ok(&a));
+    ring_args(&a, run, "train.steps=3000");
+    cli_args_add(&a, "train.checkpoint_every=100", NULL);
+    cli_args_init(&again);
+    cli_args_add(&again, "train", "--resume", run, "--quiet", NULL);
+    const char *metrics = cli_path(run, "metrics.jsonl"), *ckpt = cli_path(run, "checkpoint.safetensors");
+    cli_proc p = cli_start(&a, -1); /* killed once it has a checkpoint to resume */
+    for (int t = 0; t < 20000 && !cli_exists(ckpt) && cli_running(&p); t += 2) cli_sleep_ms(2);
+    unsigned seed = 21;
+    int kills = 0;
+    cli_result r = {0};
+    while (kills < 20 && cli_running(&p)) {
+        cli_sleep_ms((int)(rand_r(&seed) % 20));
+        kill(p.pid, SIGKILL);
+        cli_finish(p, &r);
+        kills += r.code == 128 + SIGKILL;
+        cli_result_free(&r);
+        long long size = cli_file_size(metrics);
+        p = cli_start(&again, -1);
+        wait_for_training(&p, metrics, size, 4000); /* ~15 lines past the resumed step */
+    }
+    cli_finish(p, &r);
+    CHECK_RUN(&again, &r, r.code == 0);
+    cli_result_free(&r);
+    int dropped = count_lines(cli_path(run, "metrics-dropped.jsonl"));
+    printf("  %d kills; %d lines logged past a checkpoint moved aside\n", kills, dropped);
+    CHECK(kills >= 15 && dropped > 0); /* killed while training, past checkpoints */
+    CHECK(cli_same_bytes(ckpt, cli_path(reference, "checkpoint.safetensors")));
+    char *got = without_timing(metrics);
+    char *want = without_timing(cli_path(reference, "metrics.jsonl"));
+    CHECK(got && want && strcmp(got, want) == 0);
+    free(got);
+    free(want);
+    cli_scratch_remove(dir);
+}
+
+int main(void) {
+    RUN_TESTS(T(a_resumed_log_reads_as_an_uninterrupted_one),
+              T(killed_twenty_times_ends_as_an_uninterrupted_run));
+}

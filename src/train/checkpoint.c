@@ -89,6 +89,11 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
 
 static int check_format(const gt_st_file *f, const char *path, gt_error *err) {
     const char *fmt = gt_st_meta(f, "format");
+    const char *family = "gantry-checkpoint-";
+    if (fmt && strcmp(fmt, CKPT_FORMAT) != 0 && strncmp(fmt, family, strlen(family)) == 0)
+        return gt_error_set(err, "checkpoint %s: format '%.40s', and this gantry reads '%s' (a "
+                                 "checkpoint from another version of gantry: use that version)",
+                            path, fmt, CKPT_FORMAT);
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
         return gt_error_set(err, "checkpoint %s: format '%s', expected '%s' (not a gantry checkpoint?)",
                             path, fmt ? fmt : "(missing)", CKPT_FORMAT);
