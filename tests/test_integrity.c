@@ -14,6 +14,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "test.h"
+#include "train/ablate.h"
 
 /* A finished 2-step tiny ring run in dir/run; returns its checkpoint's path. */
 static const char *ring_checkpoint(const char *dir) {
@@ -260,10 +261,28 @@ TEST(ini_nul_bytes_and_absurd_batches_are_errors) {
     cli_scratch_remove(dir);
 }
 
+/* Found by fuzz/fuzz_jsonl: an ablation outcome whose mode count is missing cast NaN to int
+ * (undefined behaviour); now an error naming the field. */
+TEST(fuzz_regression_outcome_without_a_mode_count) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    static const char json[] = "{\"trained\": true, \"scored\": true, \"result\": {\"kind\": "
+                               "\"points\", \"n\": 2500, \"mixture\": \"ring\", \"medos_covered\": 8, "
+                               "\"n_modes\": 8, \"pct_high_quality\": 90.5, \"reverse_kl\": 0.01}}\n";
+    const char *path = cli_path(dir, "ablate.json");
+    CHECK(cli_write_file(path, json, sizeof json - 1));
+    gt_ablate_outcome o;
+    gt_error err = {{0}};
+    CHECK(gt_ablate_outcome_read(path, &o, &err) < 0 && strstr(err.msg, "\"modes_covered\""));
+    if (!strstr(err.msg, "modes_covered")) fprintf(stderr, "  '%s'\n", err.msg);
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(checksums_name_what_was_damaged), T(files_without_checksums_stay_readable),
               T(counters_out_of_range_are_refused), T(unknown_checkpoint_format_names_both_versions),
               T(npy_headers_are_matched_exactly),
               T(eval_of_no_points_is_an_error), T(eval_of_nan_images_gives_valid_json),
-              T(ini_nul_bytes_and_absurd_batches_are_errors));
+              T(ini_nul_bytes_and_absurd_batches_are_errors),
+              T(fuzz_regression_outcome_without_a_mode_count));
 }
