@@ -153,6 +153,33 @@ valgrind: $(TEST_BIN) $(BUILD)/gantry
 demo:
 	@sh scripts/demo.sh
 
+# libFuzzer harnesses (fuzz/): the library built by clang with ASan + UBSan in build-fuzz, each
+# harness run for FUZZ_SECONDS from its committed seeds (fuzz/corpus/NAME) plus what earlier
+# runs found (build-fuzz/corpus/NAME); a crash stops make with its input in build-fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(filter-out fuzz/fuzz_support.c,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
+	  CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libgantry.a
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+$(FUZZ_BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_support.c fuzz/fuzz_support.h $(FUZZ_BUILD)/libgantry.a
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -Ifuzz -std=c11 -O1 -g -fopenmp -fsanitize=fuzzer $(FUZZ_SAN) -o $@ \
+	  $< fuzz/fuzz_support.c $(FUZZ_BUILD)/libgantry.a -lpng -lz -linih -lcjson -lpthread -lm
+fuzz: fuzz-build
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n \
+	    2>&1 | grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)|Test unit written' \
+	    || true; \
+	  if ls $(FUZZ_BUILD)/crash-$$n-* >/dev/null 2>&1; then echo "fuzz_$$n: crash inputs in $(FUZZ_BUILD)/"; exit 1; fi; \
+	done
+
 bench: $(BENCH_BIN) $(BUILD)/gantry
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 	@GANTRY=$(BUILD)/gantry sh bench/run_bench.sh

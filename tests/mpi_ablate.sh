@@ -3,7 +3,7 @@
 # process, then under mpirun -np 2 into the same folder (results.json names run folders, so the
 # same --out makes the files comparable byte for byte): the same results.json; a rerun keeps
 # every run; a failing rank makes the job exit non-zero, naming the rank. Ends with the suite's
-# "N passed, N failed" line.
+# "N passed, N failed, N skipped" line.
 gantry=${GANTRY_BIN:-build-mpi/gantry}
 . tests/mpi/harness.sh
 ablate() { # launcher words (may be empty), then extra options

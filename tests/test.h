@@ -1,7 +1,10 @@
 /* A tiny test harness: each tests/test_*.c is one program built from TEST cases.
  *   TEST(name) { CHECK(cond); CHECK_NEAR(a, b, tol); }
  *   int main(void) { return RUN(name1, name2, ...); }   -- or use test_main with a table.
- * Each binary prints one line per failed check and ends with "N passed, N failed". */
+ * Each binary prints one line per failed check and ends with "N passed, N failed, N skipped".
+ * A case that cannot run here says why and returns: TEST_SKIP("needs %s", path) when something
+ * CI installs is missing (with GANTRY_CI_NO_SKIPS=1 in the environment that is a failure), or
+ * TEST_SKIP_BUILD(...) when the case needs another build (ASan, debug, not valgrind). */
 #ifndef GT_TEST_H
 #define GT_TEST_H
 
@@ -35,6 +38,14 @@ extern int gt_test_failed_checks;
 /* Runs every case (a case fails if any CHECK in it failed), prints the tally of all cases
  * and sub-cases, and returns the process exit status. */
 int gt_test_run(const gt_test_case *cases, int n);
+/* Marks the running case skipped, printing why (see the top of this file). */
+void gt_test_skip(bool build_dependent, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+#define TEST_SKIP(...) gt_test_skip(false, __VA_ARGS__)
+#define TEST_SKIP_BUILD(...) gt_test_skip(true, __VA_ARGS__)
 /* Counts one sub-case of a table-driven test (an op of the op table, say) in the tally. */
 void gt_test_record(const char *name, bool ok);
 #define RUN_TESTS_INTO(rc, ...)                                                 \

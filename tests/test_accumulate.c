@@ -72,7 +72,7 @@ static float *train_dcgan(const char *set, int steps, const char *from, const ch
 /* Batch norm in G and D: 4 steps straight, and 2 + a resume + 2, give the same bytes. */
 TEST(accumulated_dcgan_resumes_bit_for_bit) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+        TEST_SKIP("needs %s (Debian package dataset-fashion-mnist)", FMNIST_PATH);
         return;
     }
     const char *set = "model.g.width=8 model.d.width=8 model.g.z_dim=16 train.batch=16 "

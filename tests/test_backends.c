@@ -82,7 +82,7 @@ static void compare_backends(const char *what, const char *recipe, const char *o
 
 static bool need_fashion_mnist(void) {
     if (have_fashion_mnist()) return true;
-    printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+    TEST_SKIP("needs %s (Debian package dataset-fashion-mnist)", FMNIST_PATH);
     return false;
 }
 

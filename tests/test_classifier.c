@@ -25,7 +25,7 @@ static const char *tmp_path(const char *name) {
 
 TEST(shipped_weights_accuracy) {
     if (access(FMNIST_DIR, R_OK) != 0) {
-        printf("  skipped: %s is missing (Debian package dataset-fashion-mnist)\n", FMNIST_DIR);
+        TEST_SKIP("%s is missing (Debian package dataset-fashion-mnist)", FMNIST_DIR);
         return;
     }
     gt_error err;

@@ -183,7 +183,7 @@ TEST(sagan_recipe_trains_and_resumes) {
  * report the share of samples classified as the class they were drawn for. */
 TEST(conditional_fmnist_reports_class_accuracy) {
     if (access(FMNIST "/t10k-images-idx3-ubyte.gz", R_OK) != 0) {
-        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST);
+        TEST_SKIP("needs %s (Debian package dataset-fashion-mnist)", FMNIST);
         return;
     }
     char dir[64];

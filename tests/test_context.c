@@ -26,7 +26,7 @@ static train_job dcgan_job(const char *backend) {
 
 TEST(two_contexts_train_two_gans_at_once_bit_identical_to_alone) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+        TEST_SKIP("needs %s (Debian package dataset-fashion-mnist)", FMNIST_PATH);
         return;
     }
     train_job alone[2] = {ring_gp_job(NULL), dcgan_job(NULL)};

@@ -223,7 +223,7 @@ TEST(idx_gzip_crc) {
 
 TEST(idx_fashion_mnist) {
     if (access(FMNIST_DIR, R_OK) != 0) {
-        printf("note: %s absent (apt-get install dataset-fashion-mnist): real-data case skipped\n",
+        TEST_SKIP("%s absent (apt-get install dataset-fashion-mnist): the real-data case",
                FMNIST_DIR);
         return;
     }

@@ -46,7 +46,7 @@ static cJSON *eval_npy(const char *path, const char *extra) {
 
 static bool have_data(void) {
     if (access(FMNIST, R_OK) == 0 && access(MODEL, R_OK) == 0) return true;
-    printf("  skipped: needs %s (Debian package dataset-fashion-mnist) and %s\n", FMNIST, MODEL);
+    TEST_SKIP("needs %s (Debian package dataset-fashion-mnist) and %s", FMNIST, MODEL);
     return false;
 }
 
@@ -180,7 +180,7 @@ TEST(class_accuracy_of_labelled_images) {
     /* the classifier runs in this process: under valgrind (tests/run.sh sets VALGRIND) that takes
      * many minutes, as for test_classifier (VALGRIND_SKIP); the SAN=1 run checks this test */
     if (getenv("VALGRIND")) {
-        printf("  skipped under valgrind: in-process classification (checked by the SAN=1 run)\n");
+        TEST_SKIP_BUILD("under valgrind: in-process classification (checked by the SAN=1 run)");
         return;
     }
     gt_error err;

@@ -248,7 +248,8 @@ TEST(safetensors_rejects_truncated) {
     gt_st_writer_add(w, "x", 1, shape, x);
     CHECK(gt_st_writer_write(w, p, &e) == 0);
     gt_st_writer_free(w);
-    CHECK(truncate(p, 100) == 0);
+    struct stat st;
+    CHECK(stat(p, &st) == 0 && truncate(p, st.st_size - 64) == 0); /* into the data */
     CHECK(gt_st_read(p, &e) == NULL && has(&e, "tensor 'x': data_offsets out of range"));
     CHECK(gt_st_read(tmp_path("missing.safetensors"), &e) == NULL && has(&e, "cannot open"));
 }

@@ -65,7 +65,7 @@ TEST(tensor_used_after_step_end_is_an_asan_error) {
     CHECK(strstr(out, "use-after-poison") != NULL);
     if (!strstr(out, "use-after-poison")) fprintf(stderr, "%.2000s\n", out);
 #else
-    printf("  skipped: needs an AddressSanitizer build (make SAN=1 test)\n");
+    TEST_SKIP_BUILD("needs an AddressSanitizer build (make SAN=1 test)");
 #endif
 }
 
@@ -102,7 +102,7 @@ TEST(in_place_write_under_a_recorded_op_is_caught) {
     status = run_child(overwrite_then_record, out, sizeof out);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 #else
-    printf("  skipped: needs a debug build (make DEBUG=1 test or make SAN=1 test)\n");
+    TEST_SKIP_BUILD("needs a debug build (make DEBUG=1 test or make SAN=1 test)");
 #endif
 }
 
@@ -132,7 +132,7 @@ static void try_under_a_limit(void) {
 
 TEST(out_of_memory_is_an_error_from_gt_try) {
 #ifdef UNDER_ASAN
-    printf("  skipped: AddressSanitizer needs more address space than the limit allows\n");
+    TEST_SKIP_BUILD("AddressSanitizer needs more address space than the limit allows");
 #else
     static char out[4096];
     int status = run_child(try_under_a_limit, out, sizeof out);
@@ -181,7 +181,7 @@ static void cli_out_of_memory(const char *words, long kib) {
 
 TEST(out_of_memory_reaches_the_cli_as_a_message) {
 #ifdef UNDER_ASAN
-    printf("  skipped: AddressSanitizer needs more address space than the limit allows\n");
+    TEST_SKIP_BUILD("AddressSanitizer needs more address space than the limit allows");
 #else
     cli_out_of_memory("model.g.width=30000 model.g.depth=2", 3000000); /* building G */
     cli_out_of_memory("model.g.width=1024 model.d.width=1024 train.batch=100000", 1500000);

@@ -119,7 +119,7 @@ TEST(ring_mlp_ranks_equal_accumulation) {
 
 TEST(dcgan_wgan_gp_ranks_equal_accumulation) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s\n", FMNIST_PATH);
+        TEST_SKIP("needs %s", FMNIST_PATH);
         return;
     }
     ranks_match_accumulation("DCGAN-28, WGAN-GP", "configs/wgan-gp-fmnist.ini",
@@ -130,7 +130,7 @@ TEST(dcgan_wgan_gp_ranks_equal_accumulation) {
 
 TEST(dcgan_batch_norm_ranks_equal_accumulation) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s\n", FMNIST_PATH);
+        TEST_SKIP("needs %s", FMNIST_PATH);
         return;
     }
     ranks_match_accumulation("DCGAN-28, batch norm in G and D", "configs/dcgan-fmnist.ini",
@@ -264,7 +264,7 @@ static void check_synced(const char *what, const char *set) {
 
 TEST(synced_batch_norm_matches_whole_batch) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s\n", FMNIST_PATH);
+        TEST_SKIP("needs %s", FMNIST_PATH);
         return;
     }
     check_synced("DCGAN-28, batch norm in G and D", TINY_DCGAN);

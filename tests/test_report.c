@@ -207,6 +207,29 @@ TEST(report_of_a_partial_run) {
     cli_scratch_remove(dir);
 }
 
+/* A line cut by a kill with the next one glued to it (issue 21, defect 4) is an error naming
+ * the file and the line, and no report is written; so is any other line that is not a record. */
+TEST(report_rejects_malformed_lines) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    static const char *const logs[] = {
+        "{\"step\": 10, \"d_loss\": 1.5}\n{\"step\": 20, \"d_lo{\"step\": 21, \"d_loss\": 1.2}\n"
+        "{\"step\": 30, \"d_loss\": 1.1}\n",
+        "{\"step\": 10, \"d_loss\": 1.5}\n[1, 2]\n",
+        "{\"step\": 10, \"d_loss\": 1.5}\n{\"d_loss\": 1.5}\n"};
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) {
+        const char *path = cli_path(dir, "metrics.jsonl");
+        CHECK(cli_write_file(path, logs[i], strlen(logs[i])));
+        gt_error err = {{0}};
+        char where[128];
+        snprintf(where, sizeof where, "%s line 2 is not a JSON object", path);
+        CHECK(gt_report_run(dir, &err) < 0 && strstr(err.msg, where));
+        if (!strstr(err.msg, where)) fprintf(stderr, "  log %zu: '%s'\n", i, err.msg);
+        CHECK(!cli_exists(cli_path(dir, "report.html")));
+    }
+    cli_scratch_remove(dir);
+}
+
 TEST(report_errors_name_the_path) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
@@ -275,7 +298,7 @@ static int run_chromium(char *const argv[], int timeout_ms) {
 
 TEST(report_renders_in_chromium) {
     if (access(CHROMIUM, X_OK) != 0) {
-        printf("  note: %s is absent (apt-get install chromium): the render check is skipped\n",
+        TEST_SKIP("%s is absent (apt-get install chromium): the render check",
                CHROMIUM);
         return;
     }
@@ -310,5 +333,6 @@ TEST(report_renders_in_chromium) {
 
 int main(void) {
     RUN_TESTS(T(report_of_a_run), T(report_caps_grids), T(report_of_a_partial_run),
+              T(report_rejects_malformed_lines),
               T(report_errors_name_the_path), T(chart_axes), T(report_renders_in_chromium));
 }

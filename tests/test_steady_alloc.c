@@ -83,7 +83,7 @@ static long count_in_context(const char *recipe, const char *overrides, int warm
 
 TEST(dcgan_steps_do_not_allocate) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+        TEST_SKIP("needs %s (Debian package dataset-fashion-mnist)", FMNIST_PATH);
         return;
     }
     CHECK(allocs_in_steady_steps("configs/dcgan-fmnist.ini",
@@ -92,7 +92,7 @@ TEST(dcgan_steps_do_not_allocate) {
 
 TEST(wgan_gp_steps_do_not_allocate) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s (Debian package dataset-fashion-mnist)\n", FMNIST_PATH);
+        TEST_SKIP("needs %s (Debian package dataset-fashion-mnist)", FMNIST_PATH);
         return;
     }
     CHECK(allocs_in_steady_steps("configs/wgan-gp-fmnist.ini",

@@ -125,6 +125,13 @@ static void print_agreement(const gt_class_agreement *g) {
     printf("\n");
 }
 
+/* A number for the JSON line: %.6g, or null when undefined (JSON has no NaN). */
+static const char *json_number(char *buf, double v) {
+    if (!isfinite(v)) return "null";
+    snprintf(buf, 32, "%.6g", v);
+    return buf;
+}
+
 static void print_images(const gt_eval_result *r, const char *model) {
     const gt_image_scores *s = &r->images;
     char agree_json[48] = "";
@@ -141,10 +148,12 @@ static void print_images(const gt_eval_result *r, const char *model) {
     printf("classes       %d of 10 covered; KL of the predicted-class histogram to uniform %.4f\n",
            s->classes_covered, s->class_kl);
     if (r->has_agreement) print_agreement(&r->agreement);
-    printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"kid_stderr\": %.6g, "
-           "\"precision\": %.6g, \"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g%s}\n",
-           (long long)r->n, (long long)s->n_ref, s->fid, s->kid, s->kid_stderr, s->precision, s->recall,
-           s->classes_covered, s->class_kl, agree_json);
+    char b[5][32];
+    printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %s, \"kid\": %s, \"kid_stderr\": %s, "
+           "\"precision\": %s, \"recall\": %s, \"classes_covered\": %d, \"class_kl\": %.6g%s}\n",
+           (long long)r->n, (long long)s->n_ref, json_number(b[0], s->fid), json_number(b[1], s->kid),
+           json_number(b[2], s->kid_stderr), json_number(b[3], s->precision),
+           json_number(b[4], s->recall), s->classes_covered, s->class_kl, agree_json);
 }
 
 static void print_stacked(const gt_eval_result *r) {

@@ -21,12 +21,14 @@ static void help(void *ctx) {
     gt_config d;
     gt_config_defaults(&d);
     printf("usage: gantry train --config FILE [section.key=value ...] --out RUNDIR\n"
-           "       gantry train --resume RUNDIR [section.key=value ...]\n\n"
+           "       gantry train --resume RUNDIR [--from CHECKPOINT] [section.key=value ...]\n\n"
            "  --config FILE     an INI configuration (configs/dcgan-fmnist.ini is the default recipe);\n"
            "                    keys not in it take their defaults (gantry config --defaults)\n"
            "  --out RUNDIR      where the run writes config.ini, metrics.jsonl, samples/ and\n"
            "                    checkpoint.safetensors (created if missing)\n"
            "  --resume RUNDIR   continue the run in RUNDIR from its checkpoint, bit for bit\n"
+           "  --from FILE       with --resume: continue from FILE instead of RUNDIR's checkpoint\n"
+           "                    (a diverged run's RUNDIR/last-good.safetensors)\n"
            "  --quiet           no progress line\n"
            "  --profile         at the end, print where the time went: each op kind's share,\n"
            "                    forward and backward, and the achieved GFLOP/s\n"
@@ -36,7 +38,7 @@ static void help(void *ctx) {
 }
 
 typedef struct {
-    const char *config, *out, *resume;
+    const char *config, *out, *resume, *from;
     bool quiet, profile;
     int n_overrides;
     char **overrides;
@@ -58,6 +60,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         GT_OPT_TEXT_("--config", &a->config, "a file"),
         GT_OPT_TEXT_("--out", &a->out, "a folder"),
         GT_OPT_TEXT_("--resume", &a->resume, "a run folder"),
+        GT_OPT_TEXT_("--from", &a->from, "a checkpoint"),
         GT_OPT_FLAG_("--quiet", &a->quiet),
         GT_OPT_FLAG_("--profile", &a->profile),
         GT_OPT_END,
@@ -67,6 +70,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     if (rc) return rc;
     if (a->resume && (a->config || a->out))
         return gt_cli_usage("train", "--resume takes the run folder alone (no --config or --out)");
+    if (a->from && !a->resume)
+        return gt_cli_usage("train", "--from FILE goes with --resume RUNDIR");
     if (!a->resume && (!a->config || !a->out))
         return gt_cli_usage("train", "needs --config FILE and --out RUNDIR, or --resume RUNDIR");
     return 0;
@@ -99,6 +104,7 @@ int gt_cmd_train(int argc, char **argv) {
     const char *dir = a.resume ? a.resume : a.out;
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    if (a.from) snprintf(ckpt, sizeof ckpt, "%s", a.from);
     gt_config cfg;
     gt_error err;
     if (resolve_config(&a, ckpt, &cfg, &err) < 0) return gt_cli_fail("%s", err.msg);
@@ -106,7 +112,8 @@ int gt_cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit then fails the write with a message */
-    gt_train_request req = {.dir = dir, .cfg = &cfg, .resume = a.resume != NULL, .quiet = a.quiet,
+    gt_train_request req = {.dir = dir, .cfg = &cfg, .resume = a.resume != NULL,
+                            .resume_from = a.from, .quiet = a.quiet,
                             .profile = a.profile, .log = stderr, .stop = &interrupted};
     /* under mpirun (a build with make MPI=1): one run, its batches shared out over the ranks */
     gt_cluster cluster;

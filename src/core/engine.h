@@ -49,5 +49,9 @@ typedef struct gt_sgd_coef {
 void gt_sgd_update_(gt_tensor *x, gt_tensor *buf, const gt_tensor *g, const gt_sgd_coef *k);
 /* s = a s + b c (the EMA's blend). */
 void gt_lerp_(gt_tensor *s, const gt_tensor *c, float a, float b);
+/* Whether every element of x (contiguous) is finite: one pass summing x (a sum that holds an
+ * infinity or a NaN is never finite), and a second, exact one only when that sum is not finite
+ * (finite values whose sum overflows). The health check of parameters and optimizer state. */
+bool gt_all_finite_(const gt_tensor *x);
 
 #endif

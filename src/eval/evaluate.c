@@ -29,9 +29,20 @@ static void features_free(features *f) {
     free(f->pred);
 }
 
+static bool all_finite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
 static int score(const features *s, int64_t n, const features *r, int64_t nr, gt_image_scores *o,
                  gt_error *err) {
     const int d = GT_CLASSIFIER_FEATURES;
+    gt_class_coverage(s->pred, n, 10, &o->classes_covered, &o->class_kl);
+    if (!all_finite(s->feat, n * d)) { /* NaN or infinite samples: undefined, not 1 or 0 */
+        o->fid = o->kid = o->kid_stderr = o->precision = o->recall = NAN;
+        return 0;
+    }
     gt_gauss_stats ss = {0}, rs = {0};
     if (gt_gauss_stats_compute(&ss, s->feat, n, d, err) < 0 ||
         gt_gauss_stats_compute(&rs, r->feat, nr, d, err) < 0) {
@@ -44,7 +55,6 @@ static int score(const features *s, int64_t n, const features *r, int64_t nr, gt
     gt_gauss_stats_free(&rs);
     o->kid = gt_kid(s->feat, n, r->feat, nr, d, KID_SUBSETS, KID_SUBSET_SIZE, 0, &o->kid_stderr);
     gt_precision_recall(r->feat, nr, s->feat, n, d, PR_K, &o->precision, &o->recall);
-    gt_class_coverage(s->pred, n, 10, &o->classes_covered, &o->class_kl);
     return 0;
 }
 
@@ -53,7 +63,9 @@ int gt_eval_images(gt_classifier *c, const gt_dataset *ref, const float *x, int6
     if (ref->c != 1 || ref->h != 28 || ref->w != 28)
         return gt_error_set(err, "eval: the reference images are %dx%dx%d, the classifier takes 1x28x28",
                             ref->c, ref->h, ref->w);
-    if (n < 2) return gt_error_set(err, "eval: %lld samples; FID needs at least 2", (long long)n);
+    if (n <= PR_K)
+        return gt_error_set(err, "eval: %lld samples; the metrics need at least %d (precision and "
+                                 "recall look at %d neighbours)", (long long)n, PR_K + 1, PR_K);
     memset(out, 0, sizeof *out);
     out->n = n;
     out->n_ref = ref->n;
@@ -127,6 +139,7 @@ int gt_mode_metric_parse(const char *name, gt_mode_metric *out) {
 int gt_eval_points_by(const char *kind, gt_mode_metric metric, const float *pts, int64_t n,
                       gt_mode_scores *out, gt_error *err) {
     float centres[2 * 25], sigmas[25];
+    if (n < 1) return gt_error_set(err, "eval: no points to score (the samples hold 0 rows)");
     int modes = gt_data_mixture_centres(kind, 0, centres, err);
     if (modes < 0) return -1;
     memset(out, 0, sizeof *out);

@@ -102,39 +102,70 @@ static double number(const cJSON *j, const char *name) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+/* An integer field from 0 to max into *out; -1 with err when it is missing, fractional or out
+ * of range (a cast of NaN or of 1e300 to an integer is undefined). */
+static int integer(const cJSON *j, const char *name, double max, int64_t *out, gt_error *err) {
+    double v = number(j, name);
+    if (!(v >= 0 && v <= max) || v != floor(v))
+        return gt_error_set(err, "an evaluation result's \"%s\" is missing or not an integer from 0 "
+                                 "to %.0f", name, max);
+    *out = (int64_t)v;
+    return 0;
+}
+
+#define COUNT_MAX 9007199254740992.0 /* 2^53: sample counts */
+#define SMALL_MAX 1000000.0          /* modes and classes */
+
+static int points_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
+    int64_t covered, modes;
+    if (integer(j, "modes_covered", SMALL_MAX, &covered, err) < 0 ||
+        integer(j, "n_modes", SMALL_MAX, &modes, err) < 0)
+        return -1;
+    r->kind = GT_EVAL_POINTS;
+    r->points = (gt_mode_scores){.n = r->n, .modes_covered = (int)covered, .n_modes = (int)modes,
+                                 .pct_high_quality = number(j, "pct_high_quality"),
+                                 .reverse_kl = number(j, "reverse_kl")};
+    /* absent in results written before the choice existed: gantry's */
+    const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
+    if (cJSON_IsString(metric) && gt_mode_metric_parse(metric->valuestring, &r->points.metric) < 0)
+        return gt_error_set(err, "an evaluation result's \"mode_metric\" must be gantry or "
+                                 "pacgan, not \"%s\"", metric->valuestring);
+    return 0;
+}
+
+static int stacked_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
+    int64_t covered;
+    if (integer(j, "modes_covered", SMALL_MAX, &covered, err) < 0) return -1;
+    r->kind = GT_EVAL_STACKED;
+    r->stacked = (gt_stacked_scores){.n = r->n, .modes_covered = (int)covered,
+                                     .kl = number(j, "reverse_kl")};
+    return 0;
+}
+
+static int images_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
+    int64_t n_ref, classes;
+    if (integer(j, "n_ref", COUNT_MAX, &n_ref, err) < 0 ||
+        integer(j, "classes_covered", SMALL_MAX, &classes, err) < 0)
+        return -1;
+    r->kind = GT_EVAL_IMAGES;
+    r->images = (gt_image_scores){.n = r->n, .n_ref = n_ref, .fid = number(j, "fid"),
+                                  .kid = number(j, "kid"), .kid_stderr = number(j, "kid_stderr"),
+                                  .precision = number(j, "precision"), .recall = number(j, "recall"),
+                                  .classes_covered = (int)classes, .class_kl = number(j, "class_kl")};
+    r->has_agreement = !isnan(number(j, "class_accuracy"));
+    r->agreement.accuracy = number(j, "class_accuracy");
+    return 0;
+}
+
 int gt_eval_result_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(j) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "n")))
         return gt_error_set(err, "an evaluation result must be a JSON object with \"n\"");
-    r->n = (int64_t)number(j, "n");
+    if (integer(j, "n", COUNT_MAX, &r->n, err) < 0) return -1;
     const cJSON *mixture = cJSON_GetObjectItemCaseSensitive(j, "mixture");
     if (cJSON_IsString(mixture)) {
-        r->kind = GT_EVAL_POINTS;
         snprintf(r->mixture, sizeof r->mixture, "%s", mixture->valuestring);
-        r->points = (gt_mode_scores){.n = r->n, .modes_covered = (int)number(j, "modes_covered"),
-                                     .n_modes = (int)number(j, "n_modes"),
-                                     .pct_high_quality = number(j, "pct_high_quality"),
-                                     .reverse_kl = number(j, "reverse_kl")};
-        /* absent in results written before the choice existed: gantry's */
-        const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
-        if (cJSON_IsString(metric) && gt_mode_metric_parse(metric->valuestring, &r->points.metric) < 0)
-            return gt_error_set(err, "an evaluation result's \"mode_metric\" must be gantry or "
-                                     "pacgan, not \"%s\"", metric->valuestring);
-    } else if (isnan(number(j, "fid"))) {
-        r->kind = GT_EVAL_STACKED;
-        r->stacked = (gt_stacked_scores){.n = r->n, .modes_covered = (int)number(j, "modes_covered"),
-                                         .kl = number(j, "reverse_kl")};
-    } else {
-        r->kind = GT_EVAL_IMAGES;
-        r->images = (gt_image_scores){.n = r->n, .n_ref = (int64_t)number(j, "n_ref"),
-                                      .fid = number(j, "fid"), .kid = number(j, "kid"),
-                                      .kid_stderr = number(j, "kid_stderr"),
-                                      .precision = number(j, "precision"),
-                                      .recall = number(j, "recall"),
-                                      .classes_covered = (int)number(j, "classes_covered"),
-                                      .class_kl = number(j, "class_kl")};
-        r->has_agreement = !isnan(number(j, "class_accuracy"));
-        r->agreement.accuracy = number(j, "class_accuracy");
+        return points_from_json(j, r, err);
     }
-    return 0;
+    return isnan(number(j, "fid")) ? stacked_from_json(j, r, err) : images_from_json(j, r, err);
 }

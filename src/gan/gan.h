@@ -265,6 +265,14 @@ gt_tensor *gt_g_objective_unrolled(gt_gan *gan, int64_t t, gt_tensor *fake, gt_t
 /* One G update through the critics, at G step t. */
 void gt_gan_g_step(gt_gan *gan, int64_t t, gt_tensor *fake, gt_tensor *real, gt_step_stats *st);
 
+/* Fault injection for tests: every update of this thread calls the hook before its finiteness
+ * check, with the optimizer (opt->cfg.name says whose, opt->step how many updates it made) and
+ * the loss the update follows. The hook may make *loss non-finite (a diverged loss), or write
+ * non-finite values into opt->params->flat_grad (a diverged update: the loss stays finite, the
+ * weights do not). NULL: none. */
+typedef void (*gt_update_hook)(void *ctx, gt_optim *opt, double *loss);
+void gt_gan_set_update_hook(gt_update_hook hook, void *ctx);
+
 /* ---- Path length regularization (path_length.c) ---- */
 /* G's synthesis at ws [N, num_ws, w_dim] (read through f) against y [N, c, h, w] (the draw
  * N(0, I) / sqrt(h w)): g = d sum(G(ws) y) / d ws (create_graph), lengths l [N] =

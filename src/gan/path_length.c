@@ -52,6 +52,7 @@ gt_tensor *gt_gan_pl_loss_(gt_gan *gan, gt_tensor *z, int64_t first, int64_t tot
 }
 
 bool gt_gan_pl_update_(gt_gan *gan, double penalty, double norm, double mean) {
+    gt_gan_update_hook_(gan->opt_g, &penalty);
     if (!isfinite(penalty) || !isfinite(norm) || !isfinite(mean)) return false;
     gt_optim_step(gan->opt_g);
     gan->pl_mean = mean;

@@ -19,6 +19,8 @@ gt_tensor *gt_critic_d_loss_(gt_gan *gan, int k, gt_tensor *real, gt_tensor *fak
                              const gt_d_draws *dr, double fused_scale, gt_step_stats *st,
                              gt_tensor **d_real, gt_tensor **d_fake);
 bool gt_gan_apply_(gt_optim *opt, double loss, double norm);
+/* The test hook of gt_gan_set_update_hook, when one is set. */
+void gt_gan_update_hook_(gt_optim *opt, double *loss);
 void gt_gan_logit_stats_(gt_tensor *d_real, gt_tensor *d_fake, gt_step_stats *st);
 bool gt_gan_needs_real_(const gt_loss_spec *L);
 /* After a D step over `batch` samples: ADA's adjustment from critic 0's accuracy on reals. */

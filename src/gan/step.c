@@ -84,7 +84,20 @@ double gt_gan_grads_into(gt_params *p, gt_tensor *loss) {
 
 /* The optimizer's update from the gradients in place, unless the loss or the gradient norm is
  * not finite; false when it skipped. */
+static _Thread_local gt_update_hook update_hook;
+static _Thread_local void *update_hook_ctx;
+
+void gt_gan_set_update_hook(gt_update_hook hook, void *ctx) {
+    update_hook = hook;
+    update_hook_ctx = ctx;
+}
+
+void gt_gan_update_hook_(gt_optim *opt, double *loss) {
+    if (update_hook) update_hook(update_hook_ctx, opt, loss);
+}
+
 bool gt_gan_apply_(gt_optim *opt, double loss, double norm) {
+    gt_gan_update_hook_(opt, &loss);
     if (!isfinite(loss) || !isfinite(norm)) return false;
     gt_profile_mark("gradient copies");
     gt_optim_step(opt);

@@ -91,9 +91,9 @@ static bool in_list(const char *list, const char *v) {
 static void describe_range(const char *allowed, const char *kind, char *buf, size_t cap) {
     range r = parse_range(allowed);
     int n = snprintf(buf, cap, "%s", kind);
-    if (r.has_lo) n += snprintf(buf + n, cap - (size_t)n, " %s %g", r.lo_open ? ">" : ">=", r.lo);
+    if (r.has_lo) n += snprintf(buf + n, cap - (size_t)n, " %s %.15g", r.lo_open ? ">" : ">=", r.lo);
     if (r.has_hi)
-        snprintf(buf + n, cap - (size_t)n, "%s %s %g", r.has_lo ? " and" : "",
+        snprintf(buf + n, cap - (size_t)n, "%s %s %.15g", r.has_lo ? " and" : "",
                  r.hi_open ? "<" : "<=", r.hi);
 }
 

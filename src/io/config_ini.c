@@ -2,6 +2,7 @@
  * reader wrapper feeds libinih one line at a time (so it counts lines exactly), strips leading
  * blanks (libinih would take an indented line as a continuation) and checks section names. */
 #include <errno.h>
+#include <stdbool.h>
 #include <ini.h>
 #include <string.h>
 
@@ -26,19 +27,39 @@ static void where(const ini_source *s, int line, char *buf, size_t cap) {
     snprintf(buf, cap, "%.600s:%d", s->origin, line);
 }
 
-/* The next line into buf: 1, 0 at the end, -1 when it is longer than cap - 1 bytes. */
-static int next_line(ini_source *s, char *buf, size_t cap) {
-    if (s->fp) {
-        if (!fgets(buf, (int)cap, s->fp)) return 0;
-        size_t n = strlen(buf);
-        return n + 1 == cap && buf[n - 1] != '\n' && !feof(s->fp) ? -1 : 1;
+enum { LINE_TOO_LONG = -1, LINE_HAS_NUL = -2 };
+
+/* The next line of a file into buf, byte by byte so that a NUL byte inside it is seen (fgets
+ * would hide the rest of the line behind it). */
+static int next_file_line(FILE *fp, char *buf, size_t cap) {
+    size_t n = 0;
+    bool nul = false;
+    int ch;
+    while (n + 1 < cap && (ch = getc(fp)) != EOF) {
+        nul = nul || ch == '\0';
+        buf[n++] = (char)ch;
+        if (ch == '\n') break;
     }
+    buf[n] = '\0';
+    if (n == 0) return 0;
+    if (nul) return LINE_HAS_NUL;
+    if (n + 1 == cap && buf[n - 1] != '\n' && (ch = getc(fp)) != EOF) {
+        ungetc(ch, fp);
+        return LINE_TOO_LONG;
+    }
+    return 1;
+}
+
+/* The next line into buf: 1, 0 at the end, LINE_TOO_LONG when it is longer than cap - 1
+ * bytes, LINE_HAS_NUL when it holds a NUL byte (files only: a string ends at its first). */
+static int next_line(ini_source *s, char *buf, size_t cap) {
+    if (s->fp) return next_file_line(s->fp, buf, cap);
     if (!*s->text) return 0;
     const char *nl = strchr(s->text, '\n');
     size_t n = nl ? (size_t)(nl - s->text) + 1 : strlen(s->text);
     const char *line = s->text;
     s->text += n;
-    if (n >= cap) return -1;
+    if (n >= cap) return LINE_TOO_LONG;
     memcpy(buf, line, n);
     buf[n] = '\0';
     return 1;
@@ -73,6 +94,10 @@ static char *read_line(char *out, int num, void *user) {
     const char *p = raw + strspn(raw, " \t");
     char what[80];
     snprintf(what, sizeof what, "the line is longer than %d characters", num - 3);
+    if (got == LINE_HAS_NUL) {
+        fail_line(s, "the line holds a NUL byte (a binary or damaged file?); a configuration is text");
+        return NULL;
+    }
     if (got < 0 || strlen(p) + 3 > (size_t)num) {
         fail_line(s, what);
         return NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "core/engine.h"
 #include "io/atomic.h"
@@ -18,6 +19,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #endif
 
 #define META_KEY "__metadata__"
+#define CRC_PREFIX "crc32."            /* metadata "crc32.NAME": tensor NAME's data checksum */
+#define CRC_META CRC_PREFIX META_KEY    /* the checksum of every other metadata entry */
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53: larger JSON numbers are not exact doubles */
 
 typedef struct { char *key, *value; } gt_st_kv;
@@ -161,7 +164,52 @@ static void write_body(FILE *f, const gt_st_writer *w, const char *json) {
         if (w->t[i].numel) fwrite(w->t[i].data, sizeof(float), (size_t)w->t[i].numel, f);
 }
 
+/* ---- checksums ---------------------------------------------------------------------------- */
+
+/* CRC-32 (zlib's) of n bytes, fed in chunks that fit its unsigned length. */
+static uint32_t crc_bytes(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t at = 0; at < n;) {
+        uInt chunk = n - at > (1u << 30) ? 1u << 30 : (uInt)(n - at);
+        crc = (uint32_t)crc32(crc, p + at, chunk);
+        at += chunk;
+    }
+    return crc;
+}
+
+static uint32_t crc_tensor(const gt_st_tensor *t) {
+    return crc_bytes((uint32_t)crc32(0, Z_NULL, 0), t->data, (size_t)t->numel * sizeof(float));
+}
+
+static bool is_crc_key(const char *key) { return strncmp(key, CRC_PREFIX, strlen(CRC_PREFIX)) == 0; }
+
+/* Of the metadata entries other than checksums, in order: each key and value with its NUL. */
+static uint32_t crc_meta(const gt_st_kv *meta, int n) {
+    uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
+    for (int i = 0; i < n; i++) {
+        if (is_crc_key(meta[i].key)) continue;
+        crc = crc_bytes(crc, meta[i].key, strlen(meta[i].key) + 1);
+        crc = crc_bytes(crc, meta[i].value, strlen(meta[i].value) + 1);
+    }
+    return crc;
+}
+
+static void crc_text(char *buf, uint32_t crc) { snprintf(buf, 9, "%08x", (unsigned)crc); }
+
+/* Every tensor's checksum, then the other metadata's, as metadata entries. */
+static void add_checksums(gt_st_writer *w) {
+    char key[GT_ST_NAME_MAX + 16], value[9];
+    for (int i = 0; i < w->n; i++) {
+        snprintf(key, sizeof key, CRC_PREFIX "%s", w->t[i].name);
+        crc_text(value, crc_tensor(&w->t[i]));
+        gt_st_writer_meta(w, key, value);
+    }
+    crc_text(value, crc_meta(w->meta, w->n_meta));
+    gt_st_writer_meta(w, CRC_META, value);
+}
+
 int gt_st_writer_write(gt_st_writer *w, const char *path, gt_error *err) {
+    add_checksums(w);
     if (w->oom) return gt_error_set(err, "cannot write '%s': out of memory", path);
     char *json = header_json(w);
     if (!json) return gt_error_set(err, "cannot write '%s': out of memory for the header", path);
@@ -398,6 +446,31 @@ static int read_header_len(reader *r, FILE *fp, int64_t size, uint64_t *n) {
     return 0;
 }
 
+/* A stored checksum (metadata key) against the computed one; absent: nothing to check (files
+ * from other tools, or from gantry before checksums). */
+static int verify_one(reader *r, const char *key, uint32_t computed, const char *what, const char *name) {
+    const char *stored = gt_st_meta(r->f, key);
+    if (!stored) return 0;
+    char want[9], detail[200];
+    crc_text(want, computed);
+    if (strcmp(stored, want) == 0) return 0;
+    snprintf(detail, sizeof detail, "fails its checksum (crc32 stored '%.16s', computed %s): flipped "
+             "bits on disk or in a copy", stored, want);
+    char subject[GT_ST_NAME_MAX + 32];
+    snprintf(subject, sizeof subject, what, name);
+    return bad(r, "%s %s", subject, detail);
+}
+
+static int verify_checksums(reader *r) {
+    char key[GT_ST_NAME_MAX + 16];
+    int rc = verify_one(r, CRC_META, crc_meta(r->f->meta, r->f->n_meta), "the metadata%s", "");
+    for (int i = 0; rc == 0 && i < r->f->n; i++) {
+        snprintf(key, sizeof key, CRC_PREFIX "%s", r->f->t[i].name);
+        rc = verify_one(r, key, crc_tensor(&r->f->t[i]), "tensor '%s'", r->f->t[i].name);
+    }
+    return rc;
+}
+
 static int read_file(reader *r, FILE *fp) {
     struct stat st;
     if (fstat(fileno(fp), &st) != 0)
@@ -417,6 +490,7 @@ static int read_file(reader *r, FILE *fp) {
     if (rc == 0) rc = read_exact(r, fp, r->f->data, (size_t)r->data_size, "the tensor data");
     for (int i = 0; rc == 0 && i < r->f->n; i++)
         r->f->t[i].data = (const float *)(r->f->data + r->range[2 * i]);
+    if (rc == 0) rc = verify_checksums(r);
     return rc;
 }
 

@@ -20,6 +20,7 @@ typedef struct gt_optim_cfg {
      * cosine 0.5 (1 + cos(pi t/T)) */
     gt_schedule schedule;
     int64_t total_steps;  /* T for the schedules */
+    const char *name;     /* the network it updates, in messages and test hooks ("G", "D", "D2"; NULL: none) */
 } gt_optim_cfg;
 
 typedef struct gt_optim {

@@ -175,9 +175,11 @@ static int metrics_add_object(metrics *m, const cJSON *o, const cJSON *step) {
     return 0;
 }
 
-/* Blank lines are skipped; lines that do not parse are counted (a run may be writing the last
- * one right now). Returns -1 when out of memory. */
-static int metrics_add_line(metrics *m, const char *line) {
+/* Blank lines are skipped. A line that does not parse is an error (*malformed set), except the
+ * last one when it has no newline yet: a run may be writing it right now (it is counted).
+ * Returns -1 when out of memory. */
+static int metrics_add_line(metrics *m, const char *line, bool *malformed) {
+    *malformed = false;
     if (line[strspn(line, " \t\r\n")] == '\0') return 0;
     char *clean = json_sanitize(line);
     if (!clean) return -1;
@@ -187,10 +189,19 @@ static int metrics_add_line(metrics *m, const char *line) {
     int rc = 0;
     if (cJSON_IsObject(o) && cJSON_IsNumber(step) && isfinite(step->valuedouble))
         rc = metrics_add_object(m, o, step);
-    else
+    else if (line[strlen(line) - 1] != '\n')
         m->unreadable++;
+    else
+        *malformed = true;
     cJSON_Delete(o);
     return rc;
+}
+
+static int malformed_line(const char *path, long number, const char *line, gt_error *err) {
+    return gt_error_set(err, "%s line %ld is not a JSON object with a numeric \"step\": '%.60s%s' "
+                             "(a run killed in mid-line leaves one, which gantry train --resume "
+                             "moves to metrics-dropped.jsonl; move it out of the file by hand)",
+                        path, number, line, strlen(line) > 61 ? "..." : "");
 }
 
 typedef struct {
@@ -247,8 +258,11 @@ static int metrics_load(metrics *m, const char *path, gt_error *err) {
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) >= 0)
-        if (metrics_add_line(m, line) < 0) rc = gt_error_set(err, "%s: out of memory", path);
+    bool malformed = false;
+    for (long number = 1; rc == 0 && getline(&line, &cap, f) >= 0; number++) {
+        if (metrics_add_line(m, line, &malformed) < 0) rc = gt_error_set(err, "%s: out of memory", path);
+        else if (malformed) rc = malformed_line(path, number, strtok(line, "\n"), err);
+    }
     if (rc == 0 && ferror(f)) rc = gt_error_set(err, "cannot read '%s': %s", path, strerror(errno));
     free(line);
     fclose(f);

@@ -4,7 +4,9 @@
  * state as decimal strings (with progressive growing, "progressive.images": the schedule's clock;
  * with a style-based G, "style_rng.*" and "path_length.mean", the latter printed with 17
  * significant digits so it round-trips exactly). Restoring checks every tensor's presence and shape. */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,11 @@ int gt_trainer_save(const gt_trainer *t, const char *path, gt_error *err) {
 
 static int check_format(const gt_st_file *f, const char *path, gt_error *err) {
     const char *fmt = gt_st_meta(f, "format");
+    const char *family = "gantry-checkpoint-";
+    if (fmt && strcmp(fmt, CKPT_FORMAT) != 0 && strncmp(fmt, family, strlen(family)) == 0)
+        return gt_error_set(err, "checkpoint %s: format '%.40s', and this gantry reads '%s' (a "
+                                 "checkpoint from another version of gantry: use that version)",
+                            path, fmt, CKPT_FORMAT);
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
         return gt_error_set(err, "checkpoint %s: format '%s', expected '%s' (not a gantry checkpoint?)",
                             path, fmt ? fmt : "(missing)", CKPT_FORMAT);
@@ -169,15 +176,35 @@ static int restore_moments(const gt_st_file *f, const char *path, const char *pr
     return 0;
 }
 
+/* Counters (steps, updates, images, epochs) are at most 2^53: far beyond any run, and small
+ * enough that the products the trainer forms from them (steps x d_steps) cannot overflow. */
+#define COUNTER_MAX ((uint64_t)1 << 53)
+
+/* A metadata value: a decimal integer from 0 to max, digits only (no sign, which strtoull
+ * would wrap), without overflow. */
+static int meta_in_range(const gt_st_file *f, const char *path, const char *key, uint64_t max,
+                         uint64_t *out, gt_error *err) {
+    const char *v = gt_st_meta(f, key);
+    bool ok = v && *v && strspn(v, "0123456789") == strlen(v);
+    errno = 0;
+    if (ok) *out = strtoull(v, NULL, 10);
+    if (!ok || errno == ERANGE || *out > max)
+        return gt_error_set(err, "checkpoint %s: metadata '%s' is %.40s, expected a decimal integer "
+                                 "from 0 to %" PRIu64 " (a damaged or hand-edited checkpoint?)",
+                            path, key, v ? v : "missing", max);
+    return 0;
+}
+
+/* A counter (COUNTER_MAX at most). */
 static int meta_get(const gt_st_file *f, const char *path, const char *key, uint64_t *out,
                     gt_error *err) {
-    const char *v = gt_st_meta(f, key);
-    char *end = NULL;
-    if (v) *out = strtoull(v, &end, 10);
-    if (!v || !*v || *end)
-        return gt_error_set(err, "checkpoint %s: metadata '%s' is %s, expected a decimal integer",
-                            path, key, v ? v : "missing");
-    return 0;
+    return meta_in_range(f, path, key, COUNTER_MAX, out, err);
+}
+
+/* A generator's key or counter: any 64-bit value. */
+static int meta_get_u64(const gt_st_file *f, const char *path, const char *key, uint64_t *out,
+                        gt_error *err) {
+    return meta_in_range(f, path, key, UINT64_MAX, out, err);
 }
 
 static int meta_get_double(const gt_st_file *f, const char *path, const char *key, double *out,
@@ -214,9 +241,9 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
     gt_loader_state ls;
     if (meta_get(f, path, "step", &step, err) < 0 || meta_get(f, path, "opt_g.step", &sg, err) < 0 ||
         meta_get(f, path, "opt_d.step", &sd, err) < 0 || meta_get(f, path, "ema.updates", &ema, err) < 0 ||
-        meta_get(f, path, "rng.key", &key, err) < 0 || meta_get(f, path, "rng.counter", &ctr, err) < 0)
+        meta_get_u64(f, path, "rng.key", &key, err) < 0 || meta_get_u64(f, path, "rng.counter", &ctr, err) < 0)
         return -1;
-    if (t->loader && (meta_get(f, path, "loader.seed", &ls.seed, err) < 0 ||
+    if (t->loader && (meta_get_u64(f, path, "loader.seed", &ls.seed, err) < 0 ||
                       meta_get(f, path, "loader.epoch", &ls.epoch, err) < 0 ||
                       meta_get(f, path, "loader.index", &ls.index, err) < 0))
         return -1;
@@ -232,8 +259,8 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
     t->rng = (gt_rng){.key = key, .counter = ctr};
     /* checkpoints from before the tricks existed never drew from this generator */
     if (gt_st_meta(f, "tricks_rng.key")) {
-        if (meta_get(f, path, "tricks_rng.key", &key, err) < 0 ||
-            meta_get(f, path, "tricks_rng.counter", &ctr, err) < 0)
+        if (meta_get_u64(f, path, "tricks_rng.key", &key, err) < 0 ||
+            meta_get_u64(f, path, "tricks_rng.counter", &ctr, err) < 0)
             return -1;
         t->gan.rng = (gt_rng){.key = key, .counter = ctr};
     }
@@ -251,12 +278,12 @@ static int restore_counters(gt_trainer *t, const gt_st_file *f, const char *path
         const char *v = gt_st_meta(f, "path_length.mean");
         char *end = NULL;
         double a = v ? strtod(v, &end) : 0;
-        if (meta_get(f, path, "style_rng.key", &key, err) < 0 ||
-            meta_get(f, path, "style_rng.counter", &ctr, err) < 0)
+        if (meta_get_u64(f, path, "style_rng.key", &key, err) < 0 ||
+            meta_get_u64(f, path, "style_rng.counter", &ctr, err) < 0)
             return -1;
-        if (!v || !*v || *end)
-            return gt_error_set(err, "checkpoint %s: metadata 'path_length.mean' is %s, expected a "
-                                     "number", path, v ? v : "missing");
+        if (!v || !*v || *end || !isfinite(a))
+            return gt_error_set(err, "checkpoint %s: metadata 'path_length.mean' is %.40s, expected a "
+                                     "finite number", path, v ? v : "missing");
         t->style_rng = (gt_rng){.key = key, .counter = ctr};
         t->gan.pl_mean = a;
     }

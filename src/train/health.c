@@ -66,6 +66,22 @@ int gt_health_step(gt_health *h, int64_t step, const gt_step_stats *st, char *ms
     return g_up && warn_grad(h, 1, step, st->g_grad_norm, level_g, msg, cap);
 }
 
+int gt_health_grad_stop(gt_health *h, const gt_step_stats *st, double bound, int64_t window,
+                        char *msg, size_t cap) {
+    if (bound <= 0) return 0;
+    const double norm[2] = {st->d_grad_norm, st->g_grad_norm};
+    for (int k = 0; k < 2; k++) {
+        h->above[k] = norm[k] <= bound ? 0 : h->above[k] + 1; /* NaN counts as above */
+        if (h->above[k] < window) continue;
+        snprintf(msg, cap, "%s's gradient norm stayed above health.grad_norm_max = %g for %lld "
+                 "steps (now %.3g): the run has blown up; try lower learning rates, gradient "
+                 "penalties or spectral normalization", k ? "G" : "D", bound, (long long)window,
+                 norm[k]);
+        return 1;
+    }
+    return 0;
+}
+
 /* Mean over the d dimensions of the variance across the n examples. */
 static double spread(const float *x, int64_t n, int64_t d) {
     double total = 0;

@@ -1,6 +1,7 @@
 /* A run's folder: its configuration, metrics log, sample grids and checkpoint. */
 #include "train/outputs.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,12 +10,12 @@
 #include <sys/stat.h>
 
 #include "data/registry.h"
+#include "io/atomic.h"
 #include "io/image.h"
 
 #define PATH_MAX_LEN 4096
 
-/* mkdir -p */
-static int make_dir(const char *path, gt_error *err) {
+int gt_run_make_dir(const char *path, gt_error *err) {
     char buf[PATH_MAX_LEN];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return gt_error_set(err, "%s: path too long", path);
@@ -32,9 +33,9 @@ static int make_dir(const char *path, gt_error *err) {
 
 int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err) {
     char path[PATH_MAX_LEN];
-    if (make_dir(dir, err) < 0) return -1;
+    if (gt_run_make_dir(dir, err) < 0) return -1;
     snprintf(path, sizeof path, "%s/samples", dir);
-    if (make_dir(path, err) < 0) return -1;
+    if (gt_run_make_dir(path, err) < 0) return -1;
     snprintf(path, sizeof path, "%s/config.ini", dir);
     return gt_config_write(cfg, path, err);
 }
@@ -159,4 +160,103 @@ int gt_run_checkpoint(const gt_trainer *t, const char *dir, gt_error *err) {
     char path[PATH_MAX_LEN];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     return gt_trainer_save(t, path, err);
+}
+
+int gt_run_save_last_good(const gt_trainer *t, const char *dir, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/" GT_RUN_LAST_GOOD, dir);
+    return gt_trainer_save(t, path, err);
+}
+
+/* The whole of a file (NUL-terminated, malloc'd) and its length; NULL with *len 0 when absent. */
+static char *read_all(const char *path, size_t *len, gt_error *err) {
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno != ENOENT) gt_error_set(err, "cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + *len, 1, cap - *len - 1, f)) > 0) {
+        *len += n;
+        char *bigger = *len + 1 == cap ? realloc(buf, cap *= 2) : buf;
+        if (!bigger) free(buf);
+        buf = bigger;
+    }
+    const char *failure = !buf ? "out of memory" : ferror(f) ? "read error" : NULL;
+    fclose(f);
+    if (failure) {
+        free(buf);
+        *len = 0;
+        gt_error_set(err, "cannot read '%s': %s", path, failure);
+        return NULL;
+    }
+    buf[*len] = '\0';
+    return buf;
+}
+
+/* Whether a line of metrics.jsonl belongs to the run up to `step`: a complete JSON object
+ * whose "step" is at most that. */
+static bool line_kept(const char *line, size_t len, bool complete, int64_t step) {
+    if (!complete) return false;
+    cJSON *o = cJSON_ParseWithLength(line, len);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
+    bool keep = cJSON_IsObject(o) && cJSON_IsNumber(s) && s->valuedouble <= (double)step;
+    cJSON_Delete(o);
+    return keep;
+}
+
+/* Splits text into the lines kept (to `kept`) and the others (to `dropped`, each with its
+ * newline); returns how many were dropped. With NULL streams it only counts. */
+static int split_lines(const char *text, size_t len, int64_t step, FILE *kept, FILE *dropped) {
+    int moved = 0;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        if (end > at) {
+            bool keep = line_kept(text + at, end - at, nl != NULL, step);
+            FILE *to = keep ? kept : dropped;
+            if (to) {
+                fwrite(text + at, 1, end - at, to);
+                fputc('\n', to);
+            }
+            moved += !keep;
+        }
+        at = end + 1;
+    }
+    return moved;
+}
+
+int gt_run_reconcile_metrics(const char *dir, int64_t step, int *moved, gt_error *err) {
+    char path[PATH_MAX_LEN], side[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(side, sizeof side, "%s/" GT_RUN_METRICS_DROPPED, dir);
+    *moved = 0;
+    err->msg[0] = '\0';
+    size_t len;
+    char *text = read_all(path, &len, err);
+    if (!text) return err->msg[0] ? -1 : 0;
+    if (split_lines(text, len, step, NULL, NULL) == 0) { /* most resumes: nothing to move */
+        free(text);
+        return 0;
+    }
+    gt_atomic a;
+    FILE *kept = gt_atomic_open(path, &a, err);
+    FILE *dropped = kept ? fopen(side, "a") : NULL;
+    if (kept && !dropped) {
+        gt_error_set(err, "cannot open '%s' for appending: %s%s", side, strerror(errno),
+                     gt_errno_hint(errno));
+        gt_atomic_abort(&a);
+    }
+    int rc = -1;
+    if (dropped) {
+        *moved = split_lines(text, len, step, kept, dropped);
+        /* the dropped lines are safe before metrics.jsonl loses them */
+        if (gt_stream_close_checked(dropped, side, true, err) < 0) gt_atomic_abort(&a);
+        else rc = gt_atomic_commit(&a, err);
+    }
+    free(text);
+    return rc;
 }

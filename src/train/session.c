@@ -14,6 +14,8 @@
 #include "train/evaluator.h"
 #include "train/health.h"
 #include "train/outputs.h"
+#include "train/run_lock.h"
+#include "train/stall.h"
 #include "train/trainer.h"
 
 typedef struct {
@@ -22,6 +24,8 @@ typedef struct {
     gt_run_eval ev;
     bool tty;                 /* the log is a terminal: the progress line rewrites itself */
     bool step_failed;         /* a step unwound (out of memory, a failed exchange): the trainer may be half updated */
+    bool unhealthy;           /* a step turned non-finite (the trainer holds the state at its start),
+                                 or training died or blew up (health.*): last-good.safetensors */
     bool writer;              /* this process writes the run folder (rank 0, or the only one) */
     int64_t overfit_warned;   /* the step of the last overfitting warning (-1: none yet) */
 } session;
@@ -154,18 +158,18 @@ static int check_health(session *s, gt_health *h, const gt_step_stats *st, bool 
     return rc;
 }
 
-/* Why a run stopped on a non-finite step, and what to try. */
-static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
+/* Stops the run on an unhealthy state: why (with advice) goes to the log and metrics.jsonl, the
+ * trainer's state to last-good.safetensors beside the last periodic checkpoint. */
+static int stop_unhealthy(const session *s, const char *why, gt_error *err) {
     const gt_trainer *t = s->t;
     const char *dir = s->req->dir;
-    char msg[512];
-    snprintf(msg, sizeof msg, "the %s loss or gradient became NaN or infinite in step %lld "
-             "(D loss %g, G loss %g); training stopped at the last good state (step %lld). Try "
-             "lower learning rates (optim.d.lr, optim.g.lr), a gradient penalty or spectral "
-             "normalization, then continue with gantry train --resume %s",
-             isfinite(st->d_loss) && isfinite(st->d_grad_norm) ? "G" : "D",
-             (long long)t->step + 1, st->d_loss, st->g_loss, (long long)t->step, dir);
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s. The state of step %lld is saved in %s/" GT_RUN_LAST_GOOD " (the "
+             "last periodic checkpoint is kept); continue from it with gantry train --resume %s "
+             "--from %s/" GT_RUN_LAST_GOOD " followed by the new settings",
+             why, (long long)t->step, dir, dir, dir);
     if (gt_run_log_event(dir, t->step, "error", msg, err) < 0) return -1;
+    if (gt_run_save_last_good(t, dir, err) < 0) return -1;
     return gt_error_set(err, "%s", msg);
 }
 
@@ -183,6 +187,32 @@ static int monitor_overfitting(session *s, gt_error *err) {
     return warn(s, msg, s->tty && !s->req->quiet, err);
 }
 
+/* A non-finite step: the trainer holds the state at its start. */
+static int diverged(const session *s, const gt_step_stats *st, gt_error *err) {
+    const gt_trainer *t = s->t;
+    char why[1024];
+    snprintf(why, sizeof why, "%s became NaN or infinite in step %lld (D loss %g, G loss %g); "
+             "training stopped at the last good state, the start of that step. Try lower learning "
+             "rates (optim.d.lr, optim.g.lr), a gradient penalty or spectral normalization",
+             t->diverged_what, (long long)t->step + 1, st->d_loss, st->g_loss);
+    return stop_unhealthy(s, why, err);
+}
+
+/* The stops for dead or exploded training (health.*), taken on every rank alike (each holds the
+ * same state and statistics); rank 0 reports. */
+static int health_stops(session *s, gt_health *h, gt_stall_watch *w, const gt_step_stats *st,
+                        gt_error *err) {
+    const gt_config *c = &s->t->cfg;
+    char why[1024];
+    if (!gt_health_grad_stop(h, st, c->health_grad_norm_max, c->health_grad_norm_window, why,
+                             sizeof why) &&
+        !gt_stall_watch_step(w, s->t, why, sizeof why))
+        return 0;
+    s->unhealthy = true;
+    if (!s->writer) return gt_error_set(err, "training stopped as unhealthy (rank 0 reports why)");
+    return stop_unhealthy(s, why, err);
+}
+
 /* Runs steps until the configured total, the time budget or a stop; -1 on an output error or
  * a diverged step (err says which). */
 static int run_steps(session *s, gt_error *err) {
@@ -194,6 +224,8 @@ static int run_steps(session *s, gt_error *err) {
     gt_step_stats st = {0};
     gt_health health;
     gt_health_init(&health);
+    gt_stall_watch stall;
+    gt_stall_watch_init(&stall, t, c->health_stall_window);
     double budget = c->train_max_minutes * 60;
     while (t->step < c->train_steps) {
         bool stop;
@@ -208,10 +240,12 @@ static int run_steps(session *s, gt_error *err) {
         }
         if (st.comm_failed) return gt_error_set(err, "%s", t->gan.comm_error.msg);
         if (!call.finite) {
+            s->unhealthy = true;
             if (s->writer) diverged(s, &st, err);
             else gt_error_set(err, "a step diverged (rank 0 reports it)");
             return -1;
         }
+        if (health_stops(s, &health, &stall, &st, err) < 0) return -1;
         if (!s->writer) continue; /* rank 0 alone logs, checks and writes */
         bool log = t->step % c->train_log_every == 0 || t->step == c->train_steps;
         if (log) {
@@ -295,20 +329,49 @@ static int build_trainer(gt_trainer *t, const gt_config *cfg, gt_error *err) {
     return gt_try(init_in_try, &call, err);
 }
 
-/* The trainer of the request, restored when resuming, with its run folder prepared. */
-static int start(const gt_train_request *req, gt_trainer *t, gt_error *err) {
+/* The run folder, created and locked by the process that writes it; a fresh run then checks
+ * again that no run finished there meanwhile. */
+static int claim_dir(const gt_train_request *req, const char *ckpt, gt_run_lock *lock, gt_error *err) {
+    if (gt_run_make_dir(req->dir, err) < 0 || gt_run_lock_take(lock, req->dir, req->log, err) < 0)
+        return -1;
+    if (!req->resume && access(ckpt, F_OK) == 0) {
+        gt_run_lock_release(lock);
+        return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
+                                 "choose another --out", req->dir, ckpt, req->dir);
+    }
+    return 0;
+}
+
+/* A resumed run's metrics.jsonl cut back to its checkpoint's step (outputs.h). */
+static int reconcile_metrics(const gt_train_request *req, const gt_trainer *t, gt_error *err) {
+    int moved;
+    if (gt_run_reconcile_metrics(req->dir, t->step, &moved, err) < 0) return -1;
+    if (moved)
+        fprintf(req->log, "gantry: metrics.jsonl: %d line%s logged past step %lld (after the "
+                          "checkpoint) or left incomplete moved to %s/" GT_RUN_METRICS_DROPPED "\n",
+                moved, moved == 1 ? "" : "s", (long long)t->step, req->dir);
+    return 0;
+}
+
+/* The trainer of the request, restored when resuming, with its run folder locked and prepared. */
+static int start(const gt_train_request *req, gt_trainer *t, gt_run_lock *lock, gt_error *err) {
     char ckpt[4096];
+    lock->fd = -1;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", req->dir);
     if (!req->resume && access(ckpt, F_OK) == 0)
         return gt_error_set(err, "%s already holds a run (%s); continue it with --resume %s, or "
                                  "choose another --out", req->dir, ckpt, req->dir);
+    if (req->resume && req->resume_from) snprintf(ckpt, sizeof ckpt, "%s", req->resume_from);
     if (req->cfg->train_threads > 0) omp_set_num_threads((int)req->cfg->train_threads);
     if (build_trainer(t, req->cfg, err) < 0) return -1;
     /* the run folder is written only once the run is known to be good: a failed resume
      * leaves config.ini as it was */
     bool writer = !req->comm || req->comm->rank == 0;
     if ((req->resume && gt_trainer_restore(t, ckpt, err) < 0) || attach_ranks(req, t, err) < 0 ||
+        (writer && claim_dir(req, ckpt, lock, err) < 0) ||
+        (writer && req->resume && reconcile_metrics(req, t, err) < 0) ||
         (writer && gt_run_prepare_dir(req->dir, req->cfg, err) < 0)) {
+        gt_run_lock_release(lock);
         gt_trainer_free(t);
         return -1;
     }
@@ -361,7 +424,8 @@ static void print_warnings(FILE *log, const char *w) {
 
 static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt_error *err) {
     gt_trainer t;
-    if (start(req, &t, err) < 0) return -1;
+    gt_run_lock lock;
+    if (start(req, &t, &lock, err) < 0) return -1;
     session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log)),
                  .writer = !req->comm || req->comm->rank == 0, .overfit_warned = -1};
     if (s.writer) {
@@ -375,6 +439,8 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
         /* the others hold the same state; rank 0 writes it */
     } else if (rc == 0) {
         rc = finish(&s, err);
+    } else if (s.unhealthy) {
+        /* its state is in last-good.safetensors, beside the last periodic checkpoint */
     } else if (!s.step_failed && !s.t->gan.comm_error.msg[0]) {
         gt_error ckpt_err; /* keep the state reached, whatever stopped the run */
         if (gt_run_checkpoint(&t, req->dir, &ckpt_err) < 0) fprintf(req->log, "gantry: %s\n", ckpt_err.msg);
@@ -385,5 +451,6 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     out->steps = (long long)t.step;
     out->finished = rc == 0 && !stop_requested(&s);
     gt_trainer_free(&t);
+    gt_run_lock_release(&lock);
     return rc;
 }

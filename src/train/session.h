@@ -15,6 +15,8 @@ typedef struct gt_train_request {
     const char *dir;          /* the run folder */
     const gt_config *cfg;     /* resolved: the file's or the checkpoint's keys, then overrides */
     bool resume;              /* continue dir/checkpoint.safetensors (else it must not exist) */
+    const char *resume_from;  /* with resume: continue this checkpoint instead (a diverged run's
+                                 dir/last-good.safetensors); NULL: dir/checkpoint.safetensors */
     bool quiet;               /* no progress line */
     bool profile;             /* time per op kind, printed to log at the end */
     FILE *log;                /* progress, warnings, the closing line (stderr for the CLI) */
@@ -34,7 +36,9 @@ typedef struct gt_train_outcome {
 /* Trains until train.steps, the time budget or *stop, writing the run folder as it goes and a
  * final checkpoint, samples and report. -1 with err set when the run cannot start (a bad
  * configuration or checkpoint, a folder that already holds a run) or stops on an output
- * error or a NaN step (a checkpoint of the last good state is still written). */
+ * error (a checkpoint of the state reached is still written) or a diverged step (a loss,
+ * gradient, parameter or optimizer state turned NaN or infinite: the state at the start of
+ * that step goes to dir/last-good.safetensors, and the last periodic checkpoint stays). */
 int gt_train_run(const gt_train_request *req, gt_train_outcome *out, gt_error *err);
 
 #endif

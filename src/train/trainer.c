@@ -9,6 +9,7 @@
 #include "core/engine.h"
 #include "data/registry.h"
 #include "nn/stylegan2.h"
+#include "train/snapshot.h"
 
 uint64_t gt_seed_stream(uint64_t seed, uint64_t stream) {
     /* splitmix64 of (seed, stream): distinct, well-mixed Philox keys */
@@ -112,6 +113,7 @@ static gt_optim_cfg optim_cfg(const gt_config *c, net_id n) {
                                                    : GT_SCHEDULE_CONSTANT,
         /* D takes d_steps updates per G step; both schedules span the run */
         .total_steps = c->train_steps * (n == NET_G ? 1 : c->train_d_steps),
+        .name = n == NET_G ? "G" : n == NET_D ? "D" : "D2",
     };
 #undef PICK
     bool lazy = n != NET_G && c->pen_every > 1 &&
@@ -414,14 +416,6 @@ static int set_accumulation(gt_trainer *t, gt_error *err) {
     return 0;
 }
 
-/* G's, D's and D2's parameter tables (in that order); returns how many. */
-static int networks(gt_trainer *t, gt_params **out) {
-    out[0] = &t->g.params;
-    out[1] = &t->d.params;
-    if (t->has_d2) out[2] = &t->d2.params;
-    return t->has_d2 ? 3 : 2;
-}
-
 /* The data, its loader and the staging buffer for real batches. */
 /* data.limit and data.holdout: the training subset replaces the data, the held-out set is
  * kept for the overfitting monitor. */
@@ -449,10 +443,7 @@ static int attach_data(gt_trainer *t, gt_error *err) {
     t->real = malloc((size_t)(cfg->train_batch * gt_trainer_example_size(t)) * sizeof(float));
     t->real_labels = malloc((size_t)cfg->train_batch * sizeof(int32_t));
     GT_CHECK(t->real_labels, "out of memory (labels)");
-    int64_t buffers = 0;
-    gt_params *nets[3];
-    for (int i = 0, n = networks(t, nets); i < n; i++) buffers += nets[i]->numel - nets[i]->numel_trainable;
-    t->buffers_backup = gt_tensor_new_in(t->arena, 1, &buffers);
+    t->snapshot = gt_step_snapshot_new(t);
     GT_CHECK(t->real, "out of memory (real batch)");
     return 0;
 }
@@ -503,21 +494,6 @@ static int batch_shape(const gt_trainer *t, int64_t n, int64_t *shape) {
     return 4;
 }
 
-/* Copies the buffers (batch-norm statistics: everything after the trainables) of every
- * network into the backup (to_backup) or back from it. */
-static void copy_buffers(gt_trainer *t, bool to_backup) {
-    gt_arena *step = gt_step_arena();
-    int64_t at = 0;
-    gt_params *nets[3];
-    for (int i = 0, n = networks(t, nets); i < n; i++) {
-        int64_t len = nets[i]->numel - nets[i]->numel_trainable;
-        gt_tensor *live = gt_view_in(step, nets[i]->flat, nets[i]->numel_trainable, 1, &len);
-        gt_tensor *saved = gt_view_in(step, t->buffers_backup, at, 1, &len);
-        gt_assign(to_backup ? saved : live, to_backup ? live : saved);
-        at += len;
-    }
-}
-
 /* Sets G's and D's resolution and alpha to the schedule's at the images shown so far. */
 static gt_grow_state grow_apply(gt_trainer *t) {
     gt_grow_state gs = gt_grow_at(&t->grow, t->images);
@@ -559,11 +535,14 @@ bool gt_trainer_step(gt_trainer *t, gt_step_stats *st) {
 
 static bool trainer_step(gt_trainer *t, gt_step_stats *st) {
     GT_CHECK(t->loader != NULL, "trainer: stepping a trainer built without data");
+    gt_profile_mark("other");
+    gt_step_snapshot_take(t->snapshot, t);
+    gt_profile_mark("step snapshot");
     if (t->progressive) grow_step(t);
     int64_t batch = current_batch(t), zs[2] = {batch, t->cfg.g_z_dim};
     gt_tensor *fake = NULL, *real = NULL;
     st->nonfinite = false;
-    copy_buffers(t, true);
+    t->diverged_what = "D's loss, penalty or gradient";
     for (int64_t k = 0; k < t->cfg.train_d_steps && !st->nonfinite; k++) {
         gt_profile_mark("other");
         real = real_batch(t, batch);
@@ -572,15 +551,25 @@ static bool trainer_step(gt_trainer *t, gt_step_stats *st) {
         if (t->conditional) t->gan.fake_labels = draw_fake_labels(t, batch);
         fake = gt_gan_d_step(&t->gan, t->step, t->step * t->cfg.train_d_steps + k, real, z, st);
     }
-    if (!st->nonfinite) gt_gan_g_step(&t->gan, t->step, fake, real, st);
+    if (!st->nonfinite) {
+        t->diverged_what = "G's loss or gradient";
+        gt_gan_g_step(&t->gan, t->step, fake, real, st);
+    }
     if (!st->nonfinite && gt_gan_pl_due(&t->gan, t->step)) { /* lazy path length update */
+        t->diverged_what = "G's path length penalty or gradient";
         int64_t ps[2] = {batch / t->gan.pl.batch_shrink, t->cfg.g_z_dim};
         gt_gan_pl_step(&t->gan, gt_rand_normal(&t->rng, 2, ps, 0, 1), st);
     }
+    gt_profile_mark("other");
+    if (!st->nonfinite) { /* the updated weights, buffers and moments */
+        t->diverged_what = gt_trainer_nonfinite_state(t);
+        st->nonfinite = t->diverged_what != NULL;
+    }
+    gt_profile_mark("finiteness check");
     gt_step_end();
     t->gan.real_labels = t->gan.fake_labels = NULL;  /* they lived in the step arena */
     if (st->nonfinite) {
-        copy_buffers(t, false);
+        gt_step_snapshot_restore(t->snapshot, t);
         return false;
     }
     gt_profile_mark("other");
@@ -634,6 +623,7 @@ void gt_trainer_free(gt_trainer *t) {
     gt_model_release(&t->g);
     gt_model_release(&t->d);
     if (t->has_d2) gt_model_release(&t->d2);
+    gt_step_snapshot_free(t->snapshot);
     gt_arena_free(t->arena);
     gt_dataset_free(t->data);
     gt_dataset_free(t->holdout);

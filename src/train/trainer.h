@@ -10,6 +10,8 @@
 #include "train/monitor.h"
 #include "train/progressive.h"
 
+typedef struct gt_step_snapshot gt_step_snapshot;
+
 typedef struct gt_trainer {
     gt_config cfg;
     gt_arena *arena;          /* both networks, optimizer state, EMA */
@@ -27,7 +29,8 @@ typedef struct gt_trainer {
     gt_rng rng;               /* latent draws during training */
     int64_t step;             /* completed generator steps */
     float *real;              /* [batch, c, h, w] staging for a real batch */
-    gt_tensor *buffers_backup; /* G's then the critics' buffers before the current step (arena) */
+    struct gt_step_snapshot *snapshot; /* the state before the current step (train/snapshot.h) */
+    const char *diverged_what; /* after a failed step: what turned non-finite ("G's loss or gradient") */
     char warnings[1024];      /* advice on the configuration, one per line ("" when none) */
     /* Progressive growing (G and D of the progressive family): the schedule, the real images
      * D has seen (its clock, checkpointed) and the level the optimizers were last reset at. */
@@ -58,9 +61,10 @@ int gt_trainer_check_shards(const gt_trainer *t, int shards, const char *what, g
 /* The example shape [c, h, w] a configuration's data has (points: 2, 1, 1). */
 void gt_config_example_shape(const gt_config *cfg, int *c, int *h, int *w);
 /* train.d_steps D updates then one G update (and the EMA); st gets the last values. Returns
- * false when a loss or gradient turned NaN or infinite: that update was skipped, the networks'
- * buffers (batch-norm statistics) are restored, and the step is not counted, so the trainer
- * still holds the last good (finite) state. */
+ * false when a loss or gradient turned NaN or infinite, or an update left a parameter, buffer
+ * or optimizer moment non-finite (t->diverged_what says which): the step is undone, so the
+ * trainer holds exactly the state at its start (weights, buffers, moments, random streams,
+ * loader position), which a checkpoint then repeats bit for bit. */
 bool gt_trainer_step(gt_trainer *t, gt_step_stats *st);
 /* n samples from G (the EMA copy when there is one) in evaluation mode, from latents drawn
  * with `seed`: out [n, c, h, w] (images) or [n, 2] (points). While growing progressively, G
