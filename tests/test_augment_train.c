@@ -58,7 +58,7 @@ static bool same(const trained *a, const trained *b) {
 
 TEST(ada_resumes_bit_for_bit_inside_a_window) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s\n", FMNIST_PATH);
+        TEST_SKIP("needs %s", FMNIST_PATH);
         return;
     }
     /* p moves by 16 x 4 / 500 = 0.128 every 4 D steps: after 7 steps it has moved once and
@@ -87,7 +87,7 @@ TEST(ada_resumes_bit_for_bit_inside_a_window) {
 
 TEST(the_overfitting_monitor_leaves_no_trace) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s\n", FMNIST_PATH);
+        TEST_SKIP("needs %s", FMNIST_PATH);
         return;
     }
     /* spectral norm in D: its u would advance on every forward the monitor makes */

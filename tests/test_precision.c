@@ -131,7 +131,7 @@ static void compare_precisions(const char *what, const char *recipe, const char 
 
 TEST(wgan_gp_double_backward) {
     if (!have_fashion_mnist()) {
-        printf("  skipped: needs %s\n", FMNIST_PATH);
+        TEST_SKIP("needs %s", FMNIST_PATH);
         return;
     }
     /* dcgan: G linear, convT, convT; D conv, conv, linear */
