@@ -213,8 +213,8 @@ TEST(report_rejects_malformed_lines) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
     static const char *const logs[] = {
-        "{\"step\": 10, \"d_loss\": 1.5}\n{\"step\": 20, \"d_lo{\"step\": 21, \"d_loss\": 1.2}\n"
-        "{\"step\": 30, \"d_loss\": 1.1}\n",
+        ("{\"step\": 10, \"d_loss\": 1.5}\n{\"step\": 20, \"d_lo{\"step\": 21, \"d_loss\": 1.2}\n"
+         "{\"step\": 30, \"d_loss\": 1.1}\n"),
         "{\"step\": 10, \"d_loss\": 1.5}\n[1, 2]\n",
         "{\"step\": 10, \"d_loss\": 1.5}\n{\"d_loss\": 1.5}\n"};
     for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) {
