@@ -305,6 +305,7 @@ TEST(families_build_every_supported_shape) {
     CHECK(gt_model_build(&d, &ds, a, &rng, &err) == 0);
     CHECK(trainable_count(&d) == (2 * 80 + 80) + 2 * (16 * 80 + 80) + (16 + 1));
     fd = gt_fwd_of(&d.params, true);
+    pts = gt_rand_normal(&rng, 2, (int64_t[]){5, 2}, 0, 1); /* the step that held G's ended */
     CHECK(gt_model_forward(&d, &fd, pts, NULL)->shape[0] == 5);
     gt_step_end();
     gt_model_release(&g);

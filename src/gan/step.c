@@ -207,7 +207,7 @@ gt_tensor *gt_gan_d_step(gt_gan *gan, int64_t t, int64_t d_iter, gt_tensor *real
     bool lazy_now = penalties && lazy && d_iter % p->every == 0;
     st->d_loss = st->penalty = 0;
     st->noise_sigma = gt_noise_sigma(&gan->noise, t);
-    st->nonfinite = false;
+    st->nonfinite = st->comm_failed = false;
     for (int k = 0; k < gan->n_critics && !st->nonfinite; k++) {
         bool ok = critic_update(gan, k, x_real, x_fake, &dr, penalties && !lazy ? decay : 0, st);
         if (ok && lazy_now) ok = lazy_penalty_update(gan, k, x_real, x_fake, &dr, decay, st);
