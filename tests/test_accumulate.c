@@ -29,8 +29,8 @@ TEST(micro_batches_give_the_batch_gradient_without_batch_statistics) {
         train_job_run(&part);
         CHECK(whole.rc == 0 && part.rc == 0);
         if (whole.rc || part.rc) continue;
-        double dg = max_diff_scaled(part.grads, whole.grads, 0, whole.n_g_grads);
-        double dd = max_diff_scaled(part.grads, whole.grads, whole.n_g_grads, whole.n_grads);
+        double dg, dd;
+        train_jobs_grad_diffs(&part, &whole, &dg, &dd);
         printf("  %s: G grads %.1e, D grads %.1e of the largest; losses %.3g %.3g vs %.3g %.3g\n",
                acc[i] + strlen(RING_GP) + 1, dg, dd, part.g_loss, part.d_loss, whole.g_loss,
                whole.d_loss);

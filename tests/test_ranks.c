@@ -201,8 +201,9 @@ TEST(per_sample_draws_split_by_rows) {
 /* The largest difference between a and b over G's gradients and over D's, each relative to
  * that network's largest gradient. */
 static double grads_diff(const train_job *a, const train_job *b) {
-    return fmax(max_diff_scaled(a->grads, b->grads, 0, b->n_g_grads),
-                max_diff_scaled(a->grads, b->grads, b->n_g_grads, b->n_grads));
+    double g, d;
+    train_jobs_grad_diffs(a, b, &g, &d);
+    return fmax(g, d);
 }
 
 /* K thread ranks with synchronized batch norm against one process on the whole batch (no

@@ -110,6 +110,11 @@ double max_diff_scaled(const float *a, const float *b, int64_t from, int64_t to)
     return scale > 0 ? worst / scale : worst;
 }
 
+void train_jobs_grad_diffs(const train_job *a, const train_job *ref, double *g, double *d) {
+    *g = max_diff_scaled(a->grads, ref->grads, 0, ref->n_g_grads);
+    *d = max_diff_scaled(a->grads, ref->grads, ref->n_g_grads, ref->n_grads);
+}
+
 bool train_jobs_identical(const train_job *a, const train_job *b) {
     return a->weights && b->weights && a->n_weights == b->n_weights &&
            memcmp(a->weights, b->weights, (size_t)a->n_weights * sizeof(float)) == 0;

@@ -40,6 +40,9 @@ void train_job_free(train_job *j);
 bool train_jobs_identical(const train_job *a, const train_job *b);
 /* Largest |a - b| / max(1, |b|) over the weights. */
 double train_jobs_max_rel_diff(const train_job *a, const train_job *b);
+/* The largest difference of a's last gradients from ref's, G's (*g) and D's (*d), each relative
+ * to ref's largest gradient of that network. */
+void train_jobs_grad_diffs(const train_job *a, const train_job *ref, double *g, double *d);
 /* Largest |a - b| over x[from, to), divided by the largest |b| there (0 when b is all 0). */
 double max_diff_scaled(const float *a, const float *b, int64_t from, int64_t to);
 bool have_fashion_mnist(void);

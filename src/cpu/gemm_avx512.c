@@ -8,21 +8,6 @@
 #include <immintrin.h>
 #include <stddef.h>
 
-/* GT_Rm(X) expands X(0) .. X(m-1): the rows of an m-row kernel. */
-#define GT_R1(X) X(0)
-#define GT_R2(X) GT_R1(X) X(1)
-#define GT_R3(X) GT_R2(X) X(2)
-#define GT_R4(X) GT_R3(X) X(3)
-#define GT_R5(X) GT_R4(X) X(4)
-#define GT_R6(X) GT_R5(X) X(5)
-#define GT_R7(X) GT_R6(X) X(6)
-#define GT_R8(X) GT_R7(X) X(7)
-#define GT_R9(X) GT_R8(X) X(8)
-#define GT_R10(X) GT_R9(X) X(9)
-#define GT_R11(X) GT_R10(X) X(10)
-#define GT_R12(X) GT_R11(X) X(11)
-#define GT_R13(X) GT_R12(X) X(12)
-#define GT_R14(X) GT_R13(X) X(13)
 
 #define GT_DECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
 #define GT_STEP(i)                                          \
