@@ -15,9 +15,14 @@
 typedef struct {
     const char *ckpt, *samples, *mixture, *ref, *model;
     long long n, seed;
-    bool ref_given, model_given;
+    bool ref_given, model_given, orientation;
+    long long orientation_images;
     gt_mode_metric mode_metric;
 } eval_args;
+
+/* The orientation check's detector: two passes over its training images (orientation.h). */
+#define ORIENTATION_EPOCHS 2
+#define ORIENTATION_SEED 0
 
 static void help(void *ctx) {
     (void)ctx;
@@ -36,7 +41,11 @@ static void help(void *ctx) {
            "  --ref DIR         Fashion-MNIST folder whose test split is the reference (default %s;\n"
            "                    from --ckpt of a data.dataset = mnist run: its data.path)\n"
            "  --model FILE      feature network (default %s; from --ckpt: the run's\n"
-           "                    train.eval_model, for mnist %s)\n\n"
+           "                    train.eval_model, for mnist %s)\n"
+           "  --orientation     images: also check that G does not draw turned or mirrored images\n"
+           "                    more often than the data (augmentation leaks): a detector of the 8\n"
+           "                    orientations learns on --ref's training split (about a minute)\n"
+           "  --orientation-images N  train the detector on the first N training images (default all)\n\n"
            "Images: FID, KID, precision/recall and class coverage on the shipped classifier's\n"
            "128-d features against the 10,000 test images; for a class-conditional checkpoint\n"
            "of Fashion-MNIST (or digits) also the share of samples classified as the class they\n"
@@ -83,6 +92,8 @@ static int parse(int argc, char **argv, eval_args *a) {
         GT_OPT_INT_("--n", &a->n, 2, 1000000, NULL),
         GT_OPT_INT_("--seed", &a->seed, 0, 0, NULL),
         GT_OPT_CALL_("--mode-metric", &a->mode_metric, take_mode_metric),
+        GT_OPT_FLAG_("--orientation", &a->orientation),
+        GT_OPT_INT_("--orientation-images", &a->orientation_images, 32, 100000000, NULL),
         GT_OPT_END,
     };
     gt_opts p = {"eval", opts, help, NULL, NULL};
@@ -91,6 +102,8 @@ static int parse(int argc, char **argv, eval_args *a) {
     if ((a->ref_given = ref != NULL)) a->ref = ref;
     if ((a->model_given = model != NULL)) a->model = model;
     if (!a->ckpt == !a->samples) return gt_cli_usage("eval", "needs exactly one of --ckpt and --samples");
+    if (a->orientation_images && !a->orientation)
+        return gt_cli_usage("eval", "--orientation-images needs --orientation");
     bool seed_given = a->seed >= 0;
     if (!seed_given) a->seed = 0;
     return check_pacgan_draws(a, seed_given);
@@ -132,9 +145,44 @@ static const char *json_number(char *buf, double v) {
     return buf;
 }
 
+/* Classes as "5, 7, 9" (or "none"). */
+static void class_list(char *buf, size_t cap, uint32_t bits) {
+    buf[0] = '\0';
+    for (int c = 0; c < GT_CLASSIFIER_CLASSES; c++)
+        if (bits >> c & 1u) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", buf[0] ? ", " : "", c);
+    if (!buf[0]) snprintf(buf, cap, "none");
+}
+
+static void print_orientation(const gt_orientation_scores *o) {
+    char classes[64];
+    class_list(classes, sizeof classes, o->handed_classes);
+    printf("orientation   detector right on %.1f%% of the test images' 8 orientations\n",
+           100 * o->detector_accuracy);
+    printf("  turned      samples %.2f%%, upright test images %.2f%% (called turned by 90, 180 or 270 degrees)\n",
+           100 * o->rotated, 100 * o->ref_rotated);
+    printf("  mirrored    samples %.2f%% of %lld, test images %.2f%% of %lld (classes with a clear "
+           "handedness: %s)\n", 100 * o->mirrored, (long long)o->n_handed, 100 * o->ref_mirrored,
+           (long long)o->n_ref_handed, classes);
+}
+
+/* The orientation object of the JSON line (with its leading comma), or "". */
+static void orientation_json(char *buf, size_t cap, const gt_eval_result *r) {
+    buf[0] = '\0';
+    if (!r->has_orientation) return;
+    const gt_orientation_scores *o = &r->orientation;
+    char classes[64];
+    class_list(classes, sizeof classes, o->handed_classes);
+    if (strcmp(classes, "none") == 0) classes[0] = '\0';
+    snprintf(buf, cap, ", \"orientation\": {\"detector_accuracy\": %.6g, \"rotated\": %.6g, "
+             "\"ref_rotated\": %.6g, \"mirrored\": %.6g, \"ref_mirrored\": %.6g, \"n_handed\": %lld, "
+             "\"n_ref_handed\": %lld, \"handed_classes\": [%s]}", o->detector_accuracy, o->rotated,
+             o->ref_rotated, o->mirrored, o->ref_mirrored, (long long)o->n_handed,
+             (long long)o->n_ref_handed, classes);
+}
+
 static void print_images(const gt_eval_result *r, const char *model) {
     const gt_image_scores *s = &r->images;
-    char agree_json[48] = "";
+    char agree_json[48] = "", orient_json[512];
     if (r->has_agreement)
         snprintf(agree_json, sizeof agree_json, ", \"class_accuracy\": %.6g", r->agreement.accuracy);
     printf("samples       N = %lld\n", (long long)r->n);
@@ -148,12 +196,14 @@ static void print_images(const gt_eval_result *r, const char *model) {
     printf("classes       %d of 10 covered; KL of the predicted-class histogram to uniform %.4f\n",
            s->classes_covered, s->class_kl);
     if (r->has_agreement) print_agreement(&r->agreement);
+    if (r->has_orientation) print_orientation(&r->orientation);
+    orientation_json(orient_json, sizeof orient_json, r);
     char b[5][32];
     printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %s, \"kid\": %s, \"kid_stderr\": %s, "
-           "\"precision\": %s, \"recall\": %s, \"classes_covered\": %d, \"class_kl\": %.6g%s}\n",
+           "\"precision\": %s, \"recall\": %s, \"classes_covered\": %d, \"class_kl\": %.6g%s%s}\n",
            (long long)r->n, (long long)s->n_ref, json_number(b[0], s->fid), json_number(b[1], s->kid),
            json_number(b[2], s->kid_stderr), json_number(b[3], s->precision),
-           json_number(b[4], s->recall), s->classes_covered, s->class_kl, agree_json);
+           json_number(b[4], s->recall), s->classes_covered, s->class_kl, agree_json, orient_json);
 }
 
 static void print_stacked(const gt_eval_result *r) {
@@ -166,13 +216,14 @@ static void print_stacked(const gt_eval_result *r) {
 }
 
 /* A .npy of samples scored with the options' feature network, reference and mixture. */
-static int score_file(const eval_args *a, gt_eval_result *r, gt_error *err) {
+static int score_file(const eval_args *a, const gt_orientation_cfg *orient, gt_eval_result *r,
+                      gt_error *err) {
     int64_t shape[GT_MAX_DIMS];
     int nd = 0;
     float *x = gt_npy_read(a->samples, &nd, shape, err);
     if (!x) return -1;
     gt_eval_setup setup = {.model = a->model, .ref = a->ref, .mixture = a->mixture,
-                           .mode_metric = a->mode_metric};
+                           .mode_metric = a->mode_metric, .orientation = orient};
     int rc = 0;
     if (nd == 2 && shape[1] == 2 && !a->mixture)
         rc = gt_cli_usage("eval", "%s holds 2-D points: name the mixture with --mixture", a->samples);
@@ -188,12 +239,16 @@ int gt_cmd_eval(int argc, char **argv) {
     if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     gt_error err;
     gt_eval_result r;
+    gt_orientation_cfg orient_cfg = {.train_images = a.orientation_images,
+                                     .epochs = ORIENTATION_EPOCHS, .seed = ORIENTATION_SEED};
+    const gt_orientation_cfg *orient = a.orientation ? &orient_cfg : NULL;
     if (a.ckpt) {
         gt_score_request req = {.n = a.n, .seed = a.seed, .model = a.model_given ? a.model : NULL,
-                                .ref = a.ref_given ? a.ref : NULL, .mode_metric = a.mode_metric};
+                                .ref = a.ref_given ? a.ref : NULL, .mode_metric = a.mode_metric,
+                                .orientation = orient};
         rc = gt_score_checkpoint(a.ckpt, &req, &r, &err);
     } else {
-        rc = score_file(&a, &r, &err);
+        rc = score_file(&a, orient, &r, &err);
     }
     if (rc > 0) return rc;
     if (rc < 0) {

@@ -6,6 +6,7 @@
 
 #include "data/data.h"
 #include "eval/classifier.h"
+#include "eval/orientation.h"
 
 typedef struct gt_image_scores {
     int64_t n, n_ref;          /* samples scored; reference images */
@@ -85,6 +86,8 @@ typedef struct gt_eval_setup {
     const char *model, *ref, *mixture;
     bool class_check;
     gt_mode_metric mode_metric;   /* points: the definition (gantry's when zeroed) */
+    const gt_orientation_cfg *orientation; /* images: also the orientation check, its detector
+                                            * trained on ref's training split (NULL: no) */
 } gt_eval_setup;
 
 typedef struct gt_eval_result {
@@ -99,6 +102,8 @@ typedef struct gt_eval_result {
     gt_stacked_scores stacked;     /* kind stacked */
     gt_mode_scores points;         /* kind points */
     char mixture[16];              /* points: ring | grid */
+    bool has_orientation;          /* images scored with setup->orientation */
+    gt_orientation_scores orientation;
 } gt_eval_result;
 
 /* Scores samples by their shape: x [n, 1, 28, 28] images, [n, 3, 28, 28] stacked Fashion-MNIST

@@ -6,6 +6,19 @@
 
 #include "eval/evaluate.h"
 
+/* The orientation check: its detector learns on the reference folder's training split. */
+static int check_orientation(gt_classifier *c, const float *x, int64_t n, const gt_eval_setup *s,
+                             gt_eval_result *out, gt_error *err) {
+    gt_dataset *train = gt_data_load_mnist_dir(s->ref, "train", err);
+    gt_dataset *test = train ? gt_data_load_mnist_dir(s->ref, "test", err) : NULL;
+    int rc = test ? gt_eval_orientation(c, train, test, x, n, s->orientation, &out->orientation, err)
+                  : -1;
+    out->has_orientation = rc == 0;
+    gt_dataset_free(test);
+    gt_dataset_free(train);
+    return rc;
+}
+
 static int score_images(const float *x, int64_t n, const gt_eval_setup *s, gt_eval_result *out,
                         gt_error *err) {
     gt_classifier *c = gt_classifier_new();
@@ -13,6 +26,7 @@ static int score_images(const float *x, int64_t n, const gt_eval_setup *s, gt_ev
     int rc = gt_classifier_load(c, s->model, err);
     if (rc == 0 && !(ref = gt_data_load_mnist_dir(s->ref, "test", err))) rc = -1;
     if (rc == 0) rc = gt_eval_images(c, ref, x, n, &out->images, err);
+    if (rc == 0 && s->orientation) rc = check_orientation(c, x, n, s, out, err);
     if (rc == 0 && s->class_check) {
         out->has_agreement = true;
         rc = gt_eval_class_agreement(c, x, NULL, n, &out->agreement, err);
@@ -45,6 +59,8 @@ int gt_eval_samples(float *x, int nd, const int64_t *shape, const gt_eval_setup 
     if (side == 32) /* Fashion-MNIST padded to 32x32 (data.resolution = 32): the centre */
         gt_eval_crop_padded(x, shape[0], (int)shape[1], 32);
     bool square28 = image && (side == 32 || (shape[2] == 28 && shape[3] == 28));
+    if (setup->orientation && !(square28 && shape[1] == 1))
+        return gt_error_set(err, "the orientation check takes (N, 1, 28, 28) images");
     if (nd == 2 && shape[1] == 2) {
         out->kind = GT_EVAL_POINTS;
         snprintf(out->mixture, sizeof out->mixture, "%s", setup->mixture ? setup->mixture : "");
@@ -61,6 +77,21 @@ int gt_eval_samples(float *x, int nd, const int64_t *shape, const gt_eval_setup 
     return gt_error_set(err, "samples must be (N, 1, 28, 28) images (or 32x32, Fashion-MNIST "
                              "padded by data.resolution = 32), (N, 3, 28, 28) stacked "
                              "Fashion-MNIST or (N, 2) points");
+}
+
+static cJSON *orientation_json(const gt_orientation_scores *o) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "detector_accuracy", o->detector_accuracy);
+    cJSON_AddNumberToObject(j, "rotated", o->rotated);
+    cJSON_AddNumberToObject(j, "ref_rotated", o->ref_rotated);
+    cJSON_AddNumberToObject(j, "mirrored", o->mirrored);
+    cJSON_AddNumberToObject(j, "ref_mirrored", o->ref_mirrored);
+    cJSON_AddNumberToObject(j, "n_handed", (double)o->n_handed);
+    cJSON_AddNumberToObject(j, "n_ref_handed", (double)o->n_ref_handed);
+    cJSON *classes = cJSON_AddArrayToObject(j, "handed_classes");
+    for (int c = 0; c < GT_CLASSIFIER_CLASSES; c++)
+        if (o->handed_classes >> c & 1u) cJSON_AddItemToArray(classes, cJSON_CreateNumber(c));
+    return j;
 }
 
 cJSON *gt_eval_result_json(const gt_eval_result *r) {
@@ -92,6 +123,7 @@ cJSON *gt_eval_result_json(const gt_eval_result *r) {
         cJSON_AddNumberToObject(j, "classes_covered", s->classes_covered);
         cJSON_AddNumberToObject(j, "class_kl", s->class_kl);
         if (r->has_agreement) cJSON_AddNumberToObject(j, "class_accuracy", r->agreement.accuracy);
+        if (r->has_orientation) cJSON_AddItemToObject(j, "orientation", orientation_json(&r->orientation));
     }
     return j;
 }
@@ -142,6 +174,32 @@ static int stacked_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
     return 0;
 }
 
+static int orientation_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
+    gt_orientation_scores *o = &r->orientation;
+    int64_t n_handed, n_ref_handed;
+    const cJSON *classes = cJSON_GetObjectItemCaseSensitive(j, "handed_classes");
+    if (!cJSON_IsObject(j) || !cJSON_IsArray(classes) ||
+        integer(j, "n_handed", COUNT_MAX, &n_handed, err) < 0 ||
+        integer(j, "n_ref_handed", COUNT_MAX, &n_ref_handed, err) < 0)
+        return gt_error_set(err, "an evaluation result's \"orientation\" must be an object with "
+                                 "\"handed_classes\", \"n_handed\" and \"n_ref_handed\"");
+    *o = (gt_orientation_scores){.n = r->n, .n_ref = r->images.n_ref,
+                                 .detector_accuracy = number(j, "detector_accuracy"),
+                                 .rotated = number(j, "rotated"), .ref_rotated = number(j, "ref_rotated"),
+                                 .mirrored = number(j, "mirrored"), .ref_mirrored = number(j, "ref_mirrored"),
+                                 .n_handed = n_handed, .n_ref_handed = n_ref_handed};
+    const cJSON *c;
+    cJSON_ArrayForEach(c, classes) {
+        if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble >= GT_CLASSIFIER_CLASSES ||
+            c->valuedouble != floor(c->valuedouble))
+            return gt_error_set(err, "an evaluation result's \"handed_classes\" must list classes "
+                                     "0 to %d", GT_CLASSIFIER_CLASSES - 1);
+        o->handed_classes |= 1u << (int)c->valuedouble;
+    }
+    r->has_orientation = true;
+    return 0;
+}
+
 static int images_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
     int64_t n_ref, classes;
     if (integer(j, "n_ref", COUNT_MAX, &n_ref, err) < 0 ||
@@ -154,7 +212,8 @@ static int images_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
                                   .classes_covered = (int)classes, .class_kl = number(j, "class_kl")};
     r->has_agreement = !isnan(number(j, "class_accuracy"));
     r->agreement.accuracy = number(j, "class_accuracy");
-    return 0;
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "orientation");
+    return o ? orientation_from_json(o, r, err) : 0;
 }
 
 int gt_eval_result_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {

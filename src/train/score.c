@@ -10,7 +10,7 @@
 static gt_eval_setup setup_for(const gt_score_request *req, const gt_config *cfg,
                                const gt_dataset_kind *k, bool class_check) {
     gt_eval_setup s = {.model = req->model, .ref = req->ref, .class_check = class_check,
-                       .mode_metric = req->mode_metric};
+                       .mode_metric = req->mode_metric, .orientation = req->orientation};
     if (!s.model)
         s.model = cfg->train_eval_model[0] ? cfg->train_eval_model
                   : k && k->feature_model  ? k->feature_model

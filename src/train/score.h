@@ -13,6 +13,7 @@ typedef struct gt_score_request {
                                * data.path for MNIST-format digits, else the defaults) */
     gt_mode_metric mode_metric; /* 2-D points; PacGAN's takes its fixed latents (evaluate.h),
                                  * whatever seed says */
+    const gt_orientation_cfg *orientation; /* images: the orientation check too (NULL: no) */
 } gt_score_request;
 
 #define GT_SCORE_DEFAULT_REF "/usr/share/datasets/fashion-mnist"
