@@ -53,7 +53,7 @@ TEST(shipped_weights_accuracy) {
  * period 4, plus uniform noise. Labels alternate. */
 static gt_dataset *stripes(int64_t n, uint64_t seed) {
     gt_error err;
-    gt_dataset *ds = gt_dataset_alloc_(n, 1, 28, 28, true, "stripes", &err);
+    gt_dataset *ds = gt_dataset_new(n, 1, 28, 28, true, "stripes", &err);
     gt_rng rng = gt_rng_seed(seed);
     int64_t shape[1] = {n * (PIXELS + 1)};
     gt_tensor *u = gt_rand_uniform(&rng, 1, shape, 0, 1);  /* noise, then one phase per image */

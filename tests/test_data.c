@@ -518,7 +518,7 @@ TEST(mixture_deterministic) {
 /* n examples of 1 x 1 x 2: x = (i, -i), label i (or unlabelled). */
 static gt_dataset *index_dataset(int64_t n, bool labelled) {
     gt_error err = {{0}};
-    gt_dataset *ds = gt_dataset_alloc_(n, 1, 1, 2, labelled, "index", &err);
+    gt_dataset *ds = gt_dataset_new(n, 1, 1, 2, labelled, "index", &err);
     for (int64_t i = 0; i < n; i++) {
         ds->x[2 * i] = (float)i;
         ds->x[2 * i + 1] = (float)-i;

@@ -316,7 +316,7 @@ TEST(reals_cross_fade) {
 /* Fashion-MNIST's 28x28 on a 32x32 canvas of background. */
 TEST(idx_images_padded_to_32) {
     gt_error err;
-    gt_dataset *ds = gt_dataset_alloc_(2, 1, 28, 28, true, "pad", &err);
+    gt_dataset *ds = gt_dataset_new(2, 1, 28, 28, true, "pad", &err);
     for (int64_t i = 0; i < 2 * 28 * 28; i++) ds->x[i] = (float)(i % 97) / 97.0f;
     ds->labels[0] = 3;
     ds->labels[1] = 7;

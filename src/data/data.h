@@ -80,10 +80,12 @@ gt_loader_state gt_loader_state_get(const gt_loader *l);   /* state AFTER the ba
 void gt_loader_state_set(gt_loader *l, gt_loader_state s); /* resume exactly (discards any prefetched batch) */
 void gt_loader_free(gt_loader *l);
 
-/* ---- Shared by the dataset files ------------------------------------------------------ */
-/* A dataset of n examples of c x h x w with x allocated (uninitialised), labels allocated when
- * labelled, and name copied (truncated to fit); NULL with err filled when out of memory. */
-gt_dataset *gt_dataset_alloc_(int64_t n, int c, int h, int w, bool labelled, const char *name,
+/* ---- Your own data ---------------------------------------------------------------------- */
+/* A dataset of n examples of c x h x w with x allocated (uninitialised: fill it with values in
+ * [-1, 1], examples row-major), labels allocated when labelled (fill with 0 .. classes - 1), and
+ * name copied (truncated to fit); NULL with err filled when a size is out of range or memory
+ * runs out. Every loader in src/data/ builds its dataset with it; free with gt_dataset_free. */
+gt_dataset *gt_dataset_new(int64_t n, int c, int h, int w, bool labelled, const char *name,
                               gt_error *err);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "data/data.h"
 
-gt_dataset *gt_dataset_alloc_(int64_t n, int c, int h, int w, bool labelled, const char *name,
+gt_dataset *gt_dataset_new(int64_t n, int c, int h, int w, bool labelled, const char *name,
                               gt_error *err) {
     int64_t per = (int64_t)c * h * w;
     if (n <= 0 || per <= 0 || n > (int64_t)(SIZE_MAX / sizeof(float)) / per) {
@@ -45,7 +45,7 @@ gt_dataset *gt_data_pad(const gt_dataset *ds, int side, float value, gt_error *e
                      side, side);
         return NULL;
     }
-    gt_dataset *out = gt_dataset_alloc_(ds->n, ds->c, side, side, ds->labels != NULL, ds->name, err);
+    gt_dataset *out = gt_dataset_new(ds->n, ds->c, side, side, ds->labels != NULL, ds->name, err);
     if (!out) return NULL;
     for (int64_t i = 0; i < ds->n * ds->c; i++) {
         float *dst = out->x + i * side * side;

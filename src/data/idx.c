@@ -209,7 +209,7 @@ gt_dataset *gt_data_load_idx(const char *images_path, const char *labels_path, g
     }
     char name[64];
     snprintf(name, sizeof name, "idx:%.59s", images_path);
-    ds = gt_dataset_alloc_(idims[0], 1, (int)idims[1], (int)idims[2], lab != NULL, name, err);
+    ds = gt_dataset_new(idims[0], 1, (int)idims[1], (int)idims[2], lab != NULL, name, err);
     if (ds) idx_fill(ds, pix, lab);
 done:
     free(pix);

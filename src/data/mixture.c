@@ -73,7 +73,7 @@ gt_dataset *gt_data_make_mixture(const char *kind, int64_t n, float radius, floa
                                  uint64_t seed, gt_error *err) {
     const mix_kind *k = mix_find(kind, err);
     if (!k) return NULL;
-    gt_dataset *ds = gt_dataset_alloc_(n, 2, 1, 1, true, kind, err);
+    gt_dataset *ds = gt_dataset_new(n, 2, 1, 1, true, kind, err);
     if (!ds) return NULL;
     float centres[2 * MIX_GRID_MODES];
     mix_centres(k, radius > 0 ? radius : k->radius, centres);

@@ -327,7 +327,7 @@ static gt_dataset *png_load_classes(const char *dir, char **classes, size_t k, i
     }
     char name[64];
     snprintf(name, sizeof name, "png:%.59s", dir);
-    if (ok) ds = gt_dataset_alloc_((int64_t)total, channels, resolution, resolution, true, name, err);
+    if (ok) ds = gt_dataset_new((int64_t)total, channels, resolution, resolution, true, name, err);
     size_t per = (size_t)channels * resolution * resolution, i = 0;
     for (size_t c = 0; ds && c < k; c++) {
         for (size_t j = 0; ds && j < counts[c]; j++, i++) {
@@ -365,7 +365,7 @@ gt_dataset *gt_data_load_png_dir(const char *dir, int channels, int resolution, 
     if (!names) return NULL;
     char name[64];
     snprintf(name, sizeof name, "png:%.59s", dir);
-    gt_dataset *ds = gt_dataset_alloc_((int64_t)n, channels, resolution, resolution, false, name,
+    gt_dataset *ds = gt_dataset_new((int64_t)n, channels, resolution, resolution, false, name,
                                        err);
     if (ds && png_fill(ds, dir, names, err)) {
         gt_dataset_free(ds);

@@ -18,7 +18,7 @@ gt_dataset *gt_data_make_stacked(const gt_dataset *base, int64_t n, uint64_t see
         gt_error_set(err, "stacked data: %lld examples requested; expected at least 1", (long long)n);
         return NULL;
     }
-    gt_dataset *ds = gt_dataset_alloc_(n, 3, base->h, base->w, true, "stacked-fashion-mnist", err);
+    gt_dataset *ds = gt_dataset_new(n, 3, base->h, base->w, true, "stacked-fashion-mnist", err);
     if (!ds) return NULL;
     ds->n_classes = 1000;
     int64_t plane = (int64_t)base->h * base->w;

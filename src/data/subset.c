@@ -55,7 +55,7 @@ static gt_dataset *gather(const gt_dataset *ds, const unsigned char *marks, unsi
                           int64_t n, const char *what, gt_error *err) {
     char name[64];
     snprintf(name, sizeof name, "%.40s (%s)", ds->name, what);
-    gt_dataset *out = gt_dataset_alloc_(n, ds->c, ds->h, ds->w, ds->labels != NULL, name, err);
+    gt_dataset *out = gt_dataset_new(n, ds->c, ds->h, ds->w, ds->labels != NULL, name, err);
     if (!out) return NULL;
     out->n_classes = ds->n_classes;
     int64_t per = (int64_t)ds->c * ds->h * ds->w, j = 0;
