@@ -47,9 +47,16 @@ static const char *json_number(char *buf, double v) {
     return buf;
 }
 
-int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
-                       double elapsed, gt_error *err) {
-    char path[PATH_MAX_LEN], line[1800], b[9][32], tricks[900] = "";
+int gt_run_append_metrics(const char *dir, gt_tensorboard *tb, const char *line, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    if (gt_jsonl_append(path, line, err) < 0) return -1;
+    return tb ? gt_tensorboard_log_metrics(tb, line, err) : 0;
+}
+
+int gt_run_log_metrics(const gt_trainer *t, const char *dir, gt_tensorboard *tb,
+                       const gt_step_stats *st, double rate, double elapsed, gt_error *err) {
+    char line[1800], b[9][32], tricks[900] = "";
     size_t n = 0;
     if (gt_penalty_any(&t->gan.penalty) || t->gan.noise.sigma > 0)
         n += (size_t)snprintf(tricks, sizeof tricks, "\"penalty\": %s, \"noise_sigma\": %.4g, ",
@@ -73,7 +80,6 @@ int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats
         snprintf(tricks + n, sizeof tricks - n, "\"resolution\": %d, \"alpha\": %.4g, \"images\": %lld, ",
                  g.res, g.alpha, (long long)t->images);
     }
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"d_loss\": %s, \"g_loss\": %s, \"d_grad_norm\": %s, "
              "\"g_grad_norm\": %s, \"d_real\": %s, \"d_fake\": %s, \"d_acc_real\": %.4g, "
@@ -84,7 +90,7 @@ int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats
              json_number(b[4], st->d_real_mean), json_number(b[5], st->d_fake_mean),
              st->d_acc_real, st->d_acc_fake, gt_optim_lr(&t->opt_g), gt_optim_lr(&t->opt_d), rate,
              rate * (double)t->cfg.train_batch, tricks, elapsed);
-    return gt_jsonl_append(path, line, err);
+    return gt_run_append_metrics(dir, tb, line, err);
 }
 
 int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char *msg,
@@ -123,7 +129,7 @@ static int write_scatter(const char *path, const float *pts, int64_t n, float ex
     return rc;
 }
 
-int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
+int gt_run_write_samples(gt_trainer *t, const char *dir, gt_tensorboard *tb, gt_error *err) {
     char path[PATH_MAX_LEN];
     snprintf(path, sizeof path, "%s/samples/step-%06lld.png", dir, (long long)t->step);
     int64_t n = t->cfg.train_sample_n;
@@ -153,6 +159,7 @@ int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
         rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, cols, err);
     }
     free(x);
+    if (rc == 0 && tb) rc = gt_tensorboard_log_png(tb, t->step, path, err);
     return rc;
 }
 
