@@ -278,6 +278,16 @@ TEST(metric_names_map_to_the_documented_groups) {
     }
 }
 
+/* Every line must parse for its numbers to reach TensorBoard: a score that came out NaN or
+ * infinite (an evaluation's FID, say) is written null, not "nan". */
+TEST(non_finite_numbers_are_written_as_json_null) {
+    char buf[32];
+    CHECK(strcmp(gt_run_json_number(buf, NAN), "null") == 0);
+    CHECK(strcmp(gt_run_json_number(buf, -INFINITY), "null") == 0);
+    CHECK(strcmp(gt_run_json_number(buf, 1.5), "1.5") == 0);
+    CHECK(strcmp(gt_run_json_number(buf, 1234567.0), "1.23457e+06") == 0);
+}
+
 /* ---- the independent reader ----------------------------------------------------------------- */
 
 /* Runs the reader on a run folder; true when it found everything as it should be. A missing
@@ -427,6 +437,7 @@ int main(void) {
               T(an_events_file_never_reuses_an_existing_name),
               T(errors_name_the_events_file_and_the_cause),
               T(metric_names_map_to_the_documented_groups),
+              T(non_finite_numbers_are_written_as_json_null),
               T(the_reader_finds_every_number_of_a_metrics_line_and_an_rgb_grid),
               T(a_run_logs_metrics_and_grids_and_a_resume_adds_a_file),
               T(without_the_key_no_events_file_is_written),

@@ -1,7 +1,6 @@
 /* Evaluation during training (see evaluator.h). */
 #include "train/evaluator.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +43,12 @@ static int eval_points(gt_trainer *t, const char *dir, gt_tensorboard *tb, int64
     gt_mode_scores s;
     if (gt_eval_points(t->cfg.data_dataset, x, n, &s, err) < 0) return -1;
     char line[512], kl[32];
-    snprintf(kl, sizeof kl, "%.6g", s.reverse_kl);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"eval_n\": %lld, \"modes_covered\": %d, \"n_modes\": %d, "
              "\"pct_high_quality\": %.4f, \"reverse_kl\": %s}",
              (long long)t->step, (long long)n, s.modes_covered, s.n_modes, s.pct_high_quality,
              /* undefined (NaN) when no point is of high quality: JSON null */
-             isfinite(s.reverse_kl) ? kl : "null");
+             gt_run_json_number(kl, s.reverse_kl));
     return gt_run_append_metrics(dir, tb, line, err);
 }
 
@@ -60,7 +58,8 @@ static int class_accuracy(gt_run_eval *e, int64_t n, const float *x, char *buf, 
                           gt_error *err) {
     gt_class_agreement g;
     if (gt_eval_class_agreement(e->cls, x, NULL, n, &g, err) < 0) return -1;
-    snprintf(buf, cap, ", \"class_accuracy\": %.6g", g.accuracy);
+    char v[32];
+    snprintf(buf, cap, ", \"class_accuracy\": %s", gt_run_json_number(v, g.accuracy));
     return 0;
 }
 
@@ -70,12 +69,14 @@ static int eval_images(gt_run_eval *e, gt_trainer *t, const char *dir, gt_tensor
     if (gt_eval_images(e->cls, e->ref, x, n, &s, err) < 0) return -1;
     char agree[48] = "";
     if (gt_trainer_draws_classifier_classes(t) && class_accuracy(e, n, x, agree, sizeof agree, err) < 0) return -1;
-    char line[576];
+    char line[576], v[5][32]; /* a score that came out NaN or infinite: JSON null */
     snprintf(line, sizeof line,
-             "{\"step\": %lld, \"eval_n\": %lld, \"fid\": %.6g, \"kid\": %.6g, \"precision\": %.6g, "
-             "\"recall\": %.6g, \"classes_covered\": %d, \"class_kl\": %.6g%s}",
-             (long long)t->step, (long long)n, s.fid, s.kid, s.precision, s.recall,
-             s.classes_covered, s.class_kl, agree);
+             "{\"step\": %lld, \"eval_n\": %lld, \"fid\": %s, \"kid\": %s, \"precision\": %s, "
+             "\"recall\": %s, \"classes_covered\": %d, \"class_kl\": %s%s}",
+             (long long)t->step, (long long)n, gt_run_json_number(v[0], s.fid),
+             gt_run_json_number(v[1], s.kid), gt_run_json_number(v[2], s.precision),
+             gt_run_json_number(v[3], s.recall), s.classes_covered,
+             gt_run_json_number(v[4], s.class_kl), agree);
     return gt_run_append_metrics(dir, tb, line, err);
 }
 
@@ -83,10 +84,11 @@ static int eval_stacked(gt_run_eval *e, gt_trainer *t, const char *dir, gt_tenso
                         int64_t n, const float *x, gt_error *err) {
     gt_stacked_scores s;
     if (gt_eval_stacked(e->cls, x, n, &s, err) < 0) return -1;
-    char line[256];
+    char line[256], kl[32];
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"eval_n\": %lld, \"modes_covered\": %d, \"n_modes\": 1000, "
-             "\"reverse_kl\": %.6g}", (long long)t->step, (long long)n, s.modes_covered, s.kl);
+             "\"reverse_kl\": %s}", (long long)t->step, (long long)n, s.modes_covered,
+             gt_run_json_number(kl, s.kl));
     return gt_run_append_metrics(dir, tb, line, err);
 }
 

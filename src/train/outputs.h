@@ -10,6 +10,9 @@
 /* mkdir -p dir. */
 int gt_run_make_dir(const char *dir, gt_error *err);
 int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err);
+/* v as a JSON number ("%.6g") in buf (32 bytes), or "null" for NaN and infinities (which JSON
+ * cannot hold; a line with them would not parse, and TensorBoard logging reads each line). */
+const char *gt_run_json_number(char *buf, double v);
 /* Appends one JSON object (one line) to dir/metrics.jsonl and, with tb (train.tensorboard; NULL:
  * off), every number in it to the run's TensorBoard events file: both logs get every number. */
 int gt_run_append_metrics(const char *dir, gt_tensorboard *tb, const char *line, gt_error *err);
