@@ -4,8 +4,9 @@
 # the ring MLP, DCGAN-28 with batch norm in G and D, and DCGAN-28 with WGAN-GP; with
 # train.sync_bn = true, 2 ranks match one process on the whole batch to float32 rounding (batch
 # norm in G and D, and WGAN-GP's penalty through D's batch norm); a run started on
-# 2 ranks resumes on one process; ranks given different configurations are refused; a rank that
-# dies stops the job within a bounded time naming it, and the last checkpoint stays intact.
+# 2 ranks resumes on one process; with train.tensorboard rank 0 alone writes the events file;
+# ranks given different configurations are refused; a rank that dies stops the job within a
+# bounded time naming it, and the last checkpoint stays intact.
 gantry=${GANTRY_BIN:-build-mpi/gantry}
 same=${CKPT_SAME:-build-mpi/tests/mpi/ckpt_same}
 . tests/mpi/harness.sh
@@ -59,6 +60,15 @@ train "$mpirun" "$dir/resume" configs/gan-ring.ini model.g.width=32 model.d.widt
 "$gantry" train --resume "$dir/resume" --quiet train.steps=20 train.accumulate=2 > "$dir/resume.log" 2>&1
 check "2 ranks then one process = 2 ranks throughout" \
     "$same" "$dir/resume/checkpoint.safetensors" "$dir/ring-ranks/checkpoint.safetensors"
+
+# TensorBoard on 2 ranks: rank 0 alone writes one events file, with the numbers of metrics.jsonl
+$mpirun "$gantry" train --config configs/gan-ring.ini --out "$dir/tb" --quiet train.steps=10 \
+    train.log_every=5 train.sample_every=5 train.eval_every=0 train.threads=1 \
+    train.tensorboard=true > "$dir/tb.log" 2>&1
+check "train.tensorboard on 2 ranks trains" test $? -eq 0
+check "...rank 0 alone writes one events file" test "$(ls "$dir/tb/tb" | wc -l)" -eq 1
+check "...holding the numbers of metrics.jsonl and the grids (tests/tensorboard/read_events.py)" \
+    /usr/bin/python3 tests/tensorboard/read_events.py "$dir/tb" 1
 
 # different configurations on the ranks
 $mpirun sh -c '"$0" train --config configs/gan-ring.ini --out "$1/mixed" --quiet train.steps=5 \

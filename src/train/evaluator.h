@@ -8,6 +8,7 @@
 #define GT_TRAIN_EVALUATOR_H
 
 #include "eval/evaluate.h"
+#include "train/tensorboard.h"
 #include "train/trainer.h"
 
 typedef struct gt_run_eval {
@@ -23,8 +24,9 @@ typedef struct gt_run_eval {
 /* Prepares evaluation for a run; loads the classifier and the reference images when needed.
  * Missing weights or reference data turn evaluation off with a note (not an error). */
 void gt_run_eval_init(gt_run_eval *e, const gt_config *cfg);
-/* Scores the trainer's G now and appends the line to dir/metrics.jsonl. */
-int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_error *err);
+/* Scores the trainer's G now and appends the line to dir/metrics.jsonl (and tb, when not NULL). */
+int gt_run_eval_step(gt_run_eval *e, gt_trainer *t, const char *dir, gt_tensorboard *tb,
+                     gt_error *err);
 void gt_run_eval_free(gt_run_eval *e);
 
 #endif

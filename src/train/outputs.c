@@ -40,23 +40,30 @@ int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err) {
     return gt_config_write(cfg, path, err);
 }
 
-/* A JSON number, or null for NaN and infinities (which JSON cannot hold). */
-static const char *json_number(char *buf, double v) {
+const char *gt_run_json_number(char *buf, double v) {
     if (!isfinite(v)) return "null";
     snprintf(buf, 32, "%.6g", v);
     return buf;
 }
 
-int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats *st, double rate,
-                       double elapsed, gt_error *err) {
-    char path[PATH_MAX_LEN], line[1800], b[9][32], tricks[900] = "";
+int gt_run_append_metrics(const char *dir, gt_tensorboard *tb, const char *line, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    if (gt_jsonl_append(path, line, err) < 0) return -1;
+    return tb ? gt_tensorboard_log_metrics(tb, line, err) : 0;
+}
+
+int gt_run_log_metrics(const gt_trainer *t, const char *dir, gt_tensorboard *tb,
+                       const gt_step_stats *st, double rate, double elapsed, gt_error *err) {
+    char line[1800], b[9][32], tricks[900] = "";
     size_t n = 0;
     if (gt_penalty_any(&t->gan.penalty) || t->gan.noise.sigma > 0)
         n += (size_t)snprintf(tricks, sizeof tricks, "\"penalty\": %s, \"noise_sigma\": %.4g, ",
-                              json_number(b[6], st->penalty), st->noise_sigma);
+                              gt_run_json_number(b[6], st->penalty), st->noise_sigma);
     if (t->gan.pl.weight > 0) /* the last lazy PLR update's E (l - a)^2 and the running mean a */
         n += (size_t)snprintf(tricks + n, sizeof tricks - n, "\"pl_penalty\": %s, \"pl_mean\": %s, ",
-                              json_number(b[7], st->pl_penalty), json_number(b[8], t->gan.pl_mean));
+                              gt_run_json_number(b[7], st->pl_penalty),
+                              gt_run_json_number(b[8], t->gan.pl_mean));
     if (t->gan.augment.policy == GT_AUGMENT_ADA) /* ADA's p and the last window's r_t */
         n += (size_t)snprintf(tricks + n, sizeof tricks - n, "\"augment_p\": %.6g, \"ada_rt\": %.4g, ",
                               t->gan.augment.p, t->gan.augment.last_rt);
@@ -73,18 +80,18 @@ int gt_run_log_metrics(const gt_trainer *t, const char *dir, const gt_step_stats
         snprintf(tricks + n, sizeof tricks - n, "\"resolution\": %d, \"alpha\": %.4g, \"images\": %lld, ",
                  g.res, g.alpha, (long long)t->images);
     }
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     snprintf(line, sizeof line,
              "{\"step\": %lld, \"d_loss\": %s, \"g_loss\": %s, \"d_grad_norm\": %s, "
              "\"g_grad_norm\": %s, \"d_real\": %s, \"d_fake\": %s, \"d_acc_real\": %.4g, "
              "\"d_acc_fake\": %.4g, \"lr_g\": %.6g, \"lr_d\": %.6g, \"steps_per_s\": %.4g, "
              "\"images_per_s\": %.4g, %s\"elapsed_s\": %.3f}",
-             (long long)t->step, json_number(b[0], st->d_loss), json_number(b[1], st->g_loss),
-             json_number(b[2], st->d_grad_norm), json_number(b[3], st->g_grad_norm),
-             json_number(b[4], st->d_real_mean), json_number(b[5], st->d_fake_mean),
+             (long long)t->step, gt_run_json_number(b[0], st->d_loss),
+             gt_run_json_number(b[1], st->g_loss),
+             gt_run_json_number(b[2], st->d_grad_norm), gt_run_json_number(b[3], st->g_grad_norm),
+             gt_run_json_number(b[4], st->d_real_mean), gt_run_json_number(b[5], st->d_fake_mean),
              st->d_acc_real, st->d_acc_fake, gt_optim_lr(&t->opt_g), gt_optim_lr(&t->opt_d), rate,
              rate * (double)t->cfg.train_batch, tricks, elapsed);
-    return gt_jsonl_append(path, line, err);
+    return gt_run_append_metrics(dir, tb, line, err);
 }
 
 int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char *msg,
@@ -123,7 +130,7 @@ static int write_scatter(const char *path, const float *pts, int64_t n, float ex
     return rc;
 }
 
-int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
+int gt_run_write_samples(gt_trainer *t, const char *dir, gt_tensorboard *tb, gt_error *err) {
     char path[PATH_MAX_LEN];
     snprintf(path, sizeof path, "%s/samples/step-%06lld.png", dir, (long long)t->step);
     int64_t n = t->cfg.train_sample_n;
@@ -153,6 +160,7 @@ int gt_run_write_samples(gt_trainer *t, const char *dir, gt_error *err) {
         rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, cols, err);
     }
     free(x);
+    if (rc == 0 && tb) rc = gt_tensorboard_log_png(tb, t->step, path, err);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include "train/outputs.h"
 #include "train/run_lock.h"
 #include "train/stall.h"
+#include "train/tensorboard.h"
 #include "train/trainer.h"
 
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
     bool unhealthy;           /* a step turned non-finite (the trainer holds the state at its start),
                                  or training died or blew up (health.*): last-good.safetensors */
     bool writer;              /* this process writes the run folder (rank 0, or the only one) */
+    gt_tensorboard *tb;       /* train.tensorboard: the writer's events file (NULL: off) */
     int64_t overfit_warned;   /* the step of the last overfitting warning (-1: none yet) */
 } session;
 
@@ -120,13 +122,13 @@ static int periodic_outputs(session *s, gt_error *err) {
     const gt_config *c = &t->cfg;
     const char *dir = s->req->dir;
     if (c->train_sample_every && t->step % c->train_sample_every == 0 &&
-        gt_run_write_samples(t, dir, err) < 0)
+        gt_run_write_samples(t, dir, s->tb, err) < 0)
         return -1;
     if (c->train_checkpoint_every && t->step % c->train_checkpoint_every == 0 &&
         gt_run_checkpoint(t, dir, err) < 0)
         return -1;
     if (c->train_eval_every && t->step % c->train_eval_every == 0 &&
-        gt_run_eval_step(&s->ev, t, dir, err) < 0)
+        gt_run_eval_step(&s->ev, t, dir, s->tb, err) < 0)
         return -1;
     return 0;
 }
@@ -254,7 +256,7 @@ static int run_steps(session *s, gt_error *err) {
             last_t = now;
             last_step = t->step;
             if (monitor_overfitting(s, err) < 0 ||
-                gt_run_log_metrics(t, s->req->dir, &st, rate, now - start, err) < 0)
+                gt_run_log_metrics(t, s->req->dir, s->tb, &st, rate, now - start, err) < 0)
                 return -1;
             if (!s->req->quiet) progress(s, &st, rate);
         }
@@ -271,7 +273,7 @@ static int run_steps(session *s, gt_error *err) {
 static int finish(const session *s, gt_error *err) {
     const gt_trainer *t = s->t;
     const char *dir = s->req->dir;
-    if (gt_run_checkpoint(t, dir, err) < 0 || gt_run_write_samples(s->t, dir, err) < 0 ||
+    if (gt_run_checkpoint(t, dir, err) < 0 || gt_run_write_samples(s->t, dir, s->tb, err) < 0 ||
         gt_report_run(dir, err) < 0)
         return -1;
     if (stop_requested(s) || t->step < t->cfg.train_steps)
@@ -428,6 +430,11 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     if (start(req, &t, &lock, err) < 0) return -1;
     session s = {.req = req, .t = &t, .tty = isatty(fileno(req->log)),
                  .writer = !req->comm || req->comm->rank == 0, .overfit_warned = -1};
+    if (s.writer && t.cfg.train_tensorboard && !(s.tb = gt_tensorboard_open(req->dir, err))) {
+        gt_trainer_free(&t);
+        gt_run_lock_release(&lock);
+        return -1;
+    }
     if (s.writer) {
         gt_run_eval_init(&s.ev, &t.cfg);
         if (!s.ev.enabled) fprintf(req->log, "gantry: no evaluation during training (%s)\n", s.ev.note);
@@ -450,6 +457,7 @@ static int run_in_context(const gt_train_request *req, gt_train_outcome *out, gt
     }
     out->steps = (long long)t.step;
     out->finished = rc == 0 && !stop_requested(&s);
+    gt_tensorboard_close(s.tb);
     gt_trainer_free(&t);
     gt_run_lock_release(&lock);
     return rc;
