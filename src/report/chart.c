@@ -349,7 +349,7 @@ void gt_svg_chart(FILE *out, const gt_chart *c) {
 enum { SCATTER_PAD_L = 48, SCATTER_PAD_R = 14, SCATTER_PAD_B = 42, SCATTER_LEGEND_ROW = 16 };
 
 static const char HQ_COLOR[] = "#1f77b4", OTHER_COLOR[] = "#d62728";
-static const char CAPTURED_COLOR[] = "#2ca02c", MISSED_COLOR[] = "#555";
+static const char CAPTURED_COLOR[] = "#2ca02c", MISSED_COLOR[] = "#888";
 
 static bool inside_extent(const float *p, double e) {
     return isfinite(p[0]) && isfinite(p[1]) && fabs(p[0]) <= e && fabs(p[1]) <= e;
@@ -369,19 +369,20 @@ static void draw_points(FILE *out, const gt_scatter *s, const frame *f, bool hq,
 }
 
 /* Each mode: its 3-sigma circle (to scale) and a cross on its centre, green when captured,
- * grey and dashed when missed. */
+ * grey when missed. */
 static void draw_modes(FILE *out, const gt_scatter *s, const frame *f, const bool *captured) {
     double r = 3 * s->sigma / (f->x.hi - f->x.lo) * f->width, arm = 4;
-    fputs("<g class=\"modes\" fill=\"none\" stroke-width=\"1.3\">\n", out);
+    fputs("<g class=\"modes\" fill=\"none\">\n", out);
     for (int m = 0; m < s->n_modes; m++) {
         double x = frame_px(f, s->centres[2 * m]), y = frame_py(f, s->centres[2 * m + 1]);
         const char *color = captured[m] ? CAPTURED_COLOR : MISSED_COLOR;
+        const char *width = captured[m] ? "1.6" : "1";
         fprintf(out,
-                "<circle class=\"mode %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.2f\" stroke=\"%s\"%s/>"
-                "<path class=\"centre\" d=\"M%.1f %.1fh%.0fM%.1f %.1fv%.0f\" stroke=\"%s\"/>\n",
-                captured[m] ? "captured" : "missed", x, y, r, color,
-                captured[m] ? "" : " stroke-dasharray=\"2 2\"", x - arm, y, 2 * arm, x, y - arm,
-                2 * arm, color);
+                "<circle class=\"mode %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.2f\" stroke=\"%s\" "
+                "stroke-width=\"%s\"/><path class=\"centre\" d=\"M%.1f %.1fh%.0fM%.1f %.1fv%.0f\" "
+                "stroke=\"%s\" stroke-width=\"%s\"/>\n",
+                captured[m] ? "captured" : "missed", x, y, r, color, width, x - arm, y, 2 * arm, x,
+                y - arm, 2 * arm, color, width);
     }
     fputs("</g>\n", out);
 }
@@ -397,10 +398,9 @@ static void scatter_legend(FILE *out, double left, double y) {
             left + 4, y - 4, HQ_COLOR, left + 12, y, left + 244, y - 4, OTHER_COLOR, left + 252, y);
     y += SCATTER_LEGEND_ROW;
     fprintf(out,
-            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\"/>"
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"/>"
             "<text x=\"%.1f\" y=\"%.1f\">mode captured (3&#963; circle)</text>"
-            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\"%s\" "
-            "stroke-dasharray=\"2 2\" stroke-width=\"1.3\"/>"
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\"%s\"/>"
             "<text x=\"%.1f\" y=\"%.1f\">mode missed</text></g>\n",
             left + 4, y - 4, CAPTURED_COLOR, left + 12, y, left + 244, y - 4, MISSED_COLOR,
             left + 252, y);
@@ -443,8 +443,8 @@ void gt_svg_scatter(FILE *out, const gt_scatter *s) {
     if (outside)
         fprintf(out,
                 "<text class=\"outside\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"%s\">"
-                "%lld outside the plot</text>\n",
-                f.left + f.width - 4, f.top + f.height - 5, OTHER_COLOR, (long long)outside);
+                "%lld outside</text>\n",
+                f.left + f.width, f.top + f.height + 33, OTHER_COLOR, (long long)outside);
     fputs("</svg>\n", out);
     free(captured);
 }
@@ -520,7 +520,7 @@ void gt_svg_errorbars(FILE *out, const gt_errorbar_chart *c) {
     double lo, hi;
     int points = errorbar_range(c, &lo, &hi);
     double margin = points ? 0.06 * (hi - lo) : 0; /* no dot on the frame */
-    lo -= margin;
+    lo = lo >= 0 && lo - margin < 0 ? 0 : lo - margin; /* nor a negative tick for counts */
     hi += margin;
     size_t longest = 0;
     for (int i = 0; i < c->n; i++)

@@ -615,7 +615,7 @@ static void write_points(FILE *out, const run *r) {
 }
 
 static void write_samples(FILE *out, const run *r) {
-    fputs("<h2>Samples</h2>\n", out);
+    fputs("<h2 id=\"samples\">Samples</h2>\n", out);
     if (r->n_points && gt_report_is_mixture(r->dataset))
         write_points(out, r);
     else if (r->n_grids)
