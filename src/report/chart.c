@@ -1,6 +1,7 @@
 /* The pieces every gantry report shares: the HTML page frame (with a Content-Security-Policy
- * that forbids every network request), escaping, and inline SVG line charts with ticked axes
- * and a legend. */
+ * that forbids every network request), escaping, and inline SVG charts on one set of axis
+ * helpers: line charts with a legend, scatters of 2-D samples over a mixture's modes, and
+ * points with error bars over groups. */
 #include "report/report.h"
 
 #include <math.h>

@@ -1,6 +1,7 @@
 /* report.html of a run folder: one self-contained page (inline SVG charts, the PNG sample grids
- * as base64 data: URIs, inline CSS, and a Content-Security-Policy that forbids every fetch), so
- * it opens offline and can be archived or mailed as a single file. */
+ * as base64 data: URIs or, for 2-D data, SVG scatters of the points over the mixture's modes,
+ * inline CSS, and a Content-Security-Policy that forbids every fetch), so it opens offline and
+ * can be archived or mailed as a single file. */
 #include "report/report.h"
 
 #include "io/files.h"

@@ -1,6 +1,7 @@
 /* Self-contained HTML reports: a run folder's report.html (header, resolved configuration,
- * training and evaluation curves as inline SVG, sample grids embedded as data: URIs), and the
- * pieces another report (the ablation's) shares with it: the page frame, escaping, line charts. */
+ * training and evaluation curves as inline SVG, sample grids embedded as data: URIs, 2-D
+ * samples as scatters over the mixture), the ablation's, and the pieces they share: the page
+ * frame, escaping, and the SVG charts (lines, scatters over a mixture, points with error bars). */
 #ifndef GT_REPORT_REPORT_H
 #define GT_REPORT_REPORT_H
 

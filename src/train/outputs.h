@@ -1,5 +1,6 @@
 /* What a run writes into its folder: config.ini, metrics.jsonl (one JSON object per logged
- * step), samples/step-NNNNNN.png from a fixed latent batch, and checkpoint.safetensors. */
+ * step), samples/step-NNNNNN.png from a fixed latent batch (and .npy of the points for 2-D
+ * data), and checkpoint.safetensors. */
 #ifndef GT_TRAIN_OUTPUTS_H
 #define GT_TRAIN_OUTPUTS_H
 
