@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chromium.h"
 #include "cli_support.h"
 #include "test.h"
 #include "train/ablate.h"
@@ -96,27 +97,85 @@ static char *first_ablation(const char *out) {
     return md;
 }
 
-/* DIR/report.html: the ranked table, offline (no network references), and, when Debian's
- * chromium is installed, a page that renders to a non-trivial screenshot. */
+/* What the check script in chromium reports for an ablation's report: per error-bar chart its
+ * groups, whether their means stand left to right in the order given, its seeds' dots and its
+ * labels; the table's values of the varied key, top to bottom; the scatters in the table. */
+static const char ablation_script[] =
+    "var charts = document.querySelectorAll('svg.errorbars'), parts = [];\n"
+    "charts.forEach(function (svg) {\n"
+    "  var xs = Array.prototype.map.call(svg.querySelectorAll('g.group circle.mean'),\n"
+    "    function (c) { var b = c.getBoundingClientRect(); return (b.left + b.right) / 2; });\n"
+    "  var ascending = xs.every(function (x, i) { return i == 0 || x > xs[i - 1]; });\n"
+    "  var labels = Array.prototype.map.call(svg.querySelectorAll('text.label'),\n"
+    "    function (t) { return t.textContent; }).join('|');\n"
+    "  parts.push(svg.querySelectorAll('g.group').length + (ascending ? ' ascending ' : ' not ') +\n"
+    "    svg.querySelectorAll('circle.seed').length + ' ' + labels); });\n"
+    "var rows = Array.prototype.slice.call(document.querySelectorAll('table.ablation tr'), 1)\n"
+    "  .map(function (tr) { return tr.cells[1].textContent; }).join('|');\n"
+    "var pictures = document.querySelectorAll('table.ablation td.sample svg.scatter');\n"
+    "var drawn = Array.prototype.every.call(pictures, function (p) {\n"
+    "  return p.getBoundingClientRect().width > 100 && p.querySelectorAll('circle.mode').length == 8; });\n"
+    "return 'charts=' + charts.length + ' [' + parts.join('; ') + '] rows=' + rows +\n"
+    "  ' pictures=' + pictures.length + (drawn ? ' drawn' : ' not drawn');\n";
+
+/* What ablation_script should see, from the table as results.json holds it. */
+static void expected_verdict(const gt_ablate_table *t, char *buf, size_t cap) {
+    char labels[256] = "", rows[256] = "";
+    for (int r = 0; r < t->n_rows; r++) {
+        size_t n = strlen(labels), k = strlen(rows);
+        snprintf(labels + n, sizeof labels - n, "%s%d. %s", r ? "|" : "", t->rows[r].rank, t->rows[r].values[0]);
+        snprintf(rows + k, sizeof rows - k, "%s%s", r ? "|" : "", t->rows[r].values[0]);
+    }
+    size_t n = (size_t)snprintf(buf, cap, "charts=%d [", t->n_metrics);
+    for (int m = 0; m < t->n_metrics; m++) {
+        int seeds = 0;
+        for (int r = 0; r < t->n_rows; r++) seeds += t->rows[r].stats[m].n;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d ascending %d %s", m ? "; " : "", t->n_rows,
+                              seeds, labels);
+    }
+    snprintf(buf + n, cap - n, "] rows=%s pictures=%d drawn", rows, t->n_rows);
+}
+
+/* DIR/report.html: the ranked table with a scatter of each combination's first seed, a chart of
+ * points with error bars per metric whose groups follow the ranking and carry every seed's
+ * value, offline (no network references); and, when Debian's chromium is installed, a page
+ * laid out as written that renders to a non-trivial screenshot. */
 static void check_report(const char *out) {
     const char *html = cli_path(out, "report.html");
     char *page = cli_read_file(html, NULL);
+    gt_ablate_table t;
+    gt_error err;
+    CHECK(gt_ablate_table_load(cli_path(out, "results.json"), &t, &err) == 0);
+    CHECK(t.n_runs == 4 && t.n_metrics == 3);
+    for (int i = 0; i < t.n_runs; i++) CHECK(t.runs[i].row >= 0 && t.runs[i].seed == i % 2);
     CHECK(page && strstr(page, "<table class=\"ablation\">") && strstr(page, "modes covered") &&
-          strstr(page, "<svg") && !strstr(page, "http://") && !strstr(page, "https://"));
+          !strstr(page, "http://") && !strstr(page, "https://"));
+    CHECK(page && strstr(page, "samples of the first seed") &&
+          count_substrings(page, "<td class=\"sample\"><figure class=\"points\"><svg class=\"scatter\"") == 2 &&
+          strstr(page, "seed 0, step 60: "));
+    CHECK(page && count_substrings(page, "<svg class=\"errorbars\"") == t.n_metrics &&
+          count_substrings(page, "<g class=\"group\"") == 2 * t.n_metrics && !strstr(page, "rank</text>"));
+    if (page && t.n_rows == 2) { /* the first group of the first chart is rank 1's mean */
+        char mean[96];
+        snprintf(mean, sizeof mean, "data-index=\"0\" data-mean=\"%.6g\"", t.rows[0].stats[0].mean);
+        CHECK(strstr(page, mean));
+    }
     free(page);
-    if (access("/usr/bin/chromium", X_OK) != 0) {
+    if (!chromium_present()) {
         TEST_SKIP("chromium not installed: the ablation report's render check");
+        gt_ablate_table_free(&t);
         return;
     }
-    char cmd[1024];
+    char want[1024];
+    expected_verdict(&t, want, sizeof want);
+    char *verdict = chromium_eval(html, ablation_script, out);
+    CHECK(verdict && strcmp(verdict, want) == 0);
+    if (verdict && strcmp(verdict, want)) fprintf(stderr, "  chromium saw: %s\n  wanted:       %s\n", verdict, want);
+    free(verdict);
     const char *shot = cli_path(out, "shot.png");
-    snprintf(cmd, sizeof cmd,
-             "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic "
-             "--no-first-run --disable-background-networking --disable-component-update "
-             "--disable-sync --user-data-dir=%s/chrome --screenshot=%s --window-size=1000,800 "
-             "file://%s >/dev/null 2>&1",
-             out, shot, html);
-    CHECK(system(cmd) == 0 && cli_file_size(shot) > 5000);
+    CHECK(chromium_screenshot(html, shot, 1000, 800, cli_path(out, "chrome")) &&
+          cli_file_size(shot) > 5000);
+    gt_ablate_table_free(&t);
 }
 
 TEST(ablation_on_the_ring) {

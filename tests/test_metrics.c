@@ -296,6 +296,28 @@ TEST(mode_metric_definitions_on_the_ring) {
     CHECK(strcmp(gt_mode_metric_name(GT_MODE_METRIC_PACGAN), "pacgan") == 0);
 }
 
+/* The per-point verdicts the report draws are the ones the scores count: PacGAN's rule point
+ * by point, on the hand example and on the ring. */
+TEST(pacgan_verdict_per_point) {
+    float centres[6] = {0, 0, 3, 0, 10, 10}, sigmas[3] = {1.0f, 0.1f, 0.5f};
+    float pts[8] = {0.5f, 0, 2.5f, 0, 3.05f, 0, 10, 12};
+    const int want[4] = {0, 0, 1, -1};
+    for (int i = 0; i < 4; i++) CHECK(gt_mode_of_point_pacgan(pts + 2 * i, centres, sigmas, 3) == want[i]);
+    gt_mixture_modes mm;
+    gt_error err;
+    CHECK(gt_eval_mixture_modes("ring", &mm, &err) == 0 && mm.n == 8 && mm.sigma == 0.01f);
+    float ring[10] = {mm.centres[0], mm.centres[1], mm.centres[2] + 0.029f, mm.centres[3],
+                      mm.centres[4] + 0.031f, mm.centres[5], 0, 0, mm.centres[14], mm.centres[15]};
+    int32_t mode[5];
+    gt_eval_points_modes(&mm, ring, 5, mode);
+    CHECK(mode[0] == 0 && mode[1] == 1 && mode[2] == -1 && mode[3] == -1 && mode[4] == 7);
+    gt_mode_scores sc;
+    CHECK(gt_eval_points_by("ring", GT_MODE_METRIC_PACGAN, ring, 5, &sc, &err) == 0);
+    CHECK(sc.modes_covered == 3 && sc.pct_high_quality == 60.0);
+    CHECK(gt_eval_mixture_modes("grid", &mm, &err) == 0 && mm.n == 25 && mm.sigma == 0.05f);
+    CHECK(gt_eval_mixture_modes("spiral", &mm, &err) < 0 && strstr(err.msg, "spiral"));
+}
+
 /* Modes 100 r + 10 g + b: (1,2,3) twice and (9,9,9) once of 1,000 modes. */
 TEST(stacked_modes_by_hand) {
     int covered;
@@ -316,7 +338,7 @@ int main(void) {
         T(kid_same_distribution_is_near_zero),
         T(golden_precision_recall),
         T(collapsed_fakes_have_low_recall),
-        T(pacgan_mode_metrics_by_hand),
+        T(pacgan_mode_metrics_by_hand), T(pacgan_verdict_per_point),
         T(mode_metric_definitions_on_the_ring),
         T(precision_recall_2000_by_128),
         T(class_coverage_by_hand),

@@ -1,17 +1,18 @@
 /* The run report: a fake run folder (config.ini, metrics.jsonl with non-finite values and
- * evaluation lines, PNG grids written with libpng) becomes one self-contained report.html;
- * the chart axes; the errors; and, when Debian's chromium is installed, a headless render. */
-#include <signal.h>
+ * evaluation lines, PNG grids written with libpng, or 2-D points as .npy) becomes one
+ * self-contained report.html; the chart axes, the scatter plot and the error-bar chart; the
+ * errors; and, when Debian's chromium is installed, a headless render whose layout a script
+ * checks against what was written. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "chromium.h"
 #include "cli_support.h"
+#include "data/data.h"
+#include "io/image.h"
 #include "report/report.h"
 #include "test.h"
-
-#define CHROMIUM "/usr/bin/chromium"
 
 /* A value with < and & in it must reach the page escaped. */
 static const char config_text[] =
@@ -273,66 +274,218 @@ TEST(chart_axes) {
     free(text);
 }
 
-/* Runs chromium with a process group of its own; kills the group after timeout_ms. */
-static int run_chromium(char *const argv[], int timeout_ms) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
+/* ---- 2-D runs: scatter plots over the mixture ---- */
+
+/* The ring's centres. */
+static void ring_centres(float c[16]) { CHECK(gt_data_mixture_centres("ring", 0, c, NULL) == 8); }
+
+/* Points of step k (1, 2, ...): the centres of the first min(k, 8) modes (high quality), the
+ * origin and (0.5, 0.5) (far from every mode) and (3, 0) (outside the plot). n gets the count. */
+static int step_points(int k, float *pts) {
+    float c[16];
+    ring_centres(c);
+    int modes = k < 8 ? k : 8, n = 0;
+    for (int m = 0; m < modes; m++, n++) {
+        pts[2 * n] = c[2 * m];
+        pts[2 * n + 1] = c[2 * m + 1];
     }
-    if (pid < 0) return -1;
-    int status = 0;
-    for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited += 100) {
-        if (waited >= timeout_ms) {
-            fprintf(stderr, "  chromium did not finish in %d ms\n", timeout_ms);
-            kill(-pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        cli_sleep_ms(100);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const float others[6] = {0, 0, 0.5f, 0.5f, 3, 0};
+    memcpy(pts + 2 * n, others, sizeof others);
+    return n + 3;
 }
 
-TEST(report_renders_in_chromium) {
-    if (access(CHROMIUM, X_OK) != 0) {
-        TEST_SKIP("%s is absent (apt-get install chromium): the render check",
-               CHROMIUM);
-        return;
+static const char ring_config[] =
+    "[data]\ndataset = ring\n\n[model.g]\nfamily = mlp\n\n[model.d]\nfamily = mlp\n\n"
+    "[train]\nsteps = 1000\n";
+
+/* A ring run: config.ini, metrics.jsonl, and n_steps steps of samples (100, 200, ...), each
+ * step-NNNNNN.npy of step_points and the PNG thumbnail gantry writes beside it. */
+static bool make_ring_run(const char *dir, int n_steps) {
+    bool ok = cli_write_file(cli_path(dir, "config.ini"), ring_config, strlen(ring_config)) &&
+              write_metrics(cli_path(dir, "metrics.jsonl")) && cli_mkdir(cli_path(dir, "samples"));
+    for (int k = 1; ok && k <= n_steps; k++) {
+        char path[512];
+        float pts[2 * 11];
+        int64_t shape[2] = {step_points(k, pts), 2};
+        gt_error err;
+        snprintf(path, sizeof path, "%s/samples/step-%06d.npy", dir, 100 * k);
+        ok = gt_npy_write(path, pts, 2, shape, &err) == 0;
+        snprintf(path, sizeof path, "%s/samples/step-%06d.png", dir, 100 * k);
+        ok = ok && cli_write_gray_png(path, 40, 40, (unsigned)k);
     }
+    CHECK(ok);
+    return ok;
+}
+
+/* The scatter alone: a point's coordinates, the marks, the counts and the axes. */
+TEST(scatter_svg) {
+    float c[16], pts[2 * 11];
+    ring_centres(c);
+    int n = step_points(3, pts); /* 3 centres, the origin, (0.5, 0.5), (3, 0) */
+    int32_t mode[11] = {0, 1, 2, -1, -1, -1};
+    gt_scatter s = {.pts = pts, .mode = mode, .n = n, .centres = c, .n_modes = 8,
+                    .sigma = 0.01f, .extent = 1.5, .side = 300};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    gt_svg_scatter(f, &s);
+    fclose(f);
+    CHECK(count(text, "<svg class=\"scatter\"") == 1 && count(text, "</svg>") == 1);
+    CHECK(strstr(text, "data-points=\"6\" data-high-quality=\"3\" data-outside=\"1\" "
+                       "data-modes=\"8\" data-captured=\"3\""));
+    /* 8 mode circles of radius 3 sigma = 0.03 / 3 * 300 px, 3 captured; 5 dots drawn */
+    CHECK(count(text, "<circle class=\"mode ") == 8 && count(text, "class=\"mode captured\"") == 3);
+    CHECK(strstr(text, "r=\"3.00\""));
+    const char *hq = strstr(text, "<g class=\"hq\""), *other = strstr(text, "<g class=\"other\"");
+    const char *modes = strstr(text, "<g class=\"modes\"");
+    CHECK(hq && other && modes && other < hq && hq < modes);
+    if (hq && other && modes) {
+        char *hq_part = strndup(hq, (size_t)(modes - hq)), *other_part = strndup(other, (size_t)(hq - other));
+        CHECK(count(hq_part, "<circle") == 3 && count(other_part, "<circle") == 2);
+        /* the plot spans x 48..348 and y 10..310: (1, 0), mode 0's centre, is at (298, 160);
+         * the origin at (198, 160), (0.5, 0.5) at (248, 110) */
+        CHECK(strstr(hq_part, "cx=\"298.0\" cy=\"160.0\""));
+        CHECK(strstr(other_part, "cx=\"198.0\" cy=\"160.0\"") &&
+              strstr(other_part, "cx=\"248.0\" cy=\"110.0\""));
+        free(hq_part);
+        free(other_part);
+    }
+    CHECK(strstr(text, "<circle class=\"mode captured\" cx=\"298.0\" cy=\"160.0\""));
+    CHECK(strstr(text, ">1 outside<"));
+    /* ticks every 0.5 from -1.5 to 1.5 on both axes, and the axis titles */
+    CHECK(count(text, "class=\"tick\"") == 14 && count(text, ">-1.5<") == 2 && count(text, ">0<") == 2);
+    CHECK(strstr(text, "class=\"xlabel\"") && strstr(text, ">x</text>") && strstr(text, ">y</text>"));
+    CHECK(!strstr(text, "nan") && !strstr(text, "inf"));
+    free(text);
+}
+
+/* The error-bar chart alone: groups in the order given, a bar only where there is a standard
+ * error, seeds' dots without the NaN one, the labels. */
+TEST(errorbar_svg) {
+    const char *labels[3] = {"1. 1e-4", "2. 1e-3 <b>", "3. 1e-2"};
+    double mean[3] = {7.5, 5, NAN}, se[3] = {0.5, NAN, NAN};
+    double v0[2] = {7, 8}, v1[2] = {5, NAN}, v2[2] = {NAN, NAN};
+    const double *values[3] = {v0, v1, v2};
+    int n_values[3] = {2, 2, 2};
+    gt_errorbar_chart c = {.title = "modes covered", .x_label = "combination", .y_label = "modes",
+                           .labels = labels, .mean = mean, .se = se, .values = values,
+                           .n_values = n_values, .n = 3};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    gt_svg_errorbars(f, &c);
+    for (int i = 0; i < 3; i++) mean[i] = se[i] = NAN;
+    v0[0] = v0[1] = NAN;
+    v1[0] = NAN;
+    gt_svg_errorbars(f, &c);
+    fclose(f);
+    CHECK(count(text, "<svg class=\"errorbars\"") == 2 && count(text, "class=\"group\"") == 6);
+    const char *g0 = strstr(text, "data-index=\"0\" data-mean=\"7.5\"");
+    const char *g1 = strstr(text, "data-index=\"1\" data-mean=\"5\"");
+    CHECK(g0 && g1 && g0 < g1 && strstr(text, "data-index=\"2\">"));
+    char *first = strndup(text, (size_t)(strstr(text, "</svg>") - text));
+    CHECK(count(first, "class=\"bar\"") == 1 && count(first, "class=\"mean\"") == 2 &&
+          count(first, "class=\"seed\"") == 3);
+    CHECK(strstr(first, ">1. 1e-4<") && strstr(first, ">2. 1e-3 &lt;b&gt;<") &&
+          strstr(first, ">modes</text>") && strstr(first, ">combination</text>"));
+    /* the y axis covers 7 .. 8 and 5 */
+    CHECK(strstr(first, "\"end\">8<") && strstr(first, "\"end\">5<") && !strstr(first, "no data"));
+    CHECK(count(text, ">no data<") == 1 && !strstr(text, "nan") && !strstr(text, "inf"));
+    free(first);
+    free(text);
+}
+
+/* A ring run: the latest points as a large scatter with its caption, a strip of 8 of the 10
+ * steps, and no PNG thumbnails. */
+TEST(report_of_a_2d_run) {
     char dir[64];
     if (!cli_scratch_new(dir)) return;
-    char *html = make_run(dir, 3) ? make_report(dir) : NULL;
-    char shot[512], profile[512], url[512];
-    snprintf(shot, sizeof shot, "--screenshot=%s/shot.png", dir);
-    snprintf(profile, sizeof profile, "--user-data-dir=%s/profile", dir);
-    snprintf(url, sizeof url, "file://%s/report.html", dir);
-    char *argv[] = {CHROMIUM,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    profile,
-                    shot,
-                    "--window-size=1200,2000",
-                    url,
-                    NULL};
-    if (html) CHECK(run_chromium(argv, 15000) == 0);
-    unsigned w = 0, h = 0;
-    CHECK(!html || (cli_png_size(cli_path(dir, "shot.png"), &w, &h) && w == 1200 && h == 2000));
-    CHECK(!html || cli_file_size(cli_path(dir, "shot.png")) > 20000);
+    char *html = make_ring_run(dir, 10) ? make_report(dir) : NULL;
+    if (html) {
+        const char *samples = strstr(html, "<h2 id=\"samples\">Samples</h2>");
+        CHECK(samples && count(samples, "<svg class=\"scatter\"") == 9);
+        CHECK(!strstr(html, "data:image/png"));
+        CHECK(strstr(html, "step 1000 (latest): 8 of 8 modes captured, 72.7% high quality "
+                           "(11 points)"));
+        CHECK(strstr(html, "8 of 10 steps shown"));
+        CHECK(strstr(html, "step 100: 1 of 8 modes captured, 25.0% high quality (4 points)"));
+        CHECK(strstr(html, "step 600: 6 of 8 modes captured") &&
+              !strstr(html, "step 500: ")); /* the strip: steps 100-400, 600-800, 1000 */
+        CHECK(strstr(html, "Samples of G over the modes") && strstr(html, "mode missed"));
+    }
     free(html);
     cli_scratch_remove(dir);
+}
+
+/* What the check script in chromium reports for a 2-D run's report: the scatters drawn, the
+ * first's modes, dots, dots inside its frame, tick labels, mode 0's centre in px from the frame's
+ * corner and the frame's side. */
+static const char scatter_script[] =
+    "var all = document.querySelectorAll('svg.scatter'), s = all[0];\n"
+    "var frame = s.querySelector('rect.frame').getBoundingClientRect();\n"
+    "var dots = s.querySelectorAll('g.hq circle, g.other circle'), inside = 0;\n"
+    "dots.forEach(function (c) { var b = c.getBoundingClientRect(), x = (b.left + b.right) / 2,\n"
+    "  y = (b.top + b.bottom) / 2;\n"
+    "  if (x >= frame.left && x <= frame.right && y >= frame.top && y <= frame.bottom) inside++; });\n"
+    "var m = s.querySelector('circle.mode').getBoundingClientRect();\n"
+    "var ticks = Array.prototype.map.call(s.querySelectorAll('text.tick'),\n"
+    "  function (t) { return t.textContent; }).join(',');\n"
+    "return 'scatters=' + all.length + ' modes=' + s.querySelectorAll('circle.mode').length +\n"
+    "  ' captured=' + s.querySelectorAll('circle.captured').length + ' dots=' + dots.length +\n"
+    "  ' inside=' + inside + ' hq=' + s.querySelectorAll('g.hq circle').length +\n"
+    "  ' ticks=' + ticks + ' xlabel=' + s.querySelector('text.xlabel').textContent +\n"
+    "  ' mode0=' + Math.round((m.left + m.right) / 2 - frame.left) + ',' +\n"
+    "  Math.round((m.top + m.bottom) / 2 - frame.top) + ' side=' + Math.round(frame.width);\n";
+
+TEST(report_renders_in_chromium) {
+    if (!chromium_present()) {
+        TEST_SKIP("%s is absent (apt-get install chromium): the render check", CHROMIUM);
+        return;
+    }
+    char dir[64], ring[64];
+    if (!cli_scratch_new(dir)) return;
+    if (!cli_scratch_new(ring)) {
+        cli_scratch_remove(dir);
+        return;
+    }
+    char *html = make_run(dir, 3) ? make_report(dir) : NULL;
+    const char *shot = cli_path(dir, "shot.png");
+    unsigned w = 0, h = 0;
+    if (html) {
+        CHECK(chromium_screenshot(cli_path(dir, "report.html"), shot, 1200, 2000,
+                                  cli_path(dir, "profile")));
+        CHECK(cli_png_size(shot, &w, &h) && w == 1200 && h == 2000);
+        CHECK(cli_file_size(shot) > 20000);
+    }
+    free(html);
+    /* a 2-D run: what the browser laid out matches what was written */
+    html = make_ring_run(ring, 10) ? make_report(ring) : NULL;
+    char *verdict = html ? chromium_eval(cli_path(ring, "report.html"), scatter_script, ring) : NULL;
+    CHECK(!html || verdict);
+    /* 8 captured modes; 11 points, one outside the plot; (1, 0) on [-1.5, 1.5] lies 5/6 of
+     * the 400 px side across and half of it down */
+    static const char expected[] = "scatters=9 modes=8 captured=8 dots=10 inside=10 hq=8 "
+                                   "ticks=-1.5,-1,-0.5,0,0.5,1,1.5,-1.5,-1,-0.5,0,0.5,1,1.5 "
+                                   "xlabel=x mode0=333,200 side=400";
+    CHECK(!verdict || strcmp(verdict, expected) == 0);
+    if (verdict && strcmp(verdict, expected)) fprintf(stderr, "  chromium saw: %s\n", verdict);
+    shot = cli_path(ring, "shot.png");
+    if (html) {
+        CHECK(chromium_screenshot(cli_path(ring, "report.html"), shot, 1200, 2400,
+                                  cli_path(ring, "profile")));
+        CHECK(cli_file_size(shot) > 20000);
+    }
+    free(verdict);
+    free(html);
+    cli_scratch_remove(dir);
+    cli_scratch_remove(ring);
 }
 
 int main(void) {
     RUN_TESTS(T(report_of_a_run), T(report_caps_grids), T(report_of_a_partial_run),
               T(report_rejects_malformed_lines),
-              T(report_errors_name_the_path), T(chart_axes), T(report_renders_in_chromium));
+              T(report_errors_name_the_path), T(chart_axes), T(scatter_svg), T(errorbar_svg),
+              T(report_of_a_2d_run), T(report_renders_in_chromium));
 }

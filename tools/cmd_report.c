@@ -1,6 +1,9 @@
 /* gantry report: regenerates a run folder's report.html, one self-contained page (no network
  * requests) with the run's curves, configuration and sample grids. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "options.h"
@@ -13,7 +16,10 @@ static void report_help(void *ctx) {
            "prints its path. The page is one self-contained file that opens offline: a header\n"
            "(dataset, model families, step reached), the resolved configuration, loss,\n"
            "gradient-norm, D-logit and evaluation curves, and the latest sample grids.\n"
-           "It can be regenerated at any time, also while the run trains.\n");
+           "It can be regenerated at any time, also while the run trains.\n\n"
+           "Given the folder of gantry ablate --out (it holds results.json), writes that\n"
+           "ablation's report.html instead: the ranked table with one sample picture per\n"
+           "combination and each metric per combination with error bars over seeds.\n");
 }
 
 /* RUNDIR, once. */
@@ -25,6 +31,15 @@ static int take_dir(const char *arg, void *ctx) {
     return 0;
 }
 
+/* An ablation's folder: results.json and no metrics.jsonl of its own. */
+static bool is_ablation(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    if (access(path, F_OK) == 0) return false;
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    return access(path, F_OK) == 0;
+}
+
 int gt_cmd_report(int argc, char **argv) {
     const char *dir = NULL;
     const gt_opt none[] = {GT_OPT_END};
@@ -33,7 +48,8 @@ int gt_cmd_report(int argc, char **argv) {
     if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     if (!dir) return gt_cli_usage("report", "a run folder is needed");
     gt_error err;
-    if (gt_report_run(dir, &err) < 0) return gt_cli_fail("%s", err.msg);
+    if (is_ablation(dir) ? gt_report_ablation(dir, &err) < 0 : gt_report_run(dir, &err) < 0)
+        return gt_cli_fail("%s", err.msg);
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/') n--; /* the path report.c wrote, without "//" */
     printf("%.*s/report.html\n", (int)n, dir);

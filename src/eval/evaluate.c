@@ -136,23 +136,40 @@ int gt_mode_metric_parse(const char *name, gt_mode_metric *out) {
     return 0;
 }
 
+int gt_eval_mixture_modes(const char *kind, gt_mixture_modes *out, gt_error *err) {
+    memset(out, 0, sizeof *out);
+    int modes = gt_data_mixture_centres(kind, 0, NULL, err);
+    if (modes < 0) return -1;
+    if (modes > GT_MIXTURE_MAX_MODES)
+        return gt_error_set(err, "mixture \"%s\": %d modes, more than %d", kind, modes,
+                            GT_MIXTURE_MAX_MODES);
+    out->n = gt_data_mixture_centres(kind, 0, out->centres, err);
+    out->sigma = strcmp(kind, "grid") == 0 ? 0.05f : 0.01f;
+    for (int m = 0; m < out->n; m++) out->sigmas[m] = out->sigma; /* every mode alike */
+    return 0;
+}
+
+void gt_eval_points_modes(const gt_mixture_modes *mm, const float *pts, int64_t n,
+                          int32_t *mode) {
+    for (int64_t i = 0; i < n; i++)
+        mode[i] = gt_mode_of_point_pacgan(pts + 2 * i, mm->centres, mm->sigmas, mm->n);
+}
+
 int gt_eval_points_by(const char *kind, gt_mode_metric metric, const float *pts, int64_t n,
                       gt_mode_scores *out, gt_error *err) {
-    float centres[2 * 25], sigmas[25];
+    gt_mixture_modes mm;
     if (n < 1) return gt_error_set(err, "eval: no points to score (the samples hold 0 rows)");
-    int modes = gt_data_mixture_centres(kind, 0, centres, err);
-    if (modes < 0) return -1;
+    if (gt_eval_mixture_modes(kind, &mm, err) < 0) return -1;
     memset(out, 0, sizeof *out);
     out->n = n;
-    out->n_modes = modes;
-    out->sigma = strcmp(kind, "grid") == 0 ? 0.05f : 0.01f;
+    out->n_modes = mm.n;
+    out->sigma = mm.sigma;
     out->metric = metric;
-    for (int m = 0; m < modes; m++) sigmas[m] = out->sigma; /* every mode of a mixture alike */
     if (metric == GT_MODE_METRIC_PACGAN)
-        gt_mode_metrics_pacgan(pts, n, centres, sigmas, modes, &out->modes_covered,
+        gt_mode_metrics_pacgan(pts, n, mm.centres, mm.sigmas, mm.n, &out->modes_covered,
                                &out->pct_high_quality, &out->reverse_kl);
     else
-        gt_mode_metrics(pts, n, centres, modes, out->sigma, &out->modes_covered,
+        gt_mode_metrics(pts, n, mm.centres, mm.n, mm.sigma, &out->modes_covered,
                         &out->pct_high_quality, &out->reverse_kl);
     return 0;
 }

@@ -64,6 +64,24 @@ typedef struct gt_mode_scores {
     gt_mode_metric metric;    /* the definition that gave them */
 } gt_mode_scores;
 
+/* A mixture's modes as the scores see them: centres [n, 2] and their common std (also per
+ * mode in sigmas, as gt_mode_metrics_pacgan takes it). */
+#define GT_MIXTURE_MAX_MODES 25
+typedef struct gt_mixture_modes {
+    int n;
+    float centres[2 * GT_MIXTURE_MAX_MODES];
+    float sigmas[GT_MIXTURE_MAX_MODES];
+    float sigma;
+} gt_mixture_modes;
+
+/* The "ring" or "grid" mixture of protocols.md (default radius and sigma); -1 with err naming
+ * the kind when it is neither. */
+int gt_eval_mixture_modes(const char *kind, gt_mixture_modes *out, gt_error *err);
+/* Each point's verdict by PacGAN's definition (the one of GT_MODE_METRIC_PACGAN): mode[i] is
+ * the mode point i falls to when it is high quality, -1 otherwise. pts [n, 2], mode [n]. */
+void gt_eval_points_modes(const gt_mixture_modes *mm, const float *pts, int64_t n,
+                          int32_t *mode);
+
 /* pts [n, 2] against the "ring" or "grid" mixture of protocols.md (default radius and sigma),
  * by gantry's definition. */
 int gt_eval_points(const char *kind, const float *pts, int64_t n, gt_mode_scores *out, gt_error *err);

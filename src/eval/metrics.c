@@ -409,6 +409,13 @@ static int nearest_scaled(const float *p, const float *centres, const float *sig
     return best;
 }
 
+int gt_mode_of_point_pacgan(const float *p, const float *centres, const float *sigmas,
+                            int n_modes) {
+    double d2;
+    int m = nearest_scaled(p, centres, sigmas, n_modes, &d2);
+    return d2 < 9.0 ? m : -1; /* distance < 3 sigma */
+}
+
 void gt_mode_metrics_pacgan(const float *pts, int64_t n, const float *centres, const float *sigmas,
                             int n_modes, int *modes_covered, double *pct_high_quality,
                             double *reverse_kl) {
@@ -420,9 +427,8 @@ void gt_mode_metrics_pacgan(const float *pts, int64_t n, const float *centres, c
     *pct_high_quality = *reverse_kl = NAN;
     if (!counts) return;
     for (int64_t i = 0; i < n; i++) {
-        double d2;
-        int m = nearest_scaled(pts + 2 * i, centres, sigmas, n_modes, &d2);
-        if (d2 < 9.0) { /* distance < 3 sigma */
+        int m = gt_mode_of_point_pacgan(pts + 2 * i, centres, sigmas, n_modes);
+        if (m >= 0) {
             counts[m]++;
             hq++;
         }

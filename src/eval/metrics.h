@@ -61,6 +61,11 @@ void gt_mode_metrics_pacgan(const float *pts, int64_t n, const float *centres, c
                             int n_modes, int *modes_covered, double *pct_high_quality,
                             double *reverse_kl);
 
+/* PacGAN's rule for one point p [2]: the mode it falls to (nearest in units of each mode's
+ * std) when it is high quality (below 3 std from it), else -1. */
+int gt_mode_of_point_pacgan(const float *p, const float *centres, const float *sigmas,
+                            int n_modes);
+
 /* Stacked Fashion-MNIST (protocol: 26,000 samples): the classes predicted for the three channels
  * make mode 100 r + 10 g + b of 1,000; modes covered and KL(p || uniform) as above (VEEGAN). */
 void gt_stacked_modes(const int32_t *pred_r, const int32_t *pred_g, const int32_t *pred_b,

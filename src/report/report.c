@@ -1,16 +1,15 @@
 /* report.html of a run folder: one self-contained page (inline SVG charts, the PNG sample grids
- * as base64 data: URIs, inline CSS, and a Content-Security-Policy that forbids every fetch), so
- * it opens offline and can be archived or mailed as a single file. */
+ * as base64 data: URIs or, for 2-D data, SVG scatters of the points over the mixture's modes,
+ * inline CSS, and a Content-Security-Policy that forbids every fetch), so it opens offline and
+ * can be archived or mailed as a single file. */
 #include "report/report.h"
 
 #include "io/files.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,27 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "io/atomic.h"
-
-/* Standard base64 on one line (RFC 4648, with padding), as a data: URI needs. */
-static void base64_write(FILE *out, const unsigned char *p, size_t n) {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char buf[4096]; /* a multiple of 4: a group never straddles two flushes */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        buf[k++] = abc[v >> 18 & 63];
-        buf[k++] = abc[v >> 12 & 63];
-        buf[k++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
-        buf[k++] = i + 2 < n ? abc[v & 63] : '=';
-        if (k == sizeof buf) {
-            fwrite(buf, 1, k, out);
-            k = 0;
-        }
-    }
-    fwrite(buf, 1, k, out);
-}
+#include "report/samples.h"
 
 /* ---- metrics.jsonl ------------------------------------------------------------------------- */
 
@@ -283,22 +262,16 @@ static bool column_last(const metrics *m, const column *c, double *value, double
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
-enum { MAX_GRIDS = 8 }; /* embedded sample grids, the latest included */
-#define MAX_GRID_BYTES ((size_t)8 << 20) /* a grid beyond this is named, not embedded */
+enum { MAX_GRIDS = 8 }; /* embedded sample grids or plotted point sets, the latest included */
 #define MAX_CONFIG_BYTES ((size_t)1 << 20)
-
-typedef struct {
-    double step;
-    char name[64];
-} grid;
 
 typedef struct {
     char dir[GT_PATH_MAX]; /* the run folder without trailing slashes */
     metrics m;
     char *config; /* config.ini's text, NULL when it cannot be read */
     char dataset[256], data_path[512], g_family[64], d_family[64], steps[32];
-    grid *grids; /* by step */
-    int n_grids;
+    gt_sample_file *grids, *points; /* samples/step-NNNNNN.png and .npy, by step */
+    int n_grids, n_points;
     time_t logged; /* metrics.jsonl's modification time */
 } run;
 
@@ -324,46 +297,6 @@ static void run_load_config(run *r) {
     if (r->config) ini_parse_string(r->config, on_config_key, r);
 }
 
-static int grid_cmp(const void *a, const void *b) {
-    const grid *p = a, *q = b;
-    return (p->step > q->step) - (p->step < q->step);
-}
-
-/* samples/step-NNNNNN.png as written by gantry train; other names are not grids. */
-static bool grid_parse(const char *name, grid *g) {
-    size_t n = strlen(name);
-    if (n >= sizeof g->name || strncmp(name, "step-", 5) != 0 || !isdigit((unsigned char)name[5]))
-        return false;
-    char *end;
-    g->step = (double)strtoll(name + 5, &end, 10);
-    memcpy(g->name, name, n + 1);
-    return strcmp(end, ".png") == 0;
-}
-
-/* The grids of samples/, sorted by step; none when the folder is missing. */
-static int run_list_grids(run *r) {
-    char path[GT_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/samples", r->dir);
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    int cap = 0, rc = 0;
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        grid g;
-        if (!grid_parse(e->d_name, &g)) continue;
-        if (r->n_grids == cap) {
-            grid *more = realloc(r->grids, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *more);
-            if (!more)
-                rc = -1;
-            else
-                r->grids = more;
-        }
-        if (rc == 0) r->grids[r->n_grids++] = g;
-    }
-    closedir(d);
-    if (r->n_grids) qsort(r->grids, (size_t)r->n_grids, sizeof *r->grids, grid_cmp);
-    return rc;
-}
-
 static int run_load(run *r, const char *rundir, gt_error *err) {
     size_t n = strlen(rundir);
     while (n > 1 && rundir[n - 1] == '/') n--;
@@ -381,7 +314,9 @@ static int run_load(run *r, const char *rundir, gt_error *err) {
     if (metrics_load(&r->m, path, err) < 0) return -1;
     r->logged = stat(path, &st) == 0 ? st.st_mtime : 0;
     run_load_config(r);
-    if (run_list_grids(r) < 0) return gt_error_set(err, "%s/samples: out of memory", r->dir);
+    if (gt_samples_list(r->dir, ".png", &r->grids, &r->n_grids) < 0 ||
+        gt_samples_list(r->dir, ".npy", &r->points, &r->n_points) < 0)
+        return gt_error_set(err, "%s/samples: out of memory", r->dir);
     return 0;
 }
 
@@ -389,6 +324,7 @@ static void run_free(run *r) {
     metrics_free(&r->m);
     free(r->config);
     free(r->grids);
+    free(r->points);
 }
 
 /* ---- the page ------------------------------------------------------------------------------ */
@@ -412,6 +348,7 @@ static void write_progress(FILE *out, const run *r) {
     double v, step = r->m.rows ? r->m.step[r->m.rows - 1] : -1;
     const column *c;
     if (r->n_grids) step = fmax(step, r->grids[r->n_grids - 1].step);
+    if (r->n_points) step = fmax(step, r->points[r->n_points - 1].step);
     if (step < 0) {
         meta_row(out, "Step reached", "none logged yet");
     } else {
@@ -628,47 +565,15 @@ static void write_charts(FILE *out, const run *r) {
     fputs(shown ? "</div>\n" : "<p>No evaluation logged yet (train.eval_every).</p>\n", out);
 }
 
-/* An <img> holding the PNG file as a data: URI, or a note saying why it is not there. */
-static void write_grid_img(FILE *out, const run *r, const grid *g, const char *cls) {
+static void write_grid_img(FILE *out, const run *r, const gt_sample_file *g, const char *cls) {
     char path[GT_PATH_MAX + 128];
-    size_t n = 0;
     snprintf(path, sizeof path, "%s/samples/%s", r->dir, g->name);
-    unsigned char *png = (unsigned char *)gt_read_file(path, MAX_GRID_BYTES, &n);
-    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (png && n >= 8 && memcmp(png, sig, 8) == 0) {
-        fprintf(out, "<img class=\"%s\" alt=\"samples at step %.0f\" src=\"data:image/png;base64,",
-                cls, g->step);
-        base64_write(out, png, n);
-        fputs("\">", out);
-    } else {
-        fputs("<p class=\"note\">", out);
-        gt_html_escape(out, g->name);
-        fprintf(out, ": %s</p>", png ? "not a PNG file" : strerror(errno));
-    }
-    free(png);
+    gt_report_png(out, path, cls, g->step);
 }
 
-/* Which grids to embed (ascending): all when few, else the latest and MAX_GRIDS - 1 earlier
- * ones evenly spaced from the first, which keeps the page a few MB at most. */
-static int pick_grids(int n, int *pick) {
-    if (n <= MAX_GRIDS) {
-        for (int i = 0; i < n; i++) pick[i] = i;
-        return n;
-    }
-    for (int i = 0; i < MAX_GRIDS - 1; i++)
-        pick[i] = (int)((long long)i * (n - 2) / (MAX_GRIDS - 2));
-    pick[MAX_GRIDS - 1] = n - 1;
-    return MAX_GRIDS;
-}
-
-static void write_samples(FILE *out, const run *r) {
-    fputs("<h2>Samples</h2>\n", out);
-    if (r->n_grids == 0) {
-        fputs("<p>No sample grids yet (train.sample_every).</p>\n", out);
-        return;
-    }
-    int pick[MAX_GRIDS], n = pick_grids(r->n_grids, pick);
-    const grid *latest = &r->grids[pick[n - 1]];
+static void write_grids(FILE *out, const run *r) {
+    int pick[MAX_GRIDS], n = gt_samples_pick(r->n_grids, MAX_GRIDS, pick);
+    const gt_sample_file *latest = &r->grids[pick[n - 1]];
     fputs("<figure>", out);
     write_grid_img(out, r, latest, "latest");
     fprintf(out, "<figcaption>step %.0f (latest)</figcaption></figure>\n", latest->step);
@@ -682,6 +587,42 @@ static void write_samples(FILE *out, const run *r) {
         }
         fputs("</div>\n", out);
     }
+}
+
+/* 2-D data: the latest points as a large scatter over the mixture's modes, then a strip of
+ * small ones at evenly spaced steps from the first to the latest (the figure of the Unrolled
+ * GAN paper), from the same latents each time. */
+static void write_points(FILE *out, const run *r) {
+    char path[GT_PATH_MAX + 128], label[64];
+    int pick[MAX_GRIDS], n = gt_samples_pick(r->n_points, MAX_GRIDS, pick);
+    const gt_sample_file *latest = &r->points[r->n_points - 1];
+    snprintf(path, sizeof path, "%s/samples/%s", r->dir, latest->name);
+    snprintf(label, sizeof label, "step %.0f (latest)", latest->step);
+    gt_report_points(out, path, r->dataset, label, "Samples of G over the modes", 400, true);
+    fputs("<p class=\"explain\">High quality: within 3 standard deviations of the nearest "
+          "mode; a mode is captured when a high-quality point falls to it (PacGAN&#39;s "
+          "definition, <code>gantry eval --mode-metric pacgan</code>).</p>\n",
+          out);
+    if (n < 2) return;
+    fprintf(out, "<p>Over training (%d of %d steps shown):</p>\n<div class=\"strip\">\n", n,
+            r->n_points);
+    for (int i = 0; i < n; i++) {
+        const gt_sample_file *f = &r->points[pick[i]];
+        snprintf(path, sizeof path, "%s/samples/%s", r->dir, f->name);
+        snprintf(label, sizeof label, "step %.0f", f->step);
+        gt_report_points(out, path, r->dataset, label, NULL, 150, false);
+    }
+    fputs("</div>\n", out);
+}
+
+static void write_samples(FILE *out, const run *r) {
+    fputs("<h2 id=\"samples\">Samples</h2>\n", out);
+    if (r->n_points && gt_report_is_mixture(r->dataset))
+        write_points(out, r);
+    else if (r->n_grids)
+        write_grids(out, r);
+    else
+        fputs("<p>No sample grids yet (train.sample_every).</p>\n", out);
 }
 
 static void write_page(FILE *out, const run *r) {

@@ -82,6 +82,15 @@ typedef struct gt_ablate_row {
     int failures;                                           /* seeds whose training or eval failed */
 } gt_ablate_row;
 
+/* One run as results.json lists it, read back for reports: its folder under DIR/runs, its seed,
+ * the table row of its combination (-1 when none matches) and each of the table's metrics
+ * (NaN when it was not scored). */
+typedef struct gt_ablate_run_entry {
+    char name[256];
+    int seed, row;
+    double metrics[GT_ABLATE_MAX_METRICS];
+} gt_ablate_run_entry;
+
 typedef struct gt_ablate_table {
     char config[GT_ABLATE_NAME_MAX * 4];        /* the base INI */
     char budget[GT_ABLATE_NAME_MAX];            /* "60 steps", "5 minutes" */
@@ -94,9 +103,11 @@ typedef struct gt_ablate_table {
     char ranking[160];                          /* how rows are ranked, in words */
     int n_rows;
     gt_ablate_row *rows;                        /* best first */
+    int n_runs;                                 /* gt_ablate_table_load only: every run */
+    gt_ablate_run_entry *runs;
 } gt_ablate_table;
 
-/* Reads the table of DIR/results.json (what gantry ablate wrote). */
+/* Reads the table of DIR/results.json (what gantry ablate wrote), with its runs. */
 int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error *err);
 void gt_ablate_table_free(gt_ablate_table *t);
 /* A metric's column title: "FID", "modes covered", ... (the JSON name when unknown). */

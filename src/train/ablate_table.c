@@ -167,6 +167,38 @@ static void load_row(const gt_ablate_table *t, const cJSON *o, gt_ablate_row *ro
     }
 }
 
+/* The row whose values are the run's values of the varied keys; -1 when none is. */
+static int run_row(const gt_ablate_table *t, const cJSON *values) {
+    for (int r = 0; r < t->n_rows; r++) {
+        int k = 0;
+        for (; k < t->n_keys; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(values, t->keys[k]);
+            if (!cJSON_IsString(v) || strcmp(v->valuestring, t->rows[r].values[k])) break;
+        }
+        if (k == t->n_keys) return r;
+    }
+    return -1;
+}
+
+static void load_run(const gt_ablate_table *t, const cJSON *o, gt_ablate_run_entry *run) {
+    gt_ablate_string_(o, "name", run->name, sizeof run->name);
+    run->seed = gt_ablate_integer_(o, "seed");
+    run->row = run_row(t, cJSON_GetObjectItemCaseSensitive(o, "values"));
+    const cJSON *eval = cJSON_GetObjectItemCaseSensitive(o, "eval");
+    for (int m = 0; m < t->n_metrics; m++) run->metrics[m] = gt_ablate_number_(eval, t->metrics[m]);
+}
+
+/* results.json's runs (older files may have none). */
+static int load_runs(gt_ablate_table *t, const cJSON *runs) {
+    t->n_runs = cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 0;
+    if (t->n_runs == 0) return 0;
+    if (!(t->runs = calloc((size_t)t->n_runs, sizeof *t->runs))) return -1;
+    const cJSON *o;
+    int i = 0;
+    cJSON_ArrayForEach(o, runs) load_run(t, o, &t->runs[i++]);
+    return 0;
+}
+
 int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error *err) {
     memset(t, 0, sizeof *t);
     char *text = gt_read_file(results_json, (size_t)64 << 20, NULL);
@@ -191,13 +223,17 @@ int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error 
     const cJSON *o;
     int r = 0;
     if (t->rows) cJSON_ArrayForEach(o, rows) load_row(t, o, &t->rows[r++]);
+    bool ok = t->rows && load_runs(t, cJSON_GetObjectItemCaseSensitive(j, "runs")) == 0;
     cJSON_Delete(j);
-    return t->rows ? 0 : gt_error_set(err, "out of memory");
+    if (!ok) gt_ablate_table_free(t);
+    return ok ? 0 : gt_error_set(err, "%s: out of memory", results_json);
 }
 
 void gt_ablate_table_free(gt_ablate_table *t) {
     free(t->rows);
+    free(t->runs);
     t->rows = NULL;
-    t->n_rows = 0;
+    t->runs = NULL;
+    t->n_rows = t->n_runs = 0;
 }
 

@@ -108,13 +108,13 @@ int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char
     return gt_jsonl_append(path, line, err);
 }
 
-/* Points drawn as white dots on a 256 x 256 canvas covering [-e, e]^2, e fitting the data. */
 /* The half-width of a mixture's scatter plot (its registry entry's). */
 static float plot_extent(const gt_config *cfg) {
     const gt_dataset_kind *k = gt_dataset_kind_find(cfg->data_dataset);
     return k && k->plot_extent > 0 ? k->plot_extent : 1.5f;
 }
 
+/* Points drawn as white dots on a 256 x 256 canvas covering [-e, e]^2. */
 static int write_scatter(const char *path, const float *pts, int64_t n, float extent, gt_error *err) {
     enum { SIDE = 256 };
     float *img = malloc(SIDE * SIDE * sizeof *img);
@@ -128,6 +128,15 @@ static int write_scatter(const char *path, const float *pts, int64_t n, float ex
     int rc = gt_png_write_grid(path, img, 1, 1, SIDE, SIDE, 1, err);
     free(img);
     return rc;
+}
+
+/* dir/samples/step-NNNNNN.npy: the points themselves, [n, 2] float32, for the report's scatter
+ * plots (the PNG above is only a thumbnail). */
+static int write_points(const char *dir, int64_t step, const float *pts, int64_t n, gt_error *err) {
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/samples/step-%06lld.npy", dir, (long long)step);
+    const int64_t shape[2] = {n, 2};
+    return gt_npy_write(path, pts, 2, shape, err);
 }
 
 int gt_run_write_samples(gt_trainer *t, const char *dir, gt_tensorboard *tb, gt_error *err) {
@@ -155,6 +164,7 @@ int gt_run_write_samples(gt_trainer *t, const char *dir, gt_tensorboard *tb, gt_
         rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, (int)per_class, err);
     } else if (points) {
         rc = write_scatter(path, x, n, plot_extent(&t->cfg), err);
+        if (rc == 0) rc = write_points(dir, t->step, x, n, err);
     } else {
         int cols = (int)ceil(sqrt((double)n));
         rc = gt_png_write_grid(path, x, (int)n, t->c, t->h, t->w, cols, err);

@@ -1,5 +1,6 @@
 /* What a run writes into its folder: config.ini, metrics.jsonl (one JSON object per logged
- * step), samples/step-NNNNNN.png from a fixed latent batch, and checkpoint.safetensors. */
+ * step), samples/step-NNNNNN.png from a fixed latent batch (and .npy of the points for 2-D
+ * data), and checkpoint.safetensors. */
 #ifndef GT_TRAIN_OUTPUTS_H
 #define GT_TRAIN_OUTPUTS_H
 
@@ -30,9 +31,10 @@ int gt_run_reconcile_metrics(const char *dir, int64_t step, int *moved, gt_error
 /* Appends {"step": N, "<kind>": "<message>"} to dir/metrics.jsonl (kind: warning, error). */
 int gt_run_log_event(const char *dir, int64_t step, const char *kind, const char *msg,
                      gt_error *err);
-/* dir/samples/step-NNNNNN.png: a grid of train.sample_n images (or a scatter plot of points
- * over the data's centres) from G's EMA, always from the same latents; with tb (NULL: off)
- * also an image in the run's TensorBoard events file. */
+/* dir/samples/step-NNNNNN.png: a grid of train.sample_n images (or, for 2-D data, a thumbnail
+ * scatter of at least 1,000 points beside the points themselves in step-NNNNNN.npy, [n, 2]
+ * float32, which the report plots) from G's EMA, always from the same latents; with tb (NULL:
+ * off) also an image in the run's TensorBoard events file. */
 int gt_run_write_samples(gt_trainer *t, const char *dir, gt_tensorboard *tb, gt_error *err);
 /* dir/checkpoint.safetensors, atomically (an earlier checkpoint survives any failure). */
 int gt_run_checkpoint(const gt_trainer *t, const char *dir, gt_error *err);
