@@ -211,7 +211,14 @@ TEST(interrupted_ablation_resumes_to_the_same_numbers) {
     bool ok = cli_run_ok(&a);
     ring_ablation(&a, cli_path(dir, "cut"), "1", LR);
     cli_proc p = cli_start(&a, -1);
-    cli_sleep_ms(60);
+    /* once plan.json is there the handler is in place (it goes in before the plan is written):
+     * a signal before that would kill the process, not test the resume (a busy machine or a
+     * sanitizer build can take longer than any fixed delay to get there) */
+    char plan[128];
+    snprintf(plan, sizeof plan, "%s/cut/plan.json", dir);
+    for (int waited = 0; waited < 60000 && cli_running(&p) && !cli_exists(plan); waited += 10)
+        cli_sleep_ms(10);
+    cli_sleep_ms(50);
     if (cli_running(&p)) kill(p.pid, SIGTERM);
     cli_result r;
     cli_finish(p, &r);

@@ -128,7 +128,7 @@ static int build_discriminator(gt_model *m, dcgan_arch *a, int steps, gt_error *
     const gt_net_spec *s = &m->spec;
     gt_params *p = &m->params;
     a->n_blocks = steps;
-    int64_t sides[DCGAN_MAX_BLOCKS], chans[DCGAN_MAX_BLOCKS];
+    int64_t sides[DCGAN_MAX_BLOCKS] = {0}, chans[DCGAN_MAX_BLOCKS] = {0}; /* steps may be 0 */
     for (int k = 0; k < steps; k++) {
         sides[k] = s->h >> (k + 1);
         chans[k] = s->width << k;
