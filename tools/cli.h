@@ -18,6 +18,7 @@ int gt_cmd_classifier(int argc, char **argv);
 int gt_cmd_eval(int argc, char **argv);
 int gt_cmd_ablate(int argc, char **argv);
 int gt_cmd_report(int argc, char **argv);
+int gt_cmd_export(int argc, char **argv);
 
 /* "--name value" or "--name=value" at argv[*i]; advances *i past it and sets *value. */
 bool gt_cli_option(int argc, char **argv, int *i, const char *name, const char **value);
