@@ -127,15 +127,18 @@ async function screenshot(profile, file) {
 function main() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-chromium-'));
   let browser = null;
+  // Chromium's helper processes share its process group (spawned detached): all of it goes,
+  // then its profile (a helper still writing leaves a folder behind, never a failure).
   const finish = code => {
     const cleanUp = () => {
-      fs.rmSync(profile, {recursive: true, force: true, maxRetries: 5});
+      try { fs.rmSync(profile, {recursive: true, force: true, maxRetries: 10, retryDelay: 100}); }
+      catch (e) { console.error('left ' + profile + ': ' + e.code); }
       process.exit(code);
     };
     if (!browser) return cleanUp();
     browser.removeAllListeners('exit');
     browser.on('exit', cleanUp);
-    browser.kill('SIGKILL');
+    try { process.kill(-browser.pid, 'SIGKILL'); } catch (e) { browser.kill('SIGKILL'); }
   };
   const server = serve(async body => {
     fs.writeFileSync(out, body);
@@ -154,7 +157,7 @@ function main() {
     if (option('--latents')) query.set('latents', option('--latents'));
     const url = 'http://127.0.0.1:' + port + '/index.html?' + query;
     browser = spawn(CHROMIUM, chromiumArgs(profile).concat(['--remote-debugging-port=0', url]),
-                    {stdio: 'ignore'});
+                    {stdio: 'ignore', detached: true});
     browser.on('exit', code => { browser = null; console.error('chromium exited (' + code + ') before the page reported'); finish(1); });
   });
   setTimeout(() => { console.error('no report from the page after 180 s'); finish(1); }, 180000);

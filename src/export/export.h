@@ -27,8 +27,8 @@ typedef struct {
 
 /* Writes G of the trainer's checkpoint to path as ONNX (opset 17, batch axis "N"): inputs z
  * float [N, z_dim], label int64 [N] (conditional G), psi float [1] (StyleGAN2); output image
- * float [N, c, h, w] in [-1, 1] (points [N, 2] for 2-D data). -1 with err naming the layer when
- * a layer cannot be written. info (may be NULL) gets what the file takes. */
+ * float [N, c, h, w], gantry sample's values (points [N, 2] for 2-D data). -1 with err naming
+ * the layer when a layer cannot be written. info (may be NULL) gets what the file takes. */
 int gt_export_onnx(gt_trainer *t, const gt_export_options *o, const char *path,
                    gt_export_info *info, gt_error *err);
 

@@ -52,7 +52,7 @@ static int write_graph(gt_trainer *t, const gt_export_options *o, const char *pa
     ox_output(g, info->points ? "points" : "image", x);
     char doc[256];
     snprintf(doc, sizeof doc, "gantry generator (family %s, z_dim %lld, %d classes): inputs z%s%s, "
-             "output %s in [-1, 1]", info->family, (long long)info->z_dim, info->n_classes,
+             "output %s", info->family, (long long)info->z_dim, info->n_classes,
              info->n_classes ? ", label" : "", info->truncation ? ", psi" : "",
              info->points ? "points [N, 2]" : "image [N, C, H, W]");
     return ox_graph_write(g, path, doc);
@@ -70,10 +70,5 @@ int gt_export_onnx(gt_trainer *t, const gt_export_options *o, const char *path,
     gt_grad_set(prev);
     gt_step_end();
     ox_graph_free(g);
-    if (rc < 0 && strncmp(err->msg, path, strlen(path)) != 0) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        gt_error_set(err, "%s: %s", path, msg);
-    }
     return rc;
 }
