@@ -49,17 +49,6 @@ static int parse_noise(const char *v, gt_export_options *o) {
     return 0;
 }
 
-static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
-    gt_config cfg;
-    if (gt_checkpoint_config(path, &cfg, err) < 0) return -1;
-    if (gt_trainer_init(t, &cfg, false, err) < 0) return -1;
-    if (gt_trainer_restore(t, path, err) < 0) {
-        gt_trainer_free(t);
-        return -1;
-    }
-    return 0;
-}
-
 static int run_export(const char *ckpt, const char *format, const char *out, const char *noise,
                       const char *ort_web) {
     gt_export_options o = {GT_EXPORT_NOISE_CONST, 0};
@@ -69,7 +58,7 @@ static int run_export(const char *ckpt, const char *format, const char *out, con
     }
     gt_trainer t;
     gt_error err;
-    if (open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
+    if (gt_cli_open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
     if (noise && !t.style) {
         gt_trainer_free(&t);
         return gt_cli_fail("--noise is for StyleGAN2 generators; this checkpoint's G is %s",

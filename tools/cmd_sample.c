@@ -36,8 +36,7 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* The trainer a checkpoint describes, networks only, with its state restored. */
-static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
+int gt_cli_open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
     gt_config cfg;
     if (gt_checkpoint_config(path, &cfg, err) < 0) return -1;
     if (gt_trainer_init(t, &cfg, false, err) < 0) return -1;
@@ -189,7 +188,7 @@ int gt_cmd_sample(int argc, char **argv) {
         return gt_cli_usage("sample", "--out must end in .png or .npy, got '%s'", out);
     gt_trainer t;
     gt_error err;
-    if (open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
+    if (gt_cli_open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
     if ((truncate || cutoff >= 0) && !t.style) {
         int rc = gt_cli_fail("--truncation needs a style-based generator (model.g.family = "
                              "stylegan2); this checkpoint's is %s", t.cfg.g_family);
