@@ -2,6 +2,8 @@
 // one thread) and writes the output as a float32 .npy: the independent runtime the export tests
 // compare gantry's own samples with.
 //   node tests/onnx_run.js MODEL.onnx OUT.npy Z.npy [--labels Y.npy] [--psi P] [--noise NAME=FILE.npy ...]
+//   node tests/onnx_run.js --jobs FILE     (one such argument list per line, one process: the
+//                                           runtime's WebAssembly is compiled once)
 // Labels are a float32 .npy of whole numbers, fed as int64; psi is 1 unless given. Exit 3 when onnxruntime-web is not
 // installed (tests/npm: npm install --prefix tests/npm), 1 on any other failure.
 'use strict';
@@ -47,12 +49,10 @@ function writeNpy(file, shape, data) {
   fs.writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
 }
 
-async function main() {
-  const args = process.argv.slice(2);
+// One run: args are MODEL OUT Z [options].
+async function runOne(ort, args) {
   if (args.length < 3) throw new Error('usage: onnx_run.js MODEL OUT Z [--labels Y] [--psi P] [--noise NAME=FILE]');
   const [model, out, zfile] = args;
-  const ort = loadRuntime();
-  ort.env.wasm.numThreads = 1;
   const session = await ort.InferenceSession.create(fs.readFileSync(model));
   const z = readNpy(zfile);
   const feeds = {z: new ort.Tensor('float32', z.data, z.shape)};
@@ -76,6 +76,15 @@ async function main() {
   const result = await session.run(feeds);
   const y = result[session.outputNames[0]];
   writeNpy(out, y.dims, y.data);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const ort = loadRuntime();
+  ort.env.wasm.numThreads = 1;
+  if (args[0] !== '--jobs') return runOne(ort, args);
+  const jobs = fs.readFileSync(args[1], 'utf8').split('\n').filter(line => line.trim());
+  for (const line of jobs) await runOne(ort, line.trim().split(/\s+/));
 }
 
 main().catch(e => { console.error(String(e && e.stack || e)); process.exit(1); });

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Helpers of the export tests, on Debian's python3-onnx (/usr/bin/python3):
-  onnx_tool.py check MODEL.onnx
-      onnx.checker.check_model with full_check (shape inference included); prints the opset,
-      inputs and outputs. Exit 3 when the onnx module is missing, 1 when the check fails.
+  onnx_tool.py check MODEL.onnx...
+      onnx.checker.check_model with full_check (shape inference included) on each file; prints
+      each one's opset, inputs and outputs. Exit 3 when the onnx module is missing, 1 when a
+      check fails (the file named).
   onnx_tool.py noise MODEL.onnx OUTDIR N
       writes each StyleGAN2 constant noise map of MODEL (initializers named *.noise_const),
       repeated for a batch of N, to OUTDIR/noise_<layer>.npy [N, 1, H, W] and prints one NAME=FILE line per map, the input names a model
@@ -27,9 +28,13 @@ def dims(value_info):
 
 def check(path):
     model = onnx.load(path)
-    onnx.checker.check_model(model, full_check=True)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:
+        print("%s: %s" % (path, e), file=sys.stderr)
+        sys.exit(1)
     opsets = ",".join("%s:%d" % (o.domain or "ai.onnx", o.version) for o in model.opset_import)
-    print("ok opset %s ir %d" % (opsets, model.ir_version))
+    print("%s: ok opset %s ir %d" % (path, opsets, model.ir_version))
     for v in model.graph.input:
         print("input %s %s" % (v.name, dims(v)))
     for v in model.graph.output:
@@ -50,8 +55,9 @@ def noise(path, outdir, n):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "check":
-        check(sys.argv[2])
+    if len(sys.argv) >= 3 and sys.argv[1] == "check":
+        for path in sys.argv[2:]:
+            check(path)
     elif len(sys.argv) == 5 and sys.argv[1] == "noise":
         noise(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:

@@ -228,14 +228,29 @@ static bool gantry_sample(const comparison *c, const char *backend, const char *
     return ok;
 }
 
-/* ONNX Runtime's output for the comparison's inputs into out; false after a failed check. */
-static bool runtime_sample(const comparison *c, const char *out) {
-    char cmd[3072];
-    snprintf(cmd, sizeof cmd, "node tests/onnx_run.js %s %s %s%s%s%s%s %s", c->model, out, c->z,
-             c->labels ? " --labels " : "", c->labels ? c->labels : "", c->psi ? " --psi " : "",
-             c->psi ? c->psi : "", c->node_extra);
-    bool ok = run_tool(c->dir, cmd) == 0;
-    if (!ok) show_tool_log(c->dir, cmd);
+/* ONNX Runtime runs, collected and then run by one node process (tests/onnx_run.js --jobs):
+ * compiling the runtime's WebAssembly once rather than per file saves about 2 s of CPU a run. */
+typedef struct {
+    char text[16384];
+    size_t used;
+} runtime_jobs;
+
+/* Adds the run of the comparison's model on its inputs, output to out. */
+static void jobs_add(runtime_jobs *j, const comparison *c, const char *out) {
+    int n = snprintf(j->text + j->used, sizeof j->text - j->used, "%s %s %s%s%s%s%s %s\n", c->model,
+                     out, c->z, c->labels ? " --labels " : "", c->labels ? c->labels : "",
+                     c->psi ? " --psi " : "", c->psi ? c->psi : "", c->node_extra);
+    CHECK(n > 0 && (size_t)n < sizeof j->text - j->used);
+    if (n > 0 && (size_t)n < sizeof j->text - j->used) j->used += (size_t)n;
+}
+
+/* Runs every job; false after a failed check. */
+static bool jobs_run(const char *dir, const runtime_jobs *j) {
+    char list[160], cmd[256];
+    snprintf(list, sizeof list, "%s/jobs.txt", dir);
+    snprintf(cmd, sizeof cmd, "node tests/onnx_run.js --jobs %s", list);
+    bool ok = cli_write_file(list, j->text, j->used) && run_tool(dir, cmd) == 0;
+    if (!ok) show_tool_log(dir, cmd);
     CHECK(ok);
     return ok;
 }
@@ -254,14 +269,13 @@ static double tolerance(double cpu_vs_ref, double largest) {
     return 4 * fmax(cpu_vs_ref, 8 * UNIT_ROUNDOFF * largest);
 }
 
-/* Compares ONNX Runtime's samples with gantry's within tolerance(); prints the numbers. */
-static bool runtime_matches_gantry(const comparison *c, const char *what) {
-    char ort[160], cpu[160], ref[160];
-    snprintf(ort, sizeof ort, "%s/ort.npy", c->dir);
+/* Compares ONNX Runtime's samples (the .npy ort) with gantry's for the same inputs within
+ * tolerance(); prints the numbers. */
+static bool runtime_matches_gantry(const comparison *c, const char *ort, const char *what) {
+    char cpu[160], ref[160];
     snprintf(cpu, sizeof cpu, "%s/cpu.npy", c->dir);
     snprintf(ref, sizeof ref, "%s/ref.npy", c->dir);
-    if (!runtime_sample(c, ort) || !gantry_sample(c, "cpu", cpu) || !gantry_sample(c, "ref", ref))
-        return false;
+    if (!gantry_sample(c, "cpu", cpu) || !gantry_sample(c, "ref", ref)) return false;
     int64_t n_ort = 0, n_cpu = 0, n_ref = 0;
     float *y_ort = read_values(ort, &n_ort), *y_cpu = read_values(cpu, &n_cpu);
     float *y_ref = read_values(ref, &n_ref);
@@ -290,12 +304,18 @@ static bool export_onnx(const char *ckpt, const char *model, const char *noise) 
     return cli_run_ok(&a);
 }
 
-static bool checker_accepts(const char *dir, const char *model) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, PYTHON " tests/onnx_tool.py check %s", model);
+/* onnx.checker (full_check) accepts each of the n files: opset 17 and the batch axis N. */
+static bool checker_accepts(const char *dir, int n, const char *const *models) {
+    char cmd[4096] = PYTHON " tests/onnx_tool.py check";
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(cmd);
+        snprintf(cmd + len, sizeof cmd - len, " %s", models[i]);
+    }
     bool ok = run_tool(dir, cmd) == 0;
     char *log = cli_read_file(cli_path(dir, "tool.log"), NULL);
-    ok = ok && log && strstr(log, "ok opset ai.onnx:17") && strstr(log, "'N'");
+    int accepted = 0;
+    for (const char *p = log; p && (p = strstr(p, ": ok opset ai.onnx:17 ir 8")); p++) accepted++;
+    ok = ok && accepted == n && strstr(log, "'N'");
     free(log);
     if (!ok) show_tool_log(dir, cmd);
     CHECK(ok);
@@ -333,74 +353,95 @@ static const char *runtime_ready(void) {
 TEST(every_family_matches_onnx_runtime) {
     const char *dir = runtime_ready();
     if (!dir) return;
-    char model[128], z[128], y[128];
-    snprintf(z, sizeof z, "%s/z.npy", dir);
-    snprintf(y, sizeof y, "%s/y.npy", dir);
+    static char model[N_CASES][128], z[N_CASES][128], y[N_CASES][128], ort[N_CASES][128];
+    const char *models[N_CASES];
+    bool ready[N_CASES];
+    int n_ready = 0;
+    runtime_jobs jobs = {.used = 0};
+    for (int i = 0; i < N_CASES; i++) {
+        const char *ckpt = checkpoint_of(i);
+        snprintf(model[i], sizeof model[i], "%s/case-%d.onnx", dir, i);
+        snprintf(z[i], sizeof z[i], "%s/z-%d.npy", dir, i);
+        snprintf(y[i], sizeof y[i], "%s/y-%d.npy", dir, i);
+        snprintf(ort[i], sizeof ort[i], "%s/ort-%d.npy", dir, i);
+        ready[i] = ckpt && export_onnx(ckpt, model[i], NULL) &&
+                   write_latents(z[i], N_SAMPLES, cases[i].z_dim, (uint64_t)i + 1) &&
+                   (!cases[i].classes || write_labels(y[i], N_SAMPLES, cases[i].classes));
+        CHECK(ready[i]);
+        comparison c = {dir, ckpt, model[i], z[i], cases[i].classes ? y[i] : NULL, NULL, ""};
+        if (ready[i]) {
+            jobs_add(&jobs, &c, ort[i]);
+            models[n_ready++] = model[i];
+        }
+    }
+    bool ran = n_ready > 0 && checker_accepts(dir, n_ready, models) && jobs_run(dir, &jobs);
     for (int i = 0; i < N_CASES; i++) {
         int before = gt_test_failed_checks;
-        const char *ckpt = checkpoint_of(i);
-        snprintf(model, sizeof model, "%s/case-%d.onnx", dir, i);
-        bool ok = ckpt && export_onnx(ckpt, model, NULL) && checker_accepts(dir, model) &&
-                  write_latents(z, N_SAMPLES, cases[i].z_dim, (uint64_t)i + 1) &&
-                  (!cases[i].classes || write_labels(y, N_SAMPLES, cases[i].classes));
-        CHECK(ok);
-        if (ok) {
-            comparison c = {dir, ckpt, model, z, cases[i].classes ? y : NULL, NULL, ""};
-            runtime_matches_gantry(&c, cases[i].name);
-        }
+        CHECK(ready[i] && ran);
+        comparison c = {dir, checkpoint_of(i), model[i], z[i], cases[i].classes ? y[i] : NULL, NULL, ""};
+        if (ready[i] && ran) runtime_matches_gantry(&c, ort[i], cases[i].name);
         gt_test_record(cases[i].name, gt_test_failed_checks == before);
     }
 }
 
+/* "NAME=FILE" of each constant noise map of model as onnx_run.js --noise arguments (repeated
+ * for a batch of N_SAMPLES), into args; how many maps. */
+static int noise_map_args(const char *dir, const char *model, char *args, size_t cap) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, PYTHON " tests/onnx_tool.py noise %s %s %d", model, dir, N_SAMPLES);
+    bool ok = run_tool(dir, cmd) == 0;
+    if (!ok) show_tool_log(dir, cmd);
+    CHECK(ok);
+    char *maps = ok ? cli_read_file(cli_path(dir, "tool.log"), NULL) : NULL;
+    int n_maps = 0;
+    args[0] = '\0';
+    for (char *line = maps ? strtok(maps, "\n") : NULL; line; line = strtok(NULL, "\n"), n_maps++) {
+        size_t len = strlen(args);
+        snprintf(args + len, cap - len, " --noise %s", line);
+    }
+    free(maps);
+    return n_maps;
+}
+
 /* StyleGAN2: psi as an input matches --truncation; --noise input fed G's constant maps gives
- * the constant-noise file's samples; --noise seed:S bakes other maps, the same for the same S. */
+ * gantry's samples; --noise seed:S bakes other maps, the same file for the same S. */
 TEST(stylegan2_truncation_and_noise) {
     const char *dir = runtime_ready();
     const char *ckpt = dir ? checkpoint_of(STYLEGAN2_CASE) : NULL;
     if (!ckpt) return;
-    char model[128], z[128], cmd[512];
-    snprintf(z, sizeof z, "%s/z.npy", dir);
-    snprintf(model, sizeof model, "%s/sg-const.onnx", dir);
-    if (!write_latents(z, N_SAMPLES, cases[STYLEGAN2_CASE].z_dim, 7) || !export_onnx(ckpt, model, NULL)) {
-        CHECK(false);
-        return;
-    }
-    comparison c = {dir, ckpt, model, z, NULL, "0.6", ""};
-    runtime_matches_gantry(&c, "stylegan2 psi 0.6");
-    /* --noise input, fed the constant file's maps */
-    char noise_model[128], noise_args[2048] = "";
-    snprintf(noise_model, sizeof noise_model, "%s/sg-input.onnx", dir);
-    snprintf(cmd, sizeof cmd, PYTHON " tests/onnx_tool.py noise %s %s %d", model, dir, N_SAMPLES);
-    bool ok = export_onnx(ckpt, noise_model, "input") && checker_accepts(dir, noise_model) &&
-              run_tool(dir, cmd) == 0;
+    char z[128], constant[128], input[128], seeded[2][128], noise_args[2048];
+    snprintf(z, sizeof z, "%s/sg-z.npy", dir);
+    snprintf(constant, sizeof constant, "%s/sg-const.onnx", dir);
+    snprintf(input, sizeof input, "%s/sg-input.onnx", dir);
+    for (int k = 0; k < 2; k++) snprintf(seeded[k], sizeof seeded[k], "%s/sg-seed-%d.onnx", dir, k);
+    bool ok = write_latents(z, N_SAMPLES, cases[STYLEGAN2_CASE].z_dim, 7) &&
+              export_onnx(ckpt, constant, NULL) && export_onnx(ckpt, input, "input") &&
+              export_onnx(ckpt, seeded[0], "seed:5") && export_onnx(ckpt, seeded[1], "seed:5");
     CHECK(ok);
-    char *maps = ok ? cli_read_file(cli_path(dir, "tool.log"), NULL) : NULL;
-    int n_maps = 0;
-    for (char *line = maps ? strtok(maps, "\n") : NULL; line; line = strtok(NULL, "\n"), n_maps++) {
-        size_t len = strlen(noise_args);
-        snprintf(noise_args + len, sizeof noise_args - len, " --noise %s", line);
-    }
-    free(maps);
-    CHECK(n_maps == 7);   /* 32x32: b4.conv1 and two convs at 8, 16, 32 */
-    comparison fed = {dir, ckpt, noise_model, z, NULL, NULL, noise_args};
-    if (ok) runtime_matches_gantry(&fed, "stylegan2 noise as inputs");
-    /* --noise seed:S: the same bytes for the same seed, other samples than G's own noise */
-    char seeded[2][128], out_seeded[128], out_const[128];
-    for (int k = 0; k < 2; k++) {
-        snprintf(seeded[k], sizeof seeded[k], "%s/sg-seed-%d.onnx", dir, k);
-        CHECK(export_onnx(ckpt, seeded[k], "seed:5"));
-    }
+    if (!ok) return;
+    const char *models[2] = {input, seeded[0]};
+    CHECK(checker_accepts(dir, 2, models));
     CHECK(cli_same_bytes(seeded[0], seeded[1]));
-    snprintf(out_seeded, sizeof out_seeded, "%s/seeded.npy", dir);
-    snprintf(out_const, sizeof out_const, "%s/const.npy", dir);
-    comparison s = {dir, ckpt, seeded[0], z, NULL, NULL, ""}, k = {dir, ckpt, model, z, NULL, NULL, ""};
-    if (runtime_sample(&s, out_seeded) && runtime_sample(&k, out_const)) {
-        int64_t n1 = 0, n2 = 0;
-        float *a = read_values(out_seeded, &n1), *b = read_values(out_const, &n2);
-        CHECK(a && b && n1 == n2 && max_abs_diff(a, b, n1) > 1e-4);
-        free(a);
-        free(b);
+    CHECK(noise_map_args(dir, constant, noise_args, sizeof noise_args) == 7); /* 32x32: 1 + 2 x 3 */
+    comparison psi = {dir, ckpt, constant, z, NULL, "0.6", ""};
+    comparison fed = {dir, ckpt, input, z, NULL, NULL, noise_args};
+    comparison own = {dir, ckpt, constant, z, NULL, NULL, ""};
+    comparison other = {dir, ckpt, seeded[0], z, NULL, NULL, ""};
+    char out[4][128];
+    const comparison *runs[4] = {&psi, &fed, &own, &other};
+    runtime_jobs jobs = {.used = 0};
+    for (int k = 0; k < 4; k++) {
+        snprintf(out[k], sizeof out[k], "%s/sg-ort-%d.npy", dir, k);
+        jobs_add(&jobs, runs[k], out[k]);
     }
+    if (!jobs_run(dir, &jobs)) return;
+    runtime_matches_gantry(&psi, out[0], "stylegan2 psi 0.6");
+    runtime_matches_gantry(&fed, out[1], "stylegan2 noise as inputs");
+    int64_t n1 = 0, n2 = 0;
+    float *a = read_values(out[2], &n1), *b = read_values(out[3], &n2);
+    CHECK(a && b && n1 == n2 && max_abs_diff(a, b, n1) > 1e-4);   /* seeded noise: other samples */
+    free(a);
+    free(b);
 }
 
 /* ---- the web page ---- */
