@@ -119,6 +119,11 @@ $(BUILD)/gen/web_page.o: $(BUILD)/gen/web_page.c
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -c $< -o $@
 $(EXPORT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tools/cmd_export.o: CPPFLAGS += $(ONNX_CFLAGS)
 $(EXPORT_SRC:%.c=$(BUILD)/%.o): $(BUILD)/gen/onnx.pb-c.h
+# cmd_export.o is rebuilt when the exporter comes or goes (protobuf-c installed later, ONNX=0).
+ONNX_FLAG := $(BUILD)/gen/onnx-$(if $(filter 1,$(ONNX)),on,off).flag
+$(ONNX_FLAG):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/gen/onnx-*.flag && touch $@
+$(BUILD)/tools/cmd_export.o: $(ONNX_FLAG)
 
 # Tests may look inside tensors (the host pointer that gantry.h hides from the layers above core).
 TEST_CPPFLAGS := -DGT_BACKEND_SIDE
