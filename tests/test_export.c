@@ -653,6 +653,18 @@ TEST(sample_fixed_inputs_are_checked) {
     cli_args_init(&a);
     cli_args_add(&a, "sample", "--ckpt", ring, "--labels", labels, "--out", cli_path(dir, "s.npy"), NULL);
     cli_run_fails_saying(&a, "--labels goes with --latents", NULL);
+    /* a conditional G's labels must be its classes */
+    const char *cond = fmnist_present() ? checkpoint_of(2) : NULL;
+    const char *z16 = cli_path(dir, "z16.npy"), *bad = cli_path(dir, "bad-labels.npy");
+    const float y[3] = {0, 10, 2};
+    int64_t three = 3;
+    gt_error err;
+    if (cond && write_latents(z16, 3, cases[2].z_dim, 1) && gt_npy_write(bad, y, 1, &three, &err) == 0) {
+        cli_args_init(&a);
+        cli_args_add(&a, "sample", "--ckpt", cond, "--latents", z16, "--labels", bad, "--out",
+                     cli_path(dir, "s.npy"), NULL);
+        cli_run_fails_saying(&a, "bad-labels.npy", "label 1 is 10", "0 .. 9", NULL);
+    }
     /* the same latents give the same samples, whatever --seed says */
     cli_args_init(&a);
     cli_args_add(&a, "sample", "--ckpt", ring, "--latents", z, "--seed", "3", "--out",
