@@ -5,7 +5,7 @@
 # Checks the sources' includes and defines, and the built objects' undefined symbols.
 #   usage: scripts/check_layers.sh BUILD_DIR
 build=${1:-build}
-upper="nn optim gan train eval data io report base"
+upper="nn optim gan train eval data io report base export"
 status=0
 fail() { echo "check_layers: $*"; status=1; }
 

@@ -18,6 +18,7 @@ int gt_cmd_classifier(int argc, char **argv);
 int gt_cmd_eval(int argc, char **argv);
 int gt_cmd_ablate(int argc, char **argv);
 int gt_cmd_report(int argc, char **argv);
+int gt_cmd_export(int argc, char **argv);
 
 /* "--name value" or "--name=value" at argv[*i]; advances *i past it and sets *value. */
 bool gt_cli_option(int argc, char **argv, int *i, const char *name, const char **value);
@@ -33,6 +34,9 @@ int gt_cli_usage(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* The trainer a checkpoint describes, networks only, with its state restored (sample, export). */
+struct gt_trainer;
+int gt_cli_open_checkpoint(const char *path, struct gt_trainer *t, gt_error *err);
 /* Parses a non-negative integer option value; false if it is not one. */
 bool gt_cli_parse_i64(const char *text, long long *out);
 

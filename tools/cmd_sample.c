@@ -24,6 +24,10 @@ static void sample_help(void *ctx) {
            "  --mix-cutoff L           the coarse styles are the first L layers (default: half)\n"
            "  --class K     (conditional checkpoints) every sample of class K, 0 .. classes - 1;\n"
            "                without it a conditional G cycles through the classes\n"
+           "  --latents FILE  G's latents from a float32 .npy [N, z_dim] instead of drawing them\n"
+           "                (N samples; to compare with an exported G for the same latents)\n"
+           "  --labels FILE   (conditional, with --latents) the classes, a float32 .npy [N] of\n"
+           "                whole numbers 0 .. classes - 1\n"
            "Samples come from G's EMA weights when the checkpoint has them, in evaluation mode.\n");
 }
 
@@ -32,8 +36,7 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* The trainer a checkpoint describes, networks only, with its state restored. */
-static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
+int gt_cli_open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
     gt_config cfg;
     if (gt_checkpoint_config(path, &cfg, err) < 0) return -1;
     if (gt_trainer_init(t, &cfg, false, err) < 0) return -1;
@@ -44,8 +47,55 @@ static int open_checkpoint(const char *path, gt_trainer *t, gt_error *err) {
     return 0;
 }
 
+/* Fixed inputs for G (--latents, --labels): z [n, z_dim] and labels [n] (NULL: none). */
+typedef struct { float *z; int32_t *labels; } fixed_inputs;
+
+static void fixed_inputs_free(fixed_inputs *in) {
+    free(in->z);
+    free(in->labels);
+}
+
+/* The latents file: float32 [N, z_dim] of G's z_dim; N goes to *n. */
+static int read_latents(const gt_trainer *t, const char *path, fixed_inputs *in, long long *n,
+                        gt_error *err) {
+    int ndim;
+    int64_t shape[8];
+    in->z = gt_npy_read(path, &ndim, shape, err);
+    if (!in->z) return -1;
+    if (ndim != 2 || shape[1] != t->cfg.g_z_dim || shape[0] < 1)
+        return gt_error_set(err, "%s: latents must be float32 [N, %lld] (N >= 1, G's z_dim %lld), "
+                                 "got %d dimensions%s", path, (long long)t->cfg.g_z_dim,
+                            (long long)t->cfg.g_z_dim, ndim, ndim == 2 ? " of another width" : "");
+    *n = shape[0];
+    return 0;
+}
+
+/* The labels file: float32 [n] of whole class indices of G's classes. */
+static int read_labels(const gt_trainer *t, const char *path, long long n, fixed_inputs *in,
+                       gt_error *err) {
+    int ndim;
+    int64_t shape[8];
+    float *y = gt_npy_read(path, &ndim, shape, err);
+    if (!y) return -1;
+    int rc = 0;
+    if (ndim != 1 || shape[0] != n)
+        rc = gt_error_set(err, "%s: labels must be float32 [%lld], one per latent", path, n);
+    in->labels = rc ? NULL : malloc((size_t)n * sizeof *in->labels);
+    if (!rc && !in->labels) rc = gt_error_set(err, "out of memory for %lld labels", n);
+    for (long long i = 0; !rc && i < n; i++) {
+        if (!(y[i] >= 0 && y[i] < (float)t->n_classes && y[i] == (float)(int32_t)y[i]))
+            rc = gt_error_set(err, "%s: label %lld is %g; expected a whole number 0 .. %d (G's "
+                                   "classes)", path, i, (double)y[i], t->n_classes - 1);
+        else
+            in->labels[i] = (int32_t)y[i];
+    }
+    free(y);
+    return rc;
+}
+
 static int write_samples(gt_trainer *t, const char *out, long long n, long long seed,
-                         long long mix_cutoff, long long cls, gt_error *err) {
+                         long long mix_cutoff, long long cls, const fixed_inputs *in,
+                         gt_error *err) {
     bool points = t->h == 1 && t->w == 1;
     long long k = n;
     if (mix_cutoff > -2) n = k * k; /* a style mixing grid */
@@ -55,6 +105,8 @@ static int write_samples(gt_trainer *t, const char *out, long long n, long long 
     if (mix_cutoff > -2)
         rc = gt_trainer_style_mix(t, (int)k, (uint64_t)seed,
                                   mix_cutoff < 0 ? gt_model_style_count(&t->g) / 2 : (int)mix_cutoff, x, err);
+    else if (in->z)
+        gt_trainer_sample_latents(t, n, in->z, in->labels, x);
     else if (cls >= 0) {
         int32_t *y = malloc((size_t)n * sizeof *y);
         if (!y) {
@@ -100,7 +152,7 @@ static int take_truncation(const gt_opt *o, const char *v) {
 }
 
 int gt_cmd_sample(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL;
+    const char *ckpt = NULL, *out = NULL, *latents = NULL, *labels = NULL;
     long long n = 64, seed = 0, cutoff = -1, mix_cutoff = -2; /* -2: no style mixing grid */
     long long cls = -1;                                       /* -1: no --class */
     truncation trunc = {1.0, false};
@@ -115,6 +167,8 @@ int gt_cmd_sample(int argc, char **argv) {
         GT_OPT_INT_("--class", &cls, 0, 0, "a non-negative integer (a class index)"),
         GT_OPT_FLAG_("--style-mix", &style_mix),
         GT_OPT_INT_("--mix-cutoff", &mix_cutoff, 0, 64, "an integer from 0 to the style layers"),
+        GT_OPT_TEXT_("--latents", &latents, "a .npy file"),
+        GT_OPT_TEXT_("--labels", &labels, "a .npy file"),
         GT_OPT_END,
     };
     gt_opts p = {"sample", opts, sample_help, NULL, NULL};
@@ -126,11 +180,15 @@ int gt_cmd_sample(int argc, char **argv) {
     if (mix_cutoff > -2 && n > 64)
         return gt_cli_usage("sample", "--style-mix draws an N x N grid: --n must be at most 64");
     if (!ckpt || !out) return gt_cli_usage("sample", "needs --ckpt FILE and --out FILE");
+    if (latents && (mix_cutoff > -2 || cls >= 0))
+        return gt_cli_usage("sample", "--latents gives every sample's latent: it goes with neither "
+                                      "--style-mix nor --class (use --labels for classes)");
+    if (labels && !latents) return gt_cli_usage("sample", "--labels goes with --latents");
     if (!ends_with(out, ".png") && !ends_with(out, ".npy"))
         return gt_cli_usage("sample", "--out must end in .png or .npy, got '%s'", out);
     gt_trainer t;
     gt_error err;
-    if (open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
+    if (gt_cli_open_checkpoint(ckpt, &t, &err) < 0) return gt_cli_fail("%s", err.msg);
     if ((truncate || cutoff >= 0) && !t.style) {
         int rc = gt_cli_fail("--truncation needs a style-based generator (model.g.family = "
                              "stylegan2); this checkpoint's is %s", t.cfg.g_family);
@@ -155,7 +213,16 @@ int gt_cmd_sample(int argc, char **argv) {
         return rc;
     }
     if (t.style) gt_model_set_truncation(&t.g, psi, (int)cutoff);
-    rc = write_samples(&t, out, n, seed, mix_cutoff, cls, &err);
+    fixed_inputs in = {NULL, NULL};
+    if (labels && !t.conditional) {
+        gt_trainer_free(&t);
+        return gt_cli_fail("--labels needs a class-conditional checkpoint (train.conditional = "
+                           "true); this one is not");
+    }
+    rc = latents ? read_latents(&t, latents, &in, &n, &err) : 0;
+    if (!rc && labels) rc = read_labels(&t, labels, n, &in, &err);
+    if (!rc) rc = write_samples(&t, out, n, seed, mix_cutoff, cls, &in, &err);
+    fixed_inputs_free(&in);
     gt_trainer_free(&t);
     gt_runtime_free();
     if (rc < 0) return gt_cli_fail("%s", err.msg);

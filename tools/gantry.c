@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     {"train", gt_cmd_train, "train a GAN from a configuration, or resume a run"},
     {"sample", gt_cmd_sample, "draw samples from a checkpoint into a PNG grid or a .npy file"},
+    {"export", gt_cmd_export, "write G as an ONNX file or a web page that runs it in the browser"},
     {"info", gt_cmd_info, "show what a checkpoint holds"},
     {"config", gt_cmd_config, "print every configuration key with its default, or a resolved config"},
     {"eval", gt_cmd_eval, "score samples: FID, KID, precision/recall, class or mode coverage"},

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/engine.h"
+#include "nn/describe.h"
 #include "nn/model.h"
 
 #define DCGAN_MAX_BLOCKS 5
@@ -218,5 +219,25 @@ static gt_tensor *dcgan_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x
     return discriminator_forward(a, f, x, features);
 }
 
+/* G's forward (generator_forward) layer by layer, for exporters. */
+static gt_sym attention_described(const dcgan_arch *a, gt_describer *d, int k, gt_sym h) {
+    return k == a->attn_at ? d->attention(d, &a->attn, h) : h;
+}
+
+static gt_sym dcgan_describe(const gt_model *m, gt_describer *d, gt_sym z) {
+    const dcgan_arch *a = m->arch;
+    if (a->vbn.n > 0) return d->unsupported(d, "virtual batch norm (model.g.norm = vbn)");
+    gt_sym h = d->activate(d, GT_ACT_RELU, d->norm(d, &a->fc_norm, gt_describe_linear(d, &a->fc, z)));
+    int64_t shape[3] = {a->c0, a->s0, a->s0};
+    h = attention_described(a, d, 0, d->reshape(d, h, 3, shape));
+    for (int i = 0; i < a->n_blocks; i++) {
+        h = gt_describe_conv(d, &a->conv[i], true, h);
+        if (i < a->n_blocks - 1)
+            h = attention_described(a, d, i + 1, d->activate(d, GT_ACT_RELU, d->norm(d, &a->norm[i], h)));
+    }
+    return d->activate(d, GT_ACT_TANH, h);
+}
+
 const gt_model_family gt_family_dcgan = {.name = "dcgan", .build = dcgan_build,
-                                         .forward = dcgan_forward, .conditional = true};
+                                         .forward = dcgan_forward, .describe = dcgan_describe,
+                                         .conditional = true};

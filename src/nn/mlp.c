@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/engine.h"
+#include "nn/describe.h"
 #include "nn/model.h"
 
 #define MLP_MAX_DEPTH 16
@@ -116,4 +117,22 @@ static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     return gt_reshape(gt_tanh(y), 4, img);
 }
 
-const gt_model_family gt_family_mlp = {.name = "mlp", .build = mlp_build, .forward = mlp_forward};
+/* G's forward (mlp_forward) layer by layer, for exporters. */
+static gt_sym mlp_describe(const gt_model *m, gt_describer *d, gt_sym z) {
+    const mlp_arch *a = m->arch;
+    const gt_net_spec *s = &m->spec;
+    if (a->vbn.n > 0) return d->unsupported(d, "virtual batch norm (model.g.norm = vbn)");
+    if (a->maxout) return d->unsupported(d, "a maxout layer (activation = maxout)");
+    gt_sym h = z;
+    for (int i = 0; i < a->depth; i++) {
+        h = gt_describe_linear(d, &a->hidden[i], h);
+        h = d->activate(d, a->act, d->norm(d, &a->norm[i], h));
+    }
+    gt_sym y = gt_describe_linear(d, &a->last, h);
+    if (s->h == 1 && s->w == 1) return y;   /* points */
+    int64_t img[3] = {s->c, s->h, s->w};
+    return d->reshape(d, d->activate(d, GT_ACT_TANH, y), 3, img);
+}
+
+const gt_model_family gt_family_mlp = {.name = "mlp", .build = mlp_build, .forward = mlp_forward,
+                                       .describe = mlp_describe};

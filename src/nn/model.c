@@ -8,6 +8,7 @@
 
 #include "base/base.h"
 #include "core/engine.h"
+#include "nn/describe.h"
 
 static const gt_model_family *const families[] = {
 #define GT_FAMILY(name) &gt_family_##name,
@@ -103,6 +104,16 @@ void gt_model_release(gt_model *m) {
 
 gt_tensor *gt_model_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x, gt_tensor **features) {
     return m->family->forward(m, f, x, features);
+}
+
+gt_sym gt_model_describe(const gt_model *m, gt_describer *d, gt_sym z) {
+    if (m->spec.role != GT_ROLE_GENERATOR || !m->family->describe) {
+        char what[96];
+        snprintf(what, sizeof what, "the %s family's %s", m->family->name,
+                 m->spec.role == GT_ROLE_GENERATOR ? "generator" : "discriminator");
+        return d->unsupported(d, what);
+    }
+    return m->family->describe(m, d, z);
 }
 
 /* ---- family state behind accessors ------------------------------------------------------------ */

@@ -66,6 +66,8 @@ typedef struct gt_style_hooks {
     void (*set_truncation)(gt_model *m, double psi, int cutoff);
 } gt_style_hooks;
 
+struct gt_describer;  /* nn/describe.h */
+
 typedef struct gt_model_family {
     const char *name;
     /* Declares the layers of the network described by m->spec into m->params and stores the
@@ -87,6 +89,9 @@ typedef struct gt_model_family {
      * schedule (G and D both), and the style controls of a style-based generator. */
     gt_growth *(*growth)(const gt_model *m);
     const gt_style_hooks *style;
+    /* Optional, generators: G's evaluation forward described layer by layer to an exporter
+     * (nn/describe.h): z is the latent's handle, the result the image's (a gt_sym). */
+    int (*describe)(const gt_model *m, struct gt_describer *d, int z);
     bool conditional;       /* accepts spec.n_classes > 0 */
 } gt_model_family;
 

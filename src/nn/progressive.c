@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/engine.h"
+#include "nn/describe.h"
 #include "nn/model.h"
 
 #define PROG_MAX_LEVELS 7   /* 4x4 .. 256x256 */
@@ -209,7 +210,40 @@ static gt_tensor *prog_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
     return discriminator_forward(m, f, x, features);
 }
 
+/* G's forward (generator_forward) layer by layer at the current growth state, for exporters. */
+static gt_sym eq_conv_described(const eq_conv *c, gt_describer *d, gt_sym x) {
+    gt_conv_desc desc = gt_conv_of_layer(&c->l, false);
+    desc.w_scale = c->scale;
+    return d->conv(d, &desc, x);
+}
+
+static gt_sym lrelu_described(gt_describer *d, gt_sym x) { return d->leaky_relu(d, 0.2f, 1.0f, x); }
+
+static gt_sym generator_describe(const gt_model *m, gt_describer *d, gt_sym z) {
+    const prog_arch *a = m->arch;
+    int L = level_at(m, a->growth.res);
+    double alpha = a->growth.alpha;
+    gt_dense_desc fc = gt_dense_of_linear(&a->fc.l);
+    fc.w_scale = a->fc.scale;
+    int64_t shape[3] = {a->nf[0], 4, 4};
+    gt_sym h = d->reshape(d, d->dense(d, &fc, d->pixel_norm(d, z)), 3, shape);
+    h = d->pixel_norm(d, lrelu_described(d, h));
+    h = d->pixel_norm(d, lrelu_described(d, eq_conv_described(&a->base, d, h)));
+    gt_sym prev = -1;
+    for (int k = 1; k <= L; k++) {
+        prev = h;
+        h = d->pixel_norm(d, lrelu_described(d, eq_conv_described(&a->conv0[k], d, d->upsample2x(d, h))));
+        h = d->pixel_norm(d, lrelu_described(d, eq_conv_described(&a->conv1[k], d, h)));
+    }
+    gt_sym x = eq_conv_described(&a->rgb[L], d, h);
+    if (L > 0 && alpha < 1.0)
+        x = d->blend(d, d->upsample2x(d, eq_conv_described(&a->rgb[L - 1], d, prev)),
+                     (float)(1.0 - alpha), x, (float)alpha);
+    return x;
+}
+
 static gt_growth *prog_growth(const gt_model *m) { return &((prog_arch *)m->arch)->growth; }
 
 const gt_model_family gt_family_progressive = {.name = "progressive", .build = prog_build,
-                                               .forward = prog_forward, .growth = prog_growth};
+                                               .forward = prog_forward, .describe = generator_describe,
+                                               .growth = prog_growth};

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/engine.h"
+#include "nn/describe.h"
 #include "nn/model.h"
 
 #define RESNET_MAX_BLOCKS 4
@@ -219,5 +220,26 @@ static gt_tensor *resnet_forward(const gt_model *m, const gt_fwd *f, gt_tensor *
     return a->has_proj ? gt_projection_forward(&a->proj, f, h, logit) : logit;
 }
 
+/* G's forward (resnet_forward, up_block) layer by layer, for exporters. */
+static gt_sym up_block_described(const resnet_block *b, gt_describer *d, gt_sym x) {
+    gt_sym h = d->upsample2x(d, d->activate(d, GT_ACT_RELU, d->norm(d, &b->norm1, x)));
+    h = d->activate(d, GT_ACT_RELU, d->norm(d, &b->norm2, gt_describe_conv(d, &b->conv1, false, h)));
+    h = gt_describe_conv(d, &b->conv2, false, h);
+    return d->add(d, h, gt_describe_conv(d, &b->sc, false, d->upsample2x(d, x)));
+}
+
+static gt_sym resnet_describe(const gt_model *m, gt_describer *d, gt_sym z) {
+    const resnet_arch *a = m->arch;
+    int64_t shape[3] = {a->c0, 4, 4};
+    gt_sym h = d->reshape(d, gt_describe_linear(d, &a->fc, z), 3, shape);
+    for (int i = 0; i < a->n_blocks; i++) {
+        h = up_block_described(&a->block[i], d, h);
+        if (i == a->attn_at) h = d->attention(d, &a->attn, h);
+    }
+    h = d->activate(d, GT_ACT_RELU, d->norm(d, &a->out_norm, h));
+    return d->activate(d, GT_ACT_TANH, gt_describe_conv(d, &a->out_conv, false, h));
+}
+
 const gt_model_family gt_family_resnet = {.name = "resnet", .build = resnet_build,
-                                          .forward = resnet_forward, .conditional = true};
+                                          .forward = resnet_forward, .describe = resnet_describe,
+                                          .conditional = true};

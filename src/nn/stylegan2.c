@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/engine.h"
+#include "nn/describe.h"
 #include "nn/stylegan2.h"
 
 #define SG_MAX_LEVELS 7       /* 4x4 .. 256x256 */
@@ -393,6 +394,48 @@ static gt_tensor *sg_mapping(const gt_model *m, const gt_fwd *f, gt_tensor *z) {
     return mix_styles(m, m->arch, f, z, mapping_impl(m, f, z, true));
 }
 
+/* ---- G described layer by layer, for exporters --------------------------------------------- */
+
+static gt_dense_desc fc_described(const sg_fc *l) {
+    return (gt_dense_desc){.w = l->w, .b = l->b, .w_scale = l->w_scale, .b_scale = l->b_scale};
+}
+
+static gt_sym layer_described(const gt_params *p, const sg_layer *l, gt_describer *d, gt_sym x,
+                              gt_sym w) {
+    gt_modconv_desc desc = {.weight = l->weight, .bias = l->bias, .strength = l->strength,
+                            .noise = l->noise, .affine = fc_described(&l->affine),
+                            .style_gain = l->style_gain, .demodulate = l->demod, .up = l->up,
+                            .act = l->act};
+    /* the layer's name: its weight's entry without ".weight" */
+    char name[GT_PARAM_NAME_MAX];
+    snprintf(name, sizeof name, "%.*s", (int)(strlen(p->spec[l->weight].name) - strlen(".weight")),
+             p->spec[l->weight].name);
+    desc.name = name;
+    return d->modulated(d, &desc, x, w);
+}
+
+/* The evaluation forward (map_w, truncation of every style layer, sg_synthesis): every style
+ * layer takes the same w, since an exported G neither mixes styles nor cuts truncation off. */
+static gt_sym sg_describe(const gt_model *m, gt_describer *d, gt_sym z) {
+    const sg_arch *a = m->arch;
+    const gt_params *p = &m->params;
+    gt_sym w = d->pixel_norm(d, z);
+    for (int i = 0; i < a->n_mapping; i++) {
+        gt_dense_desc fc = fc_described(&a->mapping[i]);
+        w = d->leaky_relu(d, 0.2f, (float)SQRT2, d->dense(d, &fc, w));
+    }
+    w = d->truncate(d, a->w_avg, w);
+    gt_sym x = d->batch_constant(d, a->konst, z);
+    x = layer_described(p, &a->conv1[0], d, x, w);
+    gt_sym img = layer_described(p, &a->rgb[0], d, x, w);
+    for (int l = 1; l < a->levels; l++) {
+        x = layer_described(p, &a->conv0[l], d, x, w);
+        x = layer_described(p, &a->conv1[l], d, x, w);
+        img = d->add(d, d->upsample2x(d, img), layer_described(p, &a->rgb[l], d, x, w));
+    }
+    return img;
+}
+
 /* ---- D ------------------------------------------------------------------------------------ */
 
 static gt_tensor *discriminator_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
@@ -445,4 +488,5 @@ static const gt_style_hooks sg_style = {.count = sg_style_count, .set_rng = sg_s
 const gt_model_family gt_family_stylegan2 = {.name = "stylegan2", .build = sg_build,
                                              .forward = sg_forward, .init = sg_init,
                                              .mapping = sg_mapping, .synthesis = sg_synthesis,
+                                             .describe = sg_describe,
                                              .style = &sg_style};

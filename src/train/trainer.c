@@ -589,32 +589,52 @@ bool gt_trainer_draws_classifier_classes(const gt_trainer *t) {
     return t->conditional && t->n_classes == 10 && k && k->classifier_classes;
 }
 
-void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
-                               float *out) {
+/* Balanced labels for a conditional G without given ones (sample i: class i mod n_classes);
+ * NULL (nothing to free) otherwise. */
+static int32_t *balanced_labels(const gt_trainer *t, int64_t n, const int32_t *labels) {
     GT_CHECK(t->conditional || !labels, "sampling: class labels for an unconditional G");
-    int32_t *balanced = NULL;
-    if (t->conditional && !labels) {
-        balanced = malloc((size_t)n * sizeof *balanced);
-        GT_CHECK(balanced, "out of memory (labels)");
-        for (int64_t i = 0; i < n; i++) balanced[i] = (int32_t)(i % t->n_classes);
-        labels = balanced;
-    }
-    gt_rng rng = gt_rng_seed(seed);
-    gt_params *p = t->has_ema ? &t->ema.shadow : &t->g.params;
-    gt_fwd f = gt_fwd_of(p, false);
+    if (!t->conditional || labels) return NULL;
+    int32_t *balanced = malloc((size_t)n * sizeof *balanced);
+    GT_CHECK(balanced, "out of memory (labels)");
+    for (int64_t i = 0; i < n; i++) balanced[i] = (int32_t)(i % t->n_classes);
+    return balanced;
+}
+
+const gt_params *gt_trainer_sampling_params(gt_trainer *t) {
+    if (t->progressive) grow_apply(t);
+    return t->has_ema ? &t->ema.shadow : &t->g.params;
+}
+
+/* G in evaluation mode on latents from rng (z NULL) or on the given rows of z [n, z_dim]. */
+static void sample_from(gt_trainer *t, int64_t n, gt_rng *rng, const float *z,
+                        const int32_t *labels, float *out) {
+    int32_t *balanced = balanced_labels(t, n, labels);
+    if (balanced) labels = balanced;
+    gt_fwd f = gt_fwd_of((gt_params *)gt_trainer_sampling_params(t), false);
     int64_t per = gt_trainer_example_size(t), chunk = 256;
     bool prev = gt_grad_set(false);
-    if (t->progressive) grow_apply(t);
     for (int64_t i = 0; i < n; i += chunk) {
         int64_t m = n - i < chunk ? n - i : chunk, zs[2] = {m, t->cfg.g_z_dim};
         f.labels = labels ? labels + i : NULL;
-        gt_tensor *x = gt_model_forward(&t->g, &f, gt_rand_normal(&rng, 2, zs, 0, 1), NULL);
+        gt_tensor *zt = z ? gt_from_data(2, zs, z + i * t->cfg.g_z_dim) : gt_rand_normal(rng, 2, zs, 0, 1);
+        gt_tensor *x = gt_model_forward(&t->g, &f, zt, NULL);
         while (t->progressive && x->shape[2] < t->h) x = gt_upsample2x(x);
         gt_copy_to(out + i * per, x);
         gt_step_end();
     }
     gt_grad_set(prev);
     free(balanced);
+}
+
+void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
+                               float *out) {
+    gt_rng rng = gt_rng_seed(seed);
+    sample_from(t, n, &rng, NULL, labels, out);
+}
+
+void gt_trainer_sample_latents(gt_trainer *t, int64_t n, const float *z, const int32_t *labels,
+                               float *out) {
+    sample_from(t, n, NULL, z, labels, out);
 }
 
 void gt_trainer_free(gt_trainer *t) {

@@ -75,6 +75,12 @@ void gt_trainer_sample(gt_trainer *t, int64_t n, uint64_t seed, float *out);
  * n_classes, balanced); labels must be NULL for an unconditional one. */
 void gt_trainer_sample_classes(gt_trainer *t, int64_t n, uint64_t seed, const int32_t *labels,
                                float *out);
+/* The same on given latents z [n, z_dim] (row-major), for comparisons with other runtimes. */
+void gt_trainer_sample_latents(gt_trainer *t, int64_t n, const float *z, const int32_t *labels,
+                               float *out);
+/* The table G samples from (its EMA copy when there is one), with a progressive G set to the
+ * schedule's current resolution and alpha: what an exporter reads. */
+const gt_params *gt_trainer_sampling_params(gt_trainer *t);
 /* Whether gt_trainer_sample's samples are drawn for the metrics classifier's classes: a
  * conditional G of 10 classes trained on Fashion-MNIST or MNIST-format digits (sample i is then
  * of class i mod 10). */
