@@ -163,7 +163,8 @@ test: $(TEST_BIN) $(BUILD)/gantry check-exports
 # runs on the plain reference kernels, which proves the backend table end to end. The tests that
 # drive the CLI through long runs are left out (ref is slow); test_backends covers whole runs.
 # test_precision trains every recipe (it checks ref's bf16 kernels itself, in a context of its own).
-REF_SKIP := test_cli test_ablate test_conditional_cli test_train_tricks test_eval test_classifier test_report test_precision test_export
+# test_orientation trains an MLP detector: minutes on the plain kernels, and nothing backend-specific.
+REF_SKIP := test_cli test_ablate test_conditional_cli test_train_tricks test_eval test_classifier test_report test_precision test_export test_orientation
 test-ref: $(TEST_BIN) $(BUILD)/gantry
 	@GANTRY_BACKEND=ref GANTRY_BIN=$(BUILD)/gantry sh tests/run.sh $(filter-out $(REF_SKIP:%=$(BUILD)/tests/%),$(TEST_BIN))
 
