@@ -12,6 +12,7 @@
  * the two paths within twice that of each other. */
 #include "core/backend.h"
 #include "cpu/cpu.h"
+#include "gemm_case.h"
 #include "ref/kernels.h"
 #include "ref/ref.h"
 #include "test.h"
@@ -103,61 +104,9 @@ TEST(conversion_matches_ref_rounding) {
 
 /* ---- GEMM ------------------------------------------------------------------------------- */
 
-/* A problem with padded operands: op(A) M x K, op(B) K x N, C M x N, ld = width + pad. */
-typedef struct {
-    int ta, tb;
-    int64_t M, N, K, lda, ldb, ldc;
-    float alpha, beta;
-    float *A, *B, *C0, *ref, *tol;
-} gemm_case;
+/* The reference reads the operands rounded to bf16, as the kernels do. */
+static float round_bf16(float x) { return gt_cpu_bf16_to_f32(gt_cpu_bf16_from_f32(x)); }
 
-/* rows x ld floats: the first cols of each row random, the padding NaN. */
-static float *rand_matrix(int64_t rows, int64_t cols, int64_t ld) {
-    float *m = malloc((size_t)(rows * ld) * sizeof(float));
-    for (int64_t i = 0; i < rows * ld; i++) m[i] = i % ld < cols ? rand_unit() : NAN;
-    return m;
-}
-
-static double bf_at(const float *X, int64_t ld, int trans, int64_t r, int64_t c) {
-    return gt_cpu_bf16_to_f32(gt_cpu_bf16_from_f32(trans ? X[c * ld + r] : X[r * ld + c]));
-}
-
-/* ref = alpha op(A) op(B) + beta C0 in double over bf16-rounded A and B; tol as the header. */
-static void reference(gemm_case *g) {
-    for (int64_t i = 0; i < g->M; i++)
-        for (int64_t j = 0; j < g->N; j++) {
-            double s = 0, abs_s = 0;
-            for (int64_t k = 0; k < g->K; k++) {
-                double t = bf_at(g->A, g->lda, g->ta, i, k) * bf_at(g->B, g->ldb, g->tb, k, j);
-                s += t;
-                abs_s += fabs(t);
-            }
-            double c = g->beta == 0.0f ? 0.0 : g->beta * (double)g->C0[i * g->ldc + j];
-            g->ref[i * g->ldc + j] = (float)(g->alpha * s + c);
-            double bound = fabs(g->alpha) * abs_s + fabs(c);
-            g->tol[i * g->ldc + j] = (float)((double)(g->K + 3) * FLT_EPSILON * bound + 1e-30);
-        }
-}
-
-static gemm_case make_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                           float beta, int64_t pad) {
-    gemm_case g = {ta, tb, M, N, K, 0, 0, N + pad, alpha, beta, 0, 0, 0, 0, 0};
-    g.lda = (ta ? M : K) + pad;
-    g.ldb = (tb ? K : N) + pad;
-    g.A = rand_matrix(ta ? K : M, ta ? M : K, g.lda);
-    g.B = rand_matrix(tb ? N : K, tb ? K : N, g.ldb);
-    g.C0 = rand_matrix(M, N, g.ldc);
-    if (beta == 0.0f)
-        for (int64_t i = 0; i < M * g.ldc; i++) g.C0[i] = NAN;
-    g.ref = malloc((size_t)(M * g.ldc) * sizeof(float));
-    g.tol = malloc((size_t)(M * g.ldc) * sizeof(float));
-    reference(&g);
-    return g;
-}
-
-static void free_case(gemm_case *g) {
-    free(g->A), free(g->B), free(g->C0), free(g->ref), free(g->tol);
-}
 
 /* The bf16 GEMM of a backend's table on a copy of C0 (caller frees). */
 static float *run_case(const gt_backend *be, const gemm_case *g) {
@@ -190,7 +139,7 @@ static int check_case(const gemm_case *g, const float *C, float scale, const cha
  * against each other within twice the bound (their own reference: portable's C). */
 static void check_paths(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                         float beta, int64_t pad) {
-    gemm_case g = make_case(ta, tb, M, N, K, alpha, beta, pad);
+    gemm_case g = gemm_case_make(ta, tb, M, N, K, alpha, beta, pad, rand_unit, round_bf16);
     CHECK(gt_cpu_bf16_force(0));
     float *Cp = run_case(&gt_backend_cpu, &g);
     CHECK(check_case(&g, Cp, 1.0f, "portable"));
@@ -209,7 +158,7 @@ static void check_paths(int ta, int tb, int64_t M, int64_t N, int64_t K, float a
         free(Cr);
     }
     free(Cp);
-    free_case(&g);
+    gemm_case_free(&g);
 }
 
 static const int64_t sizes[] = {1, 7, 16, 17, 31, 33, 64, 100, 129, 257};
@@ -246,7 +195,7 @@ TEST(gemm_rounds_operands) {
 
 /* Bit-identical output for 1, 2 and 3 threads, on each path. */
 TEST(gemm_deterministic_across_threads) {
-    gemm_case g = make_case(0, 1, 301, 517, 300, 1.0f, 0.5f, 2);
+    gemm_case g = gemm_case_make(0, 1, 301, 517, 300, 1.0f, 0.5f, 2, rand_unit, round_bf16);
     int saved = omp_get_max_threads();
     for (int native = 0; native <= 1; native++) {
         if (!gt_cpu_bf16_force(native)) continue;
@@ -263,7 +212,7 @@ TEST(gemm_deterministic_across_threads) {
     }
     omp_set_num_threads(saved);
     gt_cpu_bf16_force(-1);
-    free_case(&g);
+    gemm_case_free(&g);
 }
 
 /* GANTRY_BF16=portable turns the native path off; forcing beats the environment. */

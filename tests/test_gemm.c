@@ -2,6 +2,7 @@
  * shapes, all transposes, alpha/beta (beta = 0 ignores NaN in C), padded leading
  * dimensions, and bit-identical results for 1, 2 and 3 OpenMP threads. */
 #include "cpu/cpu.h"
+#include "gemm_case.h"
 #include "test.h"
 
 #include <float.h>
@@ -9,70 +10,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* A problem with padded operands: op(A) M x K, op(B) K x N, C M x N, ld = width + pad. */
-typedef struct {
-    int ta, tb;
-    int64_t M, N, K, lda, ldb, ldc;
-    float alpha, beta;
-    float *A, *B, *C0, *ref, *tol;
-} gemm_case;
-
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 static float rand_unit(void) {
     rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((rng_state >> 40) & 0xFFFFFF) / (float)0x800000 - 1.0f;
-}
-
-/* rows x ld floats: the first cols of each row random, the padding NaN. */
-static float *rand_matrix(int64_t rows, int64_t cols, int64_t ld) {
-    float *m = malloc((size_t)(rows * ld) * sizeof(float));
-    for (int64_t i = 0; i < rows * ld; i++) m[i] = i % ld < cols ? rand_unit() : NAN;
-    return m;
-}
-
-static double op_a(const gemm_case *g, int64_t i, int64_t k) {
-    return g->ta ? g->A[k * g->lda + i] : g->A[i * g->lda + k];
-}
-static double op_b(const gemm_case *g, int64_t k, int64_t j) {
-    return g->tb ? g->B[j * g->ldb + k] : g->B[k * g->ldb + j];
-}
-
-/* ref = alpha * op(A) op(B) + beta * C0 in double; tol = a rounding bound per element. */
-static void reference(gemm_case *g) {
-    for (int64_t i = 0; i < g->M; i++)
-        for (int64_t j = 0; j < g->N; j++) {
-            double s = 0, abs_s = 0;
-            for (int64_t k = 0; k < g->K; k++) {
-                double t = op_a(g, i, k) * op_b(g, k, j);
-                s += t;
-                abs_s += fabs(t);
-            }
-            double c = g->beta == 0.0f ? 0.0 : g->beta * (double)g->C0[i * g->ldc + j];
-            g->ref[i * g->ldc + j] = (float)(g->alpha * s + c);
-            double bound = fabs(g->alpha) * abs_s + fabs(c);
-            g->tol[i * g->ldc + j] = (float)((double)(g->K + 3) * FLT_EPSILON * bound + 1e-30);
-        }
-}
-
-static gemm_case make_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                           float beta, int64_t pad) {
-    gemm_case g = {ta, tb, M, N, K, 0, 0, N + pad, alpha, beta, 0, 0, 0, 0, 0};
-    g.lda = (ta ? M : K) + pad;
-    g.ldb = (tb ? K : N) + pad;
-    g.A = rand_matrix(ta ? K : M, ta ? M : K, g.lda);
-    g.B = rand_matrix(tb ? N : K, tb ? K : N, g.ldb);
-    g.C0 = rand_matrix(M, N, g.ldc);
-    if (beta == 0.0f)
-        for (int64_t i = 0; i < M * g.ldc; i++) g.C0[i] = NAN;
-    g.ref = malloc((size_t)(M * g.ldc) * sizeof(float));
-    g.tol = malloc((size_t)(M * g.ldc) * sizeof(float));
-    reference(&g);
-    return g;
-}
-
-static void free_case(gemm_case *g) {
-    free(g->A), free(g->B), free(g->C0), free(g->ref), free(g->tol);
 }
 
 /* Runs sgemm on a copy of C0; returns the result (caller frees). */
@@ -112,7 +54,7 @@ static void restore_isa(void) {
 /* Every supported ISA on one case. */
 static void check_all_isas(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                            float beta, int64_t pad) {
-    gemm_case g = make_case(ta, tb, M, N, K, alpha, beta, pad);
+    gemm_case g = gemm_case_make(ta, tb, M, N, K, alpha, beta, pad, rand_unit, NULL);
     for (int isa = GT_ISA_SCALAR; isa <= GT_ISA_AVX512; isa++) {
         if (!gt_cpu_isa_force((gt_isa)isa)) continue;
         float *C = run_case(&g);
@@ -120,7 +62,7 @@ static void check_all_isas(int ta, int tb, int64_t M, int64_t N, int64_t K, floa
         free(C);
     }
     restore_isa();
-    free_case(&g);
+    gemm_case_free(&g);
 }
 
 static const int64_t sizes[] = {1, 7, 16, 17, 31, 33, 64, 100, 129, 257};
@@ -175,7 +117,7 @@ TEST(degenerate_k_and_alpha) {
 
 /* Bit-identical output for 1, 2 and 3 threads on a problem big enough to be threaded. */
 TEST(deterministic_across_threads) {
-    gemm_case g = make_case(0, 1, 301, 517, 300, 1.0f, 0.5f, 2);
+    gemm_case g = gemm_case_make(0, 1, 301, 517, 300, 1.0f, 0.5f, 2, rand_unit, NULL);
     int saved = omp_get_max_threads();
     for (int isa = GT_ISA_SCALAR; isa <= GT_ISA_AVX512; isa++) {
         if (!gt_cpu_isa_force((gt_isa)isa)) continue;
@@ -192,7 +134,7 @@ TEST(deterministic_across_threads) {
     }
     omp_set_num_threads(saved);
     restore_isa();
-    free_case(&g);
+    gemm_case_free(&g);
 }
 
 int main(void) {
