@@ -433,11 +433,36 @@ TEST(vary_and_budget_parsing) {
     CHECK(gt_ablate_parse_budget("nanm", &s, &err) < 0 && gt_ablate_parse_budget("m", &s, &err) < 0);
 }
 
+TEST(minute_budgets_refuse_schedules_that_span_train_steps) {
+    gt_ablate_spec s = {.config = "configs/gan-ring.ini", .seeds = 1, .jobs = 1, .threads = 1,
+                        .budget_minutes = 10};
+    gt_error err;
+    CHECK(gt_ablate_parse_vary("penalty.decay=none,cosine", &s.vary[0], &err) == 0);
+    s.n_vary = 1;
+    s.sets[s.n_sets++] = "penalty.r1=1";
+    CHECK(gt_ablate_validate(&s, &err) < 0 && strstr(err.msg, "penalty.decay = cosine") &&
+          strstr(err.msg, "(with penalty.decay=cosine)") && strstr(err.msg, "penalty.decay_steps"));
+    s.sets[s.n_sets++] = "penalty.decay_steps=5000"; /* the decay has its own length now */
+    CHECK(gt_ablate_validate(&s, &err) == 0);
+    s.budget_minutes = 0, s.budget_steps = 500; /* a budget in steps: decay_steps 0 means them */
+    s.n_sets = 1;
+    CHECK(gt_ablate_validate(&s, &err) == 0);
+    s.budget_minutes = 10, s.budget_steps = 0;
+    s.n_vary = 0;
+    s.sets[0] = "optim.d.schedule=cosine";
+    CHECK(gt_ablate_validate(&s, &err) < 0 && strstr(err.msg, "optim.d.schedule = cosine") &&
+          strstr(err.msg, "budget in steps"));
+    s.sets[0] = "noise.sigma=0.1";
+    CHECK(gt_ablate_validate(&s, &err) < 0 && strstr(err.msg, "noise.anneal = linear"));
+    s.sets[s.n_sets++] = "noise.anneal=none";
+    CHECK(gt_ablate_validate(&s, &err) == 0);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
               T(failed_runs_are_recorded_and_the_others_go_on), T(pacgan_metric_is_recorded_in_plan_and_results),
               T(errors_come_before_any_training),
               T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
-              T(vary_and_budget_parsing));
+              T(vary_and_budget_parsing), T(minute_budgets_refuse_schedules_that_span_train_steps));
 }

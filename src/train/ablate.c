@@ -162,6 +162,63 @@ static int check_vary(const gt_ablate_spec *s, int i, const gt_config *base, gt_
     return check_folder_names(v, err);
 }
 
+static int n_combos(const gt_ablate_spec *s) {
+    int n = 1;
+    for (int i = 0; i < s->n_vary; i++) n *= s->vary[i].n_values;
+    return n;
+}
+
+/* The value index of varied key k in combination c (the last key varies fastest). */
+static int value_index(const gt_ablate_spec *s, int c, int k) {
+    for (int i = s->n_vary - 1; i > k; i--) c /= s->vary[i].n_values;
+    return c % s->vary[k].n_values;
+}
+
+static const char *combo_value(const gt_ablate_spec *s, int c, int k) {
+    return s->vary[k].values[value_index(s, c, k)];
+}
+
+/* A budget in minutes leaves train.steps unlimited, so a schedule that spans train.steps would
+ * never move from its start. Refuses such a configuration, naming the key and the way out. */
+static int check_spans_steps(const gt_config *c, const char *where, gt_error *err) {
+    const char *why = "spans train.steps, which a budget in minutes leaves unlimited, so it would "
+                      "stay at its start";
+    const char *sched[][2] = {{"optim.g.schedule", c->opt_g_schedule},
+                              {"optim.d.schedule", c->opt_d_schedule}};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(sched[i][1], "constant") != 0)
+            return gt_error_set(err, "--budget in minutes%s: %s = %s %s: use a constant "
+                                     "schedule or a budget in steps", where, sched[i][0],
+                                sched[i][1], why);
+    bool penalised = c->pen_gp > 0 || c->pen_dragan > 0 || c->pen_r1 > 0 || c->pen_r2 > 0;
+    if (penalised && strcmp(c->pen_decay, "none") != 0 && c->pen_decay_steps == 0)
+        return gt_error_set(err, "--budget in minutes%s: penalty.decay = %s with penalty.decay_steps "
+                                 "= 0 %s: set penalty.decay_steps (G steps)", where, c->pen_decay, why);
+    if (c->noise_sigma > 0 && strcmp(c->noise_anneal, "none") != 0 && c->noise_steps == 0)
+        return gt_error_set(err, "--budget in minutes%s: noise.anneal = %s with noise.steps = 0 %s: "
+                                 "set noise.steps (G steps)", where, c->noise_anneal, why);
+    return 0;
+}
+
+/* check_spans_steps for every combination of the varied values. */
+static int check_minute_budget(const gt_ablate_spec *s, const gt_config *base, gt_error *err) {
+    for (int c = 0; c < n_combos(s); c++) {
+        gt_config cfg = *base;
+        char where[2 * GT_ABLATE_NAME_MAX] = "", assignment[2 * GT_ABLATE_NAME_MAX + 2];
+        size_t n = 0;
+        for (int k = 0; k < s->n_vary; k++) {
+            snprintf(assignment, sizeof assignment, "%s=%s", s->vary[k].key, combo_value(s, c, k));
+            if (gt_config_set(&cfg, assignment, "--vary", err) < 0) return -1;
+            if (n < sizeof where)
+                n += (size_t)snprintf(where + n, sizeof where - n, "%s%s", n ? ", " : " (with ",
+                                      assignment);
+        }
+        if (n && n + 1 < sizeof where) strcat(where, ")");
+        if (check_spans_steps(&cfg, where, err) < 0) return -1;
+    }
+    return 0;
+}
+
 static size_t run_name_length(const gt_ablate_spec *s) {
     size_t n = 16; /* "-s<seed>" and separators */
     for (int i = 0; i < s->n_vary; i++) {
@@ -200,6 +257,7 @@ int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
         if (runs > MAX_RUNS)
             return gt_error_set(err, "the --vary values and --seeds make more than %d runs", MAX_RUNS);
     }
+    if (s->budget_minutes > 0 && check_minute_budget(s, &base, err) < 0) return -1;
     if (run_name_length(s) > RUN_NAME_MAX)
         return gt_error_set(err,
                             "the varied keys and values make run folder names longer than %d "
@@ -219,22 +277,6 @@ typedef struct run {
     cJSON *result;        /* eval's JSON object; NULL until scored */
     char error[700];      /* why it failed, with the tail of the child's output */
 } run;
-
-static int n_combos(const gt_ablate_spec *s) {
-    int n = 1;
-    for (int i = 0; i < s->n_vary; i++) n *= s->vary[i].n_values;
-    return n;
-}
-
-/* The value index of varied key k in combination c (the last key varies fastest). */
-static int value_index(const gt_ablate_spec *s, int c, int k) {
-    for (int i = s->n_vary - 1; i > k; i--) c /= s->vary[i].n_values;
-    return c % s->vary[k].n_values;
-}
-
-static const char *combo_value(const gt_ablate_spec *s, int c, int k) {
-    return s->vary[k].values[value_index(s, c, k)];
-}
 
 static void run_name(const gt_ablate_spec *s, int c, int seed, char *name, size_t cap) {
     size_t n = 0;
