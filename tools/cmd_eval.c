@@ -1,6 +1,8 @@
 /* gantry eval: scores samples (from a checkpoint, or a .npy file) by protocols.md and prints
  * each metric with N and its protocol, then one JSON line. */
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,15 +122,9 @@ static void print_points(const gt_eval_result *r) {
                                           "within 3 sigma");
     printf("modes         %d of %d covered (a high-quality point falls to the mode)\n", s->modes_covered, s->n_modes);
     printf("high quality  %.1f%%\n", s->pct_high_quality);
-    /* undefined (NaN) when no point is of high quality: JSON has no NaN, so null */
-    char kl[32] = "null";
+    char kl[32] = "undefined: no high-quality point";
     if (isfinite(s->reverse_kl)) snprintf(kl, sizeof kl, "%.6g", s->reverse_kl);
-    printf("reverse KL    %s (KL of the high-quality mode histogram to uniform)\n",
-           isfinite(s->reverse_kl) ? kl : "undefined: no high-quality point");
-    printf("{\"n\": %lld, \"mixture\": \"%s\", \"mode_metric\": \"%s\", \"modes_covered\": %d, "
-           "\"n_modes\": %d, \"pct_high_quality\": %.4f, \"reverse_kl\": %s}\n",
-           (long long)r->n, r->mixture, gt_mode_metric_name(s->metric), s->modes_covered,
-           s->n_modes, s->pct_high_quality, kl);
+    printf("reverse KL    %s (KL of the high-quality mode histogram to uniform)\n", kl);
 }
 
 static void print_agreement(const gt_class_agreement *g) {
@@ -136,13 +132,6 @@ static void print_agreement(const gt_class_agreement *g) {
            "per class:", 100 * g->accuracy);
     for (int k = 0; k < 10; k++) printf(" %d: %.0f%%", k, 100 * g->per_class[k]);
     printf("\n");
-}
-
-/* A number for the JSON line: %.6g, or null when undefined (JSON has no NaN). */
-static const char *json_number(char *buf, double v) {
-    if (!isfinite(v)) return "null";
-    snprintf(buf, 32, "%.6g", v);
-    return buf;
 }
 
 /* Classes as "5, 7, 9" (or "none"). */
@@ -165,26 +154,8 @@ static void print_orientation(const gt_orientation_scores *o) {
            (long long)o->n_ref_handed, classes);
 }
 
-/* The orientation object of the JSON line (with its leading comma), or "". */
-static void orientation_json(char *buf, size_t cap, const gt_eval_result *r) {
-    buf[0] = '\0';
-    if (!r->has_orientation) return;
-    const gt_orientation_scores *o = &r->orientation;
-    char classes[64];
-    class_list(classes, sizeof classes, o->handed_classes);
-    if (strcmp(classes, "none") == 0) classes[0] = '\0';
-    snprintf(buf, cap, ", \"orientation\": {\"detector_accuracy\": %.6g, \"rotated\": %.6g, "
-             "\"ref_rotated\": %.6g, \"mirrored\": %.6g, \"ref_mirrored\": %.6g, \"n_handed\": %lld, "
-             "\"n_ref_handed\": %lld, \"handed_classes\": [%s]}", o->detector_accuracy, o->rotated,
-             o->ref_rotated, o->mirrored, o->ref_mirrored, (long long)o->n_handed,
-             (long long)o->n_ref_handed, classes);
-}
-
 static void print_images(const gt_eval_result *r, const char *model) {
     const gt_image_scores *s = &r->images;
-    char agree_json[48] = "", orient_json[512];
-    if (r->has_agreement)
-        snprintf(agree_json, sizeof agree_json, ", \"class_accuracy\": %.6g", r->agreement.accuracy);
     printf("samples       N = %lld\n", (long long)r->n);
     printf("reference     %s test split, N = %lld\n", r->ref_name, (long long)s->n_ref);
     printf("features      %s: 128-d penultimate layer, test accuracy %.2f%%\n", model,
@@ -197,13 +168,6 @@ static void print_images(const gt_eval_result *r, const char *model) {
            s->classes_covered, s->class_kl);
     if (r->has_agreement) print_agreement(&r->agreement);
     if (r->has_orientation) print_orientation(&r->orientation);
-    orientation_json(orient_json, sizeof orient_json, r);
-    char b[5][32];
-    printf("{\"n\": %lld, \"n_ref\": %lld, \"fid\": %s, \"kid\": %s, \"kid_stderr\": %s, "
-           "\"precision\": %s, \"recall\": %s, \"classes_covered\": %d, \"class_kl\": %.6g%s%s}\n",
-           (long long)r->n, (long long)s->n_ref, json_number(b[0], s->fid), json_number(b[1], s->kid),
-           json_number(b[2], s->kid_stderr), json_number(b[3], s->precision),
-           json_number(b[4], s->recall), s->classes_covered, s->class_kl, agree_json, orient_json);
 }
 
 static void print_stacked(const gt_eval_result *r) {
@@ -211,8 +175,6 @@ static void print_stacked(const gt_eval_result *r) {
            "protocol: 26,000)\n", (long long)r->n);
     printf("modes         %d of 1000 class triples covered\n", r->stacked.modes_covered);
     printf("reverse KL    %.4f (KL of the triple histogram to uniform)\n", r->stacked.kl);
-    printf("{\"n\": %lld, \"modes_covered\": %d, \"n_modes\": 1000, \"reverse_kl\": %.6g}\n",
-           (long long)r->n, r->stacked.modes_covered, r->stacked.kl);
 }
 
 /* A .npy of samples scored with the options' feature network, reference and mixture. */
@@ -231,6 +193,38 @@ static int score_file(const eval_args *a, const gt_orientation_cfg *orient, gt_e
         rc = -1;
     free(x);
     return rc;
+}
+
+/* One JSON value in the style of metrics.jsonl: ", " and ": " between items, numbers as %.6g
+ * (integers whole), null for NaN and infinities (JSON has neither). */
+static void print_json_value(const cJSON *v) {
+    if (cJSON_IsNumber(v)) {
+        double x = v->valuedouble;
+        if (!isfinite(x)) printf("null");
+        else if (x == floor(x) && fabs(x) < 1e15) printf("%.0f", x);
+        else printf("%.6g", x);
+    } else if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        bool object = cJSON_IsObject(v);
+        putchar(object ? '{' : '[');
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (object) printf("\"%s\": ", c->string);
+            print_json_value(c);
+            if (c->next) printf(", ");
+        }
+        putchar(object ? '}' : ']');
+    } else {
+        char *text = cJSON_PrintUnformatted(v); /* strings (escaped), booleans, null */
+        printf("%s", text ? text : "null");
+        free(text);
+    }
+}
+
+/* The result as one JSON line, the last line of the output, for scripts. */
+static void print_json_line(const gt_eval_result *r) {
+    cJSON *j = gt_eval_result_json(r);
+    print_json_value(j);
+    putchar('\n');
+    cJSON_Delete(j);
 }
 
 int gt_cmd_eval(int argc, char **argv) {
@@ -260,6 +254,7 @@ int gt_cmd_eval(int argc, char **argv) {
     } else {
         print_images(&r, a.ckpt && !a.model_given ? r.model : a.model);
     }
+    if (rc == 0) print_json_line(&r);
     gt_runtime_free();
     return rc;
 }
