@@ -458,11 +458,35 @@ TEST(minute_budgets_refuse_schedules_that_span_train_steps) {
     CHECK(gt_ablate_validate(&s, &err) == 0);
 }
 
+TEST(a_run_stopped_alone_is_not_called_trained) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    gt_ablate_spec s = {.config = "configs/gan-ring.ini", .out = cli_path(dir, "ab"), .seeds = 1,
+                        .jobs = 1, .threads = 1, .budget_steps = 10};
+    gt_error err;
+    FILE *log = tmpfile();
+    gt_ablate *ab = log ? gt_ablate_plan(&s, log, &err) : NULL;
+    CHECK(ab != NULL);
+    if (!ab) return;
+    gt_ablate_outcome stopped = {.trained = false}; /* what a child stopped by SIGTERM writes */
+    CHECK(gt_ablate_record(ab, 0, &stopped, NULL, 1.5, &err) == 0);
+    char text[1024] = "";
+    rewind(log);
+    size_t n = fread(text, 1, sizeof text - 1, log);
+    text[n] = '\0';
+    CHECK(strstr(text, "training stopped before the budget's end") && !strstr(text, "trained and scored"));
+    CHECK(gt_ablate_needs_work(ab, 0)); /* a rerun continues it */
+    gt_ablate_free(ab);
+    fclose(log);
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
               T(failed_runs_are_recorded_and_the_others_go_on), T(pacgan_metric_is_recorded_in_plan_and_results),
               T(errors_come_before_any_training),
               T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
-              T(vary_and_budget_parsing), T(minute_budgets_refuse_schedules_that_span_train_steps));
+              T(vary_and_budget_parsing), T(minute_budgets_refuse_schedules_that_span_train_steps),
+              T(a_run_stopped_alone_is_not_called_trained));
 }

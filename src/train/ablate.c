@@ -758,6 +758,9 @@ int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const cha
                      double seconds, gt_error *err) {
     run *r = &ab->runs[i];
     r->trained = o->trained;
+    if (!failure && !o->trained) /* the run alone was stopped (a signal to it, not to us) */
+        failure = "training stopped before the budget's end (was the run signalled?); its "
+                  "checkpoint is kept: rerun the ablation to continue it";
     if (failure) {
         snprintf(r->error, sizeof r->error, "%s", failure);
         fprintf(ab->log, "gantry ablate: [%d/%d] %s: %s\n", ++ab->done, ab->n_mine, r->name, r->error);

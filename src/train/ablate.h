@@ -173,7 +173,8 @@ int gt_ablate_outcome_write(const char *path, const gt_ablate_outcome *o, gt_err
 int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err);
 /* Records run i's outcome in the plan and its state file (runs/NAME/ablate.json, which also
  * keeps a failure, so that a later merge reports it); failure (NULL when it succeeded) is the
- * message for the table; seconds is how long its work took. */
+ * message for the table; seconds is how long its work took. An outcome neither trained nor
+ * failed (the run alone was stopped early) is recorded as a failure that a rerun continues. */
 int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const char *failure,
                      double seconds, gt_error *err);
 /* The table of every recorded run: writes spec->out/results.md and results.json atomically
