@@ -19,258 +19,13 @@
 #include "train/session.h"
 #include "train/trainer.h"
 
-/* train.steps under a minute budget: large enough that the clock always ends the run. */
-#define STEPS_UNLIMITED 1000000000LL
 #define MAX_OVERRIDES (GT_ABLATE_MAX_SETS + GT_ABLATE_MAX_KEYS + 4)
-#define RUN_NAME_MAX 200
-#define MAX_RUNS 10000
-
-/* ---- parsing and validation ---------------------------------------------------------------- */
-
-static bool has_value(const gt_ablate_vary *v, const char *value) {
-    for (int i = 0; i < v->n_values; i++)
-        if (strcmp(v->values[i], value) == 0) return true;
-    return false;
-}
-
-int gt_ablate_parse_vary(const char *arg, gt_ablate_vary *v, gt_error *err) {
-    memset(v, 0, sizeof *v);
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || !strchr(arg, '.') || strchr(arg, '.') > eq)
-        return gt_error_set(
-            err, "--vary '%.200s' is not section.key=a,b[,c] (e.g. optim.d.lr=1e-4,1e-3)", arg);
-    if ((size_t)(eq - arg) >= sizeof v->key)
-        return gt_error_set(err, "--vary '%.200s': the key is too long", arg);
-    memcpy(v->key, arg, (size_t)(eq - arg));
-    for (const char *p = eq + 1;; p++) {
-        size_t n = strcspn(p, ",");
-        if (n == 0) return gt_error_set(err, "--vary '%.200s': an empty value", arg);
-        if (n >= GT_ABLATE_NAME_MAX || v->n_values == GT_ABLATE_MAX_VALUES)
-            return gt_error_set(err, "--vary '%.200s': at most %d values of at most %d characters", arg,
-                                GT_ABLATE_MAX_VALUES, GT_ABLATE_NAME_MAX - 1);
-        char value[GT_ABLATE_NAME_MAX] = "";
-        memcpy(value, p, n);
-        if (has_value(v, value))
-            return gt_error_set(err, "--vary '%.200s': '%s' appears twice", arg, value);
-        strcpy(v->values[v->n_values++], value);
-        p += n;
-        if (!*p) break;
-    }
-    if (v->n_values < 2)
-        return gt_error_set(err, "--vary '%.200s' needs at least two values (one value is a --set)",
-                            arg);
-    return 0;
-}
-
-int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err) {
-    char *end = NULL;
-    spec->budget_steps = 0;
-    spec->budget_minutes = 0;
-    if (text && isdigit((unsigned char)text[0])) {
-        if (text[strlen(text) - 1] == 'm') {
-            spec->budget_minutes = strtod(text, &end);
-            if (*end == 'm' && !end[1] && isfinite(spec->budget_minutes) && spec->budget_minutes > 0)
-                return 0;
-        } else {
-            spec->budget_steps = strtoll(text, &end, 10);
-            if (!*end && spec->budget_steps >= 1 && spec->budget_steps < STEPS_UNLIMITED) return 0;
-        }
-    }
-    spec->budget_steps = 0;
-    spec->budget_minutes = 0;
-    return gt_error_set(err,
-                        "--budget must be a number of steps (e.g. 5000) or of minutes (e.g. 10m), "
-                        "greater than 0, got '%s'",
-                        text ? text : "");
-}
-
-int gt_ablate_parse_shard(const char *text, gt_ablate_spec *spec, gt_error *err) {
-    char *end = NULL;
-    long index = 0, count = 0;
-    if (text && isdigit((unsigned char)text[0])) {
-        index = strtol(text, &end, 10);
-        if (*end == '/' && isdigit((unsigned char)end[1])) count = strtol(end + 1, &end, 10);
-    }
-    if (!end || *end || count < 1 || count > MAX_RUNS || index < 1 || index > count)
-        return gt_error_set(err,
-                            "--shard must be I/N, the I-th of N disjoint parts of the runs, with "
-                            "1 <= I <= N <= %d (e.g. 2/8), got '%s'",
-                            MAX_RUNS, text ? text : "");
-    spec->shard = (int)index;
-    spec->shards = (int)count;
-    return 0;
-}
-
-/* The "section.key" of an assignment into key. */
-static void key_of(const char *assignment, char *key, size_t cap) {
-    snprintf(key, cap, "%.*s", (int)strcspn(assignment, "="), assignment);
-}
-
-static int check_not_reserved(const char *key, const char *option, gt_error *err) {
-    static const char *const reserved[] = {"train.seed", "train.steps", "train.max_minutes"};
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strcmp(key, reserved[i]) == 0)
-            return gt_error_set(err, "%s %s: the ablation sets %s itself (from --seeds and --budget)",
-                                option, key, key);
-    return 0;
-}
-
-/* Applies key=value to a copy of base (only to see that the configuration accepts it). */
-static int try_value(const gt_config *base, const char *key, const char *value, gt_error *err) {
-    gt_config copy = *base;
-    char assignment[2 * GT_ABLATE_NAME_MAX + 2];
-    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
-    return gt_config_set(&copy, assignment, "--vary", err);
-}
-
-/* Folder names keep letters, digits and . = + , - and map the rest (a '/' in a path) to '_'. */
-static void make_safe(char *name) {
-    for (char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr(".=+,-", *p)) *p = '_';
-}
-
-/* Two values that differ only in characters make_safe replaces would share run folders. */
-static int check_folder_names(const gt_ablate_vary *v, gt_error *err) {
-    char a[GT_ABLATE_NAME_MAX], b[GT_ABLATE_NAME_MAX];
-    for (int i = 0; i < v->n_values; i++)
-        for (int j = 0; j < i; j++) {
-            strcpy(a, v->values[i]);
-            strcpy(b, v->values[j]);
-            make_safe(a);
-            make_safe(b);
-            if (strcmp(a, b) == 0)
-                return gt_error_set(err, "--vary %s: '%s' and '%s' would share the run folder name '%s'",
-                                    v->key, v->values[j], v->values[i], a);
-        }
-    return 0;
-}
-
-static int check_vary(const gt_ablate_spec *s, int i, const gt_config *base, gt_error *err) {
-    const gt_ablate_vary *v = &s->vary[i];
-    if (check_not_reserved(v->key, "--vary", err) < 0) return -1;
-    for (int j = 0; j < i; j++)
-        if (strcmp(s->vary[j].key, v->key) == 0)
-            return gt_error_set(err, "--vary %s appears twice: give it one list of values", v->key);
-    char key[GT_CFG_STR_MAX];
-    for (int j = 0; j < s->n_sets; j++) {
-        key_of(s->sets[j], key, sizeof key);
-        if (strcmp(key, v->key) == 0)
-            return gt_error_set(err, "%s is both set (--set) and varied (--vary)", v->key);
-    }
-    for (int j = 0; j < v->n_values; j++)
-        if (try_value(base, v->key, v->values[j], err) < 0) return -1;
-    return check_folder_names(v, err);
-}
-
-static int n_combos(const gt_ablate_spec *s) {
-    int n = 1;
-    for (int i = 0; i < s->n_vary; i++) n *= s->vary[i].n_values;
-    return n;
-}
-
-/* The value index of varied key k in combination c (the last key varies fastest). */
-static int value_index(const gt_ablate_spec *s, int c, int k) {
-    for (int i = s->n_vary - 1; i > k; i--) c /= s->vary[i].n_values;
-    return c % s->vary[k].n_values;
-}
-
-static const char *combo_value(const gt_ablate_spec *s, int c, int k) {
-    return s->vary[k].values[value_index(s, c, k)];
-}
-
-/* A budget in minutes leaves train.steps unlimited, so a schedule that spans train.steps would
- * never move from its start. Refuses such a configuration, naming the key and the way out. */
-static int check_spans_steps(const gt_config *c, const char *where, gt_error *err) {
-    const char *why = "spans train.steps, which a budget in minutes leaves unlimited, so it would "
-                      "stay at its start";
-    const char *sched[][2] = {{"optim.g.schedule", c->opt_g_schedule},
-                              {"optim.d.schedule", c->opt_d_schedule}};
-    for (int i = 0; i < 2; i++)
-        if (strcmp(sched[i][1], "constant") != 0)
-            return gt_error_set(err, "--budget in minutes%s: %s = %s %s: use a constant "
-                                     "schedule or a budget in steps", where, sched[i][0],
-                                sched[i][1], why);
-    bool penalised = c->pen_gp > 0 || c->pen_dragan > 0 || c->pen_r1 > 0 || c->pen_r2 > 0;
-    if (penalised && strcmp(c->pen_decay, "none") != 0 && c->pen_decay_steps == 0)
-        return gt_error_set(err, "--budget in minutes%s: penalty.decay = %s with penalty.decay_steps "
-                                 "= 0 %s: set penalty.decay_steps (G steps)", where, c->pen_decay, why);
-    if (c->noise_sigma > 0 && strcmp(c->noise_anneal, "none") != 0 && c->noise_steps == 0)
-        return gt_error_set(err, "--budget in minutes%s: noise.anneal = %s with noise.steps = 0 %s: "
-                                 "set noise.steps (G steps)", where, c->noise_anneal, why);
-    return 0;
-}
-
-/* check_spans_steps for every combination of the varied values. */
-static int check_minute_budget(const gt_ablate_spec *s, const gt_config *base, gt_error *err) {
-    for (int c = 0; c < n_combos(s); c++) {
-        gt_config cfg = *base;
-        char where[2 * GT_ABLATE_NAME_MAX] = "", assignment[2 * GT_ABLATE_NAME_MAX + 2];
-        size_t n = 0;
-        for (int k = 0; k < s->n_vary; k++) {
-            snprintf(assignment, sizeof assignment, "%s=%s", s->vary[k].key, combo_value(s, c, k));
-            if (gt_config_set(&cfg, assignment, "--vary", err) < 0) return -1;
-            if (n < sizeof where)
-                n += (size_t)snprintf(where + n, sizeof where - n, "%s%s", n ? ", " : " (with ",
-                                      assignment);
-        }
-        if (n && n + 1 < sizeof where) strcat(where, ")");
-        if (check_spans_steps(&cfg, where, err) < 0) return -1;
-    }
-    return 0;
-}
-
-static size_t run_name_length(const gt_ablate_spec *s) {
-    size_t n = 16; /* "-s<seed>" and separators */
-    for (int i = 0; i < s->n_vary; i++) {
-        size_t longest = 0;
-        for (int j = 0; j < s->vary[i].n_values; j++)
-            if (strlen(s->vary[i].values[j]) > longest) longest = strlen(s->vary[i].values[j]);
-        n += strlen(s->vary[i].key) + longest + 2;
-    }
-    return n;
-}
-
-int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
-    if (s->seeds < 1 || s->seeds > GT_ABLATE_MAX_SEEDS || s->jobs < 1 || s->threads < 1)
-        return gt_error_set(err, "seeds must be 1 to %d, jobs and threads at least 1",
-                            GT_ABLATE_MAX_SEEDS);
-    if (s->shards < 0 || s->shards > MAX_RUNS || (s->shards && (s->shard < 1 || s->shard > s->shards)))
-        return gt_error_set(err, "--shard %d/%d: must be I/N with 1 <= I <= N <= %d", s->shard,
-                            s->shards, MAX_RUNS);
-    if (s->mode_metric == GT_MODE_METRIC_PACGAN && s->eval_n > 0 && s->eval_n != GT_PACGAN_EVAL_SAMPLES)
-        return gt_error_set(err, "--eval-n %lld with --mode-metric pacgan: PacGAN's metric scores "
-                                 "%d samples", s->eval_n, GT_PACGAN_EVAL_SAMPLES);
-    gt_config base;
-    gt_config_defaults(&base);
-    if (gt_config_load_file(&base, s->config, err) < 0) return -1;
-    char key[GT_CFG_STR_MAX];
-    for (int i = 0; i < s->n_sets; i++) {
-        key_of(s->sets[i], key, sizeof key);
-        if (check_not_reserved(key, "--set", err) < 0 ||
-            gt_config_set(&base, s->sets[i], "--set", err) < 0)
-            return -1;
-    }
-    long long runs = s->seeds;
-    for (int i = 0; i < s->n_vary; i++) {
-        if (check_vary(s, i, &base, err) < 0) return -1;
-        runs *= s->vary[i].n_values;
-        if (runs > MAX_RUNS)
-            return gt_error_set(err, "the --vary values and --seeds make more than %d runs", MAX_RUNS);
-    }
-    if (s->budget_minutes > 0 && check_minute_budget(s, &base, err) < 0) return -1;
-    if (run_name_length(s) > RUN_NAME_MAX)
-        return gt_error_set(err,
-                            "the varied keys and values make run folder names longer than %d "
-                            "characters: vary fewer keys or shorter values",
-                            RUN_NAME_MAX);
-    return 0;
-}
 
 /* ---- the plan --------------------------------------------------------------------------------- */
 
 typedef struct run {
     int combo, seed;
-    char name[RUN_NAME_MAX + 16]; /* folder under runs/: "optim.d.lr=1e-4-s0" */
+    char name[GT_ABLATE_RUN_NAME_MAX_ + 16]; /* folder under runs/: "optim.d.lr=1e-4-s0" */
     char dir[GT_PATH_MAX];
     char signature[4096]; /* what makes the run (train.threads aside) */
     bool trained;         /* its checkpoint is final */
@@ -282,9 +37,9 @@ static void run_name(const gt_ablate_spec *s, int c, int seed, char *name, size_
     size_t n = 0;
     for (int k = 0; k < s->n_vary; k++)
         n += (size_t)snprintf(name + n, cap - n, "%s%s=%s", k ? "," : "", s->vary[k].key,
-                              combo_value(s, c, k));
+                              gt_ablate_combo_value_(s, c, k));
     snprintf(name + n, cap - n, "%s-s%d", n ? "" : "base", seed);
-    make_safe(name);
+    gt_ablate_make_safe_(name);
 }
 
 typedef struct {
@@ -301,7 +56,7 @@ static void add_override(overrides *o, const char *key, const char *value) {
 static void run_overrides(const gt_ablate_spec *s, const run *r, bool threads, overrides *o) {
     char num[64];
     o->n = 0;
-    snprintf(num, sizeof num, "%lld", s->budget_minutes > 0 ? STEPS_UNLIMITED : s->budget_steps);
+    snprintf(num, sizeof num, "%lld", s->budget_minutes > 0 ? GT_ABLATE_STEPS_UNLIMITED_ : s->budget_steps);
     add_override(o, "train.steps", num);
     if (s->budget_minutes > 0) {
         snprintf(num, sizeof num, "%.17g", s->budget_minutes);
@@ -310,7 +65,7 @@ static void run_overrides(const gt_ablate_spec *s, const run *r, bool threads, o
     snprintf(num, sizeof num, "%d", s->threads);
     if (threads) add_override(o, "train.threads", num);
     for (int i = 0; i < s->n_sets; i++) add_override(o, s->sets[i], NULL);
-    for (int k = 0; k < s->n_vary; k++) add_override(o, s->vary[k].key, combo_value(s, r->combo, k));
+    for (int k = 0; k < s->n_vary; k++) add_override(o, s->vary[k].key, gt_ablate_combo_value_(s, r->combo, k));
     snprintf(num, sizeof num, "%d", r->seed);
     add_override(o, "train.seed", num);
 }
@@ -418,7 +173,7 @@ static void free_runs(run *runs, int n) {
 
 /* Every combination times every seed, with folders made and earlier state read, or NULL. */
 static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
-    int n = n_combos(s) * s->seeds;
+    int n = gt_ablate_n_combos_(s) * s->seeds;
     run *runs = calloc((size_t)n, sizeof *runs);
     if (!runs) {
         gt_error_set(err, "out of memory for %d runs", n);
@@ -444,7 +199,7 @@ static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
 
 static bool is_threads_set(const char *assignment) {
     char key[GT_CFG_STR_MAX];
-    key_of(assignment, key, sizeof key);
+    gt_ablate_key_of_(assignment, key, sizeof key);
     return strcmp(key, "train.threads") == 0;
 }
 
@@ -809,7 +564,7 @@ static void fill_row(gt_ablate_table *t, const gt_ablate_spec *s, const run *run
     gt_ablate_row *row = &t->rows[c];
     const run *seeds = &runs[c * s->seeds];
     for (int k = 0; k < s->n_vary; k++)
-        snprintf(row->values[k], GT_ABLATE_NAME_MAX, "%s", combo_value(s, c, k));
+        snprintf(row->values[k], GT_ABLATE_NAME_MAX, "%s", gt_ablate_combo_value_(s, c, k));
     for (int i = 0; i < s->seeds; i++) {
         row->scored += seeds[i].result != NULL;
         row->failures += seeds[i].error[0] != '\0';
@@ -874,7 +629,7 @@ static int aggregate(const gt_ablate_spec *s, const run *runs, int n_runs, gt_ab
     t->n_keys = s->n_vary;
     for (int k = 0; k < s->n_vary; k++) snprintf(t->keys[k], GT_ABLATE_NAME_MAX, "%s", s->vary[k].key);
     collect_metrics(t, runs, n_runs);
-    t->n_rows = n_combos(s);
+    t->n_rows = gt_ablate_n_combos_(s);
     if (!(t->rows = calloc((size_t)t->n_rows, sizeof *t->rows)))
         return gt_error_set(err, "out of memory");
     for (int c = 0; c < t->n_rows; c++) fill_row(t, s, runs, c);
@@ -892,7 +647,7 @@ static cJSON *runs_json(const gt_ablate_spec *s, const run *runs, int n) {
         cJSON_AddStringToObject(o, "name", r->name);
         cJSON_AddStringToObject(o, "dir", r->dir);
         for (int k = 0; k < s->n_vary; k++)
-            cJSON_AddStringToObject(values, s->vary[k].key, combo_value(s, r->combo, k));
+            cJSON_AddStringToObject(values, s->vary[k].key, gt_ablate_combo_value_(s, r->combo, k));
         cJSON_AddItemToObject(o, "values", values);
         cJSON_AddNumberToObject(o, "seed", r->seed);
         cJSON_AddItemToObject(o, "error",

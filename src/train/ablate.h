@@ -194,4 +194,17 @@ int gt_ablate_integer_(const struct cJSON *o, const char *name); /* 0 when absen
 void gt_ablate_string_(const struct cJSON *o, const char *name, char *buf, size_t cap);
 void gt_ablate_markdown_text_(FILE *out, const char *s);
 
+/* Internal, shared by ablate_spec.c and ablate.c. train.steps under a budget in minutes, so
+ * large that the clock always ends the run; the longest run folder name (before "-s<seed>"). */
+#define GT_ABLATE_STEPS_UNLIMITED_ 1000000000LL
+#define GT_ABLATE_RUN_NAME_MAX_ 200
+/* The number of combinations of the varied values, and the value of varied key k in
+ * combination c (the last key varies fastest). */
+int gt_ablate_n_combos_(const gt_ablate_spec *s);
+const char *gt_ablate_combo_value_(const gt_ablate_spec *s, int c, int k);
+/* The "section.key" of an assignment "section.key=value" into key. */
+void gt_ablate_key_of_(const char *assignment, char *key, size_t cap);
+/* A folder name keeps letters, digits and . = + , - and maps the rest (a '/' in a path) to '_'. */
+void gt_ablate_make_safe_(char *name);
+
 #endif

@@ -1,0 +1,252 @@
+/* gantry ablate's options (ablate.h): --vary, --budget and --shard parsed, and the whole spec
+ * checked against the configuration before anything trains. */
+#include "train/ablate.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/config.h"
+
+#define GT_ABLATE_MAX_RUNS 10000
+
+
+static bool has_value(const gt_ablate_vary *v, const char *value) {
+    for (int i = 0; i < v->n_values; i++)
+        if (strcmp(v->values[i], value) == 0) return true;
+    return false;
+}
+
+int gt_ablate_parse_vary(const char *arg, gt_ablate_vary *v, gt_error *err) {
+    memset(v, 0, sizeof *v);
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !strchr(arg, '.') || strchr(arg, '.') > eq)
+        return gt_error_set(
+            err, "--vary '%.200s' is not section.key=a,b[,c] (e.g. optim.d.lr=1e-4,1e-3)", arg);
+    if ((size_t)(eq - arg) >= sizeof v->key)
+        return gt_error_set(err, "--vary '%.200s': the key is too long", arg);
+    memcpy(v->key, arg, (size_t)(eq - arg));
+    for (const char *p = eq + 1;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 0) return gt_error_set(err, "--vary '%.200s': an empty value", arg);
+        if (n >= GT_ABLATE_NAME_MAX || v->n_values == GT_ABLATE_MAX_VALUES)
+            return gt_error_set(err, "--vary '%.200s': at most %d values of at most %d characters", arg,
+                                GT_ABLATE_MAX_VALUES, GT_ABLATE_NAME_MAX - 1);
+        char value[GT_ABLATE_NAME_MAX] = "";
+        memcpy(value, p, n);
+        if (has_value(v, value))
+            return gt_error_set(err, "--vary '%.200s': '%s' appears twice", arg, value);
+        strcpy(v->values[v->n_values++], value);
+        p += n;
+        if (!*p) break;
+    }
+    if (v->n_values < 2)
+        return gt_error_set(err, "--vary '%.200s' needs at least two values (one value is a --set)",
+                            arg);
+    return 0;
+}
+
+int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err) {
+    char *end = NULL;
+    spec->budget_steps = 0;
+    spec->budget_minutes = 0;
+    if (text && isdigit((unsigned char)text[0])) {
+        if (text[strlen(text) - 1] == 'm') {
+            spec->budget_minutes = strtod(text, &end);
+            if (*end == 'm' && !end[1] && isfinite(spec->budget_minutes) && spec->budget_minutes > 0)
+                return 0;
+        } else {
+            spec->budget_steps = strtoll(text, &end, 10);
+            if (!*end && spec->budget_steps >= 1 && spec->budget_steps < GT_ABLATE_STEPS_UNLIMITED_) return 0;
+        }
+    }
+    spec->budget_steps = 0;
+    spec->budget_minutes = 0;
+    return gt_error_set(err,
+                        "--budget must be a number of steps (e.g. 5000) or of minutes (e.g. 10m), "
+                        "greater than 0, got '%s'",
+                        text ? text : "");
+}
+
+int gt_ablate_parse_shard(const char *text, gt_ablate_spec *spec, gt_error *err) {
+    char *end = NULL;
+    long index = 0, count = 0;
+    if (text && isdigit((unsigned char)text[0])) {
+        index = strtol(text, &end, 10);
+        if (*end == '/' && isdigit((unsigned char)end[1])) count = strtol(end + 1, &end, 10);
+    }
+    if (!end || *end || count < 1 || count > GT_ABLATE_MAX_RUNS || index < 1 || index > count)
+        return gt_error_set(err,
+                            "--shard must be I/N, the I-th of N disjoint parts of the runs, with "
+                            "1 <= I <= N <= %d (e.g. 2/8), got '%s'",
+                            GT_ABLATE_MAX_RUNS, text ? text : "");
+    spec->shard = (int)index;
+    spec->shards = (int)count;
+    return 0;
+}
+
+/* (ablate.h) */
+void gt_ablate_key_of_(const char *assignment, char *key, size_t cap) {
+    snprintf(key, cap, "%.*s", (int)strcspn(assignment, "="), assignment);
+}
+
+static int check_not_reserved(const char *key, const char *option, gt_error *err) {
+    static const char *const reserved[] = {"train.seed", "train.steps", "train.max_minutes"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(key, reserved[i]) == 0)
+            return gt_error_set(err, "%s %s: the ablation sets %s itself (from --seeds and --budget)",
+                                option, key, key);
+    return 0;
+}
+
+/* Applies key=value to a copy of base (only to see that the configuration accepts it). */
+static int try_value(const gt_config *base, const char *key, const char *value, gt_error *err) {
+    gt_config copy = *base;
+    char assignment[2 * GT_ABLATE_NAME_MAX + 2];
+    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
+    return gt_config_set(&copy, assignment, "--vary", err);
+}
+
+/* (ablate.h) */
+void gt_ablate_make_safe_(char *name) {
+    for (char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr(".=+,-", *p)) *p = '_';
+}
+
+/* Two values that differ only in characters make_safe replaces would share run folders. */
+static int check_folder_names(const gt_ablate_vary *v, gt_error *err) {
+    char a[GT_ABLATE_NAME_MAX], b[GT_ABLATE_NAME_MAX];
+    for (int i = 0; i < v->n_values; i++)
+        for (int j = 0; j < i; j++) {
+            strcpy(a, v->values[i]);
+            strcpy(b, v->values[j]);
+            gt_ablate_make_safe_(a);
+            gt_ablate_make_safe_(b);
+            if (strcmp(a, b) == 0)
+                return gt_error_set(err, "--vary %s: '%s' and '%s' would share the run folder name '%s'",
+                                    v->key, v->values[j], v->values[i], a);
+        }
+    return 0;
+}
+
+static int check_vary(const gt_ablate_spec *s, int i, const gt_config *base, gt_error *err) {
+    const gt_ablate_vary *v = &s->vary[i];
+    if (check_not_reserved(v->key, "--vary", err) < 0) return -1;
+    for (int j = 0; j < i; j++)
+        if (strcmp(s->vary[j].key, v->key) == 0)
+            return gt_error_set(err, "--vary %s appears twice: give it one list of values", v->key);
+    char key[GT_CFG_STR_MAX];
+    for (int j = 0; j < s->n_sets; j++) {
+        gt_ablate_key_of_(s->sets[j], key, sizeof key);
+        if (strcmp(key, v->key) == 0)
+            return gt_error_set(err, "%s is both set (--set) and varied (--vary)", v->key);
+    }
+    for (int j = 0; j < v->n_values; j++)
+        if (try_value(base, v->key, v->values[j], err) < 0) return -1;
+    return check_folder_names(v, err);
+}
+
+int gt_ablate_n_combos_(const gt_ablate_spec *s) {
+    int n = 1;
+    for (int i = 0; i < s->n_vary; i++) n *= s->vary[i].n_values;
+    return n;
+}
+
+/* The value index of varied key k in combination c (the last key varies fastest). */
+static int value_index(const gt_ablate_spec *s, int c, int k) {
+    for (int i = s->n_vary - 1; i > k; i--) c /= s->vary[i].n_values;
+    return c % s->vary[k].n_values;
+}
+
+const char *gt_ablate_combo_value_(const gt_ablate_spec *s, int c, int k) {
+    return s->vary[k].values[value_index(s, c, k)];
+}
+
+/* A budget in minutes leaves train.steps unlimited, so a schedule that spans train.steps would
+ * never move from its start. Refuses such a configuration, naming the key and the way out. */
+static int check_spans_steps(const gt_config *c, const char *where, gt_error *err) {
+    const char *why = "spans train.steps, which a budget in minutes leaves unlimited, so it would "
+                      "stay at its start";
+    const char *sched[][2] = {{"optim.g.schedule", c->opt_g_schedule},
+                              {"optim.d.schedule", c->opt_d_schedule}};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(sched[i][1], "constant") != 0)
+            return gt_error_set(err, "--budget in minutes%s: %s = %s %s: use a constant "
+                                     "schedule or a budget in steps", where, sched[i][0],
+                                sched[i][1], why);
+    bool penalised = c->pen_gp > 0 || c->pen_dragan > 0 || c->pen_r1 > 0 || c->pen_r2 > 0;
+    if (penalised && strcmp(c->pen_decay, "none") != 0 && c->pen_decay_steps == 0)
+        return gt_error_set(err, "--budget in minutes%s: penalty.decay = %s with penalty.decay_steps "
+                                 "= 0 %s: set penalty.decay_steps (G steps)", where, c->pen_decay, why);
+    if (c->noise_sigma > 0 && strcmp(c->noise_anneal, "none") != 0 && c->noise_steps == 0)
+        return gt_error_set(err, "--budget in minutes%s: noise.anneal = %s with noise.steps = 0 %s: "
+                                 "set noise.steps (G steps)", where, c->noise_anneal, why);
+    return 0;
+}
+
+/* check_spans_steps for every combination of the varied values. */
+static int check_minute_budget(const gt_ablate_spec *s, const gt_config *base, gt_error *err) {
+    for (int c = 0; c < gt_ablate_n_combos_(s); c++) {
+        gt_config cfg = *base;
+        char where[2 * GT_ABLATE_NAME_MAX] = "", assignment[2 * GT_ABLATE_NAME_MAX + 2];
+        size_t n = 0;
+        for (int k = 0; k < s->n_vary; k++) {
+            snprintf(assignment, sizeof assignment, "%s=%s", s->vary[k].key, gt_ablate_combo_value_(s, c, k));
+            if (gt_config_set(&cfg, assignment, "--vary", err) < 0) return -1;
+            if (n < sizeof where)
+                n += (size_t)snprintf(where + n, sizeof where - n, "%s%s", n ? ", " : " (with ",
+                                      assignment);
+        }
+        if (n && n + 1 < sizeof where) strcat(where, ")");
+        if (check_spans_steps(&cfg, where, err) < 0) return -1;
+    }
+    return 0;
+}
+
+static size_t run_name_length(const gt_ablate_spec *s) {
+    size_t n = 16; /* "-s<seed>" and separators */
+    for (int i = 0; i < s->n_vary; i++) {
+        size_t longest = 0;
+        for (int j = 0; j < s->vary[i].n_values; j++)
+            if (strlen(s->vary[i].values[j]) > longest) longest = strlen(s->vary[i].values[j]);
+        n += strlen(s->vary[i].key) + longest + 2;
+    }
+    return n;
+}
+
+int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
+    if (s->seeds < 1 || s->seeds > GT_ABLATE_MAX_SEEDS || s->jobs < 1 || s->threads < 1)
+        return gt_error_set(err, "seeds must be 1 to %d, jobs and threads at least 1",
+                            GT_ABLATE_MAX_SEEDS);
+    if (s->shards < 0 || s->shards > GT_ABLATE_MAX_RUNS || (s->shards && (s->shard < 1 || s->shard > s->shards)))
+        return gt_error_set(err, "--shard %d/%d: must be I/N with 1 <= I <= N <= %d", s->shard,
+                            s->shards, GT_ABLATE_MAX_RUNS);
+    if (s->mode_metric == GT_MODE_METRIC_PACGAN && s->eval_n > 0 && s->eval_n != GT_PACGAN_EVAL_SAMPLES)
+        return gt_error_set(err, "--eval-n %lld with --mode-metric pacgan: PacGAN's metric scores "
+                                 "%d samples", s->eval_n, GT_PACGAN_EVAL_SAMPLES);
+    gt_config base;
+    gt_config_defaults(&base);
+    if (gt_config_load_file(&base, s->config, err) < 0) return -1;
+    char key[GT_CFG_STR_MAX];
+    for (int i = 0; i < s->n_sets; i++) {
+        gt_ablate_key_of_(s->sets[i], key, sizeof key);
+        if (check_not_reserved(key, "--set", err) < 0 ||
+            gt_config_set(&base, s->sets[i], "--set", err) < 0)
+            return -1;
+    }
+    long long runs = s->seeds;
+    for (int i = 0; i < s->n_vary; i++) {
+        if (check_vary(s, i, &base, err) < 0) return -1;
+        runs *= s->vary[i].n_values;
+        if (runs > GT_ABLATE_MAX_RUNS)
+            return gt_error_set(err, "the --vary values and --seeds make more than %d runs", GT_ABLATE_MAX_RUNS);
+    }
+    if (s->budget_minutes > 0 && check_minute_budget(s, &base, err) < 0) return -1;
+    if (run_name_length(s) > GT_ABLATE_RUN_NAME_MAX_)
+        return gt_error_set(err,
+                            "the varied keys and values make run folder names longer than %d "
+                            "characters: vary fewer keys or shorter values",
+                            GT_ABLATE_RUN_NAME_MAX_);
+    return 0;
+}
