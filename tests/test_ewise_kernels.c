@@ -306,6 +306,16 @@ TEST(scatter_strided_into_slice) {
     CHECK(bad == 0 && touched == 12);
 }
 
+/* A long contiguous line's sum in the kernel's documented order: 16 partial sums (element k in
+ * lane k % 16) added in a tree of halves. */
+static float lane_sum(const float *p, int64_t r) {
+    float lane[16] = {0};
+    for (int64_t k = 0; k < r; k++) lane[k % 16] += p[k];
+    for (int w = 8; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) lane[l] += lane[l + w];
+    return lane[0];
+}
+
 /* Naive reductions in the kernel's documented order; returns mismatches (bitwise). */
 static int check_reduce(int64_t outer, int64_t r, int64_t inner, uint32_t seed) {
     int64_t n = outer * r * inner;
@@ -323,6 +333,7 @@ static int check_reduce(int64_t outer, int64_t r, int64_t inner, uint32_t seed) 
                 s += p[k * inner], d += p[k * inner];
                 m = p[k * inner] > m ? p[k * inner] : m;
             }
+            if (inner == 1 && r >= 32) s = lane_sum(p, r);
             bad += ys[o * inner + j] != s || ym[o * inner + j] != m;
             bad += fabs(ys[o * inner + j] - d) > 1e-5 * (double)r * 4.0;
         }
@@ -335,6 +346,9 @@ TEST(reduce_shapes) {
     CHECK(check_reduce(1, 1, 1, 11) == 0);
     CHECK(check_reduce(1, 1000, 1, 12) == 0);
     CHECK(check_reduce(7, 13, 1, 13) == 0);
+    CHECK(check_reduce(5, 31, 1, 21) == 0);  /* in order: just below the partial sums */
+    CHECK(check_reduce(3, 47, 1, 22) == 0);  /* partial sums with a tail */
+    CHECK(check_reduce(3000, 5, 1, 23) == 0); /* many short lines, several blocks of lines */
     CHECK(check_reduce(3, 5, 17, 14) == 0);
     CHECK(check_reduce(1, 9, 2500, 15) == 0);
     CHECK(check_reduce(4, 1, 6, 16) == 0);

@@ -101,6 +101,8 @@ TEST(kernels_match_naive_loops) {
     CHECK(check_shape(7, 300, 1, 5) == 0);    /* [N, C]: columns, a partial block of 256 */
     CHECK(check_shape(64, 1000, 1, 6) == 0);  /* [N, C], threaded */
     CHECK(check_shape(1, 5, 3000, 7) == 0);   /* one row per channel */
+    CHECK(check_shape(1, 1003, 5, 8) == 0);   /* maxout groups: short channels 256 to an item */
+    CHECK(check_shape(3, 261, 15, 9) == 0);   /* short channels over rows, a partial block */
 }
 
 TEST(channel_sum_of_nothing_is_zero) {
@@ -148,6 +150,7 @@ static int threads_agree(int64_t n, int64_t c, int64_t s) {
 TEST(kernels_independent_of_thread_count) {
     CHECK(threads_agree(64, 32, 196) == 0);
     CHECK(threads_agree(64, 2000, 1) == 0);
+    CHECK(threads_agree(2, 20000, 5) == 0);
 }
 
 /* y = sum(batch_norm(x) * w) + sum(leaky_relu(batch_norm_affine(x, gamma, beta)) * w) through

@@ -69,16 +69,38 @@ static int64_t ch_items(int64_t c, int64_t s) { return s > 1 ? c : (c + CH_COLS 
 
 /* ---- channel sums ------------------------------------------------------------------------ */
 
-/* s > 1: channel t's sum over lanes; s == 1: columns from t * CH_COLS summed over rows in order. */
+/* Channels [c0, c0 + len) of a few elements each (1 < s < CH_LANES, as in a maxout group):
+ * one double sum per channel in order of (row, element), without the lanes' fixed cost. */
+static void channel_sum_short(float *y, const float *x, int64_t n, int64_t c, int64_t s,
+                              int64_t c0, int64_t len) {
+    enum { W = 8 }; /* channels side by side: independent chains of adds */
+    for (int64_t j = c0; j < c0 + len; j += W) {
+        int w = c0 + len - j < W ? (int)(c0 + len - j) : W;
+        double acc[W] = {0};
+        for (int64_t i = 0; i < n; i++) {
+            const float *rows = x + (i * c + j) * s;
+            for (int64_t k = 0; k < s; k++)
+                for (int l = 0; l < w; l++) acc[l] += rows[l * s + k];
+        }
+        for (int l = 0; l < w; l++) y[j + l] = (float)acc[l];
+    }
+}
+
+/* Work item t. s >= CH_LANES: channel t's sum over lanes; 1 < s < CH_LANES: channels from
+ * t * CH_COLS, each summed in order; s == 1: columns from t * CH_COLS summed over rows in order. */
 static void channel_sum_item(float *y, const float *x, int64_t n, int64_t c, int64_t s,
                              int64_t t) {
-    if (s > 1) {
+    if (s >= CH_LANES) {
         double acc[CH_LANES] = {0};
         for (int64_t i = 0; i < n; i++) lanes_add(acc, x + (i * c + t) * s, s);
         y[t] = (float)lanes_total(acc);
         return;
     }
     int64_t j0 = t * CH_COLS, len = c - j0 < CH_COLS ? c - j0 : CH_COLS;
+    if (s > 1) {
+        channel_sum_short(y, x, n, c, s, j0, len);
+        return;
+    }
     double acc[CH_COLS] = {0};
     for (int64_t i = 0; i < n; i++) {
         const float *row = x + i * c + j0;
@@ -89,7 +111,8 @@ static void channel_sum_item(float *y, const float *x, int64_t n, int64_t c, int
 }
 
 void gt_cpu_channel_sum(float *y, const float *x, int64_t n, int64_t c, int64_t s) {
-    int64_t items = ch_items(c, s);
+    /* channel_sum_item's: short channels go CH_COLS to an item, as columns do */
+    int64_t items = s >= CH_LANES ? c : (c + CH_COLS - 1) / CH_COLS;
     if (n == 0 || s == 0) {
         memset(y, 0, (size_t)c * sizeof *y);
         return;

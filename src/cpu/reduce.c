@@ -1,6 +1,7 @@
 /* Reductions of cpu.h over the middle axis of x: [outer, r, inner] -> y: [outer, inner], and the
  * flat gather / scatter-add pair. Sums accumulate in float in one fixed order (k = 0, 1, ..., r-1
- * for every output), so results are bit-reproducible; threads split outputs, never a sum. */
+ * for every output; a long contiguous line, inner == 1, in 16 interleaved partial sums added in
+ * a fixed tree), so results are bit-reproducible; threads split outputs, never a sum. */
 #include "cpu.h"
 
 #include <math.h>
@@ -19,14 +20,35 @@
 /* Larger of m and v; a NaN in either wins, so NaNs are never hidden by a max. */
 static inline float red_max(float m, float v) { return v > m || v != v ? v : m; }
 
+/* Partial sums of a long contiguous line: element k goes to lane k % RED_LANES. */
+#define RED_LANES 16
+
+/* The sum of the contiguous x[0..r): in order when short, else in RED_LANES lanes (one vector,
+ * independent chains) added in a fixed tree, so the order is the same on every call. */
+static float sum_line(const float *x, int64_t r) {
+    if (r < 2 * RED_LANES) {
+        float acc = x[0];
+        for (int64_t k = 1; k < r; k++) acc += x[k];
+        return acc;
+    }
+    float acc[RED_LANES];
+    memcpy(acc, x, sizeof acc);
+    int64_t k = RED_LANES;
+    for (; k + RED_LANES <= r; k += RED_LANES) {
+#pragma omp simd
+        for (int l = 0; l < RED_LANES; l++) acc[l] += x[k + l];
+    }
+    for (int l = 0; k + l < r; l++) acc[l] += x[k + l];
+    for (int w = RED_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
 /* y[0] = reduction of the contiguous x[0..r), r >= 1. */
 static float red_line(int is_max, const float *x, int64_t r) {
+    if (!is_max) return sum_line(x, r);
     float acc = x[0];
-    if (is_max) {
-        for (int64_t k = 1; k < r; k++) acc = red_max(acc, x[k]);
-    } else {
-        for (int64_t k = 1; k < r; k++) acc += x[k];
-    }
+    for (int64_t k = 1; k < r; k++) acc = red_max(acc, x[k]);
     return acc;
 }
 
@@ -46,28 +68,31 @@ static void red_cols(int is_max, float *y, const float *x, int64_t r, int64_t in
     }
 }
 
-/* Work item t: outer row t / nb, column block t % nb. */
-static void red_item(int is_max, float *y, const float *x, int64_t r, int64_t inner, int64_t nb,
-                     int64_t t) {
+/* Work item t. inner == 1: the contiguous lines from t * RED_COLS (RED_COLS outputs, as a
+ * column block has); otherwise outer row t / nb, column block t % nb. */
+static void red_item(int is_max, float *y, const float *x, int64_t outer, int64_t r,
+                     int64_t inner, int64_t nb, int64_t t) {
+    if (inner == 1) {
+        int64_t o1 = (t + 1) * RED_COLS < outer ? (t + 1) * RED_COLS : outer;
+        for (int64_t o = t * RED_COLS; o < o1; o++) y[o] = red_line(is_max, x + o * r, r);
+        return;
+    }
     int64_t o = t / nb, j0 = (t % nb) * RED_COLS;
     int64_t len = inner - j0 < RED_COLS ? inner - j0 : RED_COLS;
-    const float *xo = x + o * r * inner + j0;
-    if (inner == 1)
-        y[o] = red_line(is_max, xo, r);
-    else
-        red_cols(is_max, y + o * inner + j0, xo, r, inner, len);
+    red_cols(is_max, y + o * inner + j0, x + o * r * inner + j0, r, inner, len);
 }
 
 static void red_run(int is_max, float *y, const float *x, int64_t outer, int64_t r,
                     int64_t inner) {
-    int64_t nb = (inner + RED_COLS - 1) / RED_COLS, items = outer * nb;
+    int64_t nb = (inner + RED_COLS - 1) / RED_COLS;
+    int64_t items = inner == 1 ? (outer + RED_COLS - 1) / RED_COLS : outer * nb;
     if (r == 0) {
         float v = is_max ? -INFINITY : 0.0f;
         for (int64_t i = 0; i < outer * inner; i++) y[i] = v;
         return;
     }
 #pragma omp parallel for schedule(static) if (outer * r * inner > RED_PAR_MIN && items > 1)
-    for (int64_t t = 0; t < items; t++) red_item(is_max, y, x, r, inner, nb, t);
+    for (int64_t t = 0; t < items; t++) red_item(is_max, y, x, outer, r, inner, nb, t);
 }
 
 void gt_cpu_reduce_sum(float *y, const float *x, int64_t outer, int64_t r, int64_t inner) {
