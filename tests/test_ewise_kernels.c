@@ -458,22 +458,24 @@ static void run_threaded_kernels(float *out, const float *a, const float *b, int
     gt_cpu_reduce_sum(out + 2 * n, a, 4, n / 400, 100);
     gt_cpu_reduce_sum(out + 2 * n + 400, a, 2, n / 2, 1);
     gt_cpu_rand_normal(out + 3 * n, n, 99, 12345, 0.0f, 1.0f);
+    gt_cpu_max_share(out + 4 * n, a, n / 5, 5, 1);          /* maxout's groups of 5 */
+    gt_cpu_max_share(out + 5 * n, a, 4, n / 400, 100);      /* columns */
 }
 
 TEST(thread_count_invariance) {
     enum { N = 200000 };
-    float *a = falloc(N), *b = falloc(N), *o1 = falloc(4 * N), *o2 = falloc(4 * N);
+    float *a = falloc(N), *b = falloc(N), *o1 = falloc(6 * N), *o2 = falloc(6 * N);
     int saved = omp_get_max_threads();
     rand_fill(a, N, 3.0f, 21);
     rand_fill(b, N, 3.0f, 22);
-    memset(o1, 0, 4 * N * sizeof(float));
-    memset(o2, 0, 4 * N * sizeof(float));
+    memset(o1, 0, 6 * N * sizeof(float));
+    memset(o2, 0, 6 * N * sizeof(float));
     omp_set_num_threads(1);
     run_threaded_kernels(o1, a, b, N);
     omp_set_num_threads(2);
     run_threaded_kernels(o2, a, b, N);
     omp_set_num_threads(saved);
-    CHECK(memcmp(o1, o2, 4 * N * sizeof(float)) == 0);
+    CHECK(memcmp(o1, o2, 6 * N * sizeof(float)) == 0);
     free(a), free(b), free(o1), free(o2);
 }
 

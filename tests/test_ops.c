@@ -630,6 +630,9 @@ static const op_case cases[] = {
     {"sum_all", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_sum, .ref = ref_sum, .iarg = {0}},
     {"mean_axes", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_mean, .ref = ref_mean, .iarg = {2, 0, 2, 0, 0}},
     {"max_axis", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_max, .ref = ref_max, .iarg = {1, 2, 0, 0, 1}},
+    /* adjacent axes share one max_share kernel; axes apart take the composite of four ops */
+    {"max_axes_adjacent", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_max, .ref = ref_max, .iarg = {2, 1, 2, 0, 0}},
+    {"max_axes_apart", 1, {3}, {SH(2, 3, 4)}, -2, 2, 0, f_max, .ref = ref_max, .iarg = {2, 0, 2, 0, 1}},
     {"var_axis", 1, {2}, {SH(3, 5)}, -2, 2, 0, f_var, .ref = ref_var, .iarg = {1, 1, 0, 0, 0}},
     {"softmax", 1, {2}, {SH(3, 5)}, -2, 2, 0, f_softmax, .ref = ref_softmax},
     {"log_softmax", 1, {2}, {SH(3, 5)}, -2, 2, 0, f_logsoftmax, .ref = ref_logsoftmax},

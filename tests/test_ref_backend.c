@@ -599,17 +599,21 @@ static int reduce_case(int64_t outer, int64_t r, int64_t inner) {
     REF->reduce_sum(ya, xa, outer, r, inner);
     double *tol = sum_tol(ya, ny, r);
     bad += compare(F_REDUCE, yr, yc, tol, ny);
+    for (int64_t i = 0; i < nx; i += 7) x[i] = roundf(x[i]); /* ties at the max */
     if (nx > 5) x[5] = NAN;
     REF->reduce_max(yr, x, outer, r, inner), CPU->reduce_max(yc, x, outer, r, inner);
     bad += compare(F_REDUCE, yr, yc, NULL, ny);
-    free(x), free(xa), free(yr), free(yc), free(ya), free(tol);
+    float *wr = floats(nx), *wc = floats(nx); /* max's share: bit-identical, NaN lines too */
+    REF->max_share(wr, x, outer, r, inner), CPU->max_share(wc, x, outer, r, inner);
+    bad += compare(F_REDUCE, wr, wc, NULL, nx);
+    free(x), free(xa), free(yr), free(yc), free(ya), free(tol), free(wr), free(wc);
     return bad == 0;
 }
 
 TEST(reductions_match_cpu) {
-    static const int64_t shapes[][3] = {{1, 1000, 1}, {3, 7, 5}, {4, 33, 1300}, {2, 0, 3},
-                                        {5, 1, 7},    {64, 200, 1}, {2, 3, 4000}};
-    for (int s = 0; s < 7; s++) CHECK(reduce_case(shapes[s][0], shapes[s][1], shapes[s][2]));
+    static const int64_t shapes[][3] = {{1, 1000, 1}, {3, 7, 5},    {4, 33, 1300}, {2, 0, 3},
+                                        {5, 1, 7},    {64, 200, 1}, {2, 3, 4000},  {3000, 5, 1}};
+    for (int s = 0; s < 8; s++) CHECK(reduce_case(shapes[s][0], shapes[s][1], shapes[s][2]));
     /* [[1,2],[3,4]] over its rows: [4, 6]; max [3, 4]; r = 0: 0 and -inf */
     const float x[4] = {1, 2, 3, 4};
     float y[2];
@@ -621,6 +625,11 @@ TEST(reductions_match_cpu) {
     CHECK(y[0] == 0 && y[1] == 0);
     REF->reduce_max(y, x, 2, 0, 1);
     CHECK(y[0] == -INFINITY && y[1] == -INFINITY);
+    /* max's share: [1, 3, 3, 2] ties at 3, [3, -inf, 2, 0] is one winner */
+    const float t[8] = {1, 3, 3, 2, 3, -INFINITY, 2, 0};
+    float w[8];
+    REF->max_share(w, t, 2, 4, 1);
+    CHECK(w[0] == 0 && w[1] == 0.5f && w[2] == 0.5f && w[3] == 0 && w[4] == 1 && w[5] == 0);
     /* 1 + 2^-24 + ... : double accumulation keeps the small terms float summing would drop */
     float tiny[5] = {1, 0x1p-24f, 0x1p-24f, 0x1p-24f, 0x1p-24f};
     REF->reduce_sum(y, tiny, 1, 5, 1);

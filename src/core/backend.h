@@ -56,6 +56,9 @@ typedef struct gt_backend {
                             const int64_t *shape);
     void (*reduce_sum)(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
     void (*reduce_max)(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+    /* max's gradient share: w[o, k, j] = hit / count, hit = (x[o, k, j] >= the line's max over
+     * k), count = the line's hits; a line whose max is NaN gets NaN throughout (0 / 0) */
+    void (*max_share)(float *w, const float *x, int64_t outer, int64_t r, int64_t inner);
     void (*channel_sum)(float *y, const float *x, int64_t n, int64_t c, int64_t s);
     void (*batch_norm)(float *xhat, float *mean, float *var, float *invstd, const float *x,
                        int64_t n, int64_t c, int64_t s, float eps);

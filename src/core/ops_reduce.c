@@ -105,17 +105,46 @@ gt_tensor *gt_mean(gt_tensor *x, int n_axes, const int *axes, bool keepdim) {
 gt_tensor *gt_sum_all(gt_tensor *x) { return gt_sum(x, 0, NULL, false); }
 gt_tensor *gt_mean_all(gt_tensor *x) { return gt_mean(x, 0, NULL, false); }
 
-/* max = sum(x * w) with w a constant that shares 1 among the tied maxima of each group, so the
- * gradient (w) is PyTorch's amax rule and the op needs no backward code of its own. */
-gt_tensor *gt_max(gt_tensor *x, int n_axes, const int *axes, bool keepdim) {
-    unsigned mask = axes_mask(n_axes, axes, x->ndim);
+/* Whether the masked axes are adjacent, x then viewed as [outer, r, inner] with r theirs. */
+static bool one_run_of_axes(const gt_tensor *x, unsigned mask, int64_t *outer, int64_t *r,
+                            int64_t *inner) {
+    int first = -1, last = -1;
+    for (int i = 0; i < x->ndim; i++)
+        if (mask & (1u << i)) {
+            if (first < 0) first = i;
+            else if (last != i - 1) return false;
+            last = i;
+        }
+    if (first < 0) return false;
+    *outer = gt_shape_numel_(first, x->shape);
+    *r = gt_shape_numel_(last - first + 1, x->shape + first);
+    *inner = gt_shape_numel_(x->ndim - last - 1, x->shape + last + 1);
+    return true;
+}
+
+/* w for max: hit / count per reduced group, hit = (x >= the group's max): one kernel when the
+ * axes are adjacent, else the same from a max, a comparison, a sum and a division. */
+static gt_tensor *max_share(gt_tensor *x, unsigned mask) {
+    int64_t outer, r, inner;
+    if (one_run_of_axes(x, mask, &outer, &r, &inner) && r > 0) {
+        gt_tensor *w = gt_new_(x->ndim, x->shape);
+        gt_be()->max_share(w->data, gt_contiguous_data_(x), outer, r, inner);
+        return w;
+    }
     int64_t kshape[GT_MAX_DIMS];
     int nd = reduced_shape(x, mask, true, kshape);
     gt_tensor *m = gt_new_(nd, kshape);
     memcpy(m->data, reduce_eval(gt_be()->reduce_max, x, mask), (size_t)m->numel * sizeof(float));
+    gt_tensor *hit = gt_greater_equal(x, m);
+    return gt_div(hit, gt_sum_axes_mask_(hit, mask, true));
+}
+
+/* max = sum(x * w) with w a constant that shares 1 among the tied maxima of each group, so the
+ * gradient (w) is PyTorch's amax rule and the op needs no backward code of its own. */
+gt_tensor *gt_max(gt_tensor *x, int n_axes, const int *axes, bool keepdim) {
+    unsigned mask = axes_mask(n_axes, axes, x->ndim);
     bool prev = gt_grad_set(false);
-    gt_tensor *hit = gt_greater_equal(gt_detach(x), m);
-    gt_tensor *w = gt_div(hit, gt_sum_axes_mask_(hit, mask, true));
+    gt_tensor *w = max_share(gt_detach(x), mask);
     gt_grad_set(prev);
     return gt_sum_axes_mask_(gt_mul(x, w), mask, keepdim);
 }

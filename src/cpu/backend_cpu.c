@@ -68,6 +68,7 @@ const gt_backend gt_backend_cpu = {
     .scatter_strided = gt_cpu_scatter_strided,
     .reduce_sum = gt_cpu_reduce_sum,
     .reduce_max = gt_cpu_reduce_max,
+    .max_share = gt_cpu_max_share,
     .channel_sum = gt_cpu_channel_sum,
     .batch_norm = gt_cpu_batch_norm,
     .batch_norm_affine = gt_cpu_batch_norm_affine,

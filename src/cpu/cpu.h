@@ -160,6 +160,8 @@ void gt_cpu_scatter_strided(float *y, const int64_t *ystride, const float *x, in
  * x viewed as [outer, r, inner]; y: [outer, inner]. Summation order is fixed. */
 void gt_cpu_reduce_sum(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
 void gt_cpu_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+/* w, shaped as x: 1 / (ties at the line's max) at its maxima, 0 elsewhere (backend.h). */
+void gt_cpu_max_share(float *w, const float *x, int64_t outer, int64_t r, int64_t inner);
 /* Flat gathers: y[j] = x[idx[j]]; x[idx[j]] += y[j] (x not cleared; sequential in j). */
 void gt_cpu_gather(float *y, const float *x, const int64_t *idx, int64_t n);
 void gt_cpu_scatter_add(float *x, const float *y, const int64_t *idx, int64_t n);

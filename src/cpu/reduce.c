@@ -104,6 +104,55 @@ void gt_cpu_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64
     red_run(1, y, x, outer, r, inner);
 }
 
+/* ---- max's gradient share ------------------------------------------------------------------ */
+
+/* w = (x >= m) / count over one contiguous line (inner == 1). */
+static void share_line(float *w, const float *x, int64_t r) {
+    float m = x[0], count = 0.0f;
+    for (int64_t k = 1; k < r; k++) m = red_max(m, x[k]);
+    for (int64_t k = 0; k < r; k++) count += x[k] >= m ? 1.0f : 0.0f;
+    for (int64_t k = 0; k < r; k++) w[k] = (x[k] >= m ? 1.0f : 0.0f) / count;
+}
+
+/* The same for columns j0 .. j0 + len of one outer row: maxima and counts per column. */
+static void share_cols(float *w, const float *x, int64_t r, int64_t inner, int64_t len) {
+    float m[RED_COLS], count[RED_COLS];
+    red_cols(1, m, x, r, inner, len);
+    for (int64_t j = 0; j < len; j++) count[j] = 0.0f;
+    for (int64_t k = 0; k < r; k++) {
+        const float *row = x + k * inner;
+#pragma omp simd
+        for (int64_t j = 0; j < len; j++) count[j] += row[j] >= m[j] ? 1.0f : 0.0f;
+    }
+    for (int64_t k = 0; k < r; k++) {
+        const float *row = x + k * inner;
+        float *out = w + k * inner;
+#pragma omp simd
+        for (int64_t j = 0; j < len; j++) out[j] = (row[j] >= m[j] ? 1.0f : 0.0f) / count[j];
+    }
+}
+
+/* Work item t as red_item splits them: RED_COLS lines when inner == 1, else one column block. */
+static void share_item(float *w, const float *x, int64_t outer, int64_t r, int64_t inner,
+                       int64_t nb, int64_t t) {
+    if (inner == 1) {
+        int64_t o1 = (t + 1) * RED_COLS < outer ? (t + 1) * RED_COLS : outer;
+        for (int64_t o = t * RED_COLS; o < o1; o++) share_line(w + o * r, x + o * r, r);
+        return;
+    }
+    int64_t o = t / nb, j0 = (t % nb) * RED_COLS;
+    int64_t len = inner - j0 < RED_COLS ? inner - j0 : RED_COLS;
+    share_cols(w + o * r * inner + j0, x + o * r * inner + j0, r, inner, len);
+}
+
+void gt_cpu_max_share(float *w, const float *x, int64_t outer, int64_t r, int64_t inner) {
+    if (r == 0) return;
+    int64_t nb = (inner + RED_COLS - 1) / RED_COLS;
+    int64_t items = inner == 1 ? (outer + RED_COLS - 1) / RED_COLS : outer * nb;
+#pragma omp parallel for schedule(static) if (outer * r * inner > RED_PAR_MIN && items > 1)
+    for (int64_t t = 0; t < items; t++) share_item(w, x, outer, r, inner, nb, t);
+}
+
 void gt_cpu_gather(float *y, const float *x, const int64_t *idx, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > RED_PAR_MIN)
     for (int64_t j = 0; j < n; j++) y[j] = x[idx[j]];

@@ -63,6 +63,7 @@ const gt_backend gt_backend_ref = {
     .scatter_strided = gt_ref_scatter_strided,
     .reduce_sum = gt_ref_reduce_sum,
     .reduce_max = gt_ref_reduce_max,
+    .max_share = gt_ref_max_share,
     .channel_sum = gt_ref_channel_sum,
     .batch_norm = gt_ref_batch_norm,
     .batch_norm_affine = gt_ref_batch_norm_affine,

@@ -50,6 +50,7 @@ void gt_ref_scatter_strided(float *y, const int64_t *ystride, const float *x, in
 /* norm_reduce.c */
 void gt_ref_reduce_sum(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
 void gt_ref_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64_t inner);
+void gt_ref_max_share(float *w, const float *x, int64_t outer, int64_t r, int64_t inner);
 void gt_ref_gather(float *y, const float *x, const int64_t *idx, int64_t n);
 void gt_ref_scatter_add(float *x, const float *y, const int64_t *idx, int64_t n);
 void gt_ref_channel_sum(float *y, const float *x, int64_t n, int64_t c, int64_t s);

@@ -35,6 +35,22 @@ void gt_ref_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64
         }
 }
 
+/* w[o, k, j] = (x >= m) / count, m the line's max over k (NaN wins), count its hits; a NaN m
+ * has no hits, so 0 / 0 makes the line NaN. */
+void gt_ref_max_share(float *w, const float *x, int64_t outer, int64_t r, int64_t inner) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+            float m = -INFINITY, count = 0.0f;
+            for (int64_t k = 0; k < r; k++) {
+                float v = x_at(x, r, inner, o, k, j);
+                if (!isnan(m) && (v > m || isnan(v))) m = v;
+            }
+            for (int64_t k = 0; k < r; k++) count += x_at(x, r, inner, o, k, j) >= m ? 1.0f : 0.0f;
+            for (int64_t k = 0; k < r; k++)
+                w[(o * r + k) * inner + j] = (x_at(x, r, inner, o, k, j) >= m ? 1.0f : 0.0f) / count;
+        }
+}
+
 /* y[j] = x[idx[j]]. */
 void gt_ref_gather(float *y, const float *x, const int64_t *idx, int64_t n) {
     for (int64_t j = 0; j < n; j++) y[j] = x[idx[j]];
