@@ -106,29 +106,36 @@ void gt_cpu_reduce_max(float *y, const float *x, int64_t outer, int64_t r, int64
 
 /* ---- max's gradient share ------------------------------------------------------------------ */
 
-/* w = (x >= m) / count over one contiguous line (inner == 1). */
+/* w = (x >= m) / count over one contiguous line (inner == 1), with the two quotients a line
+ * can have (1 / count at its maxima, 0 / count elsewhere: 0, or NaN when the max is NaN and
+ * nothing counts) divided once per line. */
 static void share_line(float *w, const float *x, int64_t r) {
     float m = x[0], count = 0.0f;
     for (int64_t k = 1; k < r; k++) m = red_max(m, x[k]);
     for (int64_t k = 0; k < r; k++) count += x[k] >= m ? 1.0f : 0.0f;
-    for (int64_t k = 0; k < r; k++) w[k] = (x[k] >= m ? 1.0f : 0.0f) / count;
+    float hit = 1.0f / count, miss = 0.0f / count;
+    for (int64_t k = 0; k < r; k++) w[k] = x[k] >= m ? hit : miss;
 }
 
-/* The same for columns j0 .. j0 + len of one outer row: maxima and counts per column. */
+/* The same for columns j0 .. j0 + len of one outer row: maxima, counts and quotients per column. */
 static void share_cols(float *w, const float *x, int64_t r, int64_t inner, int64_t len) {
-    float m[RED_COLS], count[RED_COLS];
+    float m[RED_COLS], hit[RED_COLS], miss[RED_COLS];
     red_cols(1, m, x, r, inner, len);
-    for (int64_t j = 0; j < len; j++) count[j] = 0.0f;
+    for (int64_t j = 0; j < len; j++) hit[j] = 0.0f;
     for (int64_t k = 0; k < r; k++) {
         const float *row = x + k * inner;
 #pragma omp simd
-        for (int64_t j = 0; j < len; j++) count[j] += row[j] >= m[j] ? 1.0f : 0.0f;
+        for (int64_t j = 0; j < len; j++) hit[j] += row[j] >= m[j] ? 1.0f : 0.0f; /* counts */
+    }
+    for (int64_t j = 0; j < len; j++) {
+        miss[j] = 0.0f / hit[j];
+        hit[j] = 1.0f / hit[j];
     }
     for (int64_t k = 0; k < r; k++) {
         const float *row = x + k * inner;
         float *out = w + k * inner;
 #pragma omp simd
-        for (int64_t j = 0; j < len; j++) out[j] = (row[j] >= m[j] ? 1.0f : 0.0f) / count[j];
+        for (int64_t j = 0; j < len; j++) out[j] = row[j] >= m[j] ? hit[j] : miss[j];
     }
 }
 
