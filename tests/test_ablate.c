@@ -4,6 +4,7 @@
  * then --merge against the whole, a failed run recorded beside the others, errors found before
  * anything trains; and the library's statistics and parsers. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,6 +482,59 @@ TEST(a_run_stopped_alone_is_not_called_trained) {
     cli_scratch_remove(dir);
 }
 
+/* The row whose first varied value is v, or NULL. */
+static const gt_ablate_row *row_with(const gt_ablate_table *t, const char *v) {
+    for (int i = 0; i < t->n_rows; i++)
+        if (strcmp(t->rows[i].values[0], v) == 0) return &t->rows[i];
+    return NULL;
+}
+
+/* --reuse: a second ablation that shares one learning rate with the first links those runs
+ * (the same resolved configuration and seeds) instead of training them, with the same numbers;
+ * the first ablation's folder is left as it was; a different --set shares nothing. */
+TEST(reuse_links_runs_of_the_same_configuration) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *first = cli_path(dir, "first"), *second = cli_path(dir, "second");
+    cli_args a;
+    ring_ablation(&a, first, "1", LR);
+    bool ok = cli_run_ok(&a);
+    char state[512];
+    snprintf(state, sizeof state, "%s/runs/optim.d.lr=1e-3-s0/ablate.json", first);
+    size_t len = 0;
+    char *before = cli_read_file(state, &len);
+    ring_ablation(&a, second, "1", "optim.d.lr=1e-3,3e-3");
+    cli_args_add(&a, "--reuse", first, NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, ok && r.code == 0 && count_substrings(r.text, ": reused") == 2 &&
+                          count_substrings(r.text, "trained and scored") == 2);
+    cli_result_free(&r);
+    gt_ablate_table t1, t2;
+    gt_error err;
+    CHECK(gt_ablate_table_load(cli_path(first, "results.json"), &t1, &err) == 0);
+    CHECK(gt_ablate_table_load(cli_path(second, "results.json"), &t2, &err) == 0);
+    const gt_ablate_row *x = row_with(&t1, "1e-3"), *y = row_with(&t2, "1e-3");
+    CHECK(x && y && x->scored == 2 && y->scored == 2);
+    for (int m = 0; x && y && m < t1.n_metrics; m++)
+        CHECK(x->stats[m].mean == y->stats[m].mean || (isnan(x->stats[m].mean) && isnan(y->stats[m].mean)));
+    gt_ablate_table_free(&t1);
+    gt_ablate_table_free(&t2);
+    char *after = cli_read_file(state, &len);
+    CHECK(before && after && strcmp(before, after) == 0); /* the first ablation's own state */
+    free(before), free(after);
+    /* another batch size: nothing to reuse */
+    ring_ablation(&a, cli_path(dir, "third"), "1", "optim.d.lr=1e-3,3e-3");
+    cli_args_add(&a, "--reuse", first, "--set", "train.batch=32", NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, ": reused") == 0);
+    cli_result_free(&r);
+    ring_ablation(&a, cli_path(dir, "fourth"), "1", LR);
+    cli_args_add(&a, "--reuse", cli_path(dir, "nowhere"), NULL);
+    cli_run_fails_saying(&a, "--reuse", "not an ablation's folder", NULL);
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
@@ -488,5 +542,6 @@ int main(void) {
               T(errors_come_before_any_training),
               T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
               T(vary_and_budget_parsing), T(minute_budgets_refuse_schedules_that_span_train_steps),
-              T(a_run_stopped_alone_is_not_called_trained));
+              T(a_run_stopped_alone_is_not_called_trained),
+              T(reuse_links_runs_of_the_same_configuration));
 }

@@ -32,6 +32,7 @@ static void help(void *ctx) {
     printf("usage: gantry ablate --config BASE.ini --vary 'section.key=a,b[,c]' [--vary ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
            "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
+           "                     [--reuse DIR ...]\n"
            "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
@@ -53,6 +54,10 @@ static void help(void *ctx) {
            "  --shard I/N       train only the I-th of N disjoint parts of the runs (run i, in\n"
            "                    results.json's order from 0, belongs to part i mod N + 1), for\n"
            "                    Slurm job arrays; writes no table (default: every run)\n"
+           "  --reuse DIR       an earlier ablation (repeatable): a run whose resolved configuration,\n"
+           "                    seed included and train.threads aside, one of DIR's finished runs\n"
+           "                    has is linked from there instead of trained (a staged search that\n"
+           "                    carries a winner into the next stage)\n"
            "  --merge DIR       the table of an ablation run in parts: reads DIR/plan.json and\n"
            "                    every run's outcome, writes results.md, results.json and\n"
            "                    report.html; fails, listing them, while runs have no outcome\n\n"
@@ -100,6 +105,15 @@ static int take_set(const gt_opt *o, const char *v) {
     return 0;
 }
 
+static int take_reuse(const gt_opt *o, const char *v) {
+    gt_ablate_spec *s = o->dest;
+    if (s->n_reuse == GT_ABLATE_MAX_REUSE)
+        return gt_cli_usage("ablate", "at most %d --reuse options", GT_ABLATE_MAX_REUSE);
+    if (!v || !*v) return gt_cli_usage("ablate", "--reuse needs an ablation's folder");
+    s->reuse[s->n_reuse++] = v;
+    return 0;
+}
+
 static int take_shard(const gt_opt *o, const char *v) {
     gt_error err;
     return gt_ablate_parse_shard(v, o->dest, &err) < 0 ? gt_cli_usage("ablate", "%s", err.msg) : 0;
@@ -118,7 +132,7 @@ static int take_budget(const gt_opt *o, const char *v) {
 
 /* --merge DIR stands alone: the plan comes from DIR/plan.json. */
 static int check_merge_alone(const gt_ablate_spec *s) {
-    if (s->config || s->out || s->n_vary || s->n_sets || s->shards || s->budget_steps ||
+    if (s->config || s->out || s->n_vary || s->n_sets || s->n_reuse || s->shards || s->budget_steps ||
         s->budget_minutes > 0)
         return gt_cli_usage("ablate", "--merge DIR takes no other option: the ablation's settings "
                                       "come from DIR/plan.json");
@@ -133,6 +147,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_TEXT_("--config", &s->config, "a file"),
         GT_OPT_CALL_("--out", &s->out, take_out),
         GT_OPT_CALL_("--vary", s, take_vary),
+        GT_OPT_CALL_("--reuse", s, take_reuse),
         GT_OPT_CALL_("--set", s, take_set),
         GT_OPT_CALL_("--budget", s, take_budget),
         GT_OPT_INT_("--seeds", &seeds, 1, GT_ABLATE_MAX_SEEDS, NULL),

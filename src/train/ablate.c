@@ -1,6 +1,6 @@
 /* gantry ablate's engine (ablate.h): the plan of runs, the children that train and score them,
  * the per-run state that lets an interrupted ablation resume, and the aggregated table. */
-#include "train/ablate.h"
+#include "train/ablate_internal.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -447,6 +447,37 @@ int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err
     return rc;
 }
 
+/* ---- --reuse: runs another ablation has finished -------------------------------------------- */
+
+/* Links the finished run of an earlier ablation (--reuse) with r's configuration into r's
+ * folder and records it as trained, with its result when it was scored the same way. */
+static int reuse_run(gt_ablate *ab, run *r, gt_error *err) {
+    const gt_ablate_spec *s = ab->s;
+    gt_config cfg;
+    char *want = NULL, from[GT_PATH_MAX + 256], eval_args[64];
+    if (run_config(s, r, NULL, false, &cfg, err) < 0 || gt_ablate_config_text_(&cfg, &want, err) < 0)
+        return -1;
+    cJSON *state = NULL;
+    int found = gt_ablate_find_reusable_(s->reuse, s->n_reuse, want, from, sizeof from, &state);
+    free(want);
+    if (!found) return 0;
+    int rc = gt_ablate_link_run_(from, r->dir, err);
+    if (rc == 0) {
+        eval_args_text(s, eval_args, sizeof eval_args);
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(state, "eval_args");
+        const cJSON *result = cJSON_GetObjectItemCaseSensitive(state, "result");
+        r->trained = true;
+        r->error[0] = '\0';
+        if (cJSON_IsString(args) && strcmp(args->valuestring, eval_args) == 0 && cJSON_IsObject(result))
+            r->result = cJSON_Duplicate(result, true);
+        fprintf(ab->log, "gantry ablate: %s: the same configuration as %s: reused%s\n", r->name, from,
+                r->result ? "" : " (to be scored)");
+        rc = save_state(s, r, err);
+    }
+    cJSON_Delete(state);
+    return rc;
+}
+
 /* ---- the caller's view of the plan ------------------------------------------------------------- */
 
 gt_ablate *gt_ablate_plan(const gt_ablate_spec *spec, FILE *log, gt_error *err) {
@@ -461,6 +492,11 @@ gt_ablate *gt_ablate_plan(const gt_ablate_spec *spec, FILE *log, gt_error *err) 
         return NULL;
     }
     for (int i = 0; i < ab->n_runs; i++) ab->n_mine += gt_ablate_in_shard(ab, i);
+    for (int i = 0; i < ab->n_runs && spec->n_reuse; i++)
+        if (gt_ablate_in_shard(ab, i) && !ab->runs[i].trained && reuse_run(ab, &ab->runs[i], err) < 0) {
+            gt_ablate_free(ab);
+            return NULL;
+        }
     return ab;
 }
 

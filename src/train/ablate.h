@@ -20,6 +20,7 @@
 #define GT_ABLATE_MAX_METRICS 16  /* metrics of gantry eval's JSON line */
 #define GT_ABLATE_NAME_MAX 64     /* a key, a value or a metric name, NUL included */
 #define GT_ABLATE_MAX_SEEDS 1000
+#define GT_ABLATE_MAX_REUSE 16    /* --reuse folders */
 
 /* One --vary 'section.key=a,b,c'. */
 typedef struct gt_ablate_vary {
@@ -46,6 +47,9 @@ typedef struct gt_ablate_spec {
     gt_mode_metric mode_metric; /* gantry eval --mode-metric for 2-D points (gantry's by default) */
     int shard, shards;    /* --shard I/N: only the runs whose index i (in plan order) has
                            * i % N == I - 1; shards 0: every run */
+    const char *reuse[GT_ABLATE_MAX_REUSE]; /* --reuse: earlier ablations whose finished runs of
+                                             * the same configuration are linked, not retrained */
+    int n_reuse;
 } gt_ablate_spec;
 
 /* Parses 'section.key=a,b[,c]' (at least two distinct values); the key and values are checked
@@ -193,18 +197,5 @@ int gt_ablate_integer_(const struct cJSON *o, const char *name); /* 0 when absen
  * absent or not a string). */
 void gt_ablate_string_(const struct cJSON *o, const char *name, char *buf, size_t cap);
 void gt_ablate_markdown_text_(FILE *out, const char *s);
-
-/* Internal, shared by ablate_spec.c and ablate.c. train.steps under a budget in minutes, so
- * large that the clock always ends the run; the longest run folder name (before "-s<seed>"). */
-#define GT_ABLATE_STEPS_UNLIMITED_ 1000000000LL
-#define GT_ABLATE_RUN_NAME_MAX_ 200
-/* The number of combinations of the varied values, and the value of varied key k in
- * combination c (the last key varies fastest). */
-int gt_ablate_n_combos_(const gt_ablate_spec *s);
-const char *gt_ablate_combo_value_(const gt_ablate_spec *s, int c, int k);
-/* The "section.key" of an assignment "section.key=value" into key. */
-void gt_ablate_key_of_(const char *assignment, char *key, size_t cap);
-/* A folder name keeps letters, digits and . = + , - and maps the rest (a '/' in a path) to '_'. */
-void gt_ablate_make_safe_(char *name);
 
 #endif

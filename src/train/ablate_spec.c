@@ -1,12 +1,14 @@
 /* gantry ablate's options (ablate.h): --vary, --budget and --shard parsed, and the whole spec
  * checked against the configuration before anything trains. */
-#include "train/ablate.h"
+#include "train/ablate_internal.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "io/atomic.h"
 #include "io/config.h"
 
 #define GT_ABLATE_MAX_RUNS 10000
@@ -204,6 +206,22 @@ static int check_minute_budget(const gt_ablate_spec *s, const gt_config *base, g
     return 0;
 }
 
+/* Each --reuse folder is an ablation's (it has runs/) other than --out. */
+static int check_reuse(const gt_ablate_spec *s, gt_error *err) {
+    for (int i = 0; i < s->n_reuse; i++) {
+        char runs[GT_PATH_MAX + 8];
+        snprintf(runs, sizeof runs, "%s/runs", s->reuse[i]);
+        struct stat st;
+        if (stat(runs, &st) < 0 || !S_ISDIR(st.st_mode))
+            return gt_error_set(err, "--reuse %s: not an ablation's folder (it has no runs/ folder)",
+                                s->reuse[i]);
+        if (s->out && strcmp(s->reuse[i], s->out) == 0)
+            return gt_error_set(err, "--reuse %s is the --out folder: its runs are kept anyway",
+                                s->reuse[i]);
+    }
+    return 0;
+}
+
 static size_t run_name_length(const gt_ablate_spec *s) {
     size_t n = 16; /* "-s<seed>" and separators */
     for (int i = 0; i < s->n_vary; i++) {
@@ -243,6 +261,7 @@ int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
             return gt_error_set(err, "the --vary values and --seeds make more than %d runs", GT_ABLATE_MAX_RUNS);
     }
     if (s->budget_minutes > 0 && check_minute_budget(s, &base, err) < 0) return -1;
+    if (check_reuse(s, err) < 0) return -1;
     if (run_name_length(s) > GT_ABLATE_RUN_NAME_MAX_)
         return gt_error_set(err,
                             "the varied keys and values make run folder names longer than %d "
