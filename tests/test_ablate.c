@@ -535,6 +535,60 @@ TEST(reuse_links_runs_of_the_same_configuration) {
     cli_scratch_remove(dir);
 }
 
+/* --choose: alternatives that set several keys each, compared as one axis beside a --vary; the
+ * run folders carry the label, each run's config.ini the alternative's keys, and --merge reads
+ * the choices back from plan.json. Malformed or conflicting choices fail before training. */
+TEST(choices_compare_settings_of_several_keys) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *out = cli_path(dir, "abl");
+    cli_args a;
+    ring_ablation(&a, out, "1", LR);
+    cli_args_add(&a, "--choose", "betas=base:", "--choose",
+                 "betas=zero:optim.g.beta1=0;optim.d.beta1=0", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "trained and scored") == 8);
+    cli_result_free(&r);
+    char path[512];
+    snprintf(path, sizeof path, "%s/runs/optim.d.lr=1e-3,betas=zero-s1/config.ini", out);
+    size_t len = 0;
+    char *ini = cli_read_file(path, &len);
+    CHECK(ini && count_substrings(ini, "\nbeta1 = 0\n") == 2);
+    free(ini);
+    snprintf(path, sizeof path, "%s/runs/optim.d.lr=1e-3,betas=base-s1/config.ini", out);
+    ini = cli_read_file(path, &len);
+    CHECK(ini && count_substrings(ini, "\nbeta1 = 0\n") == 0);
+    free(ini);
+    char *md = cli_read_file(cli_path(out, "results.md"), &len);
+    CHECK(md && strstr(md, "betas") && strstr(md, "zero"));
+    cli_args merge;
+    cli_args_init(&merge);
+    cli_args_add(&merge, "ablate", "--merge", out, NULL);
+    CHECK(cli_run_ok(&merge) && md && cli_has_bytes(cli_path(out, "results.md"), md, strlen(md)));
+    free(md);
+    static const char *const bad[][3] = {
+        {"betas=zero", "betas=base:", "is not NAME=LABEL"},
+        {"be.tas=zero:optim.g.beta1=0", "betas=base:", "is not NAME=LABEL"},
+        {"betas=zero:beta1=0", "betas=base:", "section.key=value assignments"},
+        {"betas=zero:optim.g.beta1=0", "betas=zero:", "'zero' appears twice"},
+        {"betas=zero:optim.d.lr=1e-2", "betas=base:", "which a --set, --vary or other --choose"},
+        {"betas=zero:train.batch=8", "betas=base:", "which a --set, --vary or other --choose"},
+        {"betas=zero:optim.g.beta1=x", "betas=base:", "--choose betas=zero"},
+        {"betas=zero:train.seed=1", "betas=base:", "sets train.seed itself"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ring_ablation(&a, cli_path(dir, "bad"), "1", LR);
+        cli_args_add(&a, "--choose", bad[i][0], "--choose", bad[i][1], NULL);
+        cli_run_fails_saying(&a, bad[i][2], NULL);
+    }
+    ring_ablation(&a, cli_path(dir, "bad"), "1", LR);
+    cli_args_add(&a, "--choose", "betas=zero:optim.g.beta1=0", NULL);
+    cli_run_fails_saying(&a, "--choose betas needs at least two alternatives", NULL);
+    CHECK(!cli_exists(cli_path(dir, "bad")));
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
@@ -543,5 +597,6 @@ int main(void) {
               T(help_lists_every_option_with_its_default), T(statistics_skip_nan),
               T(vary_and_budget_parsing), T(minute_budgets_refuse_schedules_that_span_train_steps),
               T(a_run_stopped_alone_is_not_called_trained),
-              T(reuse_links_runs_of_the_same_configuration));
+              T(reuse_links_runs_of_the_same_configuration),
+              T(choices_compare_settings_of_several_keys));
 }

@@ -30,6 +30,7 @@ static void on_signal(int sig) {
 static void help(void *ctx) {
     int cores = *(const int *)ctx;
     printf("usage: gantry ablate --config BASE.ini --vary 'section.key=a,b[,c]' [--vary ...]\n"
+           "                     [--choose 'NAME=LABEL:section.key=v[;section.key=v...]' ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
            "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
            "                     [--reuse DIR ...]\n"
@@ -37,6 +38,11 @@ static void help(void *ctx) {
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
            "                    options is trained (none: the base configuration alone)\n"
+           "  --choose N=L:K=V;K=V  one alternative, labelled L, of the choice N: settings of several\n"
+           "                    keys compared as one axis beside the --vary ones (repeat it for\n"
+           "                    each alternative; 'N=L:' alone is the base configuration), e.g.\n"
+           "                    --choose penalty=none: --choose 'penalty=r3gan:penalty.r1=1;\n"
+           "                    penalty.r2=1' (none by default)\n"
            "  --set K=V         an override for every run (none by default)\n"
            "  --seeds K         seeds per combination, train.seed = 0 .. K-1 (default 3, at most %d)\n"
            "  --budget N|Nm     N training steps per run, or N minutes (e.g. 10m) with train.steps\n"
@@ -105,6 +111,12 @@ static int take_set(const gt_opt *o, const char *v) {
     return 0;
 }
 
+static int take_choose(const gt_opt *o, const char *v) {
+    gt_error err;
+    if (gt_ablate_parse_choice(v ? v : "", o->dest, &err) < 0) return gt_cli_usage("ablate", "%s", err.msg);
+    return 0;
+}
+
 static int take_reuse(const gt_opt *o, const char *v) {
     gt_ablate_spec *s = o->dest;
     if (s->n_reuse == GT_ABLATE_MAX_REUSE)
@@ -147,6 +159,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_TEXT_("--config", &s->config, "a file"),
         GT_OPT_CALL_("--out", &s->out, take_out),
         GT_OPT_CALL_("--vary", s, take_vary),
+        GT_OPT_CALL_("--choose", s, take_choose),
         GT_OPT_CALL_("--reuse", s, take_reuse),
         GT_OPT_CALL_("--set", s, take_set),
         GT_OPT_CALL_("--budget", s, take_budget),

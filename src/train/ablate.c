@@ -19,7 +19,7 @@
 #include "train/session.h"
 #include "train/trainer.h"
 
-#define MAX_OVERRIDES (GT_ABLATE_MAX_SETS + GT_ABLATE_MAX_KEYS + 4)
+#define MAX_OVERRIDES (GT_ABLATE_MAX_SETS + GT_ABLATE_MAX_KEYS * GT_ABLATE_CHOICE_KEYS + 4)
 
 /* ---- the plan --------------------------------------------------------------------------------- */
 
@@ -43,7 +43,7 @@ static void run_name(const gt_ablate_spec *s, int c, int seed, char *name, size_
 }
 
 typedef struct {
-    char text[MAX_OVERRIDES][GT_CFG_STR_MAX + GT_ABLATE_NAME_MAX];
+    char text[MAX_OVERRIDES][GT_ABLATE_CHOICE_MAX + GT_ABLATE_NAME_MAX];
     int n;
 } overrides;
 
@@ -65,7 +65,17 @@ static void run_overrides(const gt_ablate_spec *s, const run *r, bool threads, o
     snprintf(num, sizeof num, "%d", s->threads);
     if (threads) add_override(o, "train.threads", num);
     for (int i = 0; i < s->n_sets; i++) add_override(o, s->sets[i], NULL);
-    for (int k = 0; k < s->n_vary; k++) add_override(o, s->vary[k].key, gt_ablate_combo_value_(s, r->combo, k));
+    for (int k = 0; k < s->n_vary; k++) {
+        const gt_ablate_vary *v = &s->vary[k];
+        if (!v->choice) {
+            add_override(o, v->key, gt_ablate_combo_value_(s, r->combo, k));
+            continue;
+        }
+        char assignment[GT_ABLATE_CHOICE_MAX];
+        const char *p = v->assign[gt_ablate_value_index_(s, r->combo, k)];
+        while ((p = gt_ablate_next_assignment_(p, assignment, sizeof assignment)))
+            add_override(o, assignment, NULL);
+    }
     snprintf(num, sizeof num, "%d", r->seed);
     add_override(o, "train.seed", num);
 }
@@ -215,6 +225,11 @@ static cJSON *plan_json(const gt_ablate_spec *s, bool without_threads) {
         for (int i = 0; i < s->vary[k].n_values; i++)
             cJSON_AddItemToArray(values, cJSON_CreateString(s->vary[k].values[i]));
         cJSON_AddItemToObject(v, "values", values);
+        if (s->vary[k].choice) { /* --choose: each label's assignments */
+            cJSON *assign = cJSON_AddArrayToObject(v, "assign");
+            for (int i = 0; i < s->vary[k].n_values; i++)
+                cJSON_AddItemToArray(assign, cJSON_CreateString(s->vary[k].assign[i]));
+        }
         cJSON_AddItemToArray(vary, v);
     }
     cJSON *sets = cJSON_AddArrayToObject(j, "set");
@@ -249,6 +264,15 @@ static bool parse_plan_vary(const cJSON *item, gt_ablate_vary *v) {
     cJSON_ArrayForEach(value, values) {
         if (!cJSON_IsString(value) || strlen(value->valuestring) >= GT_ABLATE_NAME_MAX) return false;
         strcpy(v->values[v->n_values++], value->valuestring);
+    }
+    const cJSON *assign = cJSON_GetObjectItemCaseSensitive(item, "assign");
+    if (!assign) return true;
+    if (!cJSON_IsArray(assign) || cJSON_GetArraySize(assign) != v->n_values) return false;
+    v->choice = true;
+    int i = 0;
+    cJSON_ArrayForEach(value, assign) {
+        if (!cJSON_IsString(value) || strlen(value->valuestring) >= GT_ABLATE_CHOICE_MAX) return false;
+        strcpy(v->assign[i++], value->valuestring);
     }
     return true;
 }
@@ -702,13 +726,37 @@ static int write_results_json(const gt_ablate_spec *s, const run *runs, int n, c
     cJSON *j = gt_ablate_table_json_(t), *sets = cJSON_CreateArray();
     for (int i = 0; i < s->n_sets; i++) cJSON_AddItemToArray(sets, cJSON_CreateString(s->sets[i]));
     cJSON_AddItemToObject(j, "set", sets);
+    cJSON *choices = cJSON_AddObjectToObject(j, "choices"); /* label -> "k=v;k=v" per --choose */
+    for (int k = 0; k < s->n_vary; k++) {
+        if (!s->vary[k].choice) continue;
+        cJSON *c = cJSON_AddObjectToObject(choices, s->vary[k].key);
+        for (int i = 0; i < s->vary[k].n_values; i++)
+            cJSON_AddStringToObject(c, s->vary[k].values[i], s->vary[k].assign[i]);
+    }
     cJSON_AddItemToObject(j, "runs", runs_json(s, runs, n));
     int rc = write_json(path, j, err);
     cJSON_Delete(j);
     return rc;
 }
 
-/* results.md: the table, then each failed run with its message. */
+/* What each --choose label sets, under the table. */
+static void write_choices_md(FILE *f, const gt_ablate_spec *s) {
+    for (int k = 0; k < s->n_vary; k++) {
+        const gt_ablate_vary *v = &s->vary[k];
+        if (!v->choice) continue;
+        fprintf(f, "\n`%s`: ", v->key);
+        for (int j = 0; j < v->n_values; j++) {
+            fprintf(f, "%s%s = ", j ? "; " : "", v->values[j]);
+            if (!v->assign[j][0]) fputs("the base configuration", f);
+            for (const char *c = v->assign[j]; *c; c++)
+                if (*c == ';') fputs(", ", f);
+                else fputc(*c, f);
+        }
+        fputs(".\n", f);
+    }
+}
+
+/* results.md: the table, what each choice sets, then each failed run with its message. */
 static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, const gt_ablate_table *t,
                             gt_error *err) {
     char path[GT_PATH_MAX + 16];
@@ -717,6 +765,7 @@ static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, con
     FILE *f = gt_atomic_open(path, &a, err);
     if (!f) return -1;
     gt_ablate_table_markdown(f, t);
+    write_choices_md(f, s);
     for (int i = 0, first = 1; i < n; i++) {
         if (!runs[i].error[0]) continue;
         if (first) fprintf(f, "\nFailed runs:\n\n");

@@ -21,12 +21,19 @@
 #define GT_ABLATE_NAME_MAX 64     /* a key, a value or a metric name, NUL included */
 #define GT_ABLATE_MAX_SEEDS 1000
 #define GT_ABLATE_MAX_REUSE 16    /* --reuse folders */
+#define GT_ABLATE_CHOICE_MAX 512  /* one --choose alternative's assignments, NUL included */
+#define GT_ABLATE_CHOICE_KEYS 8   /* assignments of one alternative */
 
 /* One --vary 'section.key=a,b,c'. */
+/* One varied axis: a key and its values (--vary), or a choice among labelled alternatives
+ * (--choose), each a list of assignments "section.key=value;section.key=value" ("" for the
+ * base configuration), so that settings of several keys compare as one axis. */
 typedef struct gt_ablate_vary {
-    char key[GT_ABLATE_NAME_MAX];
-    char values[GT_ABLATE_MAX_VALUES][GT_ABLATE_NAME_MAX];
+    char key[GT_ABLATE_NAME_MAX];                            /* section.key, or the choice's name */
+    char values[GT_ABLATE_MAX_VALUES][GT_ABLATE_NAME_MAX];   /* values, or the labels */
     int n_values;
+    bool choice;
+    char assign[GT_ABLATE_MAX_VALUES][GT_ABLATE_CHOICE_MAX]; /* a choice's assignments */
 } gt_ablate_vary;
 
 /* What to run. budget_steps > 0 trains that many steps; otherwise budget_minutes > 0 trains
@@ -55,6 +62,9 @@ typedef struct gt_ablate_spec {
 /* Parses 'section.key=a,b[,c]' (at least two distinct values); the key and values are checked
  * against the configuration by gt_ablate_validate. */
 int gt_ablate_parse_vary(const char *arg, gt_ablate_vary *v, gt_error *err);
+/* Adds one alternative 'NAME=LABEL:section.key=value[;section.key=value...]' (nothing after the
+ * colon: the base configuration) to the choice NAME, made on its first alternative. */
+int gt_ablate_parse_choice(const char *arg, gt_ablate_spec *spec, gt_error *err);
 /* "N" (steps) or "Nm" (minutes, decimals allowed) into spec's budget. */
 int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err);
 /* "I/N" (1 <= I <= N <= 10,000) into spec's shard and shards. */

@@ -15,7 +15,12 @@ struct cJSON;
 /* The number of combinations of the varied values, and the value of varied key k in
  * combination c (the last key varies fastest). */
 int gt_ablate_n_combos_(const gt_ablate_spec *s);
+int gt_ablate_value_index_(const gt_ablate_spec *s, int c, int k);
 const char *gt_ablate_combo_value_(const gt_ablate_spec *s, int c, int k);
+/* Applies value j of axis v to cfg: key=value, or every assignment of a choice's alternative. */
+int gt_ablate_apply_value_(gt_config *cfg, const gt_ablate_vary *v, int j, gt_error *err);
+/* The first assignment of a ';'-separated list into buf; returns the rest, or NULL at its end. */
+const char *gt_ablate_next_assignment_(const char *list, char *buf, size_t cap);
 /* The "section.key" of an assignment "section.key=value" into key. */
 void gt_ablate_key_of_(const char *assignment, char *key, size_t cap);
 /* A folder name keeps letters, digits and . = + , - and maps the rest (a '/' in a path) to '_'. */

@@ -49,6 +49,67 @@ int gt_ablate_parse_vary(const char *arg, gt_ablate_vary *v, gt_error *err) {
     return 0;
 }
 
+/* A choice's or label's name: letters, digits, '_' and '-' (it names run folders). */
+static bool is_plain_name(const char *s, size_t n) {
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') return false;
+    return true;
+}
+
+/* "section.key=value;..." (or ""): each part an assignment to a section.key, at most
+ * GT_ABLATE_CHOICE_KEYS of them. */
+static int check_assignments(const char *arg, const char *list, gt_error *err) {
+    int n = 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ";");
+        const char *eq = memchr(p, '=', len), *dot = memchr(p, '.', len);
+        if (!eq || !dot || dot > eq || eq == p || ++n > GT_ABLATE_CHOICE_KEYS)
+            return gt_error_set(err, "--choose '%.200s': after the label come at most %d "
+                                     "section.key=value assignments separated by ';'",
+                                arg, GT_ABLATE_CHOICE_KEYS);
+        p += len + (p[len] == ';');
+    }
+    return 0;
+}
+
+int gt_ablate_parse_choice(const char *arg, gt_ablate_spec *spec, gt_error *err) {
+    const char *eq = strchr(arg, '='), *colon = eq ? strchr(eq, ':') : NULL;
+    if (!eq || !colon || !is_plain_name(arg, (size_t)(eq - arg)) ||
+        !is_plain_name(eq + 1, (size_t)(colon - eq - 1)))
+        return gt_error_set(err, "--choose '%.200s' is not NAME=LABEL:section.key=value[;...] "
+                                 "(NAME and LABEL of letters, digits, _ and -; e.g. "
+                                 "penalty=r1:penalty.r1=1)", arg);
+    size_t name_len = (size_t)(eq - arg), label_len = (size_t)(colon - eq - 1);
+    if (name_len >= GT_ABLATE_NAME_MAX || label_len >= GT_ABLATE_NAME_MAX ||
+        strlen(colon + 1) >= GT_ABLATE_CHOICE_MAX)
+        return gt_error_set(err, "--choose '%.200s': the name or label has %d characters at most, "
+                                 "the assignments %d", arg, GT_ABLATE_NAME_MAX - 1,
+                            GT_ABLATE_CHOICE_MAX - 1);
+    if (check_assignments(arg, colon + 1, err) < 0) return -1;
+    gt_ablate_vary *v = NULL;
+    for (int k = 0; k < spec->n_vary && !v; k++)
+        if (strlen(spec->vary[k].key) == name_len && strncmp(spec->vary[k].key, arg, name_len) == 0)
+            v = &spec->vary[k];
+    if (!v) {
+        if (spec->n_vary == GT_ABLATE_MAX_KEYS)
+            return gt_error_set(err, "at most %d --vary and --choose axes", GT_ABLATE_MAX_KEYS);
+        v = &spec->vary[spec->n_vary++];
+        memset(v, 0, sizeof *v);
+        memcpy(v->key, arg, name_len);
+        v->choice = true;
+    }
+    char label[GT_ABLATE_NAME_MAX] = "";
+    memcpy(label, eq + 1, label_len);
+    if (has_value(v, label))
+        return gt_error_set(err, "--choose %s: the label '%s' appears twice", v->key, label);
+    if (v->n_values == GT_ABLATE_MAX_VALUES)
+        return gt_error_set(err, "--choose %s: at most %d alternatives", v->key, GT_ABLATE_MAX_VALUES);
+    strcpy(v->values[v->n_values], label);
+    strcpy(v->assign[v->n_values++], colon + 1);
+    return 0;
+}
+
 int gt_ablate_parse_budget(const char *text, gt_ablate_spec *spec, gt_error *err) {
     char *end = NULL;
     spec->budget_steps = 0;
@@ -102,12 +163,31 @@ static int check_not_reserved(const char *key, const char *option, gt_error *err
     return 0;
 }
 
-/* Applies key=value to a copy of base (only to see that the configuration accepts it). */
-static int try_value(const gt_config *base, const char *key, const char *value, gt_error *err) {
+/* (ablate_internal.h) */
+const char *gt_ablate_next_assignment_(const char *list, char *buf, size_t cap) {
+    if (!*list) return NULL;
+    size_t len = strcspn(list, ";");
+    snprintf(buf, cap, "%.*s", (int)len, list);
+    return list + len + (list[len] == ';');
+}
+
+int gt_ablate_apply_value_(gt_config *cfg, const gt_ablate_vary *v, int j, gt_error *err) {
+    char assignment[GT_ABLATE_CHOICE_MAX + GT_ABLATE_NAME_MAX + 2];
+    if (!v->choice) {
+        snprintf(assignment, sizeof assignment, "%s=%s", v->key, v->values[j]);
+        return gt_config_set(cfg, assignment, "--vary", err);
+    }
+    char origin[2 * GT_ABLATE_NAME_MAX + 16];
+    snprintf(origin, sizeof origin, "--choose %s=%s", v->key, v->values[j]);
+    for (const char *p = v->assign[j]; (p = gt_ablate_next_assignment_(p, assignment, sizeof assignment));)
+        if (gt_config_set(cfg, assignment, origin, err) < 0) return -1;
+    return 0;
+}
+
+/* Applies value j of axis v to a copy of base (only to see that the configuration accepts it). */
+static int try_value(const gt_config *base, const gt_ablate_vary *v, int j, gt_error *err) {
     gt_config copy = *base;
-    char assignment[2 * GT_ABLATE_NAME_MAX + 2];
-    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
-    return gt_config_set(&copy, assignment, "--vary", err);
+    return gt_ablate_apply_value_(&copy, v, j, err);
 }
 
 /* (ablate.h) */
@@ -132,8 +212,54 @@ static int check_folder_names(const gt_ablate_vary *v, gt_error *err) {
     return 0;
 }
 
+/* Whether an axis other than `except` sets key: a --vary of it, or a --choose assigning it. */
+static bool axis_sets_key(const gt_ablate_spec *s, int except, const char *key) {
+    char assignment[GT_ABLATE_CHOICE_MAX], k[GT_CFG_STR_MAX];
+    for (int i = 0; i < s->n_vary; i++) {
+        const gt_ablate_vary *v = &s->vary[i];
+        if (i == except) continue;
+        if (!v->choice && strcmp(v->key, key) == 0) return true;
+        for (int j = 0; v->choice && j < v->n_values; j++)
+            for (const char *p = v->assign[j]; (p = gt_ablate_next_assignment_(p, assignment, sizeof assignment));) {
+                gt_ablate_key_of_(assignment, k, sizeof k);
+                if (strcmp(k, key) == 0) return true;
+            }
+    }
+    return false;
+}
+
+static bool is_set(const gt_ablate_spec *s, const char *key) {
+    char k[GT_CFG_STR_MAX];
+    for (int j = 0; j < s->n_sets; j++) {
+        gt_ablate_key_of_(s->sets[j], k, sizeof k);
+        if (strcmp(k, key) == 0) return true;
+    }
+    return false;
+}
+
+/* A choice: two alternatives at least, keys that no --set, --vary or other choice sets, each
+ * alternative accepted by the configuration. */
+static int check_choice(const gt_ablate_spec *s, int i, const gt_config *base, gt_error *err) {
+    const gt_ablate_vary *v = &s->vary[i];
+    if (v->n_values < 2)
+        return gt_error_set(err, "--choose %s needs at least two alternatives (one is a --set)", v->key);
+    char assignment[GT_ABLATE_CHOICE_MAX], key[GT_CFG_STR_MAX];
+    for (int j = 0; j < v->n_values; j++) {
+        for (const char *p = v->assign[j]; (p = gt_ablate_next_assignment_(p, assignment, sizeof assignment));) {
+            gt_ablate_key_of_(assignment, key, sizeof key);
+            if (check_not_reserved(key, "--choose", err) < 0) return -1;
+            if (is_set(s, key) || axis_sets_key(s, i, key))
+                return gt_error_set(err, "--choose %s=%s sets %s, which a --set, --vary or other "
+                                         "--choose also sets", v->key, v->values[j], key);
+        }
+        if (try_value(base, v, j, err) < 0) return -1;
+    }
+    return check_folder_names(v, err);
+}
+
 static int check_vary(const gt_ablate_spec *s, int i, const gt_config *base, gt_error *err) {
     const gt_ablate_vary *v = &s->vary[i];
+    if (v->choice) return check_choice(s, i, base, err);
     if (check_not_reserved(v->key, "--vary", err) < 0) return -1;
     for (int j = 0; j < i; j++)
         if (strcmp(s->vary[j].key, v->key) == 0)
@@ -145,7 +271,7 @@ static int check_vary(const gt_ablate_spec *s, int i, const gt_config *base, gt_
             return gt_error_set(err, "%s is both set (--set) and varied (--vary)", v->key);
     }
     for (int j = 0; j < v->n_values; j++)
-        if (try_value(base, v->key, v->values[j], err) < 0) return -1;
+        if (try_value(base, v, j, err) < 0) return -1;
     return check_folder_names(v, err);
 }
 
@@ -156,13 +282,13 @@ int gt_ablate_n_combos_(const gt_ablate_spec *s) {
 }
 
 /* The value index of varied key k in combination c (the last key varies fastest). */
-static int value_index(const gt_ablate_spec *s, int c, int k) {
+int gt_ablate_value_index_(const gt_ablate_spec *s, int c, int k) {
     for (int i = s->n_vary - 1; i > k; i--) c /= s->vary[i].n_values;
     return c % s->vary[k].n_values;
 }
 
 const char *gt_ablate_combo_value_(const gt_ablate_spec *s, int c, int k) {
-    return s->vary[k].values[value_index(s, c, k)];
+    return s->vary[k].values[gt_ablate_value_index_(s, c, k)];
 }
 
 /* A budget in minutes leaves train.steps unlimited, so a schedule that spans train.steps would
@@ -195,7 +321,8 @@ static int check_minute_budget(const gt_ablate_spec *s, const gt_config *base, g
         size_t n = 0;
         for (int k = 0; k < s->n_vary; k++) {
             snprintf(assignment, sizeof assignment, "%s=%s", s->vary[k].key, gt_ablate_combo_value_(s, c, k));
-            if (gt_config_set(&cfg, assignment, "--vary", err) < 0) return -1;
+            if (gt_ablate_apply_value_(&cfg, &s->vary[k], gt_ablate_value_index_(s, c, k), err) < 0)
+                return -1;
             if (n < sizeof where)
                 n += (size_t)snprintf(where + n, sizeof where - n, "%s%s", n ? ", " : " (with ",
                                       assignment);

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Issue 22: the best Fashion-MNIST generator in ten minutes of this machine, chosen by a staged
+# search with gantry ablate. Each stage varies one part of the recipe on top of the winners of
+# the stages before it (carried as --set), 3 seeds, a budget in minutes on the whole machine
+# (one run at a time, every core); --reuse links the runs an earlier stage already trained (a
+# stage's baseline is the last stage's winner, the same configuration and seeds).
+#
+#   sh scripts/recipe_search.sh OUT [FIRST_STAGE [LAST_STAGE]]
+#
+# Rerunning continues: gantry ablate keeps finished runs and resumes an interrupted one, and the
+# winners are read again from each finished stage's results.json. GANTRY (default build/gantry),
+# BUDGET (default 10m), SEEDS (default 3) and BASE (default configs/dcgan-fmnist.ini) override.
+set -eu
+[ $# -ge 1 ] || { echo "usage: sh scripts/recipe_search.sh OUT [FIRST_STAGE [LAST_STAGE]]" >&2; exit 2; }
+out=$1 first=${2:-1} last=${3:-99}
+gantry=${GANTRY:-build/gantry} budget=${BUDGET:-10m} seeds=${SEEDS:-3}
+base=${BASE:-configs/dcgan-fmnist.ini}
+python=${PYTHON:-python3}
+mkdir -p "$out"
+
+# The best row of a finished stage as --set options: a --vary value as key=value, a --choose
+# label as the assignments it stands for (results.json's "choices").
+winner_sets() {
+    "$python" - "$1/results.json" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+best = min(t["rows"], key=lambda r: r["rank"])
+choices = t.get("choices", {})
+sets = []
+for key, value in zip(t["keys"], best["values"]):
+    if key in choices:
+        sets += [a for a in choices[key][value].split(";") if a]
+    else:
+        sets.append("%s=%s" % (key, value))
+print(" ".join("--set " + a for a in sets))
+EOF
+}
+
+sets="--set train.eval_every=0 --set train.sample_every=0"
+reuse=""
+n=0
+# stage NAME --vary ... : one ablation; its winner joins the sets of the stages after it.
+stage() {
+    name=$1
+    shift
+    n=$((n + 1))
+    dir="$out/$n-$name"
+    if [ "$n" -ge "$first" ] && [ "$n" -le "$last" ]; then
+        echo "== stage $n: $name" >&2
+        # shellcheck disable=SC2086  # sets and reuse are lists of options
+        "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
+            --jobs 1 $reuse --out "$dir"
+    fi
+    [ -f "$dir/results.json" ] || { echo "stage $n ($name) has no results yet" >&2; exit 0; }
+    sets="$sets $(winner_sets "$dir")"
+    reuse="$reuse --reuse $dir"
+}
+
+# Losses, then penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini; its
+# decay spans the steps a 10-minute run of the default recipe takes here, about 5,000, since a
+# budget in minutes leaves train.steps unlimited), then D's normalization (spectral: SNGAN's,
+# without batch norm), the optimizer, the batch, the widths, EMA, precision, augmentation.
+stage loss --vary loss.type=bce,hinge,rpgan
+stage penalty --choose penalty=none: --choose 'penalty=r1:penalty.r1=0.1' \
+    --choose 'penalty=r3gan:penalty.r1=0.1;penalty.r2=0.1;penalty.decay=cosine;penalty.decay_steps=5000'
+stage d-norm --choose d-norm=batch: --choose d-norm=layer:model.d.norm=layer \
+    --choose d-norm=none:model.d.norm=none \
+    --choose 'd-norm=spectral:model.d.norm=none;model.d.spectral_norm=true'
+stage lr --choose lr=base: --choose 'lr=5e-4:optim.g.lr=5e-4;optim.d.lr=5e-4' \
+    --choose 'lr=ttur:optim.g.lr=1e-4;optim.d.lr=4e-4'
+stage betas --choose betas=base: \
+    --choose 'betas=0-0.99:optim.g.beta1=0;optim.g.beta2=0.99;optim.d.beta1=0;optim.d.beta2=0.99'
+stage batch --vary train.batch=32,64,128
+stage width --choose width=base: --choose 'width=48:model.g.width=48;model.d.width=48' \
+    --choose 'width=96:model.g.width=96;model.d.width=96'
+stage ema --vary train.ema_decay=0.999,0.9999
+stage precision --vary train.precision=fp32,bf16
+stage augment --choose augment=none: --choose augment=diffaugment:augment.policy=diffaugment
+echo "winners: $sets" >&2
