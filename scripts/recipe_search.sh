@@ -56,10 +56,14 @@ stage() {
     reuse="$reuse --reuse $dir"
 }
 
-# Losses, then penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini; its
+# Then losses, penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini; its
 # decay spans the steps a 10-minute run of the default recipe takes here, about 5,000, since a
 # budget in minutes leaves train.steps unlimited), then D's normalization (spectral: SNGAN's,
 # without batch norm), the optimizer, the batch, the widths, EMA, precision, augmentation.
+# The family first: a later stage may not choose a key an earlier winner sets, and resnet's D
+# needs model.d.norm = none (SNGAN's D: spectral norm, no batch norm), which d-norm varies.
+stage family --choose family=dcgan: \
+    --choose 'family=resnet32:data.resolution=32;model.g.family=resnet;model.d.family=resnet;model.d.norm=none;model.d.spectral_norm=true'
 stage loss --vary loss.type=bce,hinge,rpgan
 stage penalty --choose penalty=none: --choose 'penalty=r1:penalty.r1=0.1' \
     --choose 'penalty=r3gan:penalty.r1=0.1;penalty.r2=0.1;penalty.decay=cosine;penalty.decay_steps=5000'
