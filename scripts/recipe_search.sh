@@ -25,7 +25,8 @@ winner_sets() {
 import json, sys
 t = json.load(open(sys.argv[1]))
 best = min(t["rows"], key=lambda r: r["rank"])
-choices = t.get("choices", {})
+choices = {key: {alt["label"]: alt["assign"] for alt in alts}
+           for key, alts in t.get("choices", {}).items()}
 sets = []
 for key, value in zip(t["keys"], best["values"]):
     if key in choices:

@@ -561,7 +561,12 @@ TEST(choices_compare_settings_of_several_keys) {
     CHECK(ini && count_substrings(ini, "\nbeta1 = 0\n") == 0);
     free(ini);
     char *md = cli_read_file(cli_path(out, "results.md"), &len);
-    CHECK(md && strstr(md, "betas") && strstr(md, "zero"));
+    CHECK(md && strstr(md, "\n`betas`: base = the base configuration; zero = optim.g.beta1=0, "
+                           "optim.d.beta1=0.\n"));
+    char *html = cli_read_file(cli_path(out, "report.html"), &len);
+    CHECK(html && strstr(html, "<p class=\"choices\"><b>betas</b>: base = <code>(the base "
+                               "configuration)</code>; zero = <code>optim.g.beta1=0;optim.d.beta1=0</code></p>"));
+    free(html);
     cli_args merge;
     cli_args_init(&merge);
     cli_args_add(&merge, "ablate", "--merge", out, NULL);

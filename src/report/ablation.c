@@ -48,6 +48,24 @@ static void write_sample_cell(FILE *out, const gt_ablate_table *t, const char *d
     free(files);
 }
 
+/* What each --choose label stands for, under the table. */
+static void write_choices(FILE *out, const gt_ablate_table *t) {
+    for (int c = 0; c < t->n_choices; c++) {
+        const gt_ablate_vary *v = &t->choices[c];
+        fputs("<p class=\"choices\"><b>", out);
+        gt_html_escape(out, v->key);
+        fputs("</b>:", out);
+        for (int j = 0; j < v->n_values; j++) {
+            fputs(j ? "; " : " ", out);
+            gt_html_escape(out, v->values[j]);
+            fputs(" = <code>", out);
+            gt_html_escape(out, v->assign[j][0] ? v->assign[j] : "(the base configuration)");
+            fputs("</code>", out);
+        }
+        fputs("</p>\n", out);
+    }
+}
+
 static void write_table(FILE *out, const gt_ablate_table *t, const char *dir) {
     fputs("<table class=\"ablation\">\n<tr><th>rank</th>", out);
     for (int k = 0; k < t->n_keys; k++) {
@@ -180,6 +198,7 @@ static void write_page(FILE *out, const gt_ablate_table *t, const char *dir) {
     if (t->eval_n > 0) fprintf(out, "<tr><td>Evaluation</td><td>N = %lld samples</td></tr>\n", t->eval_n);
     fputs("</table>\n<h2>Ranked results (mean &plusmn; standard error over seeds)</h2>\n", out);
     write_table(out, t, dir);
+    write_choices(out, t);
     write_charts(out, t);
     fputs("<p>Each run's own report: <code>runs/&lt;combination&gt;-s&lt;seed&gt;/report.html</code>.</p>\n", out);
     gt_html_end(out);

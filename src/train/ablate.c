@@ -688,6 +688,8 @@ static int aggregate(const gt_ablate_spec *s, const run *runs, int n_runs, gt_ab
         if (runs[i].result) t->eval_n = gt_ablate_integer_(runs[i].result, "n");
     t->n_keys = s->n_vary;
     for (int k = 0; k < s->n_vary; k++) snprintf(t->keys[k], GT_ABLATE_NAME_MAX, "%s", s->vary[k].key);
+    for (int k = 0; k < s->n_vary; k++)
+        if (s->vary[k].choice) t->choices[t->n_choices++] = s->vary[k];
     collect_metrics(t, runs, n_runs);
     t->n_rows = gt_ablate_n_combos_(s);
     if (!(t->rows = calloc((size_t)t->n_rows, sizeof *t->rows)))
@@ -726,37 +728,13 @@ static int write_results_json(const gt_ablate_spec *s, const run *runs, int n, c
     cJSON *j = gt_ablate_table_json_(t), *sets = cJSON_CreateArray();
     for (int i = 0; i < s->n_sets; i++) cJSON_AddItemToArray(sets, cJSON_CreateString(s->sets[i]));
     cJSON_AddItemToObject(j, "set", sets);
-    cJSON *choices = cJSON_AddObjectToObject(j, "choices"); /* label -> "k=v;k=v" per --choose */
-    for (int k = 0; k < s->n_vary; k++) {
-        if (!s->vary[k].choice) continue;
-        cJSON *c = cJSON_AddObjectToObject(choices, s->vary[k].key);
-        for (int i = 0; i < s->vary[k].n_values; i++)
-            cJSON_AddStringToObject(c, s->vary[k].values[i], s->vary[k].assign[i]);
-    }
     cJSON_AddItemToObject(j, "runs", runs_json(s, runs, n));
     int rc = write_json(path, j, err);
     cJSON_Delete(j);
     return rc;
 }
 
-/* What each --choose label sets, under the table. */
-static void write_choices_md(FILE *f, const gt_ablate_spec *s) {
-    for (int k = 0; k < s->n_vary; k++) {
-        const gt_ablate_vary *v = &s->vary[k];
-        if (!v->choice) continue;
-        fprintf(f, "\n`%s`: ", v->key);
-        for (int j = 0; j < v->n_values; j++) {
-            fprintf(f, "%s%s = ", j ? "; " : "", v->values[j]);
-            if (!v->assign[j][0]) fputs("the base configuration", f);
-            for (const char *c = v->assign[j]; *c; c++)
-                if (*c == ';') fputs(", ", f);
-                else fputc(*c, f);
-        }
-        fputs(".\n", f);
-    }
-}
-
-/* results.md: the table, what each choice sets, then each failed run with its message. */
+/* results.md: the table, then each failed run with its message. */
 static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, const gt_ablate_table *t,
                             gt_error *err) {
     char path[GT_PATH_MAX + 16];
@@ -765,7 +743,6 @@ static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, con
     FILE *f = gt_atomic_open(path, &a, err);
     if (!f) return -1;
     gt_ablate_table_markdown(f, t);
-    write_choices_md(f, s);
     for (int i = 0, first = 1; i < n; i++) {
         if (!runs[i].error[0]) continue;
         if (first) fprintf(f, "\nFailed runs:\n\n");

@@ -115,6 +115,8 @@ typedef struct gt_ablate_table {
     int n_metrics;                              /* in the order of eval's JSON line */
     char metrics[GT_ABLATE_MAX_METRICS][GT_ABLATE_NAME_MAX];
     char ranking[160];                          /* how rows are ranked, in words */
+    int n_choices;                              /* the --choose axes among the keys, */
+    gt_ablate_vary choices[GT_ABLATE_MAX_KEYS]; /* each label with its assignments */
     int n_rows;
     gt_ablate_row *rows;                        /* best first */
     int n_runs;                                 /* gt_ablate_table_load only: every run */

@@ -110,6 +110,18 @@ void gt_ablate_table_markdown(FILE *out, const gt_ablate_table *t) {
         }
         fprintf(out, " %d | %d |\n", row->scored, row->failures);
     }
+    for (int c = 0; c < t->n_choices; c++) { /* what each --choose label sets */
+        const gt_ablate_vary *v = &t->choices[c];
+        fprintf(out, "\n`%s`: ", v->key);
+        for (int j = 0; j < v->n_values; j++) {
+            fprintf(out, "%s%s = ", j ? "; " : "", v->values[j]);
+            if (!v->assign[j][0]) fputs("the base configuration", out);
+            for (const char *p = v->assign[j]; *p; p++)
+                if (*p == ';') fputs(", ", out);
+                else fputc(*p, out);
+        }
+        fputs(".\n", out);
+    }
 }
 
 cJSON *gt_ablate_table_json_(const gt_ablate_table *t) {
@@ -141,7 +153,35 @@ cJSON *gt_ablate_table_json_(const gt_ablate_table *t) {
         }
         cJSON_AddItemToArray(rows, o);
     }
+    cJSON *choices = cJSON_AddObjectToObject(j, "choices"); /* label -> "k=v;k=v" per --choose */
+    for (int c = 0; c < t->n_choices; c++) {
+        cJSON *o = cJSON_AddArrayToObject(choices, t->choices[c].key);
+        for (int i = 0; i < t->choices[c].n_values; i++) {
+            cJSON *alt = cJSON_CreateObject();
+            cJSON_AddStringToObject(alt, "label", t->choices[c].values[i]);
+            cJSON_AddStringToObject(alt, "assign", t->choices[c].assign[i]);
+            cJSON_AddItemToArray(o, alt);
+        }
+    }
     return j;
+}
+
+/* results.json's "choices" back into t (what the table shows under it). */
+static void load_choices(gt_ablate_table *t, const cJSON *choices) {
+    const cJSON *axis, *alt;
+    cJSON_ArrayForEach(axis, choices) {
+        if (t->n_choices == GT_ABLATE_MAX_KEYS || !cJSON_IsArray(axis)) continue;
+        gt_ablate_vary *v = &t->choices[t->n_choices++];
+        memset(v, 0, sizeof *v);
+        v->choice = true;
+        snprintf(v->key, sizeof v->key, "%s", axis->string);
+        cJSON_ArrayForEach(alt, axis) {
+            if (v->n_values == GT_ABLATE_MAX_VALUES) break;
+            gt_ablate_string_(alt, "label", v->values[v->n_values], sizeof v->values[0]);
+            gt_ablate_string_(alt, "assign", v->assign[v->n_values], sizeof v->assign[0]);
+            v->n_values++;
+        }
+    }
 }
 
 /* ---- loading the table (for reports) ------------------------------------------------------ */
@@ -218,6 +258,7 @@ int gt_ablate_table_load(const char *results_json, gt_ablate_table *t, gt_error 
     load_names(cJSON_GetObjectItemCaseSensitive(j, "keys"), t->keys, GT_ABLATE_MAX_KEYS, &t->n_keys);
     load_names(cJSON_GetObjectItemCaseSensitive(j, "metrics"), t->metrics, GT_ABLATE_MAX_METRICS,
                &t->n_metrics);
+    load_choices(t, cJSON_GetObjectItemCaseSensitive(j, "choices"));
     t->n_rows = cJSON_GetArraySize(rows);
     t->rows = calloc((size_t)t->n_rows + 1, sizeof *t->rows);
     const cJSON *o;
