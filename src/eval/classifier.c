@@ -13,7 +13,7 @@
 #include "optim/optim.h"
 
 #define CLS_FORMAT "gantry-classifier-1"
-#define CLS_CHUNK 500      /* images per no-grad forward: bounds the step arena */
+#define CLS_CHUNK 128      /* images per no-grad forward: bounds the step arena (about 50 MB) */
 #define CLS_BATCH 128
 #define CLS_LR 1e-3
 #define CLS_PIXELS (GT_CLASSIFIER_SIDE * GT_CLASSIFIER_SIDE)
