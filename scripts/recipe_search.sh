@@ -9,12 +9,15 @@
 #
 # Rerunning continues: gantry ablate keeps finished runs and resumes an interrupted one, and the
 # winners are read again from each finished stage's results.json. GANTRY (default build/gantry),
-# BUDGET (default 10m), SEEDS (default 3) and BASE (default configs/dcgan-fmnist.ini) override.
+# BUDGET (default 10m), SEEDS (default 3), BASE (default configs/dcgan-fmnist.ini) and EVAL_N
+# (samples per score; default gantry eval's 10,000) override; BUDGET=2 EVAL_N=200 SEEDS=1 is a
+# dry run that checks every stage's settings train.
 set -eu
 [ $# -ge 1 ] || { echo "usage: sh scripts/recipe_search.sh OUT [FIRST_STAGE [LAST_STAGE]]" >&2; exit 2; }
 out=$1 first=${2:-1} last=${3:-99}
 gantry=${GANTRY:-build/gantry} budget=${BUDGET:-10m} seeds=${SEEDS:-3}
 base=${BASE:-configs/dcgan-fmnist.ini}
+eval_n=${EVAL_N:+--eval-n $EVAL_N}
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -50,7 +53,7 @@ stage() {
         echo "== stage $n: $name" >&2
         # shellcheck disable=SC2086  # sets and reuse are lists of options
         "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
-            --jobs 1 $reuse --out "$dir"
+            --jobs 1 $reuse $eval_n --out "$dir"
     fi
     [ -f "$dir/results.json" ] || { echo "stage $n ($name) has no results yet" >&2; exit 0; }
     sets="$sets $(winner_sets "$dir")"
@@ -74,7 +77,7 @@ stage d-norm --choose d-norm=batch: --choose d-norm=layer:model.d.norm=layer \
 stage lr --choose lr=base: --choose 'lr=5e-4:optim.g.lr=5e-4;optim.d.lr=5e-4' \
     --choose 'lr=ttur:optim.g.lr=1e-4;optim.d.lr=4e-4'
 stage betas --choose betas=base: \
-    --choose 'betas=0-0.99:optim.g.beta1=0;optim.g.beta2=0.99;optim.d.beta1=0;optim.d.beta2=0.99'
+    --choose 'betas=zero-beta1:optim.g.beta1=0;optim.g.beta2=0.99;optim.d.beta1=0;optim.d.beta2=0.99'
 stage batch --vary train.batch=32,64,128
 stage width --choose width=base: --choose 'width=48:model.g.width=48;model.d.width=48' \
     --choose 'width=96:model.g.width=96;model.d.width=96'
