@@ -391,7 +391,8 @@ TEST(help_lists_every_option_with_its_default) {
     static const char *const words[] = {"--config",  "--vary",   "--set",          "--seeds",
                                         "default 3", "--budget", "--out",          "--jobs",
                                         "default 1", "--eval-n", "default: eval's",
-                                        "--shard I/N", "--merge DIR", "--mode-metric"};
+                                        "--shard I/N", "--merge DIR", "--mode-metric",
+                                        "--choose N=L:K=V;K=V", "--reuse DIR"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         CHECK_RUN(&a, &r, cli_says(&r, words[i]));
     CHECK_RUN(&a, &r, r.code == 0);
