@@ -68,24 +68,39 @@ static void red_cols(int is_max, float *y, const float *x, int64_t r, int64_t in
     }
 }
 
-/* Work item t. inner == 1: the contiguous lines from t * RED_COLS (RED_COLS outputs, as a
- * column block has); otherwise outer row t / nb, column block t % nb. */
-static void red_item(int is_max, float *y, const float *x, int64_t outer, int64_t r,
-                     int64_t inner, int64_t nb, int64_t t) {
+/* How a reduction over [outer, r, inner] splits into work items (red_item, share_item): when
+ * inner == 1, item t is the contiguous lines [o0, o1) = [t RED_COLS, ...); otherwise it is outer
+ * row o0 = t / nb (nb column blocks a row) and columns [j0, j0 + len), at most RED_COLS. */
+typedef struct {
+    int64_t o0, o1, j0, len;
+} red_part;
+
+static int64_t red_items(int64_t outer, int64_t inner, int64_t *nb) {
+    *nb = (inner + RED_COLS - 1) / RED_COLS;
+    return inner == 1 ? (outer + RED_COLS - 1) / RED_COLS : outer * *nb;
+}
+
+static red_part red_item_part(int64_t outer, int64_t inner, int64_t nb, int64_t t) {
     if (inner == 1) {
         int64_t o1 = (t + 1) * RED_COLS < outer ? (t + 1) * RED_COLS : outer;
-        for (int64_t o = t * RED_COLS; o < o1; o++) y[o] = red_line(is_max, x + o * r, r);
-        return;
+        return (red_part){.o0 = t * RED_COLS, .o1 = o1};
     }
-    int64_t o = t / nb, j0 = (t % nb) * RED_COLS;
-    int64_t len = inner - j0 < RED_COLS ? inner - j0 : RED_COLS;
-    red_cols(is_max, y + o * inner + j0, x + o * r * inner + j0, r, inner, len);
+    int64_t j0 = (t % nb) * RED_COLS;
+    return (red_part){.o0 = t / nb, .j0 = j0, .len = inner - j0 < RED_COLS ? inner - j0 : RED_COLS};
+}
+
+static void red_item(int is_max, float *y, const float *x, int64_t outer, int64_t r,
+                     int64_t inner, int64_t nb, int64_t t) {
+    red_part p = red_item_part(outer, inner, nb, t);
+    if (inner == 1)
+        for (int64_t o = p.o0; o < p.o1; o++) y[o] = red_line(is_max, x + o * r, r);
+    else
+        red_cols(is_max, y + p.o0 * inner + p.j0, x + p.o0 * r * inner + p.j0, r, inner, p.len);
 }
 
 static void red_run(int is_max, float *y, const float *x, int64_t outer, int64_t r,
                     int64_t inner) {
-    int64_t nb = (inner + RED_COLS - 1) / RED_COLS;
-    int64_t items = inner == 1 ? (outer + RED_COLS - 1) / RED_COLS : outer * nb;
+    int64_t nb, items = red_items(outer, inner, &nb);
     if (r == 0) {
         float v = is_max ? -INFINITY : 0.0f;
         for (int64_t i = 0; i < outer * inner; i++) y[i] = v;
@@ -139,23 +154,19 @@ static void share_cols(float *w, const float *x, int64_t r, int64_t inner, int64
     }
 }
 
-/* Work item t as red_item splits them: RED_COLS lines when inner == 1, else one column block. */
 static void share_item(float *w, const float *x, int64_t outer, int64_t r, int64_t inner,
                        int64_t nb, int64_t t) {
-    if (inner == 1) {
-        int64_t o1 = (t + 1) * RED_COLS < outer ? (t + 1) * RED_COLS : outer;
-        for (int64_t o = t * RED_COLS; o < o1; o++) share_line(w + o * r, x + o * r, r);
-        return;
-    }
-    int64_t o = t / nb, j0 = (t % nb) * RED_COLS;
-    int64_t len = inner - j0 < RED_COLS ? inner - j0 : RED_COLS;
-    share_cols(w + o * r * inner + j0, x + o * r * inner + j0, r, inner, len);
+    red_part p = red_item_part(outer, inner, nb, t);
+    int64_t at = p.o0 * r * inner + p.j0;
+    if (inner == 1)
+        for (int64_t o = p.o0; o < p.o1; o++) share_line(w + o * r, x + o * r, r);
+    else
+        share_cols(w + at, x + at, r, inner, p.len);
 }
 
 void gt_cpu_max_share(float *w, const float *x, int64_t outer, int64_t r, int64_t inner) {
     if (r == 0) return;
-    int64_t nb = (inner + RED_COLS - 1) / RED_COLS;
-    int64_t items = inner == 1 ? (outer + RED_COLS - 1) / RED_COLS : outer * nb;
+    int64_t nb, items = red_items(outer, inner, &nb);
 #pragma omp parallel for schedule(static) if (outer * r * inner > RED_PAR_MIN && items > 1)
     for (int64_t t = 0; t < items; t++) share_item(w, x, outer, r, inner, nb, t);
 }

@@ -146,10 +146,22 @@ static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
     return rc;
 }
 
+/* A copy of a state file's result when it was scored as this ablation scores (the same --eval-n
+ * and --mode-metric), else NULL: another scoring is scored again. */
+static cJSON *result_scored_alike(const gt_ablate_spec *s, const cJSON *state) {
+    char eval_args[64];
+    eval_args_text(s, eval_args, sizeof eval_args);
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(state, "eval_args");
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(state, "result");
+    if (!cJSON_IsString(args) || strcmp(args->valuestring, eval_args) != 0 || !cJSON_IsObject(result))
+        return NULL;
+    return cJSON_Duplicate(result, true);
+}
+
 /* What an earlier ablation left in the run's folder: a state made with other settings is an
  * error (its checkpoint is not this run's), a finished training and a result are kept. */
 static int load_state(const gt_ablate_spec *s, run *r, gt_error *err) {
-    char path[GT_PATH_MAX + 16], eval_args[64];
+    char path[GT_PATH_MAX + 16];
     state_path(r, path, sizeof path);
     char *text = gt_read_file(path, (size_t)1 << 20, NULL);
     if (!text) return 0;
@@ -166,12 +178,7 @@ static int load_state(const gt_ablate_spec *s, run *r, gt_error *err) {
     }
     r->trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
     gt_ablate_string_(j, "error", r->error, sizeof r->error);
-    eval_args_text(s, eval_args, sizeof eval_args);
-    const cJSON *args = cJSON_GetObjectItemCaseSensitive(j, "eval_args");
-    const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
-    if (r->trained && cJSON_IsString(args) && strcmp(args->valuestring, eval_args) == 0 &&
-        cJSON_IsObject(result))
-        r->result = cJSON_Duplicate(result, true);
+    if (r->trained) r->result = result_scored_alike(s, j);
     cJSON_Delete(j);
     return 0;
 }
@@ -478,7 +485,7 @@ int gt_ablate_outcome_read(const char *path, gt_ablate_outcome *o, gt_error *err
 static int reuse_run(gt_ablate *ab, run *r, gt_error *err) {
     const gt_ablate_spec *s = ab->s;
     gt_config cfg;
-    char *want = NULL, from[GT_PATH_MAX + 256], eval_args[64];
+    char *want = NULL, from[GT_PATH_MAX + 256];
     if (run_config(s, r, NULL, false, &cfg, err) < 0 || gt_ablate_config_text_(&cfg, &want, err) < 0)
         return -1;
     cJSON *state = NULL;
@@ -487,13 +494,9 @@ static int reuse_run(gt_ablate *ab, run *r, gt_error *err) {
     if (!found) return 0;
     int rc = gt_ablate_link_run_(from, r->dir, err);
     if (rc == 0) {
-        eval_args_text(s, eval_args, sizeof eval_args);
-        const cJSON *args = cJSON_GetObjectItemCaseSensitive(state, "eval_args");
-        const cJSON *result = cJSON_GetObjectItemCaseSensitive(state, "result");
         r->trained = true;
         r->error[0] = '\0';
-        if (cJSON_IsString(args) && strcmp(args->valuestring, eval_args) == 0 && cJSON_IsObject(result))
-            r->result = cJSON_Duplicate(result, true);
+        r->result = result_scored_alike(s, state);
         fprintf(ab->log, "gantry ablate: %s: the same configuration as %s: reused%s\n", r->name, from,
                 r->result ? "" : " (to be scored)");
         rc = save_state(s, r, err);

@@ -26,9 +26,9 @@ void gt_ablate_key_of_(const char *assignment, char *key, size_t cap);
 /* A folder name keeps letters, digits and . = + , - and maps the rest (a '/' in a path) to '_'. */
 void gt_ablate_make_safe_(char *name);
 
-/* --reuse. The configuration as canonical text for comparing runs, train.threads set to 0 (it
+/* --reuse. The configuration as canonical text for comparing runs, with train.threads as 0 (it
  * changes speed, not numbers); *text is malloc'd. */
-int gt_ablate_config_text_(gt_config *cfg, char **text, gt_error *err);
+int gt_ablate_config_text_(const gt_config *cfg, char **text, gt_error *err);
 /* The first finished run (ablate.json says trained) under ablations[i]/runs/ whose config.ini
  * resolves to the text want: 1 with its folder in found and its ablate.json in *state (free
  * it with cJSON_Delete), else 0. */

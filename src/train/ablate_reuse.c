@@ -24,11 +24,12 @@
 
 #define CONFIG_TEXT_MAX (64 * 1024)
 
-int gt_ablate_config_text_(gt_config *cfg, char **text, gt_error *err) {
-    cfg->train_threads = 0; /* speed, not numbers */
+int gt_ablate_config_text_(const gt_config *cfg, char **text, gt_error *err) {
+    gt_config c = *cfg;
+    c.train_threads = 0; /* speed, not numbers */
     *text = malloc(CONFIG_TEXT_MAX);
     if (!*text) return gt_error_set(err, "out of memory");
-    if (gt_config_to_string(cfg, *text, CONFIG_TEXT_MAX) < 0) {
+    if (gt_config_to_string(&c, *text, CONFIG_TEXT_MAX) < 0) {
         free(*text);
         *text = NULL;
         return gt_error_set(err, "a run's configuration does not fit in %d bytes", CONFIG_TEXT_MAX);

@@ -60,15 +60,14 @@ static bool is_plain_name(const char *s, size_t n) {
 /* "section.key=value;..." (or ""): each part an assignment to a section.key, at most
  * GT_ABLATE_CHOICE_KEYS of them. */
 static int check_assignments(const char *arg, const char *list, gt_error *err) {
+    char a[GT_ABLATE_CHOICE_MAX];
     int n = 0;
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ";");
-        const char *eq = memchr(p, '=', len), *dot = memchr(p, '.', len);
-        if (!eq || !dot || dot > eq || eq == p || ++n > GT_ABLATE_CHOICE_KEYS)
+    for (const char *p = list; (p = gt_ablate_next_assignment_(p, a, sizeof a));) {
+        const char *eq = strchr(a, '='), *dot = strchr(a, '.');
+        if (!eq || !dot || dot > eq || eq == a || ++n > GT_ABLATE_CHOICE_KEYS)
             return gt_error_set(err, "--choose '%.200s': after the label come at most %d "
                                      "section.key=value assignments separated by ';'",
                                 arg, GT_ABLATE_CHOICE_KEYS);
-        p += len + (p[len] == ';');
     }
     return 0;
 }
@@ -149,7 +148,7 @@ int gt_ablate_parse_shard(const char *text, gt_ablate_spec *spec, gt_error *err)
     return 0;
 }
 
-/* (ablate.h) */
+/* (ablate_internal.h) */
 void gt_ablate_key_of_(const char *assignment, char *key, size_t cap) {
     snprintf(key, cap, "%.*s", (int)strcspn(assignment, "="), assignment);
 }
@@ -190,7 +189,7 @@ static int try_value(const gt_config *base, const gt_ablate_vary *v, int j, gt_e
     return gt_ablate_apply_value_(&copy, v, j, err);
 }
 
-/* (ablate.h) */
+/* (ablate_internal.h) */
 void gt_ablate_make_safe_(char *name) {
     for (char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr(".=+,-", *p)) *p = '_';
