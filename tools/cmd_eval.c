@@ -122,7 +122,7 @@ static void print_points(const gt_eval_result *r) {
                                           "within 3 sigma");
     printf("modes         %d of %d covered (a high-quality point falls to the mode)\n", s->modes_covered, s->n_modes);
     printf("high quality  %.1f%%\n", s->pct_high_quality);
-    char kl[32] = "undefined: no high-quality point";
+    char kl[64] = "undefined: no high-quality point";
     if (isfinite(s->reverse_kl)) snprintf(kl, sizeof kl, "%.6g", s->reverse_kl);
     printf("reverse KL    %s (KL of the high-quality mode histogram to uniform)\n", kl);
 }
