@@ -189,6 +189,7 @@ typedef struct gt_profile_entry {
     double fwd_s, bwd_s;             /* seconds in the forward and in backward walks */
     int64_t fwd_calls, bwd_calls;
     double fwd_flop, bwd_flop;       /* matmul and convolution FLOPs (2 per multiply-add) */
+    double fwd_bytes, bwd_bytes;     /* step-arena bytes handed out (outputs, saved state, tape) */
 } gt_profile_entry;
 void gt_profile_enable(bool on);      /* on: resets the counters and starts the clock */
 bool gt_profile_enabled(void);
@@ -197,6 +198,9 @@ void gt_profile_mark(const char *region);
 /* Copies the entries with any time, ops first in registry order, then regions; returns how
  * many (at most cap). */
 int gt_profile_entries(gt_profile_entry *out, int cap);
+/* The most step-arena bytes in use at once while profiling (a step's memory: its activations,
+ * gradients and tape, all freed together at gt_step_end). */
+size_t gt_profile_step_peak(void);
 
 /* ---- Autograd ------------------------------------------------------------------------------- */
 /* grads[i] = sum_j d<outputs[j], seeds[j]>/d inputs[i]; seeds NULL means ones. A grad is a zero

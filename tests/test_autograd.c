@@ -187,6 +187,23 @@ TEST(profile_splits_forward_backward_and_counts_flops) {
     /* backward: dA = dY B^T and dB = A^T dY, 2 M N K each */
     CHECK(mm && mm->bwd_calls == 2 && mm->bwd_flop == 2 * 2.0 * 3 * 7 * 5);
     CHECK(setup && !setup->is_op && setup->fwd_calls == 1 && entry(e, n, "after"));
+    /* memory: the product's 3 x 7 floats (64-byte aligned) and its node in the forward; dA and dB
+     * (3 x 5 and 5 x 7) in backward; the peak holds all of it */
+    CHECK(mm && mm->fwd_bytes >= 3 * 7 * 4 && mm->fwd_bytes < 1024);
+    CHECK(mm && mm->bwd_bytes >= (3 * 5 + 5 * 7) * 4);
+    CHECK(gt_profile_step_peak() >= (size_t)(mm->fwd_bytes + mm->bwd_bytes));
+    /* a new step starts from an empty arena: a second product (no node now) is charged its own
+     * output, and the peak stays the first step's */
+    size_t peak = gt_profile_step_peak();
+    double fwd = mm->fwd_bytes;
+    gt_step_end();
+    a = gt_full(2, sa, 0.5f);
+    b = gt_full(2, sb, 0.25f);
+    gt_profile_mark("setup");
+    (void)gt_matmul(a, b, false, false);
+    n = gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES);
+    mm = entry(e, n, "matmul");
+    CHECK(mm && mm->fwd_calls == 2 && mm->fwd_bytes >= fwd + 3 * 7 * 4 && gt_profile_step_peak() == peak);
     gt_profile_enable(false);
     gt_tensor *more = gt_matmul(a, b, false, false);
     CHECK(more != NULL && gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES) == 0);

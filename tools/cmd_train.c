@@ -31,7 +31,8 @@ static void help(void *ctx) {
            "                    (a diverged run's RUNDIR/last-good.safetensors)\n"
            "  --quiet           no progress line\n"
            "  --profile         at the end, print where the time went: each op kind's share,\n"
-           "                    forward and backward, and the achieved GFLOP/s\n"
+           "                    forward and backward, the achieved GFLOP/s, and the step memory\n"
+           "                    each op kind allocates\n"
            "  section.key=value override one key, e.g. train.steps=%lld optim.g.lr=%g\n\n"
            "Ctrl-C saves a checkpoint and stops; resume with --resume RUNDIR.\n",
            (long long)d.train_steps, d.opt_g_lr);

@@ -25,6 +25,7 @@ typedef struct gt_profiler {
     gt_profile_entry region[GT_PROFILE_MAX_REGIONS];
     int n_regions;
     double last; /* seconds at the last event */
+    size_t arena_last, arena_peak; /* step-arena bytes in use at the last event, and the most */
 } gt_profiler;
 
 /* In-place writes since the step began (debug builds, GT_DEBUG): what was overwritten and when,

@@ -81,8 +81,11 @@ void gt_write_log_clear_(void);
 #define gt_write_counter_() ((uint64_t)0)
 #endif
 
-/* ---- profiling (profile.c) ---- *//* Charges the time since the last event to op (called by gt_record_ for every op). */
+/* ---- profiling (profile.c) ---- */
+/* Charges the time and step-arena growth since the last event to op (gt_record_ calls it for
+ * every op). */
 void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in);
+void gt_profile_step_reset_(void); /* gt_step_end: the step arena starts empty again */
 
 /* ---- autograd (autograd.c) ---- */
 bool gt_in_backward_(void);  /* a backward walk is running */

@@ -1,6 +1,7 @@
 /* The op profiler: wall time per op kind, split into forward and backward, charged at each op's
  * completion (gt_record_ is the one place every op passes through), plus named regions for the
- * work between ops. Model FLOPs come from the shapes of matmuls and convolutions. */
+ * work between ops. Model FLOPs come from the shapes of matmuls and convolutions; memory is the
+ * step arena's growth since the last event (an op allocates its output, then records itself). */
 #include <string.h>
 #include <time.h>
 
@@ -18,12 +19,26 @@ static double now_s(void) {
 /* The calling thread's profiler (in its context). */
 static gt_profiler *profiler(void) { return &gt_ctx_()->prof; }
 
+/* Bytes the calling thread's step arena has handed out since its last reset. */
+static size_t arena_in_use(void) {
+    gt_arena *step = gt_ctx_()->step;
+    return step ? gt_arena_used(step) : 0;
+}
+
 void gt_profile_enable(bool on) {
     gt_profiler *prof = profiler();
     memset(prof, 0, sizeof *prof);
     prof->on = on;
     prof->last = now_s();
+    prof->arena_last = prof->arena_peak = arena_in_use();
 }
+
+void gt_profile_step_reset_(void) {
+    gt_profiler *prof = profiler();
+    prof->arena_last = 0;
+}
+
+size_t gt_profile_step_peak(void) { return profiler()->arena_peak; }
 
 bool gt_profile_enabled(void) { return profiler()->on; }
 
@@ -34,15 +49,26 @@ static double lap(gt_profiler *prof) {
     return dt;
 }
 
-static void charge(gt_profile_entry *e, double dt, double flop) {
+/* Step-arena bytes handed out since the last event. */
+static double growth(gt_profiler *prof) {
+    size_t used = arena_in_use();
+    double bytes = used > prof->arena_last ? (double)(used - prof->arena_last) : 0;
+    prof->arena_last = used;
+    if (used > prof->arena_peak) prof->arena_peak = used;
+    return bytes;
+}
+
+static void charge(gt_profile_entry *e, double dt, double flop, double bytes) {
     if (gt_in_backward_()) {
         e->bwd_s += dt;
         e->bwd_calls++;
         e->bwd_flop += flop;
+        e->bwd_bytes += bytes;
     } else {
         e->fwd_s += dt;
         e->fwd_calls++;
         e->fwd_flop += flop;
+        e->fwd_bytes += bytes;
     }
 }
 
@@ -68,7 +94,7 @@ void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *cons
     gt_profile_entry *e = &prof->op[op];
     e->name = gt_op_name((int)op);
     e->is_op = true;
-    charge(e, lap(prof), op_flop(op, out, n_in, in));
+    charge(e, lap(prof), op_flop(op, out, n_in, in), growth(prof));
 }
 
 void gt_profile_mark(const char *region) {
@@ -81,7 +107,7 @@ void gt_profile_mark(const char *region) {
         if (prof->n_regions == MAX_REGIONS) i = MAX_REGIONS - 1; /* the last region takes the rest */
         else prof->region[prof->n_regions++] = (gt_profile_entry){.name = region};
     }
-    charge(&prof->region[i], dt, 0);
+    charge(&prof->region[i], dt, 0, growth(prof));
 }
 
 int gt_profile_entries(gt_profile_entry *out, int cap) {

@@ -33,6 +33,7 @@ void gt_step_end(void) {
     c->tape_len = 0;
     gt_write_log_clear_();
     if (c->step) gt_arena_reset(c->step);
+    if (c->prof.on) gt_profile_step_reset_();
 }
 
 size_t gt_tape_length(void) { return gt_ctx_()->tape_len; }
@@ -62,9 +63,8 @@ static void tape_push(gt_ctx *c, gt_node *n) {
     c->tape[c->tape_len++] = n;
 }
 
-gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in) {
-    gt_ctx *c = gt_ctx_();
-    if (c->prof.on) gt_profile_op_(op, out, n_in, in);
+/* The node that records op, or NULL when nothing needs its gradient. */
+static gt_node *record(gt_ctx *c, gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in) {
     if (!c->grad_enabled) return NULL;
     bool any = false;
     for (int k = 0; k < n_in; k++) any = any || (in[k] && in[k]->requires_grad);
@@ -76,5 +76,12 @@ gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in)
     out->node = n;
     out->requires_grad = true;
     tape_push(c, n);
+    return n;
+}
+
+gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in) {
+    gt_ctx *c = gt_ctx_();
+    gt_node *n = record(c, op, out, n_in, in);
+    if (c->prof.on) gt_profile_op_(op, out, n_in, in); /* after the node: its bytes are the op's */
     return n;
 }

@@ -287,31 +287,39 @@ static int finish(const session *s, gt_error *err) {
     return 0;
 }
 
-/* The profile: the time of the training loop by op kind (forward, backward) and region. */
+/* The profile: the time of the training loop by op kind (forward, backward) and region, and the
+ * step-arena memory each hands out a step. */
 static void print_profile(FILE *log, int64_t steps) {
     gt_profile_entry e[GT_PROFILE_MAX_ENTRIES];
     int n = gt_profile_entries(e, GT_PROFILE_MAX_ENTRIES);
-    double total = 0, flop = 0, op_s = 0;
+    double total = 0, flop = 0, op_s = 0, bytes = 0;
     for (int i = 0; i < n; i++) {
         total += e[i].fwd_s + e[i].bwd_s;
         flop += e[i].fwd_flop + e[i].bwd_flop;
+        bytes += e[i].fwd_bytes + e[i].bwd_bytes;
         if (e[i].is_op) op_s += e[i].fwd_s + e[i].bwd_s;
     }
     if (total <= 0) return;
+    double per_step = 1.0 / (double)(steps > 0 ? steps : 1), mb = per_step / 1048576.0;
     fprintf(log, "\nprofile: %lld steps, %.2f s (%.1f ms a step); ops %.1f%%\n", (long long)steps,
-            total, 1e3 * total / (double)(steps > 0 ? steps : 1), 100 * op_s / total);
-    fprintf(log, "  %-34s %9s %6s %9s %6s %9s\n", "op kind or region", "fwd ms", "fwd %",
-            "bwd ms", "bwd %", "GFLOP/s");
+            total, 1e3 * total * per_step, 100 * op_s / total);
+    fprintf(log, "  %-34s %9s %6s %9s %6s %9s %8s %8s\n", "op kind or region", "fwd ms", "fwd %",
+            "bwd ms", "bwd %", "GFLOP/s", "fwd MB", "bwd MB");
     for (int i = 0; i < n; i++) {
         double t = e[i].fwd_s + e[i].bwd_s, f = e[i].fwd_flop + e[i].bwd_flop;
-        if (t < 0.0005 * total) continue; /* under 0.05%: noise */
+        double b = e[i].fwd_bytes + e[i].bwd_bytes;
+        if (t < 0.0005 * total && b < 0.0005 * bytes) continue; /* under 0.05% of both: noise */
         char rate[32] = "";
         if (f > 0) snprintf(rate, sizeof rate, "%.1f", f / t * 1e-9);
-        fprintf(log, "  %-34s %9.1f %5.1f%% %9.1f %5.1f%% %9s\n", e[i].name, 1e3 * e[i].fwd_s,
-                100 * e[i].fwd_s / total, 1e3 * e[i].bwd_s, 100 * e[i].bwd_s / total, rate);
+        fprintf(log, "  %-34s %9.1f %5.1f%% %9.1f %5.1f%% %9s %8.2f %8.2f\n", e[i].name,
+                1e3 * e[i].fwd_s, 100 * e[i].fwd_s / total, 1e3 * e[i].bwd_s,
+                100 * e[i].bwd_s / total, rate, e[i].fwd_bytes * mb, e[i].bwd_bytes * mb);
     }
     fprintf(log, "  model FLOPs (matmul, conv): %.1f GFLOP/s over the whole loop\n",
             flop / total * 1e-9);
+    fprintf(log, "  step memory: %.1f MB handed out a step (MB columns), at most %.1f MB held at "
+                 "once (the step arena's peak, evaluations included)\n",
+            bytes * mb, (double)gt_profile_step_peak() / 1048576.0);
 }
 
 /* gt_trainer_init under gt_try: networks too large for memory are an error, not an abort. */
