@@ -611,9 +611,12 @@ static int reduce_case(int64_t outer, int64_t r, int64_t inner) {
 }
 
 TEST(reductions_match_cpu) {
+    /* {3000, 5, 1}, {40, 16, 1}, {17, 2, 1}: short lines (maxout's), whose share runs 16 lines
+     * at a time, with a remainder; {64, 17, 1} just past that path */
     static const int64_t shapes[][3] = {{1, 1000, 1}, {3, 7, 5},    {4, 33, 1300}, {2, 0, 3},
-                                        {5, 1, 7},    {64, 200, 1}, {2, 3, 4000},  {3000, 5, 1}};
-    for (int s = 0; s < 8; s++) CHECK(reduce_case(shapes[s][0], shapes[s][1], shapes[s][2]));
+                                        {5, 1, 7},    {64, 200, 1}, {2, 3, 4000},  {3000, 5, 1},
+                                        {40, 16, 1},  {17, 2, 1},   {64, 17, 1}};
+    for (int s = 0; s < 11; s++) CHECK(reduce_case(shapes[s][0], shapes[s][1], shapes[s][2]));
     /* [[1,2],[3,4]] over its rows: [4, 6]; max [3, 4]; r = 0: 0 and -inf */
     const float x[4] = {1, 2, 3, 4};
     float y[2];

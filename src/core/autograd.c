@@ -74,6 +74,7 @@ static void run_walk(size_t len) {
         gt_op_backward_(n->op)(n, dy, d);
         for (int k = 0; k < n->n_in; k++)
             if (d[k] && depends(n->in[k])) accumulate(n->in[k], d[k]);
+        if (gt_profile_enabled()) gt_profile_backward_node_(n->op);
     }
 }
 

@@ -82,9 +82,12 @@ void gt_write_log_clear_(void);
 #endif
 
 /* ---- profiling (profile.c) ---- */
-/* Charges the time and step-arena growth since the last event to op (gt_record_ calls it for
- * every op). */
+/* Charges the time since the last event to op (gt_record_ calls it for every op), and in a
+ * forward the step-arena growth too. */
 void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in);
+/* Charges the step-arena growth of one node's backward rule (its ops and gradient sums) to the
+ * node's op: a backward's memory belongs to the op being differentiated. */
+void gt_profile_backward_node_(gt_op_id op);
 void gt_profile_step_reset_(void); /* gt_step_end: the step arena starts empty again */
 
 /* ---- autograd (autograd.c) ---- */

@@ -1,7 +1,8 @@
 /* The op profiler: wall time per op kind, split into forward and backward, charged at each op's
  * completion (gt_record_ is the one place every op passes through), plus named regions for the
- * work between ops. Model FLOPs come from the shapes of matmuls and convolutions; memory is the
- * step arena's growth since the last event (an op allocates its output, then records itself). */
+ * work between ops. Model FLOPs come from the shapes of matmuls and convolutions. Memory is the
+ * step arena's growth: in a forward, since the last event (an op allocates its output, then
+ * records itself); in a backward walk, during each node's rule, charged to the node's op. */
 #include <string.h>
 #include <time.h>
 
@@ -63,7 +64,6 @@ static void charge(gt_profile_entry *e, double dt, double flop, double bytes) {
         e->bwd_s += dt;
         e->bwd_calls++;
         e->bwd_flop += flop;
-        e->bwd_bytes += bytes;
     } else {
         e->fwd_s += dt;
         e->fwd_calls++;
@@ -94,7 +94,15 @@ void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *cons
     gt_profile_entry *e = &prof->op[op];
     e->name = gt_op_name((int)op);
     e->is_op = true;
-    charge(e, lap(prof), op_flop(op, out, n_in, in), growth(prof));
+    charge(e, lap(prof), op_flop(op, out, n_in, in), gt_in_backward_() ? 0 : growth(prof));
+}
+
+void gt_profile_backward_node_(gt_op_id op) {
+    gt_profiler *prof = profiler();
+    gt_profile_entry *e = &prof->op[op];
+    e->name = gt_op_name((int)op);
+    e->is_op = true;
+    e->bwd_bytes += growth(prof);
 }
 
 void gt_profile_mark(const char *region) {

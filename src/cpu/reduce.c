@@ -132,6 +132,45 @@ static void share_line(float *w, const float *x, int64_t r) {
     for (int64_t k = 0; k < r; k++) w[k] = x[k] >= m ? hit : miss;
 }
 
+/* Lines of r <= SHARE_SHORT elements, SHARE_BLOCK at a time: a block is read as columns
+ * (element k of every line), so each step of share_line is one vector operation across lines
+ * instead of a data-dependent branch per element; the same operations in the same order per
+ * line, so the same bits. */
+#define SHARE_SHORT 16
+#define SHARE_BLOCK 16
+static void share_lines_short(float *w, const float *x, int64_t lines, int64_t r) {
+    int64_t o = 0;
+    for (; o + SHARE_BLOCK <= lines; o += SHARE_BLOCK) {
+        float col[SHARE_SHORT][SHARE_BLOCK], m[SHARE_BLOCK], hit[SHARE_BLOCK], miss[SHARE_BLOCK];
+        const float *xb = x + o * r;
+        float *wb = w + o * r;
+        for (int64_t k = 0; k < r; k++)
+            for (int l = 0; l < SHARE_BLOCK; l++) col[k][l] = xb[l * r + k];
+        for (int l = 0; l < SHARE_BLOCK; l++) m[l] = xb[l * r];
+        for (int64_t k = 1; k < r; k++) {
+#pragma omp simd
+            for (int l = 0; l < SHARE_BLOCK; l++) m[l] = red_max(m[l], col[k][l]);
+        }
+        for (int l = 0; l < SHARE_BLOCK; l++) hit[l] = 0.0f;
+        for (int64_t k = 0; k < r; k++) {
+#pragma omp simd
+            for (int l = 0; l < SHARE_BLOCK; l++) hit[l] += col[k][l] >= m[l] ? 1.0f : 0.0f;
+        }
+#pragma omp simd
+        for (int l = 0; l < SHARE_BLOCK; l++) {
+            miss[l] = 0.0f / hit[l];
+            hit[l] = 1.0f / hit[l];
+        }
+        for (int64_t k = 0; k < r; k++) {
+#pragma omp simd
+            for (int l = 0; l < SHARE_BLOCK; l++) col[k][l] = col[k][l] >= m[l] ? hit[l] : miss[l];
+        }
+        for (int64_t k = 0; k < r; k++)
+            for (int l = 0; l < SHARE_BLOCK; l++) wb[l * r + k] = col[k][l];
+    }
+    for (; o < lines; o++) share_line(w + o * r, x + o * r, r);
+}
+
 /* The same for columns j0 .. j0 + len of one outer row: maxima, counts and quotients per column. */
 static void share_cols(float *w, const float *x, int64_t r, int64_t inner, int64_t len) {
     float m[RED_COLS], hit[RED_COLS], miss[RED_COLS];
@@ -158,7 +197,9 @@ static void share_item(float *w, const float *x, int64_t outer, int64_t r, int64
                        int64_t nb, int64_t t) {
     red_part p = red_item_part(outer, inner, nb, t);
     int64_t at = p.o0 * r * inner + p.j0;
-    if (inner == 1)
+    if (inner == 1 && r <= SHARE_SHORT)
+        share_lines_short(w + p.o0 * r, x + p.o0 * r, p.o1 - p.o0, r);
+    else if (inner == 1)
         for (int64_t o = p.o0; o < p.o1; o++) share_line(w + o * r, x + o * r, r);
     else
         share_cols(w + at, x + at, r, inner, p.len);
