@@ -46,6 +46,7 @@ typedef struct gt_backend {
     void (*upsample2x)(float *y, const float *x, int64_t nc, int64_t h, int64_t w);
     void (*sum_pool2x)(float *y, const float *x, int64_t nc, int64_t h, int64_t w);
     void (*unary)(gt_unary_op op, float *y, const float *x, int64_t n, float p0, float p1);
+    /* y may be a itself when a is contiguous over shape (a bias added in place) */
     void (*binary)(gt_binary_op op, float *y, const float *a, const int64_t *astride,
                    const float *b, const int64_t *bstride, int ndim, const int64_t *shape);
     void (*where)(float *y, const float *mask, const float *a, const float *b, int64_t n);
@@ -68,6 +69,7 @@ typedef struct gt_backend {
     void (*batch_norm_backward)(float *dx, float *sum_dy, float *sum_dy_xhat, const float *dy,
                                 const float *xhat, const float *invstd, int64_t n, int64_t c,
                                 int64_t s);
+    /* y = a where ref > 0, else a slope; y may be a and ref themselves (in place) */
     void (*leaky_mul)(float *y, const float *a, const float *ref, int64_t n, float slope);
     void (*gather)(float *y, const float *x, const int64_t *idx, int64_t n);
     void (*scatter_add)(float *x, const float *y, const int64_t *idx, int64_t n);

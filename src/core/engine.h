@@ -22,6 +22,13 @@ _Noreturn void gt_fail_(const char *file, int line, const char *fmt, ...);
 void *gt_step_alloc_(size_t bytes);
 int64_t gt_shape_numel_(int ndim, const int64_t *shape);
 
+/* relu (slope 0) or leaky relu (slope > 0) of x, written over x's memory when x is the fresh
+ * output of an op whose backward reads no output values (matmul, convolution, an add, batch
+ * norm), else as gt_leaky_relu. For a network's own layers, where x is a temporary that nothing
+ * reads afterwards: the step then keeps one activation buffer instead of two. x must not be read
+ * again. */
+gt_tensor *gt_leaky_relu_over_(gt_tensor *x, float slope);
+
 /* A tensor header in arena a (without grad) viewing ndim/shape contiguous elements of base's
  * storage from element offset on; base must be contiguous and hold them. */
 gt_tensor *gt_view_in(gt_arena *a, gt_tensor *base, int64_t offset, int ndim,

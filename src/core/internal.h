@@ -81,6 +81,14 @@ void gt_write_log_clear_(void);
 #define gt_write_counter_() ((uint64_t)0)
 #endif
 
+/* ---- elementwise (ops_ewise.c) ---- */
+/* y + b written over y's memory, b broadcast to y's shape; the result is a new tensor on that
+ * memory, recorded as an add (whose backward reads no values). For the fresh output of a
+ * convolution or matmul, which nothing else reads (their backwards need their inputs, not their
+ * outputs): the step then holds one buffer where gt_add would hold two. y must not be read
+ * again. */
+gt_tensor *gt_add_into_(gt_tensor *y, gt_tensor *b);
+
 /* ---- profiling (profile.c) ---- */
 /* Charges the time since the last event to op (gt_record_ calls it for every op), and in a
  * forward the step-arena growth too. */

@@ -54,12 +54,13 @@ static gt_conv_geom geom_of(const int64_t *x_shape, const int64_t *y_shape, int6
                           .bf16 = gt_bf16_()};
 }
 
+/* y + bias per channel, over the fresh convolution output y (gt_add_into_). */
 static gt_tensor *add_channel_bias(gt_tensor *y, gt_tensor *bias) {
     if (!bias) return y;
     GT_CHECK(bias->numel == y->shape[1], "conv: bias has %lld elements for %lld channels",
              (long long)bias->numel, (long long)y->shape[1]);
     int64_t s[4] = {1, y->shape[1], 1, 1};
-    return gt_add(y, gt_reshape(bias, 4, s));
+    return gt_add_into_(y, gt_reshape(bias, 4, s));
 }
 
 static gt_tensor *conv2d_nobias(gt_tensor *x, gt_tensor *w, gt_conv_opts o) {

@@ -68,8 +68,8 @@ gt_tensor *gt_matmul(gt_tensor *a, gt_tensor *b, bool ta, bool tb) {
 }
 
 gt_tensor *gt_linear(gt_tensor *x, gt_tensor *w, gt_tensor *b) {
-    gt_tensor *y = gt_matmul(x, w, false, true);
-    return b ? gt_add(y, b) : y;
+    gt_tensor *y = gt_matmul(x, w, false, true); /* fresh: the bias goes over it */
+    return b ? gt_add_into_(y, b) : y;
 }
 
 /* C = op(A) op(B); each case's gradients are matmuls of dy with the other operand. */

@@ -186,13 +186,14 @@ static int dcgan_build(gt_model *m, gt_error *err) {
 /* With VBN, G runs on [z_ref; z] and drops the reference rows at the end. */
 static gt_tensor *generator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *z) {
     z = gt_vbn_ref_join(&a->vbn, f, z);
-    gt_tensor *h = gt_relu(gt_norm_forward(&a->fc_norm, f, gt_linear_forward(&a->fc, f, z)));
+    /* activations are written over their fresh inputs (gt_leaky_relu_over_) */
+    gt_tensor *h = gt_leaky_relu_over_(gt_norm_forward(&a->fc_norm, f, gt_linear_forward(&a->fc, f, z)), 0.0f);
     int64_t shape[4] = {z->shape[0], a->c0, a->s0, a->s0};
     h = attention_at(a, f, 0, gt_reshape(h, 4, shape));
     for (int i = 0; i < a->n_blocks; i++) {
         h = gt_conv_transpose2d_forward(&a->conv[i], f, h);
         if (i < a->n_blocks - 1)
-            h = attention_at(a, f, i + 1, gt_relu(gt_norm_forward(&a->norm[i], f, h)));
+            h = attention_at(a, f, i + 1, gt_leaky_relu_over_(gt_norm_forward(&a->norm[i], f, h), 0.0f));
     }
     return gt_vbn_ref_split(&a->vbn, gt_tanh(h));
 }
@@ -201,7 +202,7 @@ static gt_tensor *discriminator_forward(const dcgan_arch *a, const gt_fwd *f, gt
                                         gt_tensor **features) {
     gt_tensor *h = x;
     for (int i = 0; i < a->n_blocks; i++) {
-        h = gt_leaky_relu(gt_norm_forward(&a->norm[i], f, gt_conv2d_forward(&a->conv[i], f, h)), 0.2f);
+        h = gt_leaky_relu_over_(gt_norm_forward(&a->norm[i], f, gt_conv2d_forward(&a->conv[i], f, h)), 0.2f);
         h = attention_at(a, f, i, h);
     }
     h = gt_batch_tricks_mbstd(&a->bt, h);

@@ -91,10 +91,17 @@ static int mlp_build(gt_model *m, gt_error *err) {
     return 0;
 }
 
+/* act(x) for a fresh pre-activation x: relu and leaky relu written over it (gt_leaky_relu_over_). */
+static gt_tensor *activate_fresh(gt_tensor *x, gt_activation act) {
+    if (act == GT_ACT_RELU) return gt_leaky_relu_over_(x, 0.0f);
+    if (act == GT_ACT_LEAKY_RELU) return gt_leaky_relu_over_(x, 0.2f);
+    return gt_activate(x, act);
+}
+
 /* Hidden layer i on h [N, in] -> [N, width]: act(norm(linear)), or norm(maxout). */
 static gt_tensor *hidden_forward(const mlp_arch *a, int i, const gt_fwd *f, gt_tensor *h) {
     if (a->maxout) return gt_norm_forward(&a->norm[i], f, gt_maxout_forward(&a->maxout_layer[i], f, h));
-    return gt_activate(gt_norm_forward(&a->norm[i], f, gt_linear_forward(&a->hidden[i], f, h)), a->act);
+    return activate_fresh(gt_norm_forward(&a->norm[i], f, gt_linear_forward(&a->hidden[i], f, h)), a->act);
 }
 
 static gt_tensor *mlp_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,
