@@ -164,7 +164,8 @@ TEST(train_profile_prints_op_shares) {
     cli_result r;
     cli_run(&a, &r);
     CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "profile: 10 steps") && cli_says(&r, "matmul") &&
-                          cli_says(&r, "GFLOP/s") && cli_says(&r, "optimizer"));
+                          cli_says(&r, "GFLOP/s") && cli_says(&r, "optimizer") &&
+                          cli_says(&r, "fwd MB") && cli_says(&r, "step memory: "));
     cli_result_free(&r);
     cli_scratch_remove(dir);
 }
@@ -435,7 +436,8 @@ TEST(help_on_every_command) {
     static const char *sample[] = {"--ckpt", "--out", "--n", "--seed", "default 64", NULL};
     static const char *info[] = {"FILE", NULL};
     static const char *config[] = {"--defaults", "--config", NULL};
-    static const char *bench[] = {"sgemm", "dcgan-28", "wgangp-28", "mlp-ring", "--unrolled", NULL};
+    static const char *bench[] = {"sgemm", "dcgan-28", "wgangp-28", "mlp-ring", "pacgan-grid",
+                                  "--unrolled", NULL};
     static const char *top[] = {"train", "sample", "info", "config", "bench", NULL};
     check_help("train", train);
     check_help("sample", sample);
@@ -453,6 +455,22 @@ TEST(help_on_every_command) {
     cli_args_init(&a);
     cli_args_add(&a, "frobnicate", NULL);
     cli_run_fails_saying(&a, "frobnicate", NULL);
+}
+
+/* A recipe workload runs the recipe's trainer step; an unknown workload's error lists the
+ * workloads (from the same table as the help). */
+TEST(bench_runs_a_recipe_workload) {
+    cli_args a;
+    cli_args_init(&a);
+    cli_args_add(&a, "bench", "pacgan-grid", "--steps", "2", "--warmup", "1", "--threads", "1", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "\"workload\": \"pacgan-grid\"") &&
+                          cli_says(&r, "\"batch\": 400"));
+    cli_result_free(&r);
+    cli_args_init(&a);
+    cli_args_add(&a, "bench", "pacgan", NULL);
+    cli_run_fails_saying(&a, "unknown workload 'pacgan'", "resnet-32|pacgan-grid", NULL);
 }
 
 /* Points far from every mode: no high-quality point, so the reverse KL is undefined and the
@@ -820,6 +838,7 @@ int main(void) {
               T(resume_dcgan_is_bit_exact), T(interrupt_saves_and_resumes_exactly),
               T(train_profile_prints_op_shares), T(sample_png_grid),
               T(digits_evaluate_with_their_own_classifier), T(eval_points_without_quality_prints_null),
+              T(bench_runs_a_recipe_workload),
               T(eval_reads_padded_32x32_images), T(sample_npy_images_and_points), T(sample_rejects_bad_options),
               T(config_defaults_lists_every_section), T(config_file_errors_name_file_line_and_key),
               T(config_command_line_errors_name_key_and_range), T(help_on_every_command),

@@ -255,6 +255,9 @@ static int stylegan2_32_setup(bench_run *r, gt_error *err) {
 static int resnet_32_setup(bench_run *r, gt_error *err) {
     return recipe_setup(r, "sagan-fmnist", err);
 }
+static int pacgan_grid_setup(bench_run *r, gt_error *err) {
+    return recipe_setup(r, "pacgan-grid", err);
+}
 
 static void recipe_step(bench_run *r) {
     gt_step_stats st;
@@ -281,6 +284,8 @@ static const workload workloads[] = {
      stylegan2_32_setup, recipe_step, recipe_teardown},
     {"resnet-32", "configs/sagan-fmnist.ini's trainer step (resnet at 32x32)", NULL, 10, 2, 64,
      resnet_32_setup, recipe_step, recipe_teardown},
+    {"pacgan-grid", "configs/pacgan-grid.ini's trainer step (PacGAN4: 100 packs of 4)", NULL, 200,
+     20, 400, pacgan_grid_setup, recipe_step, recipe_teardown},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -303,7 +308,7 @@ static void help(void *ctx) {
            "workloads (default steps / warm-up / batch):\n");
     for (size_t i = 0; i < N_WORKLOADS; i++) {
         const workload *w = &workloads[i];
-        printf("  %-9s %s (%lld / %lld / ", w->name, w->summary, w->steps, w->warmup);
+        printf("  %-12s %s (%lld / %lld / ", w->name, w->summary, w->steps, w->warmup);
         if (w->batch)
             printf("%lld)\n", w->batch);
         else
@@ -318,6 +323,16 @@ static void help(void *ctx) {
            "  --precision P  fp32 (default) or bf16: matmuls and convolutions read bf16 operands\n"
            "               and sum in FP32, as train.precision (native with AVX512_BF16: %s)\n",
            omp_get_max_threads(), gt_cpu_bf16_native() ? "yes, here" : "no, portable here");
+}
+
+/* The workloads' names as "a|b|c", for messages. */
+static const char *workload_names(void) {
+    static char names[256];
+    names[0] = '\0';
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "|" : "",
+                 workloads[i].name);
+    return names;
 }
 
 static const workload *find_workload(const char *name) {
@@ -340,8 +355,7 @@ static int take_workload(const char *arg, void *ctx) {
     if (a->w)
         return gt_cli_usage("bench", "one WORKLOAD only ('%s' given, then '%s')", a->w->name, arg);
     if (!(a->w = find_workload(arg)))
-        return gt_cli_usage("bench", "unknown workload '%s' (allowed: sgemm|dcgan-28|wgangp-28|"
-                            "mlp-ring|stylegan2-32|resnet-32)", arg);
+        return gt_cli_usage("bench", "unknown workload '%s' (allowed: %s)", arg, workload_names());
     return 0;
 }
 
@@ -366,8 +380,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
 static int check_args(bench_args *a) {
     const workload *w = a->w;
     if (!w)
-        return gt_cli_usage("bench", "needs a WORKLOAD (sgemm|dcgan-28|wgangp-28|mlp-ring|"
-                            "stylegan2-32|resnet-32)");
+        return gt_cli_usage("bench", "needs a WORKLOAD (%s)", workload_names());
     if (a->steps == 0) return gt_cli_usage("bench", "--steps must be at least 1");
     if (a->batch == 0) return gt_cli_usage("bench", "--batch must be at least 1");
     if (a->threads == 0) return gt_cli_usage("bench", "--threads must be at least 1");
