@@ -50,12 +50,10 @@ static void check_one(const gt_node *n, const gt_tensor *t, const char *role, in
     }
 }
 
-/* Ops whose backward reads its inputs' shapes only, never their values: an in-place write over
- * an input of theirs is harmless (a bias added over a product, then an activation over both). */
-static bool reads_input_values(gt_op_id op) { return op != GT_OP_ADD && op != GT_OP_SUB; }
-
+/* An input of an op whose backward reads only its shape may be overwritten (a bias added over a
+ * product, then an activation over both). */
 void gt_check_unchanged_(const gt_node *n) {
-    if (reads_input_values(n->op))
+    if (gt_op_reads_input_values_(n->op))
         for (int k = 0; k < n->n_in; k++) check_one(n, n->in[k], "input", k);
     check_one(n, n->saved, "saved tensor", 0);
     check_one(n, n->saved2, "saved tensor", 1);

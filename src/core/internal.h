@@ -45,6 +45,12 @@ typedef void (*gt_backward_fn)(const gt_node *n, gt_tensor *dy, gt_tensor **dx);
 #include "core/ops.def"
 #undef GT_OP
 gt_backward_fn gt_op_backward_(gt_op_id op);
+/* What an op's backward rule reads besides dy: whether it reads its inputs' values (not only
+ * their shapes), and whether it reads its output's values. Conservative: true unless the rule
+ * is known not to; in-place writes (gt_add_into_, gt_leaky_relu_over_) and the debug build's
+ * overwrite check rely on these. */
+bool gt_op_reads_input_values_(gt_op_id op);
+bool gt_op_reads_output_values_(gt_op_id op);
 
 /* The calling thread's kernel table, and its workspace (the first argument of sgemm and the
  * convolutions). */

@@ -45,20 +45,6 @@ static gt_tensor *binary_op(gt_op_id id, gt_binary_op k, gt_tensor *a, gt_tensor
 
 gt_tensor *gt_add(gt_tensor *a, gt_tensor *b) { return binary_op(GT_OP_ADD, GT_BINARY_ADD, a, b); }
 
-gt_tensor *gt_add_into_(gt_tensor *y, gt_tensor *b) {
-    int64_t shape[GT_MAX_DIMS], sy[GT_MAX_DIMS], sb[GT_MAX_DIMS];
-    int nd = broadcast_shape(y, b, shape);
-    GT_CHECK(nd == y->ndim && gt_shape_numel_(nd, shape) == y->numel && gt_is_contiguous(y),
-             "add_into: b must broadcast to the contiguous y's own shape");
-    broadcast_strides(y, nd, shape, sy);
-    broadcast_strides(b, nd, shape, sb);
-    gt_be()->binary(GT_BINARY_ADD, y->data, y->data, sy, b->data, sb, nd, shape);
-    gt_note_write_(y, "a bias added in place");
-    gt_tensor *z = gt_view_(y, nd, shape, y->stride, 0);
-    gt_tensor *in[2] = {y, b};
-    gt_record_(GT_OP_ADD, z, 2, in);
-    return z;
-}
 gt_tensor *gt_sub(gt_tensor *a, gt_tensor *b) { return binary_op(GT_OP_SUB, GT_BINARY_SUB, a, b); }
 gt_tensor *gt_mul(gt_tensor *a, gt_tensor *b) { return binary_op(GT_OP_MUL, GT_BINARY_MUL, a, b); }
 gt_tensor *gt_div(gt_tensor *a, gt_tensor *b) { return binary_op(GT_OP_DIV, GT_BINARY_DIV, a, b); }
@@ -68,6 +54,29 @@ gt_tensor *gt_maximum(gt_tensor *a, gt_tensor *b) {
 gt_tensor *gt_minimum(gt_tensor *a, gt_tensor *b) {
     return binary_op(GT_OP_MINIMUM, GT_BINARY_MIN, a, b);
 }
+
+/* After an op's values were written over x's memory: the result, a new tensor on that memory,
+ * recorded as op (the write is logged first, so the new node does not see it as a change). */
+static gt_node *record_over(gt_tensor *x, gt_op_id op, int n_in, gt_tensor *const *in,
+                            const char *what, gt_tensor **out) {
+    gt_note_write_(x, what);
+    *out = gt_view_(x, x->ndim, x->shape, x->stride, 0);
+    return gt_record_(op, *out, n_in, in);
+}
+
+gt_tensor *gt_add_into_(gt_tensor *y, gt_tensor *b) {
+    int64_t shape[GT_MAX_DIMS], sy[GT_MAX_DIMS], sb[GT_MAX_DIMS];
+    int nd = broadcast_shape(y, b, shape);
+    GT_CHECK(nd == y->ndim && gt_shape_numel_(nd, shape) == y->numel && gt_is_contiguous(y),
+             "add_into: b must broadcast to the contiguous y's own shape");
+    broadcast_strides(y, nd, shape, sy);
+    broadcast_strides(b, nd, shape, sb);
+    gt_be()->binary(GT_BINARY_ADD, y->data, y->data, sy, b->data, sb, nd, shape);
+    gt_tensor *z, *in[2] = {y, b};
+    record_over(y, GT_OP_ADD, 2, in, "a bias added in place", &z);
+    return z;
+}
+
 gt_tensor *gt_greater(gt_tensor *a, gt_tensor *b) { return binary_eval(GT_BINARY_GT, a, b); }
 gt_tensor *gt_greater_equal(gt_tensor *a, gt_tensor *b) {
     return binary_eval(GT_BINARY_GE, a, b);
@@ -150,32 +159,24 @@ gt_tensor *gt_relu(gt_tensor *x) { return gt_leaky_mul(x, x, 0.0f); }
 gt_tensor *gt_leaky_relu(gt_tensor *x, float slope) { return gt_leaky_mul(x, x, slope); }
 
 /* Whether x is the whole output of a recorded op whose backward reads none of its output's
- * values (it reads its inputs or what it saved), so x's memory may be overwritten. */
+ * values, so x's memory may be overwritten. */
 static bool output_unread_by_backward(const gt_tensor *x) {
     const gt_node *n = x->node;
-    if (!n || n->out != x || !gt_is_contiguous(x)) return false;
-    switch (n->op) {
-    case GT_OP_ADD:
-    case GT_OP_MATMUL:
-    case GT_OP_CONV2D:
-    case GT_OP_CONV_TRANSPOSE2D:
-    case GT_OP_BATCH_NORM_AFFINE: return true;
-    default: return false;
-    }
+    return n && n->out == x && gt_is_contiguous(x) && !gt_op_reads_output_values_(n->op);
 }
 
 gt_tensor *gt_leaky_relu_over_(gt_tensor *x, float slope) {
     if (!(slope >= 0.0f) || !output_unread_by_backward(x)) return gt_leaky_relu(x, slope);
     gt_be()->leaky_mul(x->data, x->data, x->data, x->numel, slope);
-    gt_note_write_(x, "an activation applied in place");
-    gt_tensor *y = gt_view_(x, x->ndim, x->shape, x->stride, 0);
-    gt_node *n = gt_record_(GT_OP_LEAKY_MUL, y, 1, &x);
+    gt_tensor *y;
+    gt_node *n = record_over(x, GT_OP_LEAKY_MUL, 1, &x, "an activation applied in place", &y);
     if (n) {
         n->saved = y; /* y > 0 exactly where x > 0 (slope >= 0): the same mask */
         n->fattr[0] = slope;
     }
     return y;
 }
+
 gt_tensor *gt_log_sigmoid(gt_tensor *x) { return gt_neg(gt_softplus(gt_neg(x))); }
 
 /* ---- backward rules ---------------------------------------------------------------------------- */

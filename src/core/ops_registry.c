@@ -12,6 +12,21 @@ static const struct {
 };
 
 gt_backward_fn gt_op_backward_(gt_op_id op) { return registry[op].backward; }
+
+/* add and sub pass dy on, reduced to each input's shape. */
+bool gt_op_reads_input_values_(gt_op_id op) { return op != GT_OP_ADD && op != GT_OP_SUB; }
+
+/* These rules read their inputs or what they saved, never their output. */
+bool gt_op_reads_output_values_(gt_op_id op) {
+    switch (op) {
+    case GT_OP_ADD:
+    case GT_OP_MATMUL:
+    case GT_OP_CONV2D:
+    case GT_OP_CONV_TRANSPOSE2D:
+    case GT_OP_BATCH_NORM_AFFINE: return false;
+    default: return true;
+    }
+}
 int gt_op_count(void) { return GT_OP_COUNT; }
 
 const char *gt_op_name(int op) {

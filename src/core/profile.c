@@ -89,20 +89,23 @@ static double op_flop(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *co
     }
 }
 
-void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in) {
-    gt_profiler *prof = profiler();
+/* op's entry, named. */
+static gt_profile_entry *op_entry(gt_profiler *prof, gt_op_id op) {
     gt_profile_entry *e = &prof->op[op];
     e->name = gt_op_name((int)op);
     e->is_op = true;
+    return e;
+}
+
+void gt_profile_op_(gt_op_id op, const gt_tensor *out, int n_in, gt_tensor *const *in) {
+    gt_profiler *prof = profiler();
+    gt_profile_entry *e = op_entry(prof, op);
     charge(e, lap(prof), op_flop(op, out, n_in, in), gt_in_backward_() ? 0 : growth(prof));
 }
 
 void gt_profile_backward_node_(gt_op_id op) {
     gt_profiler *prof = profiler();
-    gt_profile_entry *e = &prof->op[op];
-    e->name = gt_op_name((int)op);
-    e->is_op = true;
-    e->bwd_bytes += growth(prof);
+    op_entry(prof, op)->bwd_bytes += growth(prof);
 }
 
 void gt_profile_mark(const char *region) {
