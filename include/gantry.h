@@ -42,6 +42,8 @@ void gt_arena_free(gt_arena *a);
 void *gt_arena_alloc(gt_arena *a, size_t bytes); /* 64-byte aligned, uninitialised */
 void gt_arena_reset(gt_arena *a);                /* forget all allocations, keep the blocks */
 size_t gt_arena_used(const gt_arena *a);         /* bytes handed out since the last reset */
+size_t gt_arena_live(const gt_arena *a);         /* of those, the bytes not handed back yet */
+size_t gt_arena_peak(const gt_arena *a);         /* the most bytes live at once since the reset */
 size_t gt_arena_capacity(const gt_arena *a);     /* bytes held in blocks */
 
 /* ---- Tensors ------------------------------------------------------------------------------
@@ -67,6 +69,8 @@ struct gt_tensor {
     gt_node *node;                /* the tape node that produced it, or NULL for leaves */
     gt_tensor *grad_acc_;         /* private: gradient accumulated during a backward walk */
     uint32_t walk_;               /* private: the walk that last visited this tensor */
+    struct gt_storage_ *store_;   /* private: its step-arena memory, shared with its views
+                                     (NULL for memory of other arenas) */
 };
 
 /* A new tensor in the step arena (uninitialised / zeros / filled / copied from data). */

@@ -22,13 +22,65 @@ bool gt_wants_grad_(const gt_tensor *x) {
 
 bool gt_in_backward_(void) { return walk_state()->active; }
 
+uint32_t gt_walk_id_(void) {
+    const gt_walk *w = walk_state();
+    return w->active ? w->id : 0;
+}
+
+/* ---- handing gradients back ----
+ * A walk without create_graph makes memory at every node it passes: the rule's temporaries and
+ * its input gradients. Once the rule has run and its input gradients are in their slots
+ * (grad_acc_, summed or taken), only what a slot holds is still needed: a gradient on its way
+ * to the nodes upstream, or one gt_grad returns. Each storage counts the slots that hold it or
+ * a view of it (a rule may pass dy on as dx, or a view of it); memory this walk made that no
+ * slot holds goes back to the step arena after each node: the node's own temporaries, the
+ * input gradients it summed or did not need, and its spent output gradient. So the backward
+ * holds a few layers' gradients, not all of them. Nothing else can still read that memory: a
+ * rule's views die with the rule, and without create_graph no node saves anything. With
+ * create_graph every gradient is part of a new graph and stays. */
+static void hold(gt_tensor *g) {
+    if (g->store_) g->store_->holds++;
+}
+
+static void drop(gt_tensor *g) {
+    if (g->store_) g->store_->holds--;
+}
+
+static void hand_back_if_unheld(const gt_walk *w, gt_storage_ *s) {
+    if (w->hands_back && s && s->walk == w->id && s->holds == 0 && !s->released)
+        gt_storage_release_(s);
+}
+
+void gt_walk_note_made_(gt_storage_ *s) {
+    gt_walk *w = walk_state();
+    if (!w->hands_back) return;
+    if (w->n_made == w->cap_made) {
+        size_t cap = w->cap_made ? 2 * w->cap_made : 256;
+        gt_storage_ **m = realloc(w->made, cap * sizeof *m);
+        if (!m) gt_oom_(cap * sizeof *m, "the backward walk's list of memory made");
+        w->made = m;
+        w->cap_made = cap;
+    }
+    w->made[w->n_made++] = s;
+}
+
+/* Whether t's gradient is one gt_grad returns (it must outlive the walk). */
+static bool is_walk_input(const gt_walk *w, const gt_tensor *t) {
+    for (int i = 0; i < w->n_inputs; i++)
+        if (w->inputs[i] == t) return true;
+    return false;
+}
+
 /* Gradients accumulate in grad_acc_, valid only once set during this walk (tracked by the
  * pointer being reset when a tensor is marked, or by the mark itself in backward mode). */
 static void accumulate(gt_tensor *t, gt_tensor *g) {
     const gt_walk *walk = walk_state();
     GT_CHECK(gt_same_shape(t, g), "internal: gradient shape differs from its tensor's shape");
     if (walk->backward_mode && t->node == NULL) {
-        if (!t->grad) t->grad = gt_zeros_like(t);
+        if (!t->grad) {
+            t->grad = gt_zeros_like(t);
+            hold(t->grad); /* the leaf's, for good */
+        }
         const float *src = gt_contiguous_data_(g);
         int64_t one[GT_MAX_DIMS];
         for (int i = 0; i < t->ndim; i++) one[i] = t->grad->stride[i];
@@ -36,7 +88,13 @@ static void accumulate(gt_tensor *t, gt_tensor *g) {
                         t->shape);
         return;
     }
-    t->grad_acc_ = t->grad_acc_ ? gt_add(t->grad_acc_, g) : g;
+    gt_tensor *old = t->grad_acc_;
+    t->grad_acc_ = old ? gt_add(old, g) : g;
+    hold(t->grad_acc_);
+    if (old) {
+        drop(old);
+        hand_back_if_unheld(walk, old->store_);
+    }
 }
 
 /* Marks, in tape order, every output that depends on a marked input. */
@@ -59,6 +117,19 @@ static void clear_accumulators(gt_node *const *tape, size_t len) {
     for (size_t i = 0; i < len; i++) tape[i]->out->grad_acc_ = NULL;
 }
 
+/* After node n's rule: its output gradient dy is spent (unless gt_grad returns it), and the
+ * memory the rule made that no slot holds is dead. */
+static void hand_back_spent(const gt_node *n, gt_tensor *dy) {
+    gt_walk *w = walk_state();
+    if (!w->hands_back) return;
+    if (!is_walk_input(w, n->out)) {
+        drop(dy);
+        hand_back_if_unheld(w, dy->store_);
+    }
+    for (size_t i = 0; i < w->n_made; i++) hand_back_if_unheld(w, w->made[i]);
+    w->n_made = 0;
+}
+
 /* Walks nodes [0, len) backwards. The tape may grow (and move) while it runs, since a
  * create_graph walk records the backward's own ops, so each node is fetched afresh. */
 static void run_walk(size_t len) {
@@ -75,6 +146,7 @@ static void run_walk(size_t len) {
         for (int k = 0; k < n->n_in; k++)
             if (d[k] && depends(n->in[k])) accumulate(n->in[k], d[k]);
         if (gt_profile_enabled()) gt_profile_backward_node_(n->op);
+        hand_back_spent(n, dy);
     }
 }
 
@@ -101,9 +173,15 @@ void gt_grad(int n_out, gt_tensor *const *outputs, gt_tensor *const *seeds, int 
     mark_dependents(tape, len);
     bool prev = gt_grad_set(create_graph);
     walk->active = true;
+    walk->hands_back = !create_graph;
+    walk->n_inputs = n_in;
+    walk->inputs = inputs;
+    walk->n_made = 0;
     seed_outputs(n_out, outputs, seeds);
     run_walk(len);
-    walk->active = false;
+    walk->active = walk->hands_back = false;
+    walk->n_inputs = 0;
+    walk->inputs = NULL;
     for (int i = 0; i < n_in; i++)
         grads[i] = inputs[i]->grad_acc_ ? inputs[i]->grad_acc_ : gt_zeros_like(inputs[i]);
     for (int i = 0; i < n_in; i++) inputs[i]->grad_acc_ = NULL;
@@ -122,10 +200,11 @@ void gt_backward(gt_tensor *loss) {
     walk->backward_mode = true;
     clear_accumulators(tape, len);
     bool prev = gt_grad_set(false);
-    walk->active = true;
+    walk->active = walk->hands_back = true;
+    walk->n_made = 0;
     seed_outputs(1, &loss, NULL);
     run_walk(len);
-    walk->active = false;
+    walk->active = walk->hands_back = false;
     clear_accumulators(tape, len);
     gt_grad_set(prev);
 }

@@ -77,6 +77,9 @@ static void ctx_release(gt_ctx *c) {
     free(c->writes.w);
     c->writes.w = NULL;
     c->writes.len = c->writes.cap = 0;
+    free(c->walk.made);
+    c->walk.made = NULL;
+    c->walk.n_made = c->walk.cap_made = 0;
 }
 
 static _Thread_local gt_ctx *current;

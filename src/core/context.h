@@ -16,6 +16,11 @@
 typedef struct gt_walk {
     uint32_t id;
     bool active, backward_mode;
+    bool hands_back;              /* gradients it has finished with go back to the step arena */
+    int n_inputs;                 /* gt_grad: the tensors whose gradients it returns */
+    gt_tensor *const *inputs;
+    struct gt_storage_ **made;    /* memory made during the current node's rule */
+    size_t n_made, cap_made;
 } gt_walk;
 
 /* The op profiler's counters (profile.c). */

@@ -71,6 +71,9 @@ _Noreturn void gt_oom_(size_t bytes, const char *what);
  * (so the caller can set attributes) or NULL when nothing was recorded. */
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
 gt_node *const *gt_tape_(size_t *len);
+/* Hands [p, p + bytes) back to arena a (p and bytes as gt_arena_alloc gave and took them);
+ * later allocations reuse it. Memory must not be read after its release. */
+void gt_arena_release_(gt_arena *a, void *p, size_t bytes);
 
 /* ---- in-place writes (debug.c): checked in builds with GT_DEBUG, free otherwise ---- */
 #ifdef GT_DEBUG
@@ -106,10 +109,27 @@ void gt_profile_step_reset_(void); /* gt_step_end: the step arena starts empty a
 
 /* ---- autograd (autograd.c) ---- */
 bool gt_in_backward_(void);  /* a backward walk is running */
+uint32_t gt_walk_id_(void);  /* the running backward walk's id, or 0 outside walks */
+/* gt_new_: s was made for a tensor; a walk that hands memory back tracks it (autograd.c). */
+void gt_walk_note_made_(struct gt_storage_ *s);
 /* True while a backward walk runs and input x should receive a gradient. */
 bool gt_wants_grad_(const gt_tensor *x);
 
 /* ---- tensors (tensor.c) ---- */
+/* The step-arena memory of a tensor made by gt_new_, shared by every view of it, with what the
+ * backward walk needs to hand it back before the step ends (autograd.c): memory the walk made
+ * for a gradient, once no gradient slot holds it. */
+typedef struct gt_storage_ {
+    float *mem;       /* the data, as gt_new_ took it */
+    size_t bytes;
+    uint32_t walk;    /* the backward walk that made it, 0 when made outside a walk */
+    int32_t holds;    /* gradient slots (grad_acc_) of that walk holding it or a view of it */
+    bool released;    /* handed back to the arena */
+} gt_storage_;
+/* Hands memory s (of a tensor and all its views) back to the step arena: none of them may be
+ * read again. */
+void gt_storage_release_(gt_storage_ *s);
+
 gt_tensor *gt_new_(int ndim, const int64_t *shape);          /* contiguous, step arena */
 gt_tensor *gt_new_like_(const gt_tensor *t);                  /* contiguous, same shape */
 gt_tensor *gt_view_(gt_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,

@@ -1,8 +1,10 @@
 /* The op profiler: wall time per op kind, split into forward and backward, charged at each op's
  * completion (gt_record_ is the one place every op passes through), plus named regions for the
  * work between ops. Model FLOPs come from the shapes of matmuls and convolutions. Memory is the
- * step arena's growth: in a forward, since the last event (an op allocates its output, then
- * records itself); in a backward walk, during each node's rule, charged to the node's op. */
+ * bytes the step arena hands out (memory handed back and reused counts again): in a forward,
+ * since the last event (an op allocates its output, then records itself); in a backward walk,
+ * during each node's rule, charged to the node's op. The peak is the arena's: the most bytes
+ * live at once. */
 #include <string.h>
 #include <time.h>
 
@@ -26,16 +28,25 @@ static size_t arena_in_use(void) {
     return step ? gt_arena_used(step) : 0;
 }
 
+/* Folds the step arena's high-water mark (bytes live at once) into the profile's. */
+static void note_peak(gt_profiler *prof) {
+    gt_arena *step = gt_ctx_()->step;
+    size_t peak = step ? gt_arena_peak(step) : 0;
+    if (peak > prof->arena_peak) prof->arena_peak = peak;
+}
+
 void gt_profile_enable(bool on) {
     gt_profiler *prof = profiler();
     memset(prof, 0, sizeof *prof);
     prof->on = on;
     prof->last = now_s();
-    prof->arena_last = prof->arena_peak = arena_in_use();
+    prof->arena_last = arena_in_use();
+    note_peak(prof);
 }
 
 void gt_profile_step_reset_(void) {
     gt_profiler *prof = profiler();
+    note_peak(prof);
     prof->arena_last = 0;
 }
 
@@ -55,7 +66,7 @@ static double growth(gt_profiler *prof) {
     size_t used = arena_in_use();
     double bytes = used > prof->arena_last ? (double)(used - prof->arena_last) : 0;
     prof->arena_last = used;
-    if (used > prof->arena_peak) prof->arena_peak = used;
+    note_peak(prof);
     return bytes;
 }
 

@@ -32,8 +32,8 @@ void gt_step_end(void) {
     gt_ctx *c = gt_ctx_();
     c->tape_len = 0;
     gt_write_log_clear_();
+    if (c->prof.on) gt_profile_step_reset_(); /* reads the step's peak before the reset */
     if (c->step) gt_arena_reset(c->step);
-    if (c->prof.on) gt_profile_step_reset_();
 }
 
 size_t gt_tape_length(void) { return gt_ctx_()->tape_len; }

@@ -39,8 +39,23 @@ static gt_tensor *tensor_in(gt_arena *a, int ndim, const int64_t *shape) {
     return t;
 }
 
+/* A step tensor's header, storage record and data are taken from the step arena together, the
+ * data last, so handing the data back at the top of the arena lowers its bump pointer. */
 gt_tensor *gt_new_(int ndim, const int64_t *shape) {
-    return tensor_in(gt_step_arena(), ndim, shape);
+    gt_arena *step = gt_step_arena();
+    gt_storage_ *s = gt_arena_alloc(step, sizeof *s);
+    gt_tensor *t = tensor_in(step, ndim, shape);
+    *s = (gt_storage_){.mem = t->data, .bytes = (size_t)t->numel * sizeof(float),
+                       .walk = gt_walk_id_()};
+    t->store_ = s;
+    if (s->walk) gt_walk_note_made_(s);
+    return t;
+}
+
+void gt_storage_release_(gt_storage_ *s) {
+    GT_CHECK(!s->released, "internal: step memory released twice");
+    gt_arena_release_(gt_step_arena(), s->mem, s->bytes);
+    s->released = true;
 }
 
 gt_tensor *gt_new_like_(const gt_tensor *t) { return gt_new_(t->ndim, t->shape); }
@@ -65,6 +80,7 @@ gt_tensor *gt_view_in(gt_arena *a, gt_tensor *base, int64_t offset, int ndim,
     t->numel = n;
     gt_set_contiguous_strides_(t);
     t->data = base->data + offset;
+    t->store_ = base->store_;
     return t;
 }
 
@@ -77,6 +93,7 @@ gt_tensor *gt_view_(gt_tensor *base, int ndim, const int64_t *shape, const int64
     memcpy(t->stride, stride, (size_t)ndim * sizeof *stride);
     t->numel = gt_shape_numel_(ndim, shape);
     t->data = base->data + offset;
+    t->store_ = base->store_;
     return t;
 }
 
