@@ -3,7 +3,8 @@
 # bf16 and T in 1, 2, alternated ROUNDS times (default 3) so that a busy spell of a shared
 # machine hits both sides; prints, per workload and precision, the best median ms per step over
 # threads and rounds, its GFLOP/s and peak RSS, the best one-thread median CPU ms per step (what
-# a step costs when other processes take time slices), and the FP32 / bf16 ratios of both.
+# a step costs when other processes take time slices), the FP32 / bf16 ratios of both, and the
+# step memory (the step arena's peak) of bf16 against FP32.
 # With TORCH=1, each round also times PyTorch's FP32 step of the workload (bench/torch_step.py,
 # the best of 1 and 2 threads, Debian's python3-torch on the system BLAS) for the ratio of
 # PyTorch FP32 to gantry bf16 measured in the same run (dcgan-28 and wgangp-28 only).
@@ -51,6 +52,8 @@ for w in sys.argv[2:]:
     for p, r in (("fp32", f), ("bf16", b)):
         if r: print(f"{w:12s} {p}: {r['ms_per_step']:8.2f} ms ({r['threads']} thr)  {r['gflops']} GFLOP/s  RSS {r['peak_rss_mb']} MB  CPU 1 thr {cpu.get(p, 0):.2f} ms")
     if f and b: print(f"{w:12s} fp32 / bf16 = {f['ms_per_step'] / b['ms_per_step']:.2f}x (wall), {cpu['fp32'] / cpu['bf16']:.2f}x (CPU, 1 thread)")
+    if f and b and "step_peak_mb" in f and "step_peak_mb" in b:
+        print(f"{w:12s} step memory: bf16 {b['step_peak_mb']} MB / fp32 {f['step_peak_mb']} MB = {100 * b['step_peak_mb'] / f['step_peak_mb']:.1f}% (target: at most 70%)")
     t = best.get("torch-fp32")
     if t:
         print(f"{w:12s} PyTorch fp32: {t['ms_per_step']:8.2f} ms ({t['threads']} thr)  RSS {t['peak_rss_mb']} MB")

@@ -44,6 +44,7 @@ void gt_arena_reset(gt_arena *a);                /* forget all allocations, keep
 size_t gt_arena_used(const gt_arena *a);         /* bytes handed out since the last reset */
 size_t gt_arena_live(const gt_arena *a);         /* of those, the bytes not handed back yet */
 size_t gt_arena_peak(const gt_arena *a);         /* the most bytes live at once since the reset */
+size_t gt_arena_high_water(const gt_arena *a);   /* the most live at once since it was made */
 size_t gt_arena_capacity(const gt_arena *a);     /* bytes held in blocks */
 
 /* ---- Tensors ------------------------------------------------------------------------------

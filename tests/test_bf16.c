@@ -102,6 +102,39 @@ TEST(conversion_matches_ref_rounding) {
     CHECK(to_bits(w[4]) == to_bits(gt_ref_bf16(1e-40f)));
 }
 
+/* The backends' array conversions (activations kept as bf16): the CPU's vectorised, threaded
+ * loop gives the scalar conversion's bits on every upper half around its midpoints, ref the
+ * same for numbers and a NaN for NaNs; widening back is exact. Lengths past one thread's block
+ * and odd tails included. */
+TEST(array_conversions_match_scalar_and_ref) {
+    static const uint32_t lows[] = {0x0000, 0x0001, 0x7fff, 0x8000, 0x8001, 0xffff};
+    int64_t n = (int64_t)0x10000 * 6 + 13;
+    float *x = malloc((size_t)n * sizeof *x), *back = malloc((size_t)n * sizeof *back);
+    uint16_t *c = malloc((size_t)n * sizeof *c), *r = malloc((size_t)n * sizeof *r);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = from_bits(i < 0x60000 ? (uint32_t)(i / 6) << 16 | lows[i % 6]
+                                     : (uint32_t)(next_u64() >> 32));
+    gt_cpu_to_bf16(c, x, n);
+    gt_ref_to_bf16(r, x, n);
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bool nan_in = isnan(x[i]);
+        bad += c[i] != gt_cpu_bf16_from_f32(x[i]);
+        bad += nan_in ? !isnan(gt_cpu_bf16_to_f32(r[i])) : c[i] != r[i];
+    }
+    CHECK(bad == 0);
+    gt_cpu_from_bf16(back, c, n);
+    bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += to_bits(back[i]) != (uint32_t)c[i] << 16;
+    gt_ref_from_bf16(back, r, n);
+    for (int64_t i = 0; i < n; i++) bad += to_bits(back[i]) != (uint32_t)r[i] << 16;
+    CHECK(bad == 0);
+    free(x);
+    free(back);
+    free(c);
+    free(r);
+}
+
 /* ---- GEMM ------------------------------------------------------------------------------- */
 
 /* The reference reads the operands rounded to bf16, as the kernels do. */
@@ -309,7 +342,8 @@ TEST(conv_bf16_matches_ref) {
 int main(void) {
     RUN_TESTS(T(dispatch_env_and_forcing), T(conversion_ties_to_even),
               T(conversion_denormals_and_zero), T(conversion_inf_nan_overflow),
-              T(conversion_matches_ref_rounding), T(gemm_square_all_transposes),
+              T(conversion_matches_ref_rounding), T(array_conversions_match_scalar_and_ref),
+              T(gemm_square_all_transposes),
               T(gemm_mixed_alpha_beta_padded), T(gemm_rounds_operands),
               T(gemm_deterministic_across_threads), T(conv_bf16_matches_ref));
 }

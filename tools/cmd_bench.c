@@ -460,14 +460,17 @@ static void report(const bench_args *a, const bench_run *r, const double *ms, co
                gflops);
         snprintf(rate, sizeof rate, "%.2f", gflops);
     }
-    printf("  peak RSS %.1f MB\n", rss);
+    double step_mb = (double)gt_arena_high_water(gt_step_arena()) / 1e6;
+    printf("  peak RSS %.1f MB; step memory %.1f MB at most (the step arena's peak)\n", rss,
+           step_mb);
     printf("{\"workload\": \"%s\", \"impl\": \"gantry\", \"ms_per_step\": %.4f, \"steps\": %lld, "
            "\"warmup\": %lld, \"batch\": %lld, \"threads\": %lld, \"isa\": \"%s\", "
            "\"precision\": \"%s\", \"unrolled\": %d, \"surrogate\": %s, "
            "\"gflop_per_step\": %.6g, \"gflops\": %s, \"peak_rss_mb\": %.1f, "
-           "\"cpu_ms_per_step\": %.4f}\n",
+           "\"step_peak_mb\": %.1f, \"cpu_ms_per_step\": %.4f}\n",
            a->w->name, med, a->steps, a->warmup, a->batch, a->threads, isa, a->precision, r->unroll,
-           r->surrogate ? "true" : "false", r->flop_per_step * 1e-9, rate, rss, cpu[a->steps / 2]);
+           r->surrogate ? "true" : "false", r->flop_per_step * 1e-9, rate, rss, step_mb,
+           cpu[a->steps / 2]);
 }
 
 int gt_cmd_bench(int argc, char **argv) {

@@ -53,6 +53,7 @@ struct gt_arena {
     size_t handed;      /* bytes handed out since the reset, reused ones included */
     size_t live;        /* bytes handed out and not released */
     size_t peak;        /* the most bytes live at once since the reset */
+    size_t high_water;  /* the most bytes live at once before the reset */
 };
 
 static gt_block *block_new(const gt_backend *be, size_t size) {
@@ -228,12 +229,16 @@ void gt_arena_reset(gt_arena *a) {
     }
     a->head = a->first;
     a->n_free = 0;
+    if (a->peak > a->high_water) a->high_water = a->peak;
     a->handed = a->live = a->peak = 0;
 }
 
 size_t gt_arena_used(const gt_arena *a) { return a->handed; }
 size_t gt_arena_live(const gt_arena *a) { return a->live; }
 size_t gt_arena_peak(const gt_arena *a) { return a->peak; }
+size_t gt_arena_high_water(const gt_arena *a) {
+    return a->peak > a->high_water ? a->peak : a->high_water;
+}
 
 size_t gt_arena_capacity(const gt_arena *a) {
     size_t s = 0;

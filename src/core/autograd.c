@@ -117,6 +117,82 @@ static void clear_accumulators(gt_node *const *tape, size_t len) {
     for (size_t i = 0; i < len; i++) tape[i]->out->grad_acc_ = NULL;
 }
 
+/* ---- activations kept as bf16 ----
+ * A tensor whose storage is kept as bf16 (gt_forward_done_) is widened to float32 before a
+ * rule that reads it: its header points into a float32 copy for the rule. A walk that hands
+ * memory back then points the header back and returns the copy; a walk with create_graph
+ * leaves the header on the copy, since the nodes it records may read it later. What a rule
+ * reads is the op registry's word: its inputs' values (a first-order walk of batch norm reads
+ * only what it saved), its output's values, and its saved tensors; a recording walk may read
+ * anything. */
+struct gt_widened {
+    gt_tensor *t;
+    float *was;              /* t->data before */
+    gt_storage_ *s;
+    float *copy;             /* s's values as float32 */
+};
+
+static float *copy_for(gt_walk *w, gt_storage_ *s) {
+    for (size_t i = 0; i < w->n_widened; i++)
+        if (w->widened[i].s == s) return w->widened[i].copy;
+    int64_t n = (int64_t)(s->bytes / sizeof(float));
+    float *copy = gt_step_alloc_(s->bytes);
+    gt_be()->from_bf16(copy, s->half, n);
+    return copy;
+}
+
+static void widen(gt_walk *w, gt_tensor *t) {
+    if (!t || !gt_kept_as_bf16_(t)) return;
+    gt_storage_ *s = t->store_;
+    float *copy = copy_for(w, s);
+    if (w->n_widened == w->cap_widened) {
+        size_t cap = w->cap_widened ? 2 * w->cap_widened : 16;
+        struct gt_widened *m = realloc(w->widened, cap * sizeof *m);
+        if (!m) gt_oom_(cap * sizeof *m, "the backward walk's list of widened tensors");
+        w->widened = m;
+        w->cap_widened = cap;
+    }
+    w->widened[w->n_widened++] = (struct gt_widened){t, t->data, s, copy};
+    t->data = copy + (t->data - s->mem);
+}
+
+static void widen_what_the_rule_reads(const gt_node *n) {
+    gt_walk *w = walk_state();
+    w->n_widened = 0;
+    bool recording = gt_grad_enabled();
+    if (recording || gt_op_first_order_reads_input_values_(n->op))
+        for (int k = 0; k < n->n_in; k++) widen(w, n->in[k]);
+    if (recording || gt_op_reads_output_values_(n->op)) widen(w, n->out);
+    widen(w, n->saved);
+    widen(w, n->saved2);
+}
+
+/* Whether a gradient the rule returned lies in the copy (a rule may pass a view on). */
+static bool copy_passed_on(const struct gt_widened *e, int n_in, gt_tensor *const *d) {
+    for (int k = 0; k < n_in; k++)
+        if (d[k] && d[k]->data >= e->copy && d[k]->data < e->copy + e->s->bytes / sizeof(float))
+            return true;
+    return false;
+}
+
+/* After the rule and the sums: headers back on their bf16-kept storage and the copies
+ * returned, unless the walk records (then the copies stay until the step ends) or a returned
+ * gradient lies in one. */
+static void unwiden(int n_in, gt_tensor *const *d) {
+    gt_walk *w = walk_state();
+    if (!gt_grad_enabled()) {
+        gt_arena *step = gt_step_arena();
+        for (size_t i = w->n_widened; i-- > 0;) {
+            struct gt_widened *e = &w->widened[i];
+            e->t->data = e->was;
+            bool last = true; /* the copy is shared by the entries of one storage */
+            for (size_t j = 0; j < i; j++) last = last && w->widened[j].copy != e->copy;
+            if (last && !copy_passed_on(e, n_in, d)) gt_arena_release_(step, e->copy, e->s->bytes);
+        }
+    }
+    w->n_widened = 0;
+}
+
 /* After node n's rule: its output gradient dy is spent (unless gt_grad returns it), and the
  * memory the rule made that no slot holds is dead. */
 static void hand_back_spent(const gt_node *n, gt_tensor *dy) {
@@ -142,9 +218,11 @@ static void run_walk(size_t len) {
         gt_check_unchanged_(n);
         gt_tensor **d = n->n_in <= 8 ? dx : gt_step_alloc_((size_t)n->n_in * sizeof *d);
         memset(d, 0, (size_t)n->n_in * sizeof *d);
+        widen_what_the_rule_reads(n);
         gt_op_backward_(n->op)(n, dy, d);
         for (int k = 0; k < n->n_in; k++)
             if (d[k] && depends(n->in[k])) accumulate(n->in[k], d[k]);
+        unwiden(n->n_in, d);
         if (gt_profile_enabled()) gt_profile_backward_node_(n->op);
         hand_back_spent(n, dy);
     }

@@ -51,6 +51,11 @@ typedef struct gt_backend {
                    const float *b, const int64_t *bstride, int ndim, const int64_t *shape);
     void (*where)(float *y, const float *mask, const float *a, const float *b, int64_t n);
     void (*fill)(float *y, float v, int64_t n);
+    /* Activations stored as bf16 (train.precision = bf16): y[i] = x[i] rounded to the nearest
+     * bf16, ties to even (NaN stays NaN, past the largest finite bf16 is inf), as its top 16
+     * bits; and back, exactly. */
+    void (*to_bf16)(uint16_t *y, const float *x, int64_t n);
+    void (*from_bf16)(float *y, const uint16_t *x, int64_t n);
     void (*copy_strided)(float *y, const float *x, const int64_t *xstride, int ndim,
                          const int64_t *shape);
     void (*scatter_strided)(float *y, const int64_t *ystride, const float *x, int ndim,

@@ -80,6 +80,9 @@ static void ctx_release(gt_ctx *c) {
     free(c->walk.made);
     c->walk.made = NULL;
     c->walk.n_made = c->walk.cap_made = 0;
+    free(c->walk.widened);
+    c->walk.widened = NULL;
+    c->walk.n_widened = c->walk.cap_widened = 0;
 }
 
 static _Thread_local gt_ctx *current;

@@ -21,6 +21,8 @@ typedef struct gt_walk {
     gt_tensor *const *inputs;
     struct gt_storage_ **made;    /* memory made during the current node's rule */
     size_t n_made, cap_made;
+    struct gt_widened *widened;   /* tensors kept as bf16, widened for the current node */
+    size_t n_widened, cap_widened;
 } gt_walk;
 
 /* The op profiler's counters (profile.c). */

@@ -28,6 +28,13 @@ int64_t gt_shape_numel_(int ndim, const int64_t *shape);
  * reads afterwards: the step then keeps one activation buffer instead of two. x must not be read
  * again. */
 gt_tensor *gt_leaky_relu_over_(gt_tensor *x, float slope);
+/* The network's forward will not read x again (its consumer has run). Then, where that saves
+ * memory: in a forward without grad, x's memory goes back to the step arena; under
+ * train.precision = bf16, x is kept for the backward as bf16 (half the bytes) and widened back
+ * for the rules that read it (autograd.c). Otherwise nothing happens. For a network's own
+ * activations only, never its input or anything it returns; x and every view of it must not be
+ * read again in this forward. */
+void gt_forward_done_(gt_tensor *x);
 
 /* A tensor header in arena a (without grad) viewing ndim/shape contiguous elements of base's
  * storage from element offset on; base must be contiguous and hold them. */

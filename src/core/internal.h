@@ -51,6 +51,8 @@ gt_backward_fn gt_op_backward_(gt_op_id op);
  * overwrite check rely on these. */
 bool gt_op_reads_input_values_(gt_op_id op);
 bool gt_op_reads_output_values_(gt_op_id op);
+/* Whether the rule reads its inputs' values in a walk without create_graph. */
+bool gt_op_first_order_reads_input_values_(gt_op_id op);
 
 /* The calling thread's kernel table, and its workspace (the first argument of sgemm and the
  * convolutions). */
@@ -125,7 +127,13 @@ typedef struct gt_storage_ {
     uint32_t walk;    /* the backward walk that made it, 0 when made outside a walk */
     int32_t holds;    /* gradient slots (grad_acc_) of that walk holding it or a view of it */
     bool released;    /* handed back to the arena */
+    uint16_t *half;   /* kept as bf16 (gt_forward_done_): mem's range is released, and a
+                         tensor whose data lies in it is widened from here before a rule
+                         reads it (autograd.c) */
+    uint64_t halved_at; /* the in-place write counter then (debug builds) */
 } gt_storage_;
+/* Whether t's values now live only in its storage's bf16 copy. */
+bool gt_kept_as_bf16_(const gt_tensor *t);
 /* Hands memory s (of a tensor and all its views) back to the step arena: none of them may be
  * read again. */
 void gt_storage_release_(gt_storage_ *s);

@@ -117,6 +117,7 @@ gt_tensor *gt_batch_norm_affine(gt_tensor *x, gt_tensor *gamma, gt_tensor *beta,
         nd->saved = h;
         nd->saved2 = r;
         nd->fattr[0] = eps;
+        gt_forward_done_(h); /* only the backward reads xhat: bf16 under that precision */
     }
     if (mean) *mean = m;
     if (var) *var = v;

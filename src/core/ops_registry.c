@@ -16,6 +16,12 @@ gt_backward_fn gt_op_backward_(gt_op_id op) { return registry[op].backward; }
 /* add and sub pass dy on, reduced to each input's shape. */
 bool gt_op_reads_input_values_(gt_op_id op) { return op != GT_OP_ADD && op != GT_OP_SUB; }
 
+/* batch_norm_affine's first-order rule works from its saved xhat and invstd; it rebuilds them
+ * from its input only when the walk records itself. */
+bool gt_op_first_order_reads_input_values_(gt_op_id op) {
+    return op != GT_OP_BATCH_NORM_AFFINE && gt_op_reads_input_values_(op);
+}
+
 /* These rules read their inputs or what they saved, never their output. */
 bool gt_op_reads_output_values_(gt_op_id op) {
     switch (op) {

@@ -58,6 +58,30 @@ void gt_storage_release_(gt_storage_ *s) {
     s->released = true;
 }
 
+bool gt_kept_as_bf16_(const gt_tensor *t) {
+    const gt_storage_ *s = t->store_;
+    return s && s->half && t->data >= s->mem && t->data < s->mem + s->bytes / sizeof(float);
+}
+
+/* x's storage as bf16 in a new arena range; the float32 range goes back. */
+static void keep_as_bf16(gt_storage_ *s) {
+    int64_t n = (int64_t)(s->bytes / sizeof(float));
+    s->half = gt_step_alloc_((size_t)n * sizeof *s->half);
+    gt_be()->to_bf16(s->half, s->mem, n);
+    s->halved_at = gt_write_counter_();
+    gt_arena_release_(gt_step_arena(), s->mem, s->bytes);
+}
+
+void gt_forward_done_(gt_tensor *x) {
+    gt_storage_ *s = x->store_;
+    if (!s || s->released || s->half || s->walk != 0 || gt_in_backward_()) return;
+    if (!gt_grad_enabled() && x->node == NULL) {
+        gt_storage_release_(s); /* no node can have saved it */
+    } else if (gt_bf16_()) {
+        keep_as_bf16(s);
+    }
+}
+
 gt_tensor *gt_new_like_(const gt_tensor *t) { return gt_new_(t->ndim, t->shape); }
 
 gt_tensor *gt_tensor_new_in(gt_arena *a, int ndim, const int64_t *shape) {

@@ -28,6 +28,49 @@ void gt_cpu_round_bf16(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = gt_cpu_bf16_to_f32(gt_cpu_bf16_from_f32(x[i]));
 }
 
+/* Conversions of whole arrays: gt_cpu_bf16_from_f32's bit trick written out so the compiler
+ * vectorises it (the NaN test becomes a select), split over threads past this length. */
+enum { CONVERT_PAR_MIN = 1 << 18, CONVERT_BLOCK = 1 << 14 };
+
+static void to_bf16_run(uint16_t *restrict y, const float *restrict x, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        uint32_t quiet = (u >> 16) | 0x0040u;
+        y[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
+    }
+}
+
+static void from_bf16_run(float *restrict y, const uint16_t *restrict x, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &u, sizeof u);
+    }
+}
+
+void gt_cpu_to_bf16(uint16_t *y, const float *x, int64_t n) {
+    if (n <= CONVERT_PAR_MIN) {
+        to_bf16_run(y, x, n);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b += CONVERT_BLOCK)
+        to_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK);
+}
+
+void gt_cpu_from_bf16(float *y, const uint16_t *x, int64_t n) {
+    if (n <= CONVERT_PAR_MIN) {
+        from_bf16_run(y, x, n);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b += CONVERT_BLOCK)
+        from_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK);
+}
+
 /* -1: no forced path; 0 portable; 1 native. */
 static int gt_bf16_forced = -1;
 

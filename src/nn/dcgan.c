@@ -183,34 +183,53 @@ static int dcgan_build(gt_model *m, gt_error *err) {
     return build_discriminator(m, a, steps, err);
 }
 
+/* norm(y), then act(.) written over its fresh input (gt_leaky_relu_over_). The forward reads y
+ * no more once a real norm has run (gt_forward_done_: see below). */
+static gt_tensor *norm_act(const gt_norm_layer *norm, const gt_fwd *f, gt_tensor *y, float slope) {
+    gt_tensor *n = gt_norm_forward(norm, f, y);
+    if (n != y) gt_forward_done_(y);
+    return gt_leaky_relu_over_(n, slope);
+}
+
+/* A layer's input h goes to the next layer's convolution and nowhere else, so once that has
+ * run the forward is done with it (gt_forward_done_): in a forward without grad its memory is
+ * reused, and under bf16 it is kept for the backward as bf16. */
+static gt_tensor *conv_t_then_done(const gt_conv_layer *l, const gt_fwd *f, gt_tensor *h) {
+    gt_tensor *y = gt_conv_transpose2d_forward(l, f, h);
+    gt_forward_done_(h);
+    return y;
+}
+
 /* With VBN, G runs on [z_ref; z] and drops the reference rows at the end. */
 static gt_tensor *generator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *z) {
     z = gt_vbn_ref_join(&a->vbn, f, z);
-    /* activations are written over their fresh inputs (gt_leaky_relu_over_) */
-    gt_tensor *h = gt_leaky_relu_over_(gt_norm_forward(&a->fc_norm, f, gt_linear_forward(&a->fc, f, z)), 0.0f);
+    gt_tensor *h = norm_act(&a->fc_norm, f, gt_linear_forward(&a->fc, f, z), 0.0f);
     int64_t shape[4] = {z->shape[0], a->c0, a->s0, a->s0};
     h = attention_at(a, f, 0, gt_reshape(h, 4, shape));
     for (int i = 0; i < a->n_blocks; i++) {
-        h = gt_conv_transpose2d_forward(&a->conv[i], f, h);
-        if (i < a->n_blocks - 1)
-            h = attention_at(a, f, i + 1, gt_leaky_relu_over_(gt_norm_forward(&a->norm[i], f, h), 0.0f));
+        h = conv_t_then_done(&a->conv[i], f, h);
+        if (i < a->n_blocks - 1) h = attention_at(a, f, i + 1, norm_act(&a->norm[i], f, h, 0.0f));
     }
     return gt_vbn_ref_split(&a->vbn, gt_tanh(h));
 }
 
+/* D's input x is the caller's: only the layers' own activations are done with. */
 static gt_tensor *discriminator_forward(const dcgan_arch *a, const gt_fwd *f, gt_tensor *x,
                                         gt_tensor **features) {
     gt_tensor *h = x;
     for (int i = 0; i < a->n_blocks; i++) {
-        h = gt_leaky_relu_over_(gt_norm_forward(&a->norm[i], f, gt_conv2d_forward(&a->conv[i], f, h)), 0.2f);
-        h = attention_at(a, f, i, h);
+        gt_tensor *y = gt_conv2d_forward(&a->conv[i], f, h);
+        if (h != x) gt_forward_done_(h);
+        h = attention_at(a, f, i, norm_act(&a->norm[i], f, y, 0.2f));
     }
     h = gt_batch_tricks_mbstd(&a->bt, h);
     int64_t flat[2] = {x->shape[0], a->flat};
     h = gt_batch_tricks_mbdisc(&a->bt, f, gt_reshape(h, 2, flat));
     if (features) *features = h;
     gt_tensor *logit = gt_linear_forward(&a->fc, f, h);
-    return a->has_proj ? gt_projection_forward(&a->proj, f, h, logit) : logit;
+    if (a->has_proj) logit = gt_projection_forward(&a->proj, f, h, logit);
+    if (!features) gt_forward_done_(h); /* the caller reads features later */
+    return logit;
 }
 
 static gt_tensor *dcgan_forward(const gt_model *m, const gt_fwd *f, gt_tensor *x,

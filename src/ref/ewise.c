@@ -4,6 +4,7 @@
 #include "ref/kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- unary ---------------------------------------------------------------------------------- */
 
@@ -116,6 +117,23 @@ void gt_ref_leaky_mul(float *y, const float *a, const float *ref, int64_t n, flo
 
 void gt_ref_fill(float *y, float v, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = v;
+}
+
+/* NaN becomes the quiet NaN of its sign (its payload may sit in the bits bf16 drops). */
+void gt_ref_to_bf16(uint16_t *y, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float r = isnan(x[i]) ? copysignf(NAN, x[i]) : gt_ref_bf16(x[i]);
+        uint32_t u;
+        memcpy(&u, &r, sizeof u);
+        y[i] = (uint16_t)(u >> 16);
+    }
+}
+
+void gt_ref_from_bf16(float *y, const uint16_t *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &u, sizeof u);
+    }
 }
 
 /* y (contiguous over shape) = x read through xstride. */

@@ -42,6 +42,8 @@ void gt_ref_binary(gt_binary_op op, float *y, const float *a, const int64_t *ast
 void gt_ref_where(float *y, const float *mask, const float *a, const float *b, int64_t n);
 void gt_ref_leaky_mul(float *y, const float *a, const float *ref, int64_t n, float slope);
 void gt_ref_fill(float *y, float v, int64_t n);
+void gt_ref_to_bf16(uint16_t *y, const float *x, int64_t n);   /* gt_ref_bf16's top 16 bits */
+void gt_ref_from_bf16(float *y, const uint16_t *x, int64_t n);
 void gt_ref_copy_strided(float *y, const float *x, const int64_t *xstride, int ndim,
                          const int64_t *shape);
 void gt_ref_scatter_strided(float *y, const int64_t *ystride, const float *x, int ndim,
