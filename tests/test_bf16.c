@@ -102,10 +102,10 @@ TEST(conversion_matches_ref_rounding) {
     CHECK(to_bits(w[4]) == to_bits(gt_ref_bf16(1e-40f)));
 }
 
-/* The backends' array conversions (activations kept as bf16): the CPU's vectorised, threaded
- * loop gives the scalar conversion's bits on every upper half around its midpoints, ref the
- * same for numbers and a NaN for NaNs; widening back is exact. Lengths past one thread's block
- * and odd tails included. */
+/* The backends' array conversions (activations kept as bf16): the CPU's loops (the portable
+ * one, vectorised by the compiler and threaded, and the AVX-512 one) give the scalar
+ * conversion's bits on every upper half around its midpoints, ref the same for numbers and a
+ * NaN for NaNs; widening back is exact. Lengths past one thread's block and short tails. */
 TEST(array_conversions_match_scalar_and_ref) {
     static const uint32_t lows[] = {0x0000, 0x0001, 0x7fff, 0x8000, 0x8001, 0xffff};
     int64_t n = (int64_t)0x10000 * 6 + 13;
@@ -114,18 +114,26 @@ TEST(array_conversions_match_scalar_and_ref) {
     for (int64_t i = 0; i < n; i++)
         x[i] = from_bits(i < 0x60000 ? (uint32_t)(i / 6) << 16 | lows[i % 6]
                                      : (uint32_t)(next_u64() >> 32));
-    gt_cpu_to_bf16(c, x, n);
     gt_ref_to_bf16(r, x, n);
     int bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        bool nan_in = isnan(x[i]);
-        bad += c[i] != gt_cpu_bf16_from_f32(x[i]);
-        bad += nan_in ? !isnan(gt_cpu_bf16_to_f32(r[i])) : c[i] != r[i];
+    /* every ISA path this CPU runs (AVX-512 has its own loop), against the scalar rounding */
+    for (int isa = GT_ISA_SCALAR; isa <= GT_ISA_AVX512; isa++) {
+        if (!gt_cpu_isa_force((gt_isa)isa)) continue;
+        gt_cpu_to_bf16(c, x, n);
+        for (int64_t i = 0; i < n; i++) bad += c[i] != gt_cpu_bf16_from_f32(x[i]);
+        gt_cpu_from_bf16(back, c, n);
+        for (int64_t i = 0; i < n; i++) bad += to_bits(back[i]) != (uint32_t)c[i] << 16;
+        for (int64_t len = 0; len < 40; len++) { /* tails shorter than a vector */
+            uint16_t t[40];
+            gt_cpu_to_bf16(t, x + 7, len);
+            for (int64_t i = 0; i < len; i++) bad += t[i] != c[7 + i];
+        }
     }
+    for (int isa = GT_ISA_AVX512; isa >= GT_ISA_SCALAR; isa--) /* back to the best */
+        if (gt_cpu_isa_force((gt_isa)isa)) break;
     CHECK(bad == 0);
-    gt_cpu_from_bf16(back, c, n);
-    bad = 0;
-    for (int64_t i = 0; i < n; i++) bad += to_bits(back[i]) != (uint32_t)c[i] << 16;
+    for (int64_t i = 0; i < n; i++) /* c: the last path's */
+        bad += isnan(x[i]) ? !isnan(gt_cpu_bf16_to_f32(r[i])) : c[i] != r[i];
     gt_ref_from_bf16(back, r, n);
     for (int64_t i = 0; i < n; i++) bad += to_bits(back[i]) != (uint32_t)r[i] << 16;
     CHECK(bad == 0);

@@ -124,7 +124,9 @@ static void clear_accumulators(gt_node *const *tape, size_t len) {
  * leaves the header on the copy, since the nodes it records may read it later. What a rule
  * reads is the op registry's word: its inputs' values (a first-order walk of batch norm reads
  * only what it saved), its output's values, and its saved tensors; a recording walk may read
- * anything. */
+ * anything. A copy outlives its rule by one node (the walk's spares): a network's activation
+ * is read by two adjacent nodes, the next layer's convolution and its own activation's
+ * backward, and the second takes the first one's copy instead of widening it again. */
 struct gt_widened {
     gt_tensor *t;
     float *was;              /* t->data before */
@@ -132,9 +134,31 @@ struct gt_widened {
     float *copy;             /* s's values as float32 */
 };
 
+static void release_copy(gt_storage_ *s, float *copy) {
+    gt_arena_release_(gt_step_arena(), copy, s->bytes);
+}
+
+/* The spares the current node did not take go back. */
+static void release_spares(gt_walk *w) {
+    for (int i = 0; i < w->n_spare; i++) release_copy(w->spare[i].s, w->spare[i].copy);
+    w->n_spare = 0;
+}
+
+static float *take_spare(gt_walk *w, const gt_storage_ *s) {
+    for (int i = 0; i < w->n_spare; i++) {
+        if (w->spare[i].s != s) continue;
+        float *copy = w->spare[i].copy;
+        w->spare[i] = w->spare[--w->n_spare];
+        return copy;
+    }
+    return NULL;
+}
+
 static float *copy_for(gt_walk *w, gt_storage_ *s) {
     for (size_t i = 0; i < w->n_widened; i++)
         if (w->widened[i].s == s) return w->widened[i].copy;
+    float *spare = take_spare(w, s);
+    if (spare) return spare;
     int64_t n = (int64_t)(s->bytes / sizeof(float));
     float *copy = gt_step_alloc_(s->bytes);
     gt_be()->from_bf16(copy, s->half, n);
@@ -165,6 +189,7 @@ static void widen_what_the_rule_reads(const gt_node *n) {
     if (recording || gt_op_reads_output_values_(n->op)) widen(w, n->out);
     widen(w, n->saved);
     widen(w, n->saved2);
+    release_spares(w);
 }
 
 /* Whether a gradient the rule returned lies in the copy (a rule may pass a view on). */
@@ -175,19 +200,22 @@ static bool copy_passed_on(const struct gt_widened *e, int n_in, gt_tensor *cons
     return false;
 }
 
-/* After the rule and the sums: headers back on their bf16-kept storage and the copies
- * returned, unless the walk records (then the copies stay until the step ends) or a returned
- * gradient lies in one. */
+/* After the rule and the sums: headers back on their bf16-kept storage and the copies kept
+ * as spares for the next node, unless the walk records (then the copies stay until the step
+ * ends) or a returned gradient lies in one (then it stays too). */
 static void unwiden(int n_in, gt_tensor *const *d) {
     gt_walk *w = walk_state();
     if (!gt_grad_enabled()) {
-        gt_arena *step = gt_step_arena();
         for (size_t i = w->n_widened; i-- > 0;) {
             struct gt_widened *e = &w->widened[i];
             e->t->data = e->was;
             bool last = true; /* the copy is shared by the entries of one storage */
             for (size_t j = 0; j < i; j++) last = last && w->widened[j].copy != e->copy;
-            if (last && !copy_passed_on(e, n_in, d)) gt_arena_release_(step, e->copy, e->s->bytes);
+            if (!last || copy_passed_on(e, n_in, d)) continue;
+            if (w->n_spare < GT_WALK_SPARES)
+                w->spare[w->n_spare++] = (struct gt_spare_copy){e->s, e->copy};
+            else
+                release_copy(e->s, e->copy);
         }
     }
     w->n_widened = 0;
@@ -210,6 +238,7 @@ static void hand_back_spent(const gt_node *n, gt_tensor *dy) {
  * create_graph walk records the backward's own ops, so each node is fetched afresh. */
 static void run_walk(size_t len) {
     gt_tensor *dx[8];
+    walk_state()->n_spare = 0;
     for (size_t i = len; i-- > 0;) {
         size_t now;
         gt_node *n = gt_tape_(&now)[i];
@@ -226,6 +255,7 @@ static void run_walk(size_t len) {
         if (gt_profile_enabled()) gt_profile_backward_node_(n->op);
         hand_back_spent(n, dy);
     }
+    release_spares(walk_state());
 }
 
 static void seed_outputs(int n_out, gt_tensor *const *outputs, gt_tensor *const *seeds) {

@@ -13,6 +13,7 @@
 /* One backward walk (autograd.c). A tensor takes part when it depends on a wanted input: for
  * gt_grad, the tensors marked `walk_ == id` by a forward sweep; for gt_backward, all with
  * requires_grad. */
+#define GT_WALK_SPARES 8
 typedef struct gt_walk {
     uint32_t id;
     bool active, backward_mode;
@@ -23,6 +24,11 @@ typedef struct gt_walk {
     size_t n_made, cap_made;
     struct gt_widened *widened;   /* tensors kept as bf16, widened for the current node */
     size_t n_widened, cap_widened;
+    struct gt_spare_copy {        /* the last node's widened copies, for the next node */
+        struct gt_storage_ *s;
+        float *copy;
+    } spare[GT_WALK_SPARES];
+    int n_spare;
 } gt_walk;
 
 /* The op profiler's counters (profile.c). */

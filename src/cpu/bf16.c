@@ -3,6 +3,7 @@
  * for tests). The GEMM itself shares gemm.c's packing and blocking. */
 #include "cpu/cpu.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,11 +29,16 @@ void gt_cpu_round_bf16(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = gt_cpu_bf16_to_f32(gt_cpu_bf16_from_f32(x[i]));
 }
 
-/* Conversions of whole arrays: gt_cpu_bf16_from_f32's bit trick written out so the compiler
- * vectorises it (the NaN test becomes a select), split over threads past this length. */
+/* Conversions of whole arrays: AVX-512 where active (convert_avx512.c), else
+ * gt_cpu_bf16_from_f32's bit trick written out so the compiler vectorises it (the NaN test
+ * becomes a select); split over threads past this length. The same bits either way. */
 enum { CONVERT_PAR_MIN = 1 << 18, CONVERT_BLOCK = 1 << 14 };
 
-static void to_bf16_run(uint16_t *restrict y, const float *restrict x, int64_t n) {
+static void to_bf16_run(uint16_t *restrict y, const float *restrict x, int64_t n, bool avx512) {
+    if (avx512) {
+        gt_cpu_to_bf16_avx512(y, x, n);
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         uint32_t u;
@@ -43,7 +49,11 @@ static void to_bf16_run(uint16_t *restrict y, const float *restrict x, int64_t n
     }
 }
 
-static void from_bf16_run(float *restrict y, const uint16_t *restrict x, int64_t n) {
+static void from_bf16_run(float *restrict y, const uint16_t *restrict x, int64_t n, bool avx512) {
+    if (avx512) {
+        gt_cpu_from_bf16_avx512(y, x, n);
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)x[i] << 16;
@@ -52,23 +62,25 @@ static void from_bf16_run(float *restrict y, const uint16_t *restrict x, int64_t
 }
 
 void gt_cpu_to_bf16(uint16_t *y, const float *x, int64_t n) {
+    bool avx512 = gt_cpu_isa_active() == GT_ISA_AVX512;
     if (n <= CONVERT_PAR_MIN) {
-        to_bf16_run(y, x, n);
+        to_bf16_run(y, x, n, avx512);
         return;
     }
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < n; b += CONVERT_BLOCK)
-        to_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK);
+        to_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK, avx512);
 }
 
 void gt_cpu_from_bf16(float *y, const uint16_t *x, int64_t n) {
+    bool avx512 = gt_cpu_isa_active() == GT_ISA_AVX512;
     if (n <= CONVERT_PAR_MIN) {
-        from_bf16_run(y, x, n);
+        from_bf16_run(y, x, n, avx512);
         return;
     }
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < n; b += CONVERT_BLOCK)
-        from_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK);
+        from_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK, avx512);
 }
 
 /* -1: no forced path; 0 portable; 1 native. */

@@ -51,6 +51,9 @@ void gt_cpu_round_bf16(float *y, const float *x, int64_t n);
 /* Arrays to and from bf16 (the backend's to_bf16 and from_bf16), threaded when long. */
 void gt_cpu_to_bf16(uint16_t *y, const float *x, int64_t n);
 void gt_cpu_from_bf16(float *y, const uint16_t *x, int64_t n);
+/* The same on AVX-512F, bit for bit (convert_avx512.c); the two above call them there. */
+void gt_cpu_to_bf16_avx512(uint16_t *y, const float *x, int64_t n);
+void gt_cpu_from_bf16_avx512(float *y, const uint16_t *x, int64_t n);
 /* The bf16 GEMM: sgemm's contract, with every element of op(A) and op(B) rounded to bf16
  * first; the products (exact in float32) are summed in float32, then alpha and beta as sgemm.
  * Two paths, chosen at run time: native (vdpbf16ps, AVX512_BF16: two products per lane per
