@@ -172,13 +172,8 @@ static gt_block *block_holding(const gt_arena *a, const unsigned char *p) {
 }
 
 static void insert_range(gt_arena *a, size_t at, gt_free_range r) {
-    if (a->n_free == a->cap_free) {
-        size_t cap = a->cap_free ? 2 * a->cap_free : 64;
-        gt_free_range *f = realloc(a->free, cap * sizeof *f);
-        if (!f) gt_oom_(cap * sizeof *f, "an arena's free list");
-        a->free = f;
-        a->cap_free = cap;
-    }
+    if (a->n_free == a->cap_free)
+        a->free = gt_grow_(a->free, &a->cap_free, 64, sizeof *a->free, "an arena's free list");
     memmove(a->free + at + 1, a->free + at, (a->n_free - at) * sizeof *a->free);
     a->free[at] = r;
     a->n_free++;

@@ -54,13 +54,9 @@ static void hand_back_if_unheld(const gt_walk *w, gt_storage_ *s) {
 void gt_walk_note_made_(gt_storage_ *s) {
     gt_walk *w = walk_state();
     if (!w->hands_back) return;
-    if (w->n_made == w->cap_made) {
-        size_t cap = w->cap_made ? 2 * w->cap_made : 256;
-        gt_storage_ **m = realloc(w->made, cap * sizeof *m);
-        if (!m) gt_oom_(cap * sizeof *m, "the backward walk's list of memory made");
-        w->made = m;
-        w->cap_made = cap;
-    }
+    if (w->n_made == w->cap_made)
+        w->made = gt_grow_(w->made, &w->cap_made, 256, sizeof *w->made,
+                           "the backward walk's list of memory made");
     w->made[w->n_made++] = s;
 }
 
@@ -169,13 +165,9 @@ static void widen(gt_walk *w, gt_tensor *t) {
     if (!t || !gt_kept_as_bf16_(t)) return;
     gt_storage_ *s = t->store_;
     float *copy = copy_for(w, s);
-    if (w->n_widened == w->cap_widened) {
-        size_t cap = w->cap_widened ? 2 * w->cap_widened : 16;
-        struct gt_widened *m = realloc(w->widened, cap * sizeof *m);
-        if (!m) gt_oom_(cap * sizeof *m, "the backward walk's list of widened tensors");
-        w->widened = m;
-        w->cap_widened = cap;
-    }
+    if (w->n_widened == w->cap_widened)
+        w->widened = gt_grow_(w->widened, &w->cap_widened, 16, sizeof *w->widened,
+                              "the backward walk's list of widened tensors");
     w->widened[w->n_widened++] = (struct gt_widened){t, t->data, s, copy};
     t->data = copy + (t->data - s->mem);
 }

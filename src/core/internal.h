@@ -73,6 +73,9 @@ _Noreturn void gt_oom_(size_t bytes, const char *what);
  * (so the caller can set attributes) or NULL when nothing was recorded. */
 gt_node *gt_record_(gt_op_id op, gt_tensor *out, int n_in, gt_tensor *const *in);
 gt_node *const *gt_tape_(size_t *len);
+/* arr (of *cap elements of elem bytes) reallocated to twice *cap elements (min_cap the first
+ * time), *cap updated; running out of memory unwinds with a message naming `what`. */
+void *gt_grow_(void *arr, size_t *cap, size_t min_cap, size_t elem, const char *what);
 /* Hands [p, p + bytes) back to arena a (p and bytes as gt_arena_alloc gave and took them);
  * later allocations reuse it. Memory must not be read after its release. */
 void gt_arena_release_(gt_arena *a, void *p, size_t bytes);

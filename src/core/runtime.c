@@ -52,14 +52,17 @@ gt_node *const *gt_tape_(size_t *len) {
     return c->tape;
 }
 
+void *gt_grow_(void *arr, size_t *cap, size_t min_cap, size_t elem, const char *what) {
+    size_t n = *cap ? 2 * *cap : min_cap;
+    void *grown = realloc(arr, n * elem);
+    if (!grown) gt_oom_(n * elem, what);
+    *cap = n;
+    return grown;
+}
+
 static void tape_push(gt_ctx *c, gt_node *n) {
-    if (c->tape_len == c->tape_cap) {
-        size_t cap = c->tape_cap ? 2 * c->tape_cap : 1024;
-        gt_node **t = realloc(c->tape, cap * sizeof *t);
-        if (!t) gt_oom_(cap * sizeof *t, "the tape");
-        c->tape = t;
-        c->tape_cap = cap;
-    }
+    if (c->tape_len == c->tape_cap)
+        c->tape = gt_grow_(c->tape, &c->tape_cap, 1024, sizeof *c->tape, "the tape");
     c->tape[c->tape_len++] = n;
 }
 
