@@ -185,16 +185,27 @@ static gt_tensor *attention_at(const resnet_arch *a, const gt_fwd *f, int k, gt_
     return k == a->attn_at ? gt_attention_forward(&a->attn, f, h) : h;
 }
 
+/* A block's inner activations go to one convolution each, so once it has run the forward is
+ * done with them (gt_forward_done_: memory back without grad, bf16 under that precision). A
+ * block's input feeds the shortcut too: the loop gives it up after the block. */
+static gt_tensor *conv_then_done(const gt_conv_layer *l, const gt_fwd *f, gt_tensor *h) {
+    gt_tensor *y = gt_conv2d_forward(l, f, h);
+    gt_forward_done_(h);
+    return y;
+}
+
 static gt_tensor *up_block(const resnet_block *b, const gt_fwd *f, gt_tensor *x) {
     gt_tensor *h = gt_upsample2x(gt_relu(gt_norm_forward(&b->norm1, f, x)));
-    h = gt_relu(gt_norm_forward(&b->norm2, f, gt_conv2d_forward(&b->conv1, f, h)));
-    h = gt_conv2d_forward(&b->conv2, f, h);
+    h = gt_relu(gt_norm_forward(&b->norm2, f, conv_then_done(&b->conv1, f, h)));
+    h = conv_then_done(&b->conv2, f, h);
     return gt_add(h, gt_conv2d_forward(&b->sc, f, gt_upsample2x(x)));
 }
 
 static gt_tensor *down_block(const resnet_block *b, const gt_fwd *f, gt_tensor *x, bool first) {
     gt_tensor *h = first ? x : gt_relu(x);
-    h = gt_conv2d_forward(&b->conv2, f, gt_relu(gt_conv2d_forward(&b->conv1, f, h)));
+    gt_tensor *y = gt_conv2d_forward(&b->conv1, f, h);
+    if (h != x) gt_forward_done_(h);
+    h = conv_then_done(&b->conv2, f, gt_relu(y));
     h = gt_avg_pool2d(h, 2, 2, 0);
     gt_tensor *sc = first ? gt_conv2d_forward(&b->sc, f, gt_avg_pool2d(x, 2, 2, 0))
                           : gt_avg_pool2d(gt_conv2d_forward(&b->sc, f, x), 2, 2, 0);
@@ -207,12 +218,20 @@ static gt_tensor *resnet_forward(const gt_model *m, const gt_fwd *f, gt_tensor *
     if (m->spec.role == GT_ROLE_GENERATOR) {
         int64_t shape[4] = {x->shape[0], a->c0, 4, 4};
         gt_tensor *h = gt_reshape(gt_linear_forward(&a->fc, f, x), 4, shape);
-        for (int i = 0; i < a->n_blocks; i++) h = attention_at(a, f, i, up_block(&a->block[i], f, h));
+        for (int i = 0; i < a->n_blocks; i++) {
+            gt_tensor *out = up_block(&a->block[i], f, h);
+            gt_forward_done_(h);
+            h = attention_at(a, f, i, out);
+        }
         h = gt_relu(gt_norm_forward(&a->out_norm, f, h));
         return gt_tanh(gt_conv2d_forward(&a->out_conv, f, h));
     }
-    gt_tensor *h = x;
-    for (int i = 0; i < a->n_blocks; i++) h = attention_at(a, f, i, down_block(&a->block[i], f, h, i == 0));
+    gt_tensor *h = x; /* the caller's: only the blocks' own outputs are given up */
+    for (int i = 0; i < a->n_blocks; i++) {
+        gt_tensor *out = down_block(&a->block[i], f, h, i == 0);
+        if (h != x) gt_forward_done_(h);
+        h = attention_at(a, f, i, out);
+    }
     int axes[2] = {2, 3};
     h = gt_sum(gt_relu(h), 2, axes, false); /* [N, C] */
     if (features) *features = h;
