@@ -175,7 +175,7 @@ static void widen(gt_walk *w, gt_tensor *t) {
 static void widen_what_the_rule_reads(const gt_node *n) {
     gt_walk *w = walk_state();
     w->n_widened = 0;
-    bool recording = gt_grad_enabled();
+    bool recording = !w->hands_back; /* a walk with create_graph */
     if (recording || gt_op_first_order_reads_input_values_(n->op))
         for (int k = 0; k < n->n_in; k++) widen(w, n->in[k]);
     if (recording || gt_op_reads_output_values_(n->op)) widen(w, n->out);
@@ -197,7 +197,7 @@ static bool copy_passed_on(const struct gt_widened *e, int n_in, gt_tensor *cons
  * ends) or a returned gradient lies in one (then it stays too). */
 static void unwiden(int n_in, gt_tensor *const *d) {
     gt_walk *w = walk_state();
-    if (!gt_grad_enabled()) {
+    if (w->hands_back) {
         for (size_t i = w->n_widened; i-- > 0;) {
             struct gt_widened *e = &w->widened[i];
             e->t->data = e->was;

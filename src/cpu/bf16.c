@@ -34,11 +34,7 @@ void gt_cpu_round_bf16(float *y, const float *x, int64_t n) {
  * becomes a select); split over threads past this length. The same bits either way. */
 enum { CONVERT_PAR_MIN = 1 << 18, CONVERT_BLOCK = 1 << 14 };
 
-static void to_bf16_run(uint16_t *restrict y, const float *restrict x, int64_t n, bool avx512) {
-    if (avx512) {
-        gt_cpu_to_bf16_avx512(y, x, n);
-        return;
-    }
+static void to_bf16_portable(uint16_t *restrict y, const float *restrict x, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         uint32_t u;
@@ -49,11 +45,7 @@ static void to_bf16_run(uint16_t *restrict y, const float *restrict x, int64_t n
     }
 }
 
-static void from_bf16_run(float *restrict y, const uint16_t *restrict x, int64_t n, bool avx512) {
-    if (avx512) {
-        gt_cpu_from_bf16_avx512(y, x, n);
-        return;
-    }
+static void from_bf16_portable(float *restrict y, const uint16_t *restrict x, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)x[i] << 16;
@@ -61,26 +53,21 @@ static void from_bf16_run(float *restrict y, const uint16_t *restrict x, int64_t
     }
 }
 
+static bool convert_avx512(void) { return gt_cpu_isa_active() == GT_ISA_AVX512; }
+static int64_t block_len(int64_t n, int64_t b) { return n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK; }
+
 void gt_cpu_to_bf16(uint16_t *y, const float *x, int64_t n) {
-    bool avx512 = gt_cpu_isa_active() == GT_ISA_AVX512;
-    if (n <= CONVERT_PAR_MIN) {
-        to_bf16_run(y, x, n, avx512);
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < n; b += CONVERT_BLOCK)
-        to_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK, avx512);
+    void (*run)(uint16_t *, const float *, int64_t) =
+        convert_avx512() ? gt_cpu_to_bf16_avx512 : to_bf16_portable;
+#pragma omp parallel for schedule(static) if (n > CONVERT_PAR_MIN)
+    for (int64_t b = 0; b < n; b += CONVERT_BLOCK) run(y + b, x + b, block_len(n, b));
 }
 
 void gt_cpu_from_bf16(float *y, const uint16_t *x, int64_t n) {
-    bool avx512 = gt_cpu_isa_active() == GT_ISA_AVX512;
-    if (n <= CONVERT_PAR_MIN) {
-        from_bf16_run(y, x, n, avx512);
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < n; b += CONVERT_BLOCK)
-        from_bf16_run(y + b, x + b, n - b < CONVERT_BLOCK ? n - b : CONVERT_BLOCK, avx512);
+    void (*run)(float *, const uint16_t *, int64_t) =
+        convert_avx512() ? gt_cpu_from_bf16_avx512 : from_bf16_portable;
+#pragma omp parallel for schedule(static) if (n > CONVERT_PAR_MIN)
+    for (int64_t b = 0; b < n; b += CONVERT_BLOCK) run(y + b, x + b, block_len(n, b));
 }
 
 /* -1: no forced path; 0 portable; 1 native. */
