@@ -7,6 +7,12 @@
 #
 #   sh scripts/recipe_search.sh OUT [FIRST_STAGE [LAST_STAGE]]
 #
+# A budget in minutes is turned into steps (gantry ablate --budget-as-steps TIMING): each stage
+# first times its new combinations alone on every core for TIMING seconds (default 60; run
+# BEFORE_TIMING and AFTER_TIMING, shell commands, around it, to pause other work so that the
+# timings see the machine idle), then trains the runs JOBS at a time (default 2, one thread
+# each): the same runs as ten minutes on the whole machine would make, reproducible to the bit.
+#
 # Rerunning continues: gantry ablate keeps finished runs and resumes an interrupted one, and the
 # winners are read again from each finished stage's results.json. GANTRY (default build/gantry),
 # BUDGET (default 10m), SEEDS (default 3), BASE (default configs/dcgan-fmnist.ini) and EVAL_N
@@ -18,6 +24,8 @@ out=$1 first=${2:-1} last=${3:-99}
 gantry=${GANTRY:-build/gantry} budget=${BUDGET:-10m} seeds=${SEEDS:-3}
 base=${BASE:-configs/dcgan-fmnist.ini}
 eval_n=${EVAL_N:+--eval-n $EVAL_N}
+jobs=${JOBS:-2} timing=${TIMING:-60}
+case $budget in *m) as_steps="--budget-as-steps $timing" ;; *) as_steps="" ;; esac
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -51,26 +59,34 @@ stage() {
     dir="$out/$n-$name"
     if [ "$n" -ge "$first" ] && [ "$n" -le "$last" ]; then
         echo "== stage $n: $name" >&2
-        # shellcheck disable=SC2086  # sets and reuse are lists of options
+        # shellcheck disable=SC2086  # sets, reuse and as_steps are lists of options
+        if [ -n "$as_steps" ]; then
+            sh -c "${BEFORE_TIMING:-:}"
+            status=0
+            "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
+                $as_steps --time-only $reuse $eval_n --out "$dir" || status=$?
+            sh -c "${AFTER_TIMING:-:}"
+            [ "$status" -eq 0 ] || exit "$status"
+        fi
+        # shellcheck disable=SC2086
         "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
-            --jobs 1 $reuse $eval_n --out "$dir"
+            $as_steps --jobs "$jobs" $reuse $eval_n --out "$dir"
     fi
     [ -f "$dir/results.json" ] || { echo "stage $n ($name) has no results yet" >&2; exit 0; }
     sets="$sets $(winner_sets "$dir")"
     reuse="$reuse --reuse $dir"
 }
 
-# Then losses, penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini; its
-# decay spans the steps a 10-minute run of the default recipe takes here, about 5,000, since a
-# budget in minutes leaves train.steps unlimited), then D's normalization (spectral: SNGAN's,
-# without batch norm), the optimizer, the batch, the widths, EMA, precision, augmentation.
+# Then losses, penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini, its
+# decay over each run's steps), then D's normalization (spectral: SNGAN's, without batch norm),
+# the optimizer, the batch, the widths, EMA, precision, augmentation.
 # The family first: a later stage may not choose a key an earlier winner sets, and resnet's D
 # needs model.d.norm = none (SNGAN's D: spectral norm, no batch norm), which d-norm varies.
 stage family --choose family=dcgan: \
     --choose 'family=resnet32:data.resolution=32;model.g.family=resnet;model.d.family=resnet;model.d.norm=none;model.d.spectral_norm=true'
 stage loss --vary loss.type=bce,hinge,rpgan
 stage penalty --choose penalty=none: --choose 'penalty=r1:penalty.r1=0.1' \
-    --choose 'penalty=r3gan:penalty.r1=0.1;penalty.r2=0.1;penalty.decay=cosine;penalty.decay_steps=5000'
+    --choose 'penalty=r3gan:penalty.r1=0.1;penalty.r2=0.1;penalty.decay=cosine'
 stage d-norm --choose d-norm=batch: --choose d-norm=layer:model.d.norm=layer \
     --choose d-norm=none:model.d.norm=none \
     --choose 'd-norm=spectral:model.d.norm=none;model.d.spectral_norm=true'

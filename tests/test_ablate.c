@@ -595,6 +595,121 @@ TEST(choices_compare_settings_of_several_keys) {
     cli_scratch_remove(dir);
 }
 
+/* --budget-as-steps: each combination timed once (seed 0, into timing.json), its runs trained
+ * the steps its rate gives in the budget; a rerun times and trains nothing; a --reuse folder's
+ * rates serve its configurations, whose runs are then linked; parts of an ablation need every
+ * combination timed first (--time-only); the option needs a budget in minutes. */
+static const cJSON *timing_entry(const cJSON *timing, const char *combination) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(timing, "combinations")) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "combination");
+        if (cJSON_IsString(name) && strcmp(name->valuestring, combination) == 0) return e;
+    }
+    return NULL;
+}
+
+/* Every run of results.json trained its combination's steps as timing.json gives them, and its
+ * metrics.jsonl ends at that step. */
+static void check_timed_runs(const char *out, double minutes) {
+    char *text = cli_read_file(cli_path(out, "timing.json"), NULL);
+    char *results = cli_read_file(cli_path(out, "results.json"), NULL);
+    cJSON *timing = cJSON_Parse(text ? text : ""), *r = cJSON_Parse(results ? results : "");
+    free(text), free(results);
+    const cJSON *run;
+    int n = 0;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r, "runs")) {
+        const char *name = cJSON_GetObjectItemCaseSensitive(run, "name")->valuestring;
+        char combination[128];
+        snprintf(combination, sizeof combination, "%.*s", (int)(strrchr(name, '-') - name), name);
+        const cJSON *e = timing_entry(timing, combination);
+        CHECK(e != NULL);
+        if (!e) continue;
+        double rate = cJSON_GetObjectItemCaseSensitive(e, "timing_steps")->valuedouble * 60 /
+                      cJSON_GetObjectItemCaseSensitive(e, "timing_seconds")->valuedouble;
+        long long steps = (long long)cJSON_GetObjectItemCaseSensitive(run, "steps")->valuedouble;
+        CHECK(steps >= 1 && steps == (long long)fmax(1, floor(rate * minutes)));
+        char metrics[512], last[64];
+        snprintf(metrics, sizeof metrics, "%s/runs/%s/metrics.jsonl", out, name);
+        snprintf(last, sizeof last, "{\"step\": %lld,", steps);
+        char *m = cli_read_file(metrics, NULL);
+        CHECK(m && strstr(m, last) && !strstr(strstr(m, last), "\n{"));
+        free(m);
+        n++;
+    }
+    CHECK(n == 4 && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(timing, "combinations")) == 2);
+    cJSON_Delete(timing), cJSON_Delete(r);
+}
+
+/* The tiny ring ablation of batch sizes, 0.3 s a run at the rate of a 1-second timing. */
+static void timed_ablation(cli_args *a, const char *out, const char *vary) {
+    cli_args_init(a);
+    cli_args_add(a, "ablate", "--config", "configs/gan-ring.ini", "--vary", vary, "--seeds", "2",
+                 "--budget", "0.005m", "--budget-as-steps", "1", "--out", out, "--jobs", "2", NULL);
+    cli_args_add_words(a, "--set model.g.width=16 --set model.d.width=16 --set model.g.depth=2 "
+                          "--set model.d.depth=2 --set train.eval_every=0");
+}
+
+TEST(budget_as_steps_times_each_combination_once) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    const char *first = cli_path(dir, "first");
+    cli_args a;
+    timed_ablation(&a, first, "train.batch=16,128");
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 2 &&
+                          count_substrings(r.text, "trained and scored") == 4);
+    cli_result_free(&r);
+    check_timed_runs(first, 0.005);
+    char *md = cli_read_file(cli_path(first, "results.md"), NULL);
+    CHECK(md && strstr(md, "0.005 minutes as steps (timed 1 s) per run") &&
+          strstr(md, "- `train.batch=16`: ") && strstr(md, "- `train.batch=128`: "));
+    free(md);
+    char *before = cli_read_file(cli_path(first, "timing.json"), NULL);
+    cli_run(&a, &r); /* the rerun: nothing timed, nothing trained */
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 0 &&
+                          count_substrings(r.text, "finished earlier, kept") == 4);
+    cli_result_free(&r);
+    char *after = cli_read_file(cli_path(first, "timing.json"), NULL);
+    CHECK(before && after && strcmp(before, after) == 0);
+    free(before), free(after);
+    /* the next stage: batch 128 keeps its rate (and so its runs), batch 32 is timed */
+    const char *second = cli_path(dir, "second");
+    timed_ablation(&a, second, "train.batch=128,32");
+    cli_args_add(&a, "--reuse", first, NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 1 &&
+                          cli_says(&r, "timing train.batch=32 ") &&
+                          count_substrings(r.text, ": reused") == 2);
+    cli_result_free(&r);
+    /* parts need the timing done first; --time-only does it and trains nothing */
+    const char *third = cli_path(dir, "third");
+    timed_ablation(&a, third, "train.batch=16,64");
+    cli_args_add(&a, "--shard", "1/2", NULL);
+    cli_run_fails_saying(&a, "train.batch=16 has not been timed", "--time-only", NULL);
+    timed_ablation(&a, third, "train.batch=16,64");
+    cli_args_add(&a, "--time-only", NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 2 &&
+                          cli_says(&r, "train.batch=64: ") && !cli_exists(cli_path(third, "runs")));
+    cli_result_free(&r);
+    timed_ablation(&a, third, "train.batch=16,64");
+    cli_args_add(&a, "--shard", "1/2", NULL);
+    CHECK(cli_run_ok(&a));
+    /* the option's own errors */
+    ring_ablation(&a, cli_path(dir, "fourth"), "1", LR);
+    cli_args_add(&a, "--budget-as-steps", "1", NULL);
+    cli_run_fails_saying(&a, "--budget-as-steps", "give --budget in minutes", NULL);
+    ring_ablation(&a, cli_path(dir, "fourth"), "1", LR);
+    cli_args_add(&a, "--time-only", NULL);
+    cli_run_fails_saying(&a, "--time-only needs --budget-as-steps", NULL);
+    timed_ablation(&a, cli_path(dir, "fourth"), LR);
+    cli_args_add(&a, "--budget-as-steps", "0", NULL);
+    cli_run_fails_saying(&a, "--budget-as-steps must be a number of seconds from 1 to 3600", NULL);
+    CHECK(!cli_exists(cli_path(dir, "fourth")));
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
@@ -604,5 +719,6 @@ int main(void) {
               T(vary_and_budget_parsing), T(minute_budgets_refuse_schedules_that_span_train_steps),
               T(a_run_stopped_alone_is_not_called_trained),
               T(reuse_links_runs_of_the_same_configuration),
-              T(choices_compare_settings_of_several_keys));
+              T(choices_compare_settings_of_several_keys),
+              T(budget_as_steps_times_each_combination_once));
 }

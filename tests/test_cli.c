@@ -257,6 +257,24 @@ TEST(interrupt_saves_and_resumes_exactly) {
     cli_scratch_remove(dir);
 }
 
+/* A run whose time budget ends it before its first log step still writes its report, from a
+ * metrics.jsonl made empty at the start (a timing run of gantry ablate --budget-as-steps). */
+TEST(time_budget_before_the_first_log_step) {
+    char dir[64];
+    if (!scratch(dir)) return;
+    const char *run = cli_path(dir, "run");
+    cli_args a;
+    cli_args_tiny_ring(&a, run);
+    cli_args_add(&a, "train.steps=100000000", "train.log_every=100000000", "train.max_minutes=0.005",
+                 "train.eval_every=0", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "time budget reached at step"));
+    cli_result_free(&r);
+    CHECK(cli_file_size(cli_path(run, "metrics.jsonl")) == 0 && cli_exists(cli_path(run, "report.html")));
+    cli_scratch_remove(dir);
+}
+
 /* ---- 4. sample ---- */
 
 static void sample_args(cli_args *a, const char *ckpt, const char *n, const char *out) {
@@ -835,7 +853,7 @@ TEST(full_disk_keeps_the_earlier_checkpoint) {
 
 int main(void) {
     RUN_TESTS(T(train_ring_writes_every_output), T(resume_ring_is_bit_exact),
-              T(resume_dcgan_is_bit_exact), T(interrupt_saves_and_resumes_exactly),
+              T(resume_dcgan_is_bit_exact), T(interrupt_saves_and_resumes_exactly), T(time_budget_before_the_first_log_step),
               T(train_profile_prints_op_shares), T(sample_png_grid),
               T(digits_evaluate_with_their_own_classifier), T(eval_points_without_quality_prints_null),
               T(bench_runs_a_recipe_workload),

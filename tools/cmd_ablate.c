@@ -20,6 +20,7 @@
 #include "options.h"
 #include "report/report.h"
 #include "train/ablate.h"
+#include "train/outputs.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -33,7 +34,7 @@ static void help(void *ctx) {
            "                     [--choose 'NAME=LABEL:section.key=v[;section.key=v...]' ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
            "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
-           "                     [--reuse DIR ...]\n"
+           "                     [--reuse DIR ...] [--budget-as-steps S [--time-only]]\n"
            "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
@@ -49,8 +50,19 @@ static void help(void *ctx) {
            "                    so large that the clock ends the run; a schedule over train.steps\n"
            "                    (optim.*.schedule, penalty.decay, noise.anneal) is then refused\n"
            "                    unless it has its own length (penalty.decay_steps, noise.steps)\n"
+           "                    or the budget is turned into steps (--budget-as-steps)\n"
            "                    (required)\n"
-           "  --out DIR         the ablation folder: runs/<combination>-s<seed>/, results.md and\n"
+           "  --budget-as-steps S  with a budget in minutes: time each combination first, alone\n"
+           "                    for S seconds on all %d cores (seed 0), then train every run the\n"
+           "                    steps that rate makes in the budget; runs are then reproducible\n"
+           "                    to the bit and may share the machine (--jobs), at the cost the\n"
+           "                    timing measured. Rates are kept in DIR/timing.json (and read\n"
+           "                    from --reuse folders'), so a rerun trains the same steps; run\n"
+           "                    the timing with the machine otherwise idle (off by default)\n"
+           "  --time-only       with --budget-as-steps: time the combinations not yet timed,\n"
+           "                    print each one's steps, and train nothing\n",
+           GT_ABLATE_MAX_SEEDS, cores);
+    printf("  --out DIR         the ablation folder: runs/<combination>-s<seed>/, results.md and\n"
            "                    results.json (required)\n"
            "  --jobs J          runs trained at a time, each with max(1, cores / J) threads\n"
            "                    (default 1; this machine has %d cores)\n"
@@ -75,7 +87,7 @@ static void help(void *ctx) {
            "Rerunning the same command skips finished runs and continues interrupted ones (a minute\n"
            "budget then starts afresh). Metrics are the mean and standard error over seeds,\n"
            "ranked by FID (images) or by modes covered, then reverse KL (2-D mixtures).\n",
-           GT_ABLATE_MAX_SEEDS, cores);
+           cores);
 }
 
 /* --merge DIR: not empty. */
@@ -145,16 +157,18 @@ static int take_budget(const gt_opt *o, const char *v) {
 /* --merge DIR stands alone: the plan comes from DIR/plan.json. */
 static int check_merge_alone(const gt_ablate_spec *s) {
     if (s->config || s->out || s->n_vary || s->n_sets || s->n_reuse || s->shards || s->budget_steps ||
-        s->budget_minutes > 0)
+        s->budget_minutes > 0 || s->timing_seconds > 0)
         return gt_cli_usage("ablate", "--merge DIR takes no other option: the ablation's settings "
                                       "come from DIR/plan.json");
     return 0;
 }
 
-static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **merge, int cores) {
+static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **merge, bool *time_only,
+                      int cores) {
     memset(s, 0, sizeof *s);
     *merge = NULL;
-    long long seeds = 3, jobs = 1;
+    *time_only = false;
+    long long seeds = 3, jobs = 1, timing = 0;
     const gt_opt opts[] = {
         GT_OPT_TEXT_("--config", &s->config, "a file"),
         GT_OPT_CALL_("--out", &s->out, take_out),
@@ -169,6 +183,8 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_CALL_("--mode-metric", &s->mode_metric, take_mode_metric),
         GT_OPT_CALL_("--shard", s, take_shard),
         GT_OPT_CALL_("--merge", merge, take_merge),
+        GT_OPT_INT_("--budget-as-steps", &timing, 1, 3600, "a number of seconds from 1 to 3600"),
+        GT_OPT_FLAG_("--time-only", time_only),
         GT_OPT_END,
     };
     gt_opts p = {"ablate", opts, help, NULL, &cores};
@@ -176,7 +192,11 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
     if (rc) return rc;
     s->seeds = (int)seeds;
     s->jobs = (int)jobs;
-    if (*merge) return check_merge_alone(s);
+    s->timing_seconds = (double)timing;
+    s->timing_threads = cores;
+    if (*merge) return *time_only ? gt_cli_usage("ablate", "--merge DIR takes no other option") :
+                                    check_merge_alone(s);
+    if (*time_only && !timing) return gt_cli_usage("ablate", "--time-only needs --budget-as-steps S");
     if (!s->config) return gt_cli_usage("ablate", "needs --config BASE.ini");
     if (!s->out) return gt_cli_usage("ablate", "needs --out DIR");
     if (!s->budget_steps && !(s->budget_minutes > 0))
@@ -314,6 +334,105 @@ static int run_pool(gt_ablate *ab, int jobs, int threads, gt_error *err) {
     return rc;
 }
 
+/* ---- --budget-as-steps: the timing runs, one at a time, each in a child ---- */
+
+/* The child: output to DIR/timing/NAME.log, combination c timed and recorded through the
+ * library; exits 1 when the timing failed. Never returns. */
+static void timing_child(const gt_ablate_spec *spec, int c, const char *log_path) {
+    int in = open("/dev/null", O_RDONLY), log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in >= 0) dup2(in, 0);
+    if (log >= 0) {
+        dup2(log, 1);
+        dup2(log, 2);
+    }
+    omp_set_num_threads(spec->timing_threads);
+    gt_error err;
+    long long steps = 0;
+    int rc = gt_ablate_time_combination(spec, c, &stop, &steps, &err);
+    if (rc < 0) fprintf(stderr, "gantry: %s\n", err.msg);
+    fflush(NULL);
+    _exit(rc < 0 ? 1 : 0);
+}
+
+/* Times combination c in a child and waits for it. */
+static int time_one(const gt_ablate_spec *spec, int c, const char *name, gt_error *err) {
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/timing/%s.log", spec->out, name);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return gt_error_set(err, "cannot start a timing run: %s", strerror(errno));
+    if (pid == 0) timing_child(spec, c, log_path);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return gt_error_set(err, "waiting for a timing run: %s", strerror(errno));
+        else if (stop) kill(pid, SIGTERM);
+    if (stop)
+        return gt_error_set(err, "interrupted while timing; rerun the same command to continue");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return gt_error_set(err, "timing %s failed (see %s)", name, log_path);
+    return 0;
+}
+
+/* Combination c's name and its timed steps (0 when it has none yet). */
+static int timed(const gt_ablate_spec *spec, int c, char *name, size_t cap, long long *steps,
+                 double *per_minute, gt_error *err) {
+    *steps = 0;
+    *per_minute = 0;
+    snprintf(name, cap, "%d", c);
+    int found = gt_ablate_timed_steps(spec, c, steps, per_minute, err);
+    gt_ablate_combination_name(spec, c, name, cap);
+    return found;
+}
+
+/* Times every combination that no timing.json has a rate for, then lists each one's steps. */
+static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/timing", spec->out);
+    if (gt_run_make_dir(dir, err) < 0) return -1;
+    int n = gt_ablate_n_combinations(spec);
+    for (int c = 0; c < n; c++) {
+        char name[320];
+        long long steps;
+        double per_minute;
+        int found = timed(spec, c, name, sizeof name, &steps, &per_minute, err);
+        if (found < 0) return -1;
+        if (found) continue;
+        fprintf(stderr, "gantry ablate: timing %s for %g s on %d threads (%d of %d)\n", name,
+                spec->timing_seconds, spec->timing_threads, c + 1, n);
+        if (time_one(spec, c, name, err) < 0) return -1;
+        if (timed(spec, c, name, sizeof name, &steps, &per_minute, err) <= 0)
+            return gt_error_set(err, "timing %s recorded no rate in %s/timing.json", name, spec->out);
+    }
+    for (int c = 0; c < n; c++) {
+        char name[320];
+        long long steps;
+        double per_minute;
+        if (timed(spec, c, name, sizeof name, &steps, &per_minute, err) < 0) return -1;
+        fprintf(stderr, "gantry ablate: %s: %.1f steps a minute, %lld steps in %g minutes\n", name,
+                per_minute, steps, spec->budget_minutes);
+    }
+    return 0;
+}
+
+/* Under --shard or mpirun every combination must have been timed already: parts timing the
+ * same combination at once would time each other. */
+static int check_timed(const gt_ablate_spec *spec, gt_error *err) {
+    for (int c = 0; c < gt_ablate_n_combinations(spec); c++) {
+        char name[320];
+        long long steps;
+        double per_minute;
+        int found = timed(spec, c, name, sizeof name, &steps, &per_minute, err);
+        if (found < 0) return -1;
+        if (!found)
+            return gt_error_set(err,
+                                "%s has not been timed (--budget-as-steps): time every combination "
+                                "first, in one process with the machine otherwise idle, with the "
+                                "same command and --time-only instead of --shard or mpirun",
+                                name);
+    }
+    return 0;
+}
+
 /* The spec's runs (its shard's, or all) through the pool, without the table. */
 static int train_runs(const gt_ablate_spec *spec, FILE *log, gt_error *err) {
     gt_ablate *ab = gt_ablate_plan(spec, log, err);
@@ -419,7 +538,8 @@ static int ablate_command(int argc, char **argv, const gt_cluster *cl) {
     int cores_per_rank = cores / cl->local_size > 1 ? cores / cl->local_size : 1;
     gt_ablate_spec spec;
     const char *merge;
-    int rc = parse_args(argc, argv, &spec, &merge, cores_per_rank);
+    bool time_only;
+    int rc = parse_args(argc, argv, &spec, &merge, &time_only, cores_per_rank);
     if (rc) return rc == GT_OPTS_DONE ? 0 : rc;
     if (merge && cl->size > 1)
         return gt_cli_usage("ablate", "--merge runs in one process, not under mpirun -np %d", cl->size);
@@ -433,6 +553,14 @@ static int ablate_command(int argc, char **argv, const gt_cluster *cl) {
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (spec.timing_seconds > 0) {
+        bool parts = spec.shards || cl->size > 1;
+        if (time_only && parts)
+            return gt_cli_usage("ablate", "--time-only runs in one process, without --shard or mpirun");
+        if ((parts ? check_timed(&spec, &err) : time_combinations(&spec, &err)) < 0)
+            return gt_cli_fail("%s", err.msg);
+        if (time_only) return 0;
+    }
     if (cl->size > 1) return mpi_ablation(&spec, cl);
     return spec.shards ? shard_ablation(&spec) : whole_ablation(&spec);
 }

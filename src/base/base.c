@@ -34,3 +34,9 @@ const char *gt_registry_names(gt_registry *r) {
     pthread_mutex_unlock(&lock);
     return r->names;
 }
+
+uint64_t gt_fnv1a64(const char *text) {
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}

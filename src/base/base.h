@@ -1,15 +1,20 @@
 /* Small helpers every layer above the core shares: the one definition of pi (ISO C has no M_PI),
- * the monotonic clock that times steps, runs and ablations, and the joining of a registry's
- * names. src/core/profile.c keeps its own clock so that the core depends on nothing above it. */
+ * the monotonic clock that times steps, runs and ablations, a string hash, and the joining of a
+ * registry's names. src/core/profile.c keeps its own clock so that the core depends on nothing above it. */
 #ifndef GT_BASE_H
 #define GT_BASE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GT_PI 3.14159265358979323846
 
 /* Seconds on the monotonic clock (an arbitrary origin: only differences mean something). */
 double gt_monotonic_s(void);
+
+/* 64-bit FNV-1a of a string: a stable name for a configuration's text (the ranks' check that
+ * they train the same run, an ablation's timing key), not a defence against forgery. */
+uint64_t gt_fnv1a64(const char *text);
 
 /* The names of n entries (name_at(i) for i < n) joined by sep into buf of cap bytes (cut short
  * if it does not fit); returns buf. */

@@ -28,18 +28,25 @@ typedef struct run {
     char name[GT_ABLATE_RUN_NAME_MAX_ + 16]; /* folder under runs/: "optim.d.lr=1e-4-s0" */
     char dir[GT_PATH_MAX];
     char signature[4096]; /* what makes the run (train.threads aside) */
+    long long steps;      /* --budget-as-steps: its combination's steps (else 0) */
     bool trained;         /* its checkpoint is final */
     cJSON *result;        /* eval's JSON object; NULL until scored */
     char error[700];      /* why it failed, with the tail of the child's output */
 } run;
 
-static void run_name(const gt_ablate_spec *s, int c, int seed, char *name, size_t cap) {
+void gt_ablate_combination_name(const gt_ablate_spec *s, int c, char *name, size_t cap) {
     size_t n = 0;
-    for (int k = 0; k < s->n_vary; k++)
+    for (int k = 0; k < s->n_vary && n < cap; k++)
         n += (size_t)snprintf(name + n, cap - n, "%s%s=%s", k ? "," : "", s->vary[k].key,
                               gt_ablate_combo_value_(s, c, k));
-    snprintf(name + n, cap - n, "%s-s%d", n ? "" : "base", seed);
+    if (!n) snprintf(name, cap, "base");
     gt_ablate_make_safe_(name);
+}
+
+static void run_name(const gt_ablate_spec *s, int c, int seed, char *name, size_t cap) {
+    gt_ablate_combination_name(s, c, name, cap);
+    size_t n = strlen(name);
+    snprintf(name + n, cap - n, "-s%d", seed);
 }
 
 typedef struct {
@@ -56,9 +63,11 @@ static void add_override(overrides *o, const char *key, const char *value) {
 static void run_overrides(const gt_ablate_spec *s, const run *r, bool threads, overrides *o) {
     char num[64];
     o->n = 0;
-    snprintf(num, sizeof num, "%lld", s->budget_minutes > 0 ? GT_ABLATE_STEPS_UNLIMITED_ : s->budget_steps);
+    bool by_clock = s->budget_minutes > 0 && !(s->timing_seconds > 0);
+    long long steps = r->steps > 0 ? r->steps : by_clock ? GT_ABLATE_STEPS_UNLIMITED_ : s->budget_steps;
+    snprintf(num, sizeof num, "%lld", steps);
     add_override(o, "train.steps", num);
-    if (s->budget_minutes > 0) {
+    if (by_clock) {
         snprintf(num, sizeof num, "%.17g", s->budget_minutes);
         add_override(o, "train.max_minutes", num);
     }
@@ -188,6 +197,27 @@ static void free_runs(run *runs, int n) {
     free(runs);
 }
 
+/* --budget-as-steps: run r's steps, its combination's (the first seed looks them up). */
+static int timed_steps(const gt_ablate_spec *s, const run *runs, run *r, gt_error *err) {
+    if (r->seed > 0) {
+        r->steps = runs[r->combo * s->seeds].steps;
+        return 0;
+    }
+    double per_minute;
+    int found = gt_ablate_timed_steps(s, r->combo, &r->steps, &per_minute, err);
+    if (found < 0) return -1;
+    if (!found) {
+        char name[GT_ABLATE_RUN_NAME_MAX_ + 16];
+        gt_ablate_combination_name(s, r->combo, name, sizeof name);
+        return gt_error_set(err,
+                            "%s: combination %s has not been timed (%s/timing.json has no rate "
+                            "for it): run the same gantry ablate without --shard, or with "
+                            "--time-only, to time it first",
+                            s->out, name, s->out);
+    }
+    return 0;
+}
+
 /* Every combination times every seed, with folders made and earlier state read, or NULL. */
 static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
     int n = gt_ablate_n_combos_(s) * s->seeds;
@@ -202,6 +232,10 @@ static run *plan(const gt_ablate_spec *s, int *n_runs, gt_error *err) {
         r->seed = i % s->seeds;
         run_name(s, r->combo, r->seed, r->name, sizeof r->name);
         snprintf(r->dir, sizeof r->dir, "%s/runs/%s", s->out, r->name);
+        if (s->timing_seconds > 0 && timed_steps(s, runs, r, err) < 0) {
+            free_runs(runs, n);
+            return NULL;
+        }
         run_signature(s, r);
         if (make_dir(r->dir, err) < 0 || load_state(s, r, err) < 0) {
             free_runs(runs, n);
@@ -247,6 +281,8 @@ static cJSON *plan_json(const gt_ablate_spec *s, bool without_threads) {
     cJSON_AddNumberToObject(j, "budget_steps", (double)s->budget_steps);
     cJSON_AddNumberToObject(j, "budget_minutes", s->budget_minutes);
     cJSON_AddNumberToObject(j, "eval_n", (double)s->eval_n);
+    if (s->timing_seconds > 0) /* absent: a budget in steps or on the clock */
+        cJSON_AddNumberToObject(j, "budget_as_steps_seconds", s->timing_seconds);
     if (s->mode_metric != GT_MODE_METRIC_GANTRY) /* absent: gantry's, as plans before the choice */
         cJSON_AddStringToObject(j, "mode_metric", gt_mode_metric_name(s->mode_metric));
     return j;
@@ -317,7 +353,8 @@ static bool parse_plan(const cJSON *j, const char *dir, gt_ablate_saved_plan *p)
     s->budget_steps = (long long)finite_or_zero(gt_ablate_number_(j, "budget_steps"));
     s->budget_minutes = finite_or_zero(gt_ablate_number_(j, "budget_minutes"));
     s->eval_n = (long long)finite_or_zero(gt_ablate_number_(j, "eval_n"));
-    s->jobs = s->threads = 1;
+    s->timing_seconds = finite_or_zero(gt_ablate_number_(j, "budget_as_steps_seconds"));
+    s->jobs = s->threads = s->timing_threads = 1;
     const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
     if (metric && (!cJSON_IsString(metric) || gt_mode_metric_parse(metric->valuestring, &s->mode_metric) < 0))
         return false;
@@ -674,7 +711,9 @@ static void rank_rows(gt_ablate_table *t) {
 }
 
 static void budget_text(const gt_ablate_spec *s, char *buf, size_t cap) {
-    if (s->budget_minutes > 0)
+    if (s->budget_minutes > 0 && s->timing_seconds > 0)
+        snprintf(buf, cap, "%g minutes as steps (timed %g s)", s->budget_minutes, s->timing_seconds);
+    else if (s->budget_minutes > 0)
         snprintf(buf, cap, "%g minutes", s->budget_minutes);
     else
         snprintf(buf, cap, "%lld steps", s->budget_steps);
@@ -715,6 +754,7 @@ static cJSON *runs_json(const gt_ablate_spec *s, const run *runs, int n) {
             cJSON_AddStringToObject(values, s->vary[k].key, gt_ablate_combo_value_(s, r->combo, k));
         cJSON_AddItemToObject(o, "values", values);
         cJSON_AddNumberToObject(o, "seed", r->seed);
+        if (r->steps > 0) cJSON_AddNumberToObject(o, "steps", (double)r->steps);
         cJSON_AddItemToObject(o, "error",
                               r->error[0] ? cJSON_CreateString(r->error) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "eval",
@@ -737,6 +777,17 @@ static int write_results_json(const gt_ablate_spec *s, const run *runs, int n, c
     return rc;
 }
 
+/* --budget-as-steps: each combination's steps, under the table. */
+static void write_timed_steps(FILE *f, const gt_ablate_spec *s, const run *runs, int n) {
+    fprintf(f, "\nSteps a run (%g minutes at the rate each combination made in %g s alone; "
+               "timing.json):\n\n", s->budget_minutes, s->timing_seconds);
+    for (int i = 0; i < n; i += s->seeds) {
+        char name[GT_ABLATE_RUN_NAME_MAX_ + 16];
+        gt_ablate_combination_name(s, runs[i].combo, name, sizeof name);
+        fprintf(f, "- `%s`: %lld\n", name, runs[i].steps);
+    }
+}
+
 /* results.md: the table, then each failed run with its message. */
 static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, const gt_ablate_table *t,
                             gt_error *err) {
@@ -746,6 +797,7 @@ static int write_results_md(const gt_ablate_spec *s, const run *runs, int n, con
     FILE *f = gt_atomic_open(path, &a, err);
     if (!f) return -1;
     gt_ablate_table_markdown(f, t);
+    if (s->timing_seconds > 0) write_timed_steps(f, s, runs, n);
     for (int i = 0, first = 1; i < n; i++) {
         if (!runs[i].error[0]) continue;
         if (first) fprintf(f, "\nFailed runs:\n\n");

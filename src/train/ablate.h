@@ -37,7 +37,9 @@ typedef struct gt_ablate_vary {
 } gt_ablate_vary;
 
 /* What to run. budget_steps > 0 trains that many steps; otherwise budget_minutes > 0 trains
- * that long (train.max_minutes, with train.steps so large that time ends the run). */
+ * that long (train.max_minutes, with train.steps so large that time ends the run), or, with
+ * timing_seconds > 0, the steps each combination's timed rate reaches in that long
+ * (--budget-as-steps; ablate_timing.c). */
 typedef struct gt_ablate_spec {
     const char *config;   /* the base INI */
     const char *out;      /* the ablation folder: runs/, results.md, results.json */
@@ -57,6 +59,8 @@ typedef struct gt_ablate_spec {
     const char *reuse[GT_ABLATE_MAX_REUSE]; /* --reuse: earlier ablations whose finished runs of
                                              * the same configuration are linked, not retrained */
     int n_reuse;
+    double timing_seconds; /* --budget-as-steps: each combination timed this long (0: off) */
+    int timing_threads;    /* train.threads of a timing run: the whole machine's cores */
 } gt_ablate_spec;
 
 /* Parses 'section.key=a,b[,c]' (at least two distinct values); the key and values are checked
@@ -75,6 +79,23 @@ int gt_ablate_parse_shard(const char *text, gt_ablate_spec *spec, gt_error *err)
  * train.max_minutes), a key both set and varied, values that would share a run folder, more
  * than 10,000 runs, and run names too long for a folder. */
 int gt_ablate_validate(const gt_ablate_spec *spec, gt_error *err);
+
+/* ---- --budget-as-steps: a budget in minutes turned into steps (ablate_timing.c) ---- */
+
+int gt_ablate_n_combinations(const gt_ablate_spec *s);
+/* Combination c's folder name before "-s<seed>": "key=value,key=value", or "base" when nothing
+ * varies, made safe for a folder. */
+void gt_ablate_combination_name(const gt_ablate_spec *s, int c, char *name, size_t cap);
+/* Combination c's steps for the budget, from the rate in DIR/timing.json or, failing that, in a
+ * --reuse folder's timing.json (the same configuration, seed, steps and threads aside): 1 with
+ * *steps and *per_minute set, 0 when it has not been timed, -1 on an unreadable timing.json. */
+int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, double *per_minute,
+                          gt_error *err);
+/* Trains combination c (seed 0, train.steps unlimited) for timing_seconds on timing_threads in
+ * DIR/timing/NAME, afresh, and records its rate in DIR/timing.json; *steps is the steps it
+ * made. Stops early, recording nothing, when *stop becomes non-zero. */
+int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
+                               long long *steps, gt_error *err);
 
 /* ---- the table ---- */
 

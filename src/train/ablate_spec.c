@@ -386,7 +386,12 @@ int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
         if (runs > GT_ABLATE_MAX_RUNS)
             return gt_error_set(err, "the --vary values and --seeds make more than %d runs", GT_ABLATE_MAX_RUNS);
     }
-    if (s->budget_minutes > 0 && check_minute_budget(s, &base, err) < 0) return -1;
+    if (s->timing_seconds > 0 && !(s->budget_minutes > 0))
+        return gt_error_set(err, "--budget-as-steps turns a budget in minutes into steps: give "
+                                 "--budget in minutes (e.g. 10m)");
+    /* timed steps are a step count again, which schedules can span */
+    if (s->budget_minutes > 0 && !(s->timing_seconds > 0) && check_minute_budget(s, &base, err) < 0)
+        return -1;
     if (check_reuse(s, err) < 0) return -1;
     if (run_name_length(s) > GT_ABLATE_RUN_NAME_MAX_)
         return gt_error_set(err,

@@ -36,6 +36,12 @@ int gt_run_prepare_dir(const char *dir, const gt_config *cfg, gt_error *err) {
     if (gt_run_make_dir(dir, err) < 0) return -1;
     snprintf(path, sizeof path, "%s/samples", dir);
     if (gt_run_make_dir(path, err) < 0) return -1;
+    /* there from the start (empty until the first log step), so that a run stopped before it,
+     * by its time budget or a signal, still has the metrics its report reads */
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return gt_error_set(err, "%s: cannot create: %s", path, strerror(errno));
+    fclose(f);
     snprintf(path, sizeof path, "%s/config.ini", dir);
     return gt_config_write(cfg, path, err);
 }

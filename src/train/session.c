@@ -50,9 +50,7 @@ static int agree_to_stop(const session *s, bool mine, bool *any, gt_error *err) 
 /* The ranks must train the same run: a hash of the configuration's text, compared. */
 static uint64_t config_hash(const gt_config *cfg) {
     char *text = malloc(64 * 1024);
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    if (text && gt_config_to_string(cfg, text, 64 * 1024) >= 0)
-        for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    uint64_t h = text && gt_config_to_string(cfg, text, 64 * 1024) >= 0 ? gt_fnv1a64(text) : 0;
     free(text);
     return h;
 }

@@ -1,0 +1,184 @@
+/* gantry ablate --budget Nm --budget-as-steps S (ablate.h): settings compared at equal cost, by
+ * runs that are reproducible to the bit.
+ *
+ * A budget in minutes compares settings at equal cost, but its runs stop wherever the clock
+ * finds them: they need the machine to themselves, one at a time, and cannot be repeated. Here
+ * each combination is first trained alone for S seconds (its seed-0 configuration, train.steps
+ * unlimited, every core), and its rate turns the budget into a number of steps:
+ *
+ *     steps = floor(steps in the timing run x budget seconds / S)
+ *
+ * The runs then train by steps. gantry's numbers do not depend on the thread count, so a run
+ * made that way is the run the budget would have made on the timed machine, whatever else shares
+ * the machine meanwhile (--jobs 2 at one thread each, say), and a rerun repeats it bit for bit.
+ *
+ * The rates are kept in DIR/timing.json, one entry per combination, keyed by a hash of the
+ * combination's resolved configuration with the seed, the step count, the minutes and the thread
+ * count left out (they do not change the cost of a step). A rerun trains the same steps, and a
+ * --reuse folder's rates serve the same configurations, so a staged search's baseline, timed in
+ * the stage before, gets the same steps and its runs are linked, not trained again. */
+#include "train/ablate_internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "io/atomic.h"
+#include "io/config.h"
+#include "io/files.h"
+#include "train/session.h"
+
+int gt_ablate_n_combinations(const gt_ablate_spec *s) { return gt_ablate_n_combos_(s); }
+
+/* The base file, every --set, then combination c's values: the configuration of its runs
+ * before the runner's own keys (seed, steps, minutes, threads). */
+static int combo_config(const gt_ablate_spec *s, int c, gt_config *cfg, gt_error *err) {
+    gt_config_defaults(cfg);
+    if (gt_config_load_file(cfg, s->config, err) < 0) return -1;
+    for (int i = 0; i < s->n_sets; i++)
+        if (gt_config_set(cfg, s->sets[i], "--set", err) < 0) return -1;
+    for (int k = 0; k < s->n_vary; k++)
+        if (gt_ablate_apply_value_(cfg, &s->vary[k], gt_ablate_value_index_(s, c, k), err) < 0)
+            return -1;
+    return 0;
+}
+
+/* Combination c's key in timing.json: its configuration, without what leaves a step's cost as
+ * it is, hashed to 16 hex digits. */
+static int combo_key(const gt_ablate_spec *s, int c, char key[17], gt_error *err) {
+    gt_config cfg;
+    if (combo_config(s, c, &cfg, err) < 0) return -1;
+    cfg.train_seed = 0;
+    cfg.train_steps = 0;
+    cfg.train_max_minutes = 0;
+    char *text = NULL;
+    if (gt_ablate_config_text_(&cfg, &text, err) < 0) return -1; /* threads as 0 */
+    snprintf(key, 17, "%016llx", (unsigned long long)gt_fnv1a64(text));
+    free(text);
+    return 0;
+}
+
+static void timing_path(const char *dir, char *path, size_t cap) {
+    snprintf(path, cap, "%s/timing.json", dir);
+}
+
+/* DIR/timing.json's object, or an empty one when there is none; NULL (err set) when the file
+ * is there but is not a timing table. */
+static cJSON *load_timing(const char *dir, gt_error *err) {
+    char path[GT_PATH_MAX + 16];
+    timing_path(dir, path, sizeof path);
+    char *text = gt_read_file(path, (size_t)1 << 24, NULL);
+    if (!text) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddArrayToObject(j, "combinations");
+        return j;
+    }
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "combinations"))) {
+        cJSON_Delete(j);
+        gt_error_set(err, "%s: not a timing table that gantry ablate wrote (no \"combinations\" "
+                          "list): remove it to time the combinations again", path);
+        return NULL;
+    }
+    return j;
+}
+
+/* The entry of timing table j with this key, or NULL. */
+static const cJSON *find_entry(const cJSON *j, const char *key) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "combinations")) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "key");
+        if (cJSON_IsString(k) && strcmp(k->valuestring, key) == 0) return e;
+    }
+    return NULL;
+}
+
+/* An entry's rate (steps a minute), or 0 when it has none that makes sense. */
+static double entry_rate(const cJSON *e) {
+    double steps = gt_ablate_number_(e, "timing_steps"), seconds = gt_ablate_number_(e, "timing_seconds");
+    if (!(steps >= 1) || !(seconds > 0) || !isfinite(steps / seconds)) return 0;
+    return steps * 60 / seconds;
+}
+
+int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, double *per_minute,
+                          gt_error *err) {
+    char key[17];
+    if (combo_key(s, c, key, err) < 0) return -1;
+    for (int d = -1; d < s->n_reuse; d++) { /* our own table first, then the --reuse folders' */
+        gt_error ignored;
+        cJSON *j = load_timing(d < 0 ? s->out : s->reuse[d], d < 0 ? err : &ignored);
+        if (!j && d < 0) return -1;
+        double rate = entry_rate(find_entry(j, key));
+        cJSON_Delete(j);
+        if (rate > 0) {
+            *per_minute = rate;
+            double n = floor(rate * s->budget_minutes);
+            *steps = n < 1 ? 1 : n >= (double)GT_ABLATE_STEPS_UNLIMITED_ ? GT_ABLATE_STEPS_UNLIMITED_ - 1 : (long long)n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds (or replaces) combination c's entry in DIR/timing.json, atomically. */
+static int record_timing(const gt_ablate_spec *s, int c, const char *key, long long steps,
+                         gt_error *err) {
+    cJSON *j = load_timing(s->out, err);
+    if (!j) return -1;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "combinations");
+    for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, i), "key");
+        if (cJSON_IsString(k) && strcmp(k->valuestring, key) == 0) cJSON_DeleteItemFromArray(list, i);
+    }
+    char name[GT_ABLATE_RUN_NAME_MAX_ + 16];
+    gt_ablate_combination_name(s, c, name, sizeof name);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "key", key);
+    cJSON_AddStringToObject(e, "combination", name);
+    cJSON_AddNumberToObject(e, "timing_seconds", s->timing_seconds);
+    cJSON_AddNumberToObject(e, "timing_steps", (double)steps);
+    cJSON_AddNumberToObject(e, "threads", s->timing_threads);
+    cJSON_AddNumberToObject(e, "steps_per_minute", (double)steps * 60 / s->timing_seconds);
+    cJSON_AddItemToArray(list, e);
+    char path[GT_PATH_MAX + 16];
+    timing_path(s->out, path, sizeof path);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text) return gt_error_set(err, "%s: out of memory", path);
+    gt_atomic a;
+    FILE *f = gt_atomic_open(path, &a, err);
+    if (f) fprintf(f, "%s\n", text);
+    free(text);
+    return f ? gt_atomic_commit(&a, err) : -1;
+}
+
+int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
+                               long long *steps, gt_error *err) {
+    char key[17], name[GT_ABLATE_RUN_NAME_MAX_ + 16], dir[GT_PATH_MAX], ckpt[GT_PATH_MAX + 32];
+    gt_config cfg;
+    if (combo_key(s, c, key, err) < 0 || combo_config(s, c, &cfg, err) < 0) return -1;
+    cfg.train_seed = 0;
+    cfg.train_steps = GT_ABLATE_STEPS_UNLIMITED_;
+    cfg.train_max_minutes = s->timing_seconds / 60;
+    cfg.train_threads = s->timing_threads;
+    gt_ablate_combination_name(s, c, name, sizeof name);
+    snprintf(dir, sizeof dir, "%s/timing/%s", s->out, name);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    if (unlink(ckpt) < 0 && errno != ENOENT) /* an earlier timing's: this one starts afresh */
+        return gt_error_set(err, "%s: cannot remove an earlier timing's checkpoint: %s", ckpt,
+                            strerror(errno));
+    gt_train_request req = {.dir = dir, .cfg = &cfg, .quiet = true, .log = stderr, .stop = stop};
+    gt_train_outcome trained;
+    if (gt_train_run(&req, &trained, err) < 0) return -1;
+    *steps = trained.steps;
+    if (!trained.finished) return 0; /* stopped: nothing recorded */
+    if (trained.steps < 1)
+        return gt_error_set(err, "%s: no step finished in the %g seconds of timing: give "
+                                 "--budget-as-steps more seconds", name, s->timing_seconds);
+    return record_timing(s, c, key, trained.steps, err);
+}
