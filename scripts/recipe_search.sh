@@ -11,7 +11,8 @@
 # first times its new combinations alone on every core for TIMING seconds (default 60; run
 # BEFORE_TIMING and AFTER_TIMING, shell commands, around it, to pause other work so that the
 # timings see the machine idle), then trains the runs JOBS at a time (default 2, one thread
-# each): the same runs as ten minutes on the whole machine would make, reproducible to the bit.
+# each; THREADS, when set, gives each run that many threads instead): the same runs as ten
+# minutes on the whole machine would make, reproducible to the bit.
 #
 # Rerunning continues: gantry ablate keeps finished runs and resumes an interrupted one, and the
 # winners are read again from each finished stage's results.json. GANTRY (default build/gantry),
@@ -48,7 +49,7 @@ print(" ".join("--set " + a for a in sets))
 EOF
 }
 
-sets="--set train.eval_every=0 --set train.sample_every=0"
+sets="--set train.eval_every=0 --set train.sample_every=0${THREADS:+ --set train.threads=$THREADS}"
 reuse=""
 n=0
 # stage NAME --vary ... : one ablation; its winner joins the sets of the stages after it.
