@@ -126,8 +126,8 @@ static void eval_args_text(const gt_ablate_spec *s, char *buf, size_t cap) {
     snprintf(buf, cap, "%s%s%s", n, n[0] && pacgan ? " " : "", pacgan ? "--mode-metric pacgan" : "");
 }
 
-
-static int write_json(const char *path, const cJSON *j, gt_error *err) {
+/* (ablate_internal.h) */
+int gt_ablate_write_json_(const char *path, const cJSON *j, gt_error *err) {
     char *text = cJSON_Print(j);
     if (!text) return gt_error_set(err, "%s: out of memory", path);
     gt_atomic a;
@@ -150,7 +150,7 @@ static int save_state(const gt_ablate_spec *s, const run *r, gt_error *err) {
     cJSON_AddItemToObject(j, "result",
                           r->result ? cJSON_Duplicate(r->result, true) : cJSON_CreateNull());
     cJSON_AddStringToObject(j, "error", r->error);
-    int rc = write_json(path, j, err);
+    int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
     return rc;
 }
@@ -409,7 +409,7 @@ static int save_plan(const gt_ablate_spec *s, gt_error *err) {
     if (make_dir(s->out, err) < 0) return -1;
     if (s->shards > 0 && access(path, F_OK) == 0) return check_plan(s, path, err);
     cJSON *j = plan_json(s, false);
-    int rc = write_json(path, j, err);
+    int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
     return rc;
 }
@@ -487,7 +487,7 @@ int gt_ablate_outcome_write(const char *path, const gt_ablate_outcome *o, gt_err
     cJSON_AddStringToObject(j, "failed", o->failed);
     cJSON_AddStringToObject(j, "error", o->error);
     cJSON_AddItemToObject(j, "result", o->scored ? gt_eval_result_json(&o->result) : cJSON_CreateNull());
-    int rc = write_json(path, j, err);
+    int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
     return rc;
 }
@@ -772,7 +772,7 @@ static int write_results_json(const gt_ablate_spec *s, const run *runs, int n, c
     for (int i = 0; i < s->n_sets; i++) cJSON_AddItemToArray(sets, cJSON_CreateString(s->sets[i]));
     cJSON_AddItemToObject(j, "set", sets);
     cJSON_AddItemToObject(j, "runs", runs_json(s, runs, n));
-    int rc = write_json(path, j, err);
+    int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
     return rc;
 }

@@ -26,6 +26,9 @@ void gt_ablate_key_of_(const char *assignment, char *key, size_t cap);
 /* A folder name keeps letters, digits and . = + , - and maps the rest (a '/' in a path) to '_'. */
 void gt_ablate_make_safe_(char *name);
 
+/* j printed to path atomically (a temporary file, then a rename). */
+int gt_ablate_write_json_(const char *path, const struct cJSON *j, gt_error *err);
+
 /* --reuse. The configuration as canonical text for comparing runs, with train.threads as 0 (it
  * changes speed, not numbers); *text is malloc'd. */
 int gt_ablate_config_text_(const gt_config *cfg, char **text, gt_error *err);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "io/atomic.h"
+#include "io/atomic.h" /* GT_PATH_MAX */
 #include "io/config.h"
 #include "io/files.h"
 #include "train/session.h"
@@ -147,14 +147,9 @@ static int record_timing(const gt_ablate_spec *s, int c, const char *key, long l
     cJSON_AddItemToArray(list, e);
     char path[GT_PATH_MAX + 16];
     timing_path(s->out, path, sizeof path);
-    char *text = cJSON_Print(j);
+    int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
-    if (!text) return gt_error_set(err, "%s: out of memory", path);
-    gt_atomic a;
-    FILE *f = gt_atomic_open(path, &a, err);
-    if (f) fprintf(f, "%s\n", text);
-    free(text);
-    return f ? gt_atomic_commit(&a, err) : -1;
+    return rc;
 }
 
 int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
