@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -384,6 +385,22 @@ static int timed(const gt_ablate_spec *spec, int c, char *name, size_t cap, long
     return found;
 }
 
+/* Other processes runnable now (/proc/loadavg's running count, this one aside), the fewest of
+ * five readings 20 ms apart so that a passing blip does not count; -1 where it cannot be read. */
+static int others_running(void) {
+    int fewest = -1;
+    for (int i = 0; i < 5; i++) {
+        FILE *f = fopen("/proc/loadavg", "r");
+        int running = 0;
+        bool read = f && fscanf(f, "%*f %*f %*f %d/", &running) == 1;
+        if (f) fclose(f);
+        if (!read) return -1;
+        if (fewest < 0 || running - 1 < fewest) fewest = running - 1;
+        nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    }
+    return fewest;
+}
+
 /* Times every combination that no timing.json has a rate for, then lists each one's steps. */
 static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
     char dir[4200];
@@ -399,6 +416,11 @@ static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
         if (found) continue;
         fprintf(stderr, "gantry ablate: timing %s for %g s on %d threads (%d of %d)\n", name,
                 spec->timing_seconds, spec->timing_threads, c + 1, n);
+        int others = others_running();
+        if (others > 0)
+            fprintf(stderr, "gantry ablate: warning: %d other process%s running: the timing shares "
+                            "the machine and will count fewer steps than an idle machine makes\n",
+                    others, others == 1 ? " is" : "es are");
         if (time_one(spec, c, name, err) < 0) return -1;
         if (timed(spec, c, name, sizeof name, &steps, &per_minute, err) <= 0)
             return gt_error_set(err, "timing %s recorded no rate in %s/timing.json", name, spec->out);
