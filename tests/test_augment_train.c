@@ -95,6 +95,11 @@ TEST(the_overfitting_monitor_leaves_no_trace) {
     trained quiet = train(set, 3, NULL, NULL, false), watched = train(set, 3, NULL, NULL, true);
     CHECK(same(&quiet, &watched));
     free(quiet.w), free(watched.w);
+    /* fewer training images than held-out ones and than the monitor's 256: it reads 96 of each
+     * (whole batches of 16), not past the training set's end */
+    trained few = train(TINY " data.holdout=300 data.limit=100", 2, NULL, NULL, true);
+    CHECK(few.w != NULL);
+    free(few.w);
 }
 
 /* ---- data.limit and data.holdout --------------------------------------------------------------- */

@@ -53,7 +53,9 @@ static reading judge(gt_trainer *t, const float *x, const int32_t *labels, int64
 void gt_trainer_monitor(gt_trainer *t, gt_overfit *out) {
     *out = (gt_overfit){0};
     if (!t->holdout || t->progressive || t->h * t->w == 1) return;
-    int64_t n = t->holdout->n < GT_MONITOR_EXAMPLES ? t->holdout->n : GT_MONITOR_EXAMPLES;
+    /* as many of each kind as the smaller set holds, at most GT_MONITOR_EXAMPLES */
+    int64_t n = t->holdout->n < t->data->n ? t->holdout->n : t->data->n;
+    if (n > GT_MONITOR_EXAMPLES) n = GT_MONITOR_EXAMPLES;
     int64_t pack = t->cfg.d_pack, chunk = t->cfg.train_batch < n ? t->cfg.train_batch : n / pack * pack;
     n = chunk > 0 ? n / chunk * chunk : 0;
     if (n < 2 || chunk < 2) return;
