@@ -680,8 +680,10 @@ TEST(budget_as_steps_times_each_combination_once) {
     cli_run(&a, &r);
     CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 1 &&
                           cli_says(&r, "timing train.batch=32 ") &&
+                          cli_says(&r, "train.batch=128: the rate timed in ") &&
                           count_substrings(r.text, ": reused") == 2);
     cli_result_free(&r);
+    check_timed_runs(second, 0.005); /* its own timing.json holds both rates */
     /* parts need the timing done first; --time-only does it and trains nothing */
     const char *third = cli_path(dir, "third");
     timed_ablation(&a, third, "train.batch=16,64");

@@ -401,7 +401,8 @@ static int others_running(void) {
     return fewest;
 }
 
-/* Times every combination that no timing.json has a rate for, then lists each one's steps. */
+/* Times every combination that neither DIR/timing.json nor a --reuse folder's has a rate for
+ * (a --reuse folder's rate is copied in), then lists each one's steps. */
 static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/timing", spec->out);
@@ -412,6 +413,9 @@ static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
         long long steps;
         double per_minute;
         int found = timed(spec, c, name, sizeof name, &steps, &per_minute, err);
+        const char *from;
+        if (found == 0 && (found = gt_ablate_adopt_timing(spec, c, &from, err)) > 0)
+            fprintf(stderr, "gantry ablate: %s: the rate timed in %s (its timing.json)\n", name, from);
         if (found < 0) return -1;
         if (found) continue;
         fprintf(stderr, "gantry ablate: timing %s for %g s on %d threads (%d of %d)\n", name,
@@ -436,8 +440,8 @@ static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
     return 0;
 }
 
-/* Under --shard or mpirun every combination must have been timed already: parts timing the
- * same combination at once would time each other. */
+/* Under --shard or mpirun every combination must have a rate in DIR/timing.json already: parts
+ * timing at once would time each other (and parts copying rates in would race). */
 static int check_timed(const gt_ablate_spec *spec, gt_error *err) {
     for (int c = 0; c < gt_ablate_n_combinations(spec); c++) {
         char name[320];

@@ -86,11 +86,14 @@ int gt_ablate_n_combinations(const gt_ablate_spec *s);
 /* Combination c's folder name before "-s<seed>": "key=value,key=value", or "base" when nothing
  * varies, made safe for a folder. */
 void gt_ablate_combination_name(const gt_ablate_spec *s, int c, char *name, size_t cap);
-/* Combination c's steps for the budget, from the rate in DIR/timing.json or, failing that, in a
- * --reuse folder's timing.json (the same configuration, seed, steps and threads aside): 1 with
- * *steps and *per_minute set, 0 when it has not been timed, -1 on an unreadable timing.json. */
+/* Combination c's steps for the budget, from its rate in DIR/timing.json (the same
+ * configuration, seed, steps and threads aside): 1 with *steps and *per_minute set, 0 when it
+ * has not been timed, -1 on an unreadable timing.json. */
 int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, double *per_minute,
                           gt_error *err);
+/* Copies combination c's rate from the first --reuse folder whose timing.json has it into
+ * DIR/timing.json: 1 with *from naming that folder, 0 when none has it, -1 on error. */
+int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt_error *err);
 /* Trains combination c (seed 0, train.steps unlimited) for timing_seconds on timing_threads in
  * DIR/timing/NAME, afresh, and records its rate in DIR/timing.json; *steps is the steps it
  * made. Stops early, recording nothing, when *stop becomes non-zero. */

@@ -15,8 +15,10 @@
  * The rates are kept in DIR/timing.json, one entry per combination, keyed by a hash of the
  * combination's resolved configuration with the seed, the step count, the minutes and the thread
  * count left out (they do not change the cost of a step). A rerun trains the same steps, and a
- * --reuse folder's rates serve the same configurations, so a staged search's baseline, timed in
- * the stage before, gets the same steps and its runs are linked, not trained again. */
+ * --reuse folder's rate of the same configuration is copied in (with "from" naming the folder)
+ * instead of timing it again, so a staged search's baseline, timed in the stage before, gets the
+ * same steps and its runs are linked, not trained again; each ablation's timing.json still
+ * holds every rate its runs used. */
 #include "train/ablate_internal.h"
 
 #include <cjson/cJSON.h>
@@ -109,24 +111,26 @@ int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, doub
                           gt_error *err) {
     char key[17];
     if (combo_key(s, c, key, err) < 0) return -1;
-    for (int d = -1; d < s->n_reuse; d++) { /* our own table first, then the --reuse folders' */
-        gt_error ignored;
-        cJSON *j = load_timing(d < 0 ? s->out : s->reuse[d], d < 0 ? err : &ignored);
-        if (!j && d < 0) return -1;
-        double rate = entry_rate(find_entry(j, key));
-        cJSON_Delete(j);
-        if (rate > 0) {
-            *per_minute = rate;
-            double n = floor(rate * s->budget_minutes);
-            *steps = n < 1 ? 1 : n >= (double)GT_ABLATE_STEPS_UNLIMITED_ ? GT_ABLATE_STEPS_UNLIMITED_ - 1 : (long long)n;
-            return 1;
-        }
-    }
-    return 0;
+    cJSON *j = load_timing(s->out, err);
+    if (!j) return -1;
+    double rate = entry_rate(find_entry(j, key));
+    cJSON_Delete(j);
+    if (!(rate > 0)) return 0;
+    *per_minute = rate;
+    double n = floor(rate * s->budget_minutes);
+    *steps = n < 1 ? 1 : n >= (double)GT_ABLATE_STEPS_UNLIMITED_ ? GT_ABLATE_STEPS_UNLIMITED_ - 1 : (long long)n;
+    return 1;
 }
 
+/* One timing: what was timed, how, and (when it was read from a --reuse folder) where from. */
+typedef struct {
+    double seconds, steps;
+    int threads;
+    const char *from; /* NULL: timed here */
+} timing;
+
 /* Adds (or replaces) combination c's entry in DIR/timing.json, atomically. */
-static int record_timing(const gt_ablate_spec *s, int c, const char *key, long long steps,
+static int record_timing(const gt_ablate_spec *s, int c, const char *key, const timing *tm,
                          gt_error *err) {
     cJSON *j = load_timing(s->out, err);
     if (!j) return -1;
@@ -140,16 +144,35 @@ static int record_timing(const gt_ablate_spec *s, int c, const char *key, long l
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "key", key);
     cJSON_AddStringToObject(e, "combination", name);
-    cJSON_AddNumberToObject(e, "timing_seconds", s->timing_seconds);
-    cJSON_AddNumberToObject(e, "timing_steps", (double)steps);
-    cJSON_AddNumberToObject(e, "threads", s->timing_threads);
-    cJSON_AddNumberToObject(e, "steps_per_minute", (double)steps * 60 / s->timing_seconds);
+    cJSON_AddNumberToObject(e, "timing_seconds", tm->seconds);
+    cJSON_AddNumberToObject(e, "timing_steps", tm->steps);
+    cJSON_AddNumberToObject(e, "threads", tm->threads);
+    cJSON_AddNumberToObject(e, "steps_per_minute", tm->steps * 60 / tm->seconds);
+    if (tm->from) cJSON_AddStringToObject(e, "from", tm->from);
     cJSON_AddItemToArray(list, e);
     char path[GT_PATH_MAX + 16];
     timing_path(s->out, path, sizeof path);
     int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
     return rc;
+}
+
+int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt_error *err) {
+    char key[17];
+    if (combo_key(s, c, key, err) < 0) return -1;
+    for (int d = 0; d < s->n_reuse; d++) {
+        gt_error ignored; /* a folder without a timing table has nothing to give */
+        cJSON *j = load_timing(s->reuse[d], &ignored);
+        const cJSON *e = find_entry(j, key);
+        timing tm = {gt_ablate_number_(e, "timing_seconds"), gt_ablate_number_(e, "timing_steps"),
+                     gt_ablate_integer_(e, "threads"), s->reuse[d]};
+        bool usable = entry_rate(e) > 0;
+        cJSON_Delete(j);
+        if (!usable) continue;
+        *from = s->reuse[d];
+        return record_timing(s, c, key, &tm, err) < 0 ? -1 : 1;
+    }
+    return 0;
 }
 
 int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
@@ -175,5 +198,6 @@ int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile si
     if (trained.steps < 1)
         return gt_error_set(err, "%s: no step finished in the %g seconds of timing: give "
                                  "--budget-as-steps more seconds", name, s->timing_seconds);
-    return record_timing(s, c, key, trained.steps, err);
+    timing tm = {s->timing_seconds, (double)trained.steps, s->timing_threads, NULL};
+    return record_timing(s, c, key, &tm, err);
 }
