@@ -665,6 +665,8 @@ TEST(budget_as_steps_times_each_combination_once) {
     CHECK(md && strstr(md, "0.005 minutes as steps (timed 1 s) per run") &&
           strstr(md, "- `train.batch=16`: ") && strstr(md, "- `train.batch=128`: "));
     free(md);
+    CHECK(cli_exists(cli_path(first, "timing/train.batch=16/metrics.jsonl")) &&
+          !cli_exists(cli_path(first, "timing/train.batch=16/checkpoint.safetensors")));
     char *before = cli_read_file(cli_path(first, "timing.json"), NULL);
     cli_run(&a, &r); /* the rerun: nothing timed, nothing trained */
     CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 0 &&

@@ -199,5 +199,7 @@ int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile si
         return gt_error_set(err, "%s: no step finished in the %g seconds of timing: give "
                                  "--budget-as-steps more seconds", name, s->timing_seconds);
     timing tm = {s->timing_seconds, (double)trained.steps, s->timing_threads, NULL};
-    return record_timing(s, c, key, &tm, err);
+    if (record_timing(s, c, key, &tm, err) < 0) return -1;
+    unlink(ckpt); /* only its rate counts; its log, metrics and report stay */
+    return 0;
 }
