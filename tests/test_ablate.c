@@ -700,6 +700,20 @@ TEST(budget_as_steps_times_each_combination_once) {
     timed_ablation(&a, third, "train.batch=16,64");
     cli_args_add(&a, "--shard", "1/2", NULL);
     CHECK(cli_run_ok(&a));
+    timed_ablation(&a, third, "train.batch=16,64");
+    cli_args_add(&a, "--shard", "2/2", NULL);
+    CHECK(cli_run_ok(&a));
+    cli_args_init(&a);
+    cli_args_add(&a, "ablate", "--merge", third, NULL);
+    CHECK(cli_run_ok(&a)); /* the plan's timing (seconds, threads) read back: the same steps */
+    check_timed_runs(third, 0.005);
+    /* a budget of one core: timed again on one thread, a rate of its own */
+    timed_ablation(&a, third, "train.batch=16,64");
+    cli_args_add(&a, "--timing-threads", "1", "--time-only", NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 2 &&
+                          cli_says(&r, "for 1 s on 1 threads"));
+    cli_result_free(&r);
     /* the option's own errors */
     ring_ablation(&a, cli_path(dir, "fourth"), "1", LR);
     cli_args_add(&a, "--budget-as-steps", "1", NULL);
@@ -707,6 +721,9 @@ TEST(budget_as_steps_times_each_combination_once) {
     ring_ablation(&a, cli_path(dir, "fourth"), "1", LR);
     cli_args_add(&a, "--time-only", NULL);
     cli_run_fails_saying(&a, "--time-only needs --budget-as-steps", NULL);
+    ring_ablation(&a, cli_path(dir, "fourth"), "1", LR);
+    cli_args_add(&a, "--timing-threads", "1", NULL);
+    cli_run_fails_saying(&a, "--timing-threads needs --budget-as-steps", NULL);
     timed_ablation(&a, cli_path(dir, "fourth"), LR);
     cli_args_add(&a, "--budget-as-steps", "0", NULL);
     cli_run_fails_saying(&a, "--budget-as-steps must be a number of seconds from 1 to 3600", NULL);

@@ -35,7 +35,8 @@ static void help(void *ctx) {
            "                     [--choose 'NAME=LABEL:section.key=v[;section.key=v...]' ...]\n"
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
            "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
-           "                     [--reuse DIR ...] [--budget-as-steps S [--time-only]]\n"
+           "                     [--reuse DIR ...]\n"
+           "                     [--budget-as-steps S [--time-only] [--timing-threads T]]\n"
            "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
@@ -61,8 +62,11 @@ static void help(void *ctx) {
            "                    from --reuse folders'), so a rerun trains the same steps; run\n"
            "                    the timing with the machine otherwise idle (off by default)\n"
            "  --time-only       with --budget-as-steps: time the combinations not yet timed,\n"
-           "                    print each one's steps, and train nothing\n",
-           GT_ABLATE_MAX_SEEDS, cores);
+           "                    print each one's steps, and train nothing\n"
+           "  --timing-threads T  with --budget-as-steps: time on T threads, for a budget of T\n"
+           "                    cores rather than the whole machine (default %d; a rate timed on\n"
+           "                    other threads is not used)\n",
+           GT_ABLATE_MAX_SEEDS, cores, cores);
     printf("  --out DIR         the ablation folder: runs/<combination>-s<seed>/, results.md and\n"
            "                    results.json (required)\n"
            "  --jobs J          runs trained at a time, each with max(1, cores / J) threads\n"
@@ -169,7 +173,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
     memset(s, 0, sizeof *s);
     *merge = NULL;
     *time_only = false;
-    long long seeds = 3, jobs = 1, timing = 0;
+    long long seeds = 3, jobs = 1, timing = 0, timing_threads = cores;
     const gt_opt opts[] = {
         GT_OPT_TEXT_("--config", &s->config, "a file"),
         GT_OPT_CALL_("--out", &s->out, take_out),
@@ -186,6 +190,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_CALL_("--merge", merge, take_merge),
         GT_OPT_INT_("--budget-as-steps", &timing, 1, 3600, "a number of seconds from 1 to 3600"),
         GT_OPT_FLAG_("--time-only", time_only),
+        GT_OPT_INT_("--timing-threads", &timing_threads, 1, 1024, NULL),
         GT_OPT_END,
     };
     gt_opts p = {"ablate", opts, help, NULL, &cores};
@@ -194,10 +199,12 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
     s->seeds = (int)seeds;
     s->jobs = (int)jobs;
     s->timing_seconds = (double)timing;
-    s->timing_threads = cores;
+    s->timing_threads = (int)timing_threads;
     if (*merge) return *time_only ? gt_cli_usage("ablate", "--merge DIR takes no other option") :
                                     check_merge_alone(s);
     if (*time_only && !timing) return gt_cli_usage("ablate", "--time-only needs --budget-as-steps S");
+    if (timing_threads != cores && !timing)
+        return gt_cli_usage("ablate", "--timing-threads needs --budget-as-steps S");
     if (!s->config) return gt_cli_usage("ablate", "needs --config BASE.ini");
     if (!s->out) return gt_cli_usage("ablate", "needs --out DIR");
     if (!s->budget_steps && !(s->budget_minutes > 0))

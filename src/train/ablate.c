@@ -281,8 +281,10 @@ static cJSON *plan_json(const gt_ablate_spec *s, bool without_threads) {
     cJSON_AddNumberToObject(j, "budget_steps", (double)s->budget_steps);
     cJSON_AddNumberToObject(j, "budget_minutes", s->budget_minutes);
     cJSON_AddNumberToObject(j, "eval_n", (double)s->eval_n);
-    if (s->timing_seconds > 0) /* absent: a budget in steps or on the clock */
+    if (s->timing_seconds > 0) { /* absent: a budget in steps or on the clock */
         cJSON_AddNumberToObject(j, "budget_as_steps_seconds", s->timing_seconds);
+        cJSON_AddNumberToObject(j, "budget_as_steps_threads", s->timing_threads);
+    }
     if (s->mode_metric != GT_MODE_METRIC_GANTRY) /* absent: gantry's, as plans before the choice */
         cJSON_AddStringToObject(j, "mode_metric", gt_mode_metric_name(s->mode_metric));
     return j;
@@ -354,12 +356,14 @@ static bool parse_plan(const cJSON *j, const char *dir, gt_ablate_saved_plan *p)
     s->budget_minutes = finite_or_zero(gt_ablate_number_(j, "budget_minutes"));
     s->eval_n = (long long)finite_or_zero(gt_ablate_number_(j, "eval_n"));
     s->timing_seconds = finite_or_zero(gt_ablate_number_(j, "budget_as_steps_seconds"));
-    s->jobs = s->threads = s->timing_threads = 1;
+    s->timing_threads = gt_ablate_integer_(j, "budget_as_steps_threads");
+    s->jobs = s->threads = 1;
     const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
     if (metric && (!cJSON_IsString(metric) || gt_mode_metric_parse(metric->valuestring, &s->mode_metric) < 0))
         return false;
     return s->seeds >= 1 && s->seeds <= GT_ABLATE_MAX_SEEDS && s->eval_n >= 0 &&
-           (s->budget_steps > 0 || s->budget_minutes > 0);
+           (s->budget_steps > 0 || s->budget_minutes > 0) &&
+           (s->timing_seconds == 0 || (s->timing_threads >= 1 && s->timing_threads <= 1024));
 }
 
 int gt_ablate_load_plan(const char *dir, gt_ablate_saved_plan *saved, gt_error *err) {

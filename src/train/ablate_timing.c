@@ -50,8 +50,9 @@ static int combo_config(const gt_ablate_spec *s, int c, gt_config *cfg, gt_error
 }
 
 /* Combination c's key in timing.json: its configuration, without what leaves a step's cost as
- * it is, hashed to 16 hex digits. */
-static int combo_key(const gt_ablate_spec *s, int c, char key[17], gt_error *err) {
+ * it is, hashed to 16 hex digits, then the timing's thread count ("0123456789abcdef-t2"). */
+#define KEY_MAX 32
+static int combo_key(const gt_ablate_spec *s, int c, char key[KEY_MAX], gt_error *err) {
     gt_config cfg;
     if (combo_config(s, c, &cfg, err) < 0) return -1;
     cfg.train_seed = 0;
@@ -59,7 +60,7 @@ static int combo_key(const gt_ablate_spec *s, int c, char key[17], gt_error *err
     cfg.train_max_minutes = 0;
     char *text = NULL;
     if (gt_ablate_config_text_(&cfg, &text, err) < 0) return -1; /* threads as 0 */
-    snprintf(key, 17, "%016llx", (unsigned long long)gt_fnv1a64(text));
+    snprintf(key, KEY_MAX, "%016llx-t%d", (unsigned long long)gt_fnv1a64(text), s->timing_threads);
     free(text);
     return 0;
 }
@@ -109,7 +110,7 @@ static double entry_rate(const cJSON *e) {
 
 int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, double *per_minute,
                           gt_error *err) {
-    char key[17];
+    char key[KEY_MAX];
     if (combo_key(s, c, key, err) < 0) return -1;
     cJSON *j = load_timing(s->out, err);
     if (!j) return -1;
@@ -158,7 +159,7 @@ static int record_timing(const gt_ablate_spec *s, int c, const char *key, const 
 }
 
 int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt_error *err) {
-    char key[17];
+    char key[KEY_MAX];
     if (combo_key(s, c, key, err) < 0) return -1;
     for (int d = 0; d < s->n_reuse; d++) {
         gt_error ignored; /* a folder without a timing table has nothing to give */
@@ -177,7 +178,7 @@ int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt
 
 int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
                                long long *steps, gt_error *err) {
-    char key[17], name[GT_ABLATE_RUN_NAME_MAX_ + 16], dir[GT_PATH_MAX], ckpt[GT_PATH_MAX + 32];
+    char key[KEY_MAX], name[GT_ABLATE_RUN_NAME_MAX_ + 16], dir[GT_PATH_MAX], ckpt[GT_PATH_MAX + 32];
     gt_config cfg;
     if (combo_key(s, c, key, err) < 0 || combo_config(s, c, &cfg, err) < 0) return -1;
     cfg.train_seed = 0;
