@@ -8,7 +8,7 @@
 #   sh scripts/recipe_search.sh OUT [FIRST_STAGE [LAST_STAGE]]
 #
 # A budget in minutes is turned into steps (gantry ablate --budget-as-steps TIMING): each stage
-# first times its new combinations alone on every core for TIMING seconds (default 60; run
+# first times its new combinations alone on every core for TIMING seconds (default 120; run
 # BEFORE_TIMING and AFTER_TIMING, shell commands, around it, to pause other work so that the
 # timings see the machine idle), then trains the runs JOBS at a time (default 2, one thread
 # each; THREADS, when set, gives each run that many threads instead): the same runs as ten
@@ -25,7 +25,7 @@ out=$1 first=${2:-1} last=${3:-99}
 gantry=${GANTRY:-build/gantry} budget=${BUDGET:-10m} seeds=${SEEDS:-3}
 base=${BASE:-configs/dcgan-fmnist.ini}
 eval_n=${EVAL_N:+--eval-n $EVAL_N}
-jobs=${JOBS:-2} timing=${TIMING:-60}
+jobs=${JOBS:-2} timing=${TIMING:-120}
 case $budget in *m) as_steps="--budget-as-steps $timing" ;; *) as_steps="" ;; esac
 python=${PYTHON:-python3}
 mkdir -p "$out"
