@@ -1,0 +1,73 @@
+#!/bin/sh
+# Issue 22's last comparison: whole recipes side by side at equal cost, 5 seeds, on the whole
+# machine (ten minutes on every core) and on one core (ten minutes, one thread), then one table
+# of FID, KID, precision, recall and class coverage with standard errors.
+#
+#   sh scripts/recipe_compare.sh OUT NAME=CONFIG [NAME=CONFIG ...]
+#
+# Each recipe and budget is a gantry ablate with --budget-as-steps (docs/search.md): timed alone
+# for TIMING seconds (default 120) on every core, or on one thread for the one-core budget
+# (--timing-threads 1), then trained JOBS runs at a time (default 2) by steps, so the runs are
+# reproducible to the bit. BEFORE_TIMING and AFTER_TIMING (shell commands) run around each
+# timing, to pause other work. GANTRY, BUDGET (default 10m), SEEDS (default 5) and EVAL_N
+# override; BUDGET=0.05m TIMING=2 SEEDS=1 EVAL_N=200 is a dry run. Rerunning continues.
+set -eu
+[ $# -ge 2 ] || { echo "usage: sh scripts/recipe_compare.sh OUT NAME=CONFIG [NAME=CONFIG ...]" >&2; exit 2; }
+out=$1
+shift
+gantry=${GANTRY:-build/gantry} budget=${BUDGET:-10m} seeds=${SEEDS:-5}
+timing=${TIMING:-120} jobs=${JOBS:-2} python=${PYTHON:-python3}
+eval_n=${EVAL_N:+--eval-n $EVAL_N}
+mkdir -p "$out"
+
+# one recipe at one budget: NAME CONFIG DIR [extra ablate options]
+compare() {
+    config=$2 dir=$3
+    shift 3
+    common="--config $config --seeds $seeds --budget $budget --budget-as-steps $timing \
+--set train.eval_every=0 --set train.sample_every=0 $eval_n --out $dir"
+    sh -c "${BEFORE_TIMING:-:}"
+    status=0
+    # shellcheck disable=SC2086  # common and the extra options are lists of options
+    "$gantry" ablate $common "$@" --time-only || status=$?
+    sh -c "${AFTER_TIMING:-:}"
+    [ "$status" -eq 0 ] || exit "$status"
+    # shellcheck disable=SC2086
+    "$gantry" ablate $common "$@" --jobs "$jobs"
+}
+
+tables=""
+for spec in "$@"; do
+    name=${spec%%=*} config=${spec#*=}
+    [ "$name" != "$spec" ] && [ -f "$config" ] || { echo "recipe_compare.sh: '$spec' is not NAME=CONFIG (an existing file)" >&2; exit 2; }
+    compare "$name" "$config" "$out/$name-machine"
+    compare "$name" "$config" "$out/$name-1thread" --timing-threads 1 --set train.threads=1
+    tables="$tables $name=$out/$name-machine/results.json $name=$out/$name-1thread/results.json"
+done
+
+# shellcheck disable=SC2086
+"$python" - $tables <<'EOF'
+import json, sys
+metrics = [("fid", "FID"), ("kid", "KID x 1000"), ("precision", "precision"), ("recall", "recall"),
+           ("classes_covered", "classes covered")]
+print("| recipe | budget | steps | " + " | ".join(label for _, label in metrics) + " | seeds |")
+print("|---|---|---:|" + "---:|" * len(metrics) + "---:|")
+for arg in sys.argv[1:]:
+    name, path = arg.split("=", 1)
+    t = json.load(open(path))
+    row = t["rows"][0]
+    stats = row["stats"]
+    steps = sorted({r.get("steps") for r in t["runs"] if r.get("steps")})
+    cells = []
+    for key, _ in metrics:
+        s = stats.get(key)
+        if s is None or s["mean"] is None:
+            cells.append("-")
+        elif s.get("se") is None:
+            cells.append("%.4g" % s["mean"])
+        else:
+            cells.append("%.4g +- %.2g" % (s["mean"], s["se"]))
+    budget = "one thread" if path.rstrip("/").endswith("1thread/results.json") else "every core"
+    print("| %s | %s, %s | %s | %s | %d |" % (name, t["budget"], budget, ",".join(map(str, steps)),
+                                             " | ".join(cells), row["scored"]))
+EOF
