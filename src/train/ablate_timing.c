@@ -188,9 +188,14 @@ int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile si
     gt_ablate_combination_name(s, c, name, sizeof name);
     snprintf(dir, sizeof dir, "%s/timing/%s", s->out, name);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
-    if (unlink(ckpt) < 0 && errno != ENOENT) /* an earlier timing's: this one starts afresh */
-        return gt_error_set(err, "%s: cannot remove an earlier timing's checkpoint: %s", ckpt,
-                            strerror(errno));
+    /* an interrupted earlier timing's checkpoint and metrics: this one starts afresh */
+    char metrics[GT_PATH_MAX + 32];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    const char *const earlier[] = {ckpt, metrics};
+    for (int i = 0; i < 2; i++)
+        if (unlink(earlier[i]) < 0 && errno != ENOENT)
+            return gt_error_set(err, "%s: cannot remove an earlier timing's file: %s", earlier[i],
+                                strerror(errno));
     gt_train_request req = {.dir = dir, .cfg = &cfg, .quiet = true, .log = stderr, .stop = stop};
     gt_train_outcome trained;
     if (gt_train_run(&req, &trained, err) < 0) return -1;
