@@ -8,8 +8,8 @@
 # Each recipe and budget is a gantry ablate with --budget-as-steps (docs/search.md): timed alone
 # for TIMING seconds (default 120) on every core, or on one thread for the one-core budget
 # (--timing-threads 1), then trained JOBS runs at a time (default 2) by steps, so the runs are
-# reproducible to the bit. BEFORE_TIMING and AFTER_TIMING (shell commands) run around each
-# timing, to pause other work. GANTRY, BUDGET (default 10m), SEEDS (default 5) and EVAL_N
+# reproducible to the bit (scripts/timed_ablate.sh: BEFORE_TIMING and AFTER_TIMING, shell
+# commands, run around each timing, to pause other work). GANTRY, BUDGET (default 10m), SEEDS (default 5) and EVAL_N
 # override; BUDGET=0.05m TIMING=2 SEEDS=1 EVAL_N=200 is a dry run. Rerunning continues.
 set -eu
 [ $# -ge 2 ] || { echo "usage: sh scripts/recipe_compare.sh OUT NAME=CONFIG [NAME=CONFIG ...]" >&2; exit 2; }
@@ -20,28 +20,22 @@ timing=${TIMING:-120} jobs=${JOBS:-2} python=${PYTHON:-python3}
 eval_n=${EVAL_N:+--eval-n $EVAL_N}
 mkdir -p "$out"
 
-# one recipe at one budget: NAME CONFIG DIR [extra ablate options]
+# one recipe at one budget: CONFIG DIR [extra ablate options]
 compare() {
-    config=$2 dir=$3
-    shift 3
-    common="--config $config --seeds $seeds --budget $budget --budget-as-steps $timing \
---set train.eval_every=0 --set train.sample_every=0 $eval_n --out $dir"
-    sh -c "${BEFORE_TIMING:-:}"
-    status=0
-    # shellcheck disable=SC2086  # common and the extra options are lists of options
-    "$gantry" ablate $common "$@" --time-only || status=$?
-    sh -c "${AFTER_TIMING:-:}"
-    [ "$status" -eq 0 ] || exit "$status"
-    # shellcheck disable=SC2086
-    "$gantry" ablate $common "$@" --jobs "$jobs"
+    config=$1 dir=$2
+    shift 2
+    # shellcheck disable=SC2086  # eval_n is a list of options
+    GANTRY=$gantry JOBS=$jobs sh "$(dirname "$0")/timed_ablate.sh" --config "$config" \
+        --seeds "$seeds" --budget "$budget" --budget-as-steps "$timing" \
+        --set train.eval_every=0 --set train.sample_every=0 $eval_n --out "$dir" "$@"
 }
 
 tables=""
 for spec in "$@"; do
     name=${spec%%=*} config=${spec#*=}
     [ "$name" != "$spec" ] && [ -f "$config" ] || { echo "recipe_compare.sh: '$spec' is not NAME=CONFIG (an existing file)" >&2; exit 2; }
-    compare "$name" "$config" "$out/$name-machine"
-    compare "$name" "$config" "$out/$name-1thread" --timing-threads 1 --set train.threads=1
+    compare "$config" "$out/$name-machine"
+    compare "$config" "$out/$name-1thread" --timing-threads 1 --set train.threads=1
     tables="$tables $name=$out/$name-machine/results.json $name=$out/$name-1thread/results.json"
 done
 

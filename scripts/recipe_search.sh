@@ -7,12 +7,12 @@
 #
 #   sh scripts/recipe_search.sh OUT [FIRST_STAGE [LAST_STAGE]]
 #
-# A budget in minutes is turned into steps (gantry ablate --budget-as-steps TIMING): each stage
-# first times its new combinations alone on every core for TIMING seconds (default 120; run
-# BEFORE_TIMING and AFTER_TIMING, shell commands, around it, to pause other work so that the
-# timings see the machine idle), then trains the runs JOBS at a time (default 2, one thread
-# each; THREADS, when set, gives each run that many threads instead): the same runs as ten
-# minutes on the whole machine would make, reproducible to the bit.
+# A budget in minutes is turned into steps (gantry ablate --budget-as-steps TIMING, through
+# scripts/timed_ablate.sh): each stage first times its new combinations alone on every core for
+# TIMING seconds (default 120; BEFORE_TIMING and AFTER_TIMING, shell commands, run around it to
+# pause other work so that the timings see the machine idle), then trains the runs JOBS at a
+# time (default 2, one thread each; THREADS, when set, gives each run that many threads
+# instead): the same runs as ten minutes on the whole machine would make, reproducible to the bit.
 #
 # Rerunning continues: gantry ablate keeps finished runs and resumes an interrupted one, and the
 # winners are read again from each finished stage's results.json. GANTRY (default build/gantry),
@@ -62,16 +62,12 @@ stage() {
         echo "== stage $n: $name" >&2
         # shellcheck disable=SC2086  # sets, reuse and as_steps are lists of options
         if [ -n "$as_steps" ]; then
-            sh -c "${BEFORE_TIMING:-:}"
-            status=0
+            GANTRY=$gantry JOBS=$jobs sh "$(dirname "$0")/timed_ablate.sh" --config "$base" $sets "$@" \
+                --seeds "$seeds" --budget "$budget" $as_steps $reuse $eval_n --out "$dir"
+        else
             "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
-                $as_steps --time-only $reuse $eval_n --out "$dir" || status=$?
-            sh -c "${AFTER_TIMING:-:}"
-            [ "$status" -eq 0 ] || exit "$status"
+                --jobs "$jobs" $reuse $eval_n --out "$dir"
         fi
-        # shellcheck disable=SC2086
-        "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
-            $as_steps --jobs "$jobs" $reuse $eval_n --out "$dir"
     fi
     [ -f "$dir/results.json" ] || { echo "stage $n ($name) has no results yet" >&2; exit 0; }
     sets="$sets $(winner_sets "$dir")"

@@ -58,7 +58,7 @@ static void help(void *ctx) {
            "                    for S seconds on all %d cores (seed 0), then train every run the\n"
            "                    steps that rate makes in the budget; runs are then reproducible\n"
            "                    to the bit and may share the machine (--jobs), at the cost the\n"
-           "                    timing measured. Rates are kept in DIR/timing.json (and read\n"
+           "                    timing measured. Rates are kept in DIR/timing.json (copied\n"
            "                    from --reuse folders'), so a rerun trains the same steps; run\n"
            "                    the timing with the machine otherwise idle (off by default)\n"
            "  --time-only       with --budget-as-steps: time the combinations not yet timed,\n"
@@ -225,17 +225,22 @@ static void outcome_path(const gt_ablate *ab, int i, char *path, size_t cap) {
     snprintf(path, cap, "%s/outcome.json", gt_ablate_run_dir(ab, i));
 }
 
-/* The child: output to the run's train.log, the run's work through the library, its outcome
- * to outcome.json; exits 1 when the run failed. Never returns. */
-static void child(gt_ablate *ab, int i, int threads) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/train.log", gt_ablate_run_dir(ab, i));
+/* A child's input from /dev/null, its output and errors to the file at path. */
+static void output_to(const char *path) {
     int in = open("/dev/null", O_RDONLY), log = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (in >= 0) dup2(in, 0);
     if (log >= 0) {
         dup2(log, 1);
         dup2(log, 2);
     }
+}
+
+/* The child: output to the run's train.log, the run's work through the library, its outcome
+ * to outcome.json; exits 1 when the run failed. Never returns. */
+static void child(gt_ablate *ab, int i, int threads) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.log", gt_ablate_run_dir(ab, i));
+    output_to(path);
     omp_set_num_threads(threads);
     gt_ablate_outcome o;
     int rc = gt_ablate_execute(ab, i, &stop, &o);
@@ -347,16 +352,10 @@ static int run_pool(gt_ablate *ab, int jobs, int threads, gt_error *err) {
 /* The child: output to DIR/timing/NAME.log, combination c timed and recorded through the
  * library; exits 1 when the timing failed. Never returns. */
 static void timing_child(const gt_ablate_spec *spec, int c, const char *log_path) {
-    int in = open("/dev/null", O_RDONLY), log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in >= 0) dup2(in, 0);
-    if (log >= 0) {
-        dup2(log, 1);
-        dup2(log, 2);
-    }
+    output_to(log_path);
     omp_set_num_threads(spec->timing_threads);
     gt_error err;
-    long long steps = 0;
-    int rc = gt_ablate_time_combination(spec, c, &stop, &steps, &err);
+    int rc = gt_ablate_time_combination(spec, c, &stop, &err);
     if (rc < 0) fprintf(stderr, "gantry: %s\n", err.msg);
     fflush(NULL);
     _exit(rc < 0 ? 1 : 0);
@@ -381,17 +380,6 @@ static int time_one(const gt_ablate_spec *spec, int c, const char *name, gt_erro
     return 0;
 }
 
-/* Combination c's name and its timed steps (0 when it has none yet). */
-static int timed(const gt_ablate_spec *spec, int c, char *name, size_t cap, long long *steps,
-                 double *per_minute, gt_error *err) {
-    *steps = 0;
-    *per_minute = 0;
-    snprintf(name, cap, "%d", c);
-    int found = gt_ablate_timed_steps(spec, c, steps, per_minute, err);
-    gt_ablate_combination_name(spec, c, name, cap);
-    return found;
-}
-
 /* Other processes runnable now (/proc/loadavg's running count, this one aside), the fewest of
  * five readings 20 ms apart so that a passing blip does not count; -1 where it cannot be read. */
 static int others_running(void) {
@@ -409,7 +397,7 @@ static int others_running(void) {
 }
 
 /* Times every combination that neither DIR/timing.json nor a --reuse folder's has a rate for
- * (a --reuse folder's rate is copied in), then lists each one's steps. */
+ * (a --reuse folder's rate is copied in), and says each one's steps. */
 static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/timing", spec->out);
@@ -417,30 +405,29 @@ static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
     int n = gt_ablate_n_combinations(spec);
     for (int c = 0; c < n; c++) {
         char name[320];
+        gt_ablate_combination_name(spec, c, name, sizeof name);
         long long steps;
         double per_minute;
-        int found = timed(spec, c, name, sizeof name, &steps, &per_minute, err);
         const char *from;
+        int found = gt_ablate_timed_steps(spec, c, &steps, &per_minute, err);
         if (found == 0 && (found = gt_ablate_adopt_timing(spec, c, &from, err)) > 0)
             fprintf(stderr, "gantry ablate: %s: the rate timed in %s (its timing.json)\n", name, from);
         if (found < 0) return -1;
-        if (found) continue;
-        fprintf(stderr, "gantry ablate: timing %s for %g s on %d threads (%d of %d)\n", name,
-                spec->timing_seconds, spec->timing_threads, c + 1, n);
-        int others = others_running();
-        if (others > 0)
-            fprintf(stderr, "gantry ablate: warning: %d other process%s running: the timing shares "
-                            "the machine and will count fewer steps than an idle machine makes\n",
-                    others, others == 1 ? " is" : "es are");
-        if (time_one(spec, c, name, err) < 0) return -1;
-        if (timed(spec, c, name, sizeof name, &steps, &per_minute, err) <= 0)
-            return gt_error_set(err, "timing %s recorded no rate in %s/timing.json", name, spec->out);
-    }
-    for (int c = 0; c < n; c++) {
-        char name[320];
-        long long steps;
-        double per_minute;
-        if (timed(spec, c, name, sizeof name, &steps, &per_minute, err) < 0) return -1;
+        if (!found) {
+            fprintf(stderr, "gantry ablate: timing %s for %g s on %d threads (%d of %d)\n", name,
+                    spec->timing_seconds, spec->timing_threads, c + 1, n);
+            int others = others_running();
+            if (others > 0)
+                fprintf(stderr, "gantry ablate: warning: %d other process%s running: the timing "
+                                "shares the machine and will count fewer steps than an idle "
+                                "machine makes\n",
+                        others, others == 1 ? " is" : "es are");
+            if (time_one(spec, c, name, err) < 0) return -1;
+        }
+        found = gt_ablate_timed_steps(spec, c, &steps, &per_minute, err);
+        if (found <= 0)
+            return found < 0 ? -1 : gt_error_set(err, "timing %s recorded no rate in %s/timing.json",
+                                                  name, spec->out);
         fprintf(stderr, "gantry ablate: %s: %.1f steps a minute, %lld steps in %g minutes\n", name,
                 per_minute, steps, spec->budget_minutes);
     }
@@ -451,17 +438,19 @@ static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
  * timing at once would time each other (and parts copying rates in would race). */
 static int check_timed(const gt_ablate_spec *spec, gt_error *err) {
     for (int c = 0; c < gt_ablate_n_combinations(spec); c++) {
-        char name[320];
         long long steps;
         double per_minute;
-        int found = timed(spec, c, name, sizeof name, &steps, &per_minute, err);
+        int found = gt_ablate_timed_steps(spec, c, &steps, &per_minute, err);
         if (found < 0) return -1;
-        if (!found)
+        if (!found) {
+            char name[320];
+            gt_ablate_combination_name(spec, c, name, sizeof name);
             return gt_error_set(err,
                                 "%s has not been timed (--budget-as-steps): time every combination "
                                 "first, in one process with the machine otherwise idle, with the "
                                 "same command and --time-only instead of --shard or mpirun",
                                 name);
+        }
     }
     return 0;
 }

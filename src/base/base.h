@@ -1,6 +1,7 @@
 /* Small helpers every layer above the core shares: the one definition of pi (ISO C has no M_PI),
  * the monotonic clock that times steps, runs and ablations, a string hash, and the joining of a
- * registry's names. src/core/profile.c keeps its own clock so that the core depends on nothing above it. */
+ * registry's names. src/core/profile.c keeps its own clock so that the core depends on nothing
+ * above it. */
 #ifndef GT_BASE_H
 #define GT_BASE_H
 

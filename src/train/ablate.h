@@ -95,10 +95,10 @@ int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, doub
  * DIR/timing.json: 1 with *from naming that folder, 0 when none has it, -1 on error. */
 int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt_error *err);
 /* Trains combination c (seed 0, train.steps unlimited) for timing_seconds on timing_threads in
- * DIR/timing/NAME, afresh, and records its rate in DIR/timing.json; *steps is the steps it
- * made. Stops early, recording nothing, when *stop becomes non-zero. */
+ * DIR/timing/NAME, afresh, and records its rate in DIR/timing.json. Stops early, recording
+ * nothing, when *stop becomes non-zero. */
 int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
-                               long long *steps, gt_error *err);
+                               gt_error *err);
 
 /* ---- the table ---- */
 

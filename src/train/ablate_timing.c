@@ -177,7 +177,7 @@ int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt
 }
 
 int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
-                               long long *steps, gt_error *err) {
+                               gt_error *err) {
     char key[KEY_MAX], name[GT_ABLATE_RUN_NAME_MAX_ + 16], dir[GT_PATH_MAX], ckpt[GT_PATH_MAX + 32];
     gt_config cfg;
     if (combo_key(s, c, key, err) < 0 || combo_config(s, c, &cfg, err) < 0) return -1;
@@ -199,7 +199,6 @@ int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile si
     gt_train_request req = {.dir = dir, .cfg = &cfg, .quiet = true, .log = stderr, .stop = stop};
     gt_train_outcome trained;
     if (gt_train_run(&req, &trained, err) < 0) return -1;
-    *steps = trained.steps;
     if (!trained.finished) return 0; /* stopped: nothing recorded */
     if (trained.steps < 1)
         return gt_error_set(err, "%s: no step finished in the %g seconds of timing: give "

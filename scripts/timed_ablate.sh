@@ -1,0 +1,15 @@
+#!/bin/sh
+# gantry ablate with a budget turned into steps (--budget-as-steps, docs/search.md), in two
+# calls: first the timing alone (--time-only), with BEFORE_TIMING and AFTER_TIMING (shell
+# commands) run around it to pause other work so that the timings see the machine idle; then the
+# runs, JOBS at a time (default 2). GANTRY (default build/gantry) names the binary.
+#
+#   sh scripts/timed_ablate.sh ABLATE_OPTIONS...    (with --budget Nm --budget-as-steps S among them)
+set -eu
+gantry=${GANTRY:-build/gantry}
+sh -c "${BEFORE_TIMING:-:}"
+status=0
+"$gantry" ablate "$@" --time-only || status=$?
+sh -c "${AFTER_TIMING:-:}"
+[ "$status" -eq 0 ] || exit "$status"
+exec "$gantry" ablate "$@" --jobs "${JOBS:-2}"
