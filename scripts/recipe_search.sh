@@ -13,6 +13,9 @@
 # pause other work so that the timings see the machine idle), then trains the runs JOBS at a
 # time (default 2, one thread each; THREADS, when set, gives each run that many threads
 # instead): the same runs as ten minutes on the whole machine would make, reproducible to the bit.
+# From the second stage on, --timing-calibrate times the stage's baseline (the last winner) again
+# first and scales the stage's new rates by its old rate over its new one, so that a search
+# whose stages are timed on different days or machines keeps the first stage's speed.
 #
 # Rerunning continues: gantry ablate keeps finished runs and resumes an interrupted one, and the
 # winners are read again from each finished stage's results.json. GANTRY (default build/gantry),
@@ -62,8 +65,9 @@ stage() {
         echo "== stage $n: $name" >&2
         # shellcheck disable=SC2086  # sets, reuse and as_steps are lists of options
         if [ -n "$as_steps" ]; then
+            calibrate=${reuse:+--timing-calibrate}
             GANTRY=$gantry JOBS=$jobs sh "$(dirname "$0")/timed_ablate.sh" --config "$base" $sets "$@" \
-                --seeds "$seeds" --budget "$budget" $as_steps $reuse $eval_n --out "$dir"
+                --seeds "$seeds" --budget "$budget" $as_steps $calibrate $reuse $eval_n --out "$dir"
         else
             "$gantry" ablate --config "$base" $sets "$@" --seeds "$seeds" --budget "$budget" \
                 --jobs "$jobs" $reuse $eval_n --out "$dir"

@@ -624,8 +624,10 @@ static void check_timed_runs(const char *out, double minutes) {
         const cJSON *e = timing_entry(timing, combination);
         CHECK(e != NULL);
         if (!e) continue;
+        const cJSON *scale = cJSON_GetObjectItemCaseSensitive(e, "scale"); /* --timing-calibrate */
         double rate = cJSON_GetObjectItemCaseSensitive(e, "timing_steps")->valuedouble * 60 /
-                      cJSON_GetObjectItemCaseSensitive(e, "timing_seconds")->valuedouble;
+                      cJSON_GetObjectItemCaseSensitive(e, "timing_seconds")->valuedouble *
+                      (scale ? scale->valuedouble : 1);
         long long steps = (long long)cJSON_GetObjectItemCaseSensitive(run, "steps")->valuedouble;
         CHECK(steps >= 1 && steps == (long long)fmax(1, floor(rate * minutes)));
         char metrics[512], last[64];
@@ -731,6 +733,84 @@ TEST(budget_as_steps_times_each_combination_once) {
     cli_scratch_remove(dir);
 }
 
+/* Multiplies the timing steps of combination's entry in DIR/timing.json by factor: the rate a
+ * machine that factor faster would have timed. */
+static void scale_recorded_rate(const char *dir, const char *combination, double factor) {
+    const char *path = cli_path(dir, "timing.json");
+    char *text = cli_read_file(path, NULL);
+    cJSON *timing = cJSON_Parse(text ? text : "");
+    free(text);
+    cJSON *e = (cJSON *)timing_entry(timing, combination);
+    CHECK(e != NULL);
+    if (e) {
+        cJSON *steps = cJSON_GetObjectItemCaseSensitive(e, "timing_steps");
+        cJSON_SetNumberValue(steps, steps->valuedouble * factor);
+    }
+    char *out = cJSON_Print(timing);
+    CHECK(cli_write_file(path, out, strlen(out)));
+    free(out), cJSON_Delete(timing);
+}
+
+/* --timing-calibrate: the next stage of a search, timed on a machine half as fast as the first
+ * stage's (simulated by doubling the first stage's recorded rate), times the reused
+ * combination again, and its new combination's rate is scaled by then / now; its runs train
+ * the scaled steps. A rerun makes no second calibration; its errors. */
+TEST(timing_calibrate_keeps_the_first_stage_speed) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    char first[256], second[256];
+    snprintf(first, sizeof first, "%s", cli_path(dir, "first"));
+    snprintf(second, sizeof second, "%s", cli_path(dir, "second"));
+    cli_args a;
+    timed_ablation(&a, first, "train.batch=16,128");
+    CHECK(cli_run_ok(&a));
+    scale_recorded_rate(first, "train.batch=128", 2);
+    timed_ablation(&a, second, "train.batch=128,32");
+    cli_args_add(&a, "--reuse", first, "--timing-calibrate", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && cli_says(&r, "calibrating: timing train.batch=128 again") &&
+                          count_substrings(r.text, "gantry ablate: timing ") == 1 &&
+                          cli_says(&r, "timing train.batch=32 "));
+    cli_result_free(&r);
+    check_timed_runs(second, 0.005); /* the runs train the scaled rates' steps */
+    char *text = cli_read_file(cli_path(second, "timing.json"), NULL);
+    cJSON *timing = cJSON_Parse(text ? text : "");
+    free(text);
+    const cJSON *cal = cJSON_GetObjectItemCaseSensitive(timing, "calibration");
+    const cJSON *adopted = timing_entry(timing, "train.batch=128"), *timed = timing_entry(timing, "train.batch=32");
+    double then = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cal, "steps_per_minute_then"));
+    double now = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cal, "steps_per_minute_now"));
+    double scale = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cal, "scale"));
+    CHECK(then == cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(adopted, "steps_per_minute")));
+    CHECK(now > 0 && fabs(scale - then / now) <= 1e-9 * scale);
+    CHECK(cJSON_GetObjectItemCaseSensitive(adopted, "scale") == NULL); /* kept as it was timed */
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(timed, "scale")) == scale);
+    cJSON_Delete(timing);
+    CHECK(cli_exists(cli_path(second, "timing/train.batch=128-calibration/metrics.jsonl")));
+    /* the rerun: nothing timed, nothing trained */
+    timed_ablation(&a, second, "train.batch=128,32");
+    cli_args_add(&a, "--reuse", first, "--timing-calibrate", NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && !cli_says(&r, "calibrating") &&
+                          count_substrings(r.text, "finished earlier, kept") == 4);
+    cli_result_free(&r);
+    /* errors: no --reuse; no reused combination; rates timed here before without calibration */
+    timed_ablation(&a, cli_path(dir, "third"), "train.batch=64,32");
+    cli_args_add(&a, "--timing-calibrate", NULL);
+    cli_run_fails_saying(&a, "--timing-calibrate needs --budget-as-steps S and a --reuse", NULL);
+    timed_ablation(&a, cli_path(dir, "third"), "train.batch=64,8");
+    cli_args_add(&a, "--reuse", first, "--timing-calibrate", NULL);
+    cli_run_fails_saying(&a, "no combination of", "has a rate from a --reuse folder", NULL);
+    timed_ablation(&a, cli_path(dir, "fourth"), "train.batch=64,4");
+    cli_args_add(&a, "--time-only", NULL);
+    CHECK(cli_run_ok(&a));
+    timed_ablation(&a, cli_path(dir, "fourth"), "train.batch=64,16,8");
+    cli_args_add(&a, "--reuse", first, "--timing-calibrate", NULL);
+    cli_run_fails_saying(&a, "already holds rates timed without a calibration", NULL);
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
@@ -741,5 +821,6 @@ int main(void) {
               T(a_run_stopped_alone_is_not_called_trained),
               T(reuse_links_runs_of_the_same_configuration),
               T(choices_compare_settings_of_several_keys),
-              T(budget_as_steps_times_each_combination_once));
+              T(budget_as_steps_times_each_combination_once),
+              T(timing_calibrate_keeps_the_first_stage_speed));
 }

@@ -36,7 +36,8 @@ static void help(void *ctx) {
            "                     [--set section.key=value ...] --seeds K --budget N|Nm --out DIR\n"
            "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
            "                     [--reuse DIR ...]\n"
-           "                     [--budget-as-steps S [--time-only] [--timing-threads T]]\n"
+           "                     [--budget-as-steps S [--time-only] [--timing-threads T]\n"
+           "                      [--timing-calibrate]]\n"
            "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
@@ -65,7 +66,12 @@ static void help(void *ctx) {
            "                    print each one's steps, and train nothing\n"
            "  --timing-threads T  with --budget-as-steps: time on T threads, for a budget of T\n"
            "                    cores rather than the whole machine (default %d; a rate timed on\n"
-           "                    other threads is not used)\n",
+           "                    other threads is not used)\n"
+           "  --timing-calibrate  with --budget-as-steps and --reuse: before timing anything,\n"
+           "                    time again the first combination whose rate a --reuse folder\n"
+           "                    holds, and scale every rate timed here by its rate there over\n"
+           "                    its rate now, so that a staged search timed over several days\n"
+           "                    or machines keeps its first stage's speed (in timing.json)\n",
            GT_ABLATE_MAX_SEEDS, cores, cores);
     printf("  --out DIR         the ablation folder: runs/<combination>-s<seed>/, results.md and\n"
            "                    results.json (required)\n"
@@ -162,7 +168,7 @@ static int take_budget(const gt_opt *o, const char *v) {
 /* --merge DIR stands alone: the plan comes from DIR/plan.json. */
 static int check_merge_alone(const gt_ablate_spec *s) {
     if (s->config || s->out || s->n_vary || s->n_sets || s->n_reuse || s->shards || s->budget_steps ||
-        s->budget_minutes > 0 || s->timing_seconds > 0)
+        s->budget_minutes > 0 || s->timing_seconds > 0 || s->timing_calibrate)
         return gt_cli_usage("ablate", "--merge DIR takes no other option: the ablation's settings "
                                       "come from DIR/plan.json");
     return 0;
@@ -191,6 +197,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_INT_("--budget-as-steps", &timing, 1, 3600, "a number of seconds from 1 to 3600"),
         GT_OPT_FLAG_("--time-only", time_only),
         GT_OPT_INT_("--timing-threads", &timing_threads, 1, 1024, NULL),
+        GT_OPT_FLAG_("--timing-calibrate", &s->timing_calibrate),
         GT_OPT_END,
     };
     gt_opts p = {"ablate", opts, help, NULL, &cores};
@@ -205,6 +212,9 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
     if (*time_only && !timing) return gt_cli_usage("ablate", "--time-only needs --budget-as-steps S");
     if (timing_threads != cores && !timing)
         return gt_cli_usage("ablate", "--timing-threads needs --budget-as-steps S");
+    if (s->timing_calibrate && (!timing || !s->n_reuse))
+        return gt_cli_usage("ablate", "--timing-calibrate needs --budget-as-steps S and a --reuse "
+                                      "folder whose timing.json holds one of the combinations");
     if (!s->config) return gt_cli_usage("ablate", "needs --config BASE.ini");
     if (!s->out) return gt_cli_usage("ablate", "needs --out DIR");
     if (!s->budget_steps && !(s->budget_minutes > 0))
@@ -349,26 +359,29 @@ static int run_pool(gt_ablate *ab, int jobs, int threads, gt_error *err) {
 
 /* ---- --budget-as-steps: the timing runs, one at a time, each in a child ---- */
 
-/* The child: output to DIR/timing/NAME.log, combination c timed and recorded through the
- * library; exits 1 when the timing failed. Never returns. */
-static void timing_child(const gt_ablate_spec *spec, int c, const char *log_path) {
+/* The child: output to log_path, combination c timed and recorded (as the calibration, or as
+ * its rate) through the library; exits 1 when the timing failed. Never returns. */
+static void timing_child(const gt_ablate_spec *spec, int c, bool calibration, const char *log_path) {
     output_to(log_path);
     omp_set_num_threads(spec->timing_threads);
     gt_error err;
-    int rc = gt_ablate_time_combination(spec, c, &stop, &err);
+    int rc = calibration ? gt_ablate_calibrate(spec, c, &stop, &err) :
+                           gt_ablate_time_combination(spec, c, &stop, &err);
     if (rc < 0) fprintf(stderr, "gantry: %s\n", err.msg);
     fflush(NULL);
     _exit(rc < 0 ? 1 : 0);
 }
 
 /* Times combination c in a child and waits for it. */
-static int time_one(const gt_ablate_spec *spec, int c, const char *name, gt_error *err) {
+static int time_one(const gt_ablate_spec *spec, int c, bool calibration, const char *name,
+                    gt_error *err) {
     char log_path[4200];
-    snprintf(log_path, sizeof log_path, "%s/timing/%s.log", spec->out, name);
+    snprintf(log_path, sizeof log_path, "%s/timing/%s%s.log", spec->out, name,
+             calibration ? "-calibration" : "");
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) return gt_error_set(err, "cannot start a timing run: %s", strerror(errno));
-    if (pid == 0) timing_child(spec, c, log_path);
+    if (pid == 0) timing_child(spec, c, calibration, log_path);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return gt_error_set(err, "waiting for a timing run: %s", strerror(errno));
@@ -396,33 +409,69 @@ static int others_running(void) {
     return fewest;
 }
 
+/* Says so when other processes run beside a timing about to start. */
+static void warn_if_shared(void) {
+    int others = others_running();
+    if (others > 0)
+        fprintf(stderr, "gantry ablate: warning: %d other process%s running: the timing shares the "
+                        "machine and will count fewer steps than an idle machine makes\n",
+                others, others == 1 ? " is" : "es are");
+}
+
+/* Copies in the rates the --reuse folders hold for combinations not yet timed here: the number
+ * of combinations still without a rate, or -1. */
+static int adopt_timings(const gt_ablate_spec *spec, int n, gt_error *err) {
+    int untimed = 0;
+    for (int c = 0; c < n; c++) {
+        long long steps;
+        double per_minute;
+        const char *from;
+        int found = gt_ablate_timed_steps(spec, c, &steps, &per_minute, err);
+        if (found == 0 && (found = gt_ablate_adopt_timing(spec, c, &from, err)) > 0) {
+            char name[320];
+            gt_ablate_combination_name(spec, c, name, sizeof name);
+            fprintf(stderr, "gantry ablate: %s: the rate timed in %s (its timing.json)\n", name, from);
+        }
+        if (found < 0) return -1;
+        untimed += !found;
+    }
+    return untimed;
+}
+
+/* --timing-calibrate: times a combination with a --reuse rate again, unless DIR/timing.json
+ * holds the calibration already. */
+static int calibrate(const gt_ablate_spec *spec, gt_error *err) {
+    int c, needed = gt_ablate_calibration_needed(spec, &c, err);
+    if (needed <= 0) return needed;
+    char name[320];
+    gt_ablate_combination_name(spec, c, name, sizeof name);
+    fprintf(stderr, "gantry ablate: calibrating: timing %s again for %g s on %d threads\n", name,
+            spec->timing_seconds, spec->timing_threads);
+    warn_if_shared();
+    return time_one(spec, c, true, name, err);
+}
+
 /* Times every combination that neither DIR/timing.json nor a --reuse folder's has a rate for
- * (a --reuse folder's rate is copied in), and says each one's steps. */
+ * (a --reuse folder's rate is copied in; with --timing-calibrate, after the calibration), and
+ * says each one's steps. */
 static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/timing", spec->out);
     if (gt_run_make_dir(dir, err) < 0) return -1;
-    int n = gt_ablate_n_combinations(spec);
+    int n = gt_ablate_n_combinations(spec), untimed = adopt_timings(spec, n, err);
+    if (untimed < 0 || (untimed > 0 && spec->timing_calibrate && calibrate(spec, err) < 0)) return -1;
     for (int c = 0; c < n; c++) {
         char name[320];
         gt_ablate_combination_name(spec, c, name, sizeof name);
         long long steps;
         double per_minute;
-        const char *from;
         int found = gt_ablate_timed_steps(spec, c, &steps, &per_minute, err);
-        if (found == 0 && (found = gt_ablate_adopt_timing(spec, c, &from, err)) > 0)
-            fprintf(stderr, "gantry ablate: %s: the rate timed in %s (its timing.json)\n", name, from);
         if (found < 0) return -1;
         if (!found) {
             fprintf(stderr, "gantry ablate: timing %s for %g s on %d threads (%d of %d)\n", name,
                     spec->timing_seconds, spec->timing_threads, c + 1, n);
-            int others = others_running();
-            if (others > 0)
-                fprintf(stderr, "gantry ablate: warning: %d other process%s running: the timing "
-                                "shares the machine and will count fewer steps than an idle "
-                                "machine makes\n",
-                        others, others == 1 ? " is" : "es are");
-            if (time_one(spec, c, name, err) < 0) return -1;
+            warn_if_shared();
+            if (time_one(spec, c, false, name, err) < 0) return -1;
         }
         found = gt_ablate_timed_steps(spec, c, &steps, &per_minute, err);
         if (found <= 0)

@@ -61,6 +61,7 @@ typedef struct gt_ablate_spec {
     int n_reuse;
     double timing_seconds; /* --budget-as-steps: each combination timed this long (0: off) */
     int timing_threads;    /* train.threads of a timing run: the whole machine's cores */
+    bool timing_calibrate; /* --timing-calibrate: rates in the speed of the --reuse folder's timing */
 } gt_ablate_spec;
 
 /* Parses 'section.key=a,b[,c]' (at least two distinct values); the key and values are checked
@@ -99,6 +100,16 @@ int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt
  * nothing, when *stop becomes non-zero. */
 int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
                                gt_error *err);
+/* --timing-calibrate: 1 with *c set to the combination to time again (the first whose rate
+ * DIR/timing.json copied from a --reuse folder) when the calibration is still to be made, 0 when
+ * DIR/timing.json holds it, -1 (err set) when no combination's rate came from a --reuse folder or
+ * rates were timed here before without a calibration. */
+int gt_ablate_calibration_needed(const gt_ablate_spec *s, int *c, gt_error *err);
+/* Times combination c again (seed 0, timing_seconds on timing_threads) in DIR/timing/NAME-calibration, and records
+ * the calibration in DIR/timing.json: its rate then (from the --reuse folder) and now, and
+ * scale = then / now, which every rate timed afterwards in DIR takes. Stops early, recording
+ * nothing, when *stop becomes non-zero. */
+int gt_ablate_calibrate(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop, gt_error *err);
 
 /* ---- the table ---- */
 

@@ -18,7 +18,17 @@
  * --reuse folder's rate of the same configuration is copied in (with "from" naming the folder)
  * instead of timing it again, so a staged search's baseline, timed in the stage before, gets the
  * same steps and its runs are linked, not trained again; each ablation's timing.json still
- * holds every rate its runs used. */
+ * holds every rate its runs used.
+ *
+ * A staged search whose stages are timed on different days, or machines, would compare rates
+ * taken at different speeds. --timing-calibrate keeps its rates in one machine's speed: before
+ * timing anything new, it times again the first combination whose rate came from a --reuse
+ * folder, and every rate timed afterwards in this ablation is multiplied by
+ *
+ *     scale = that combination's rate in the --reuse folder / its rate now
+ *
+ * (timing.json's "calibration" holds both; each entry timed under it keeps its raw steps and
+ * its "scale"). */
 #include "train/ablate_internal.h"
 
 #include <cjson/cJSON.h>
@@ -101,11 +111,17 @@ static const cJSON *find_entry(const cJSON *j, const char *key) {
     return NULL;
 }
 
-/* An entry's rate (steps a minute), or 0 when it has none that makes sense. */
+/* An object's "scale" (a calibration's, or an entry timed under one), 1 when it has none. */
+static double scale_of(const cJSON *o) {
+    double scale = gt_ablate_number_(o, "scale");
+    return scale > 0 && isfinite(scale) ? scale : 1;
+}
+
+/* An entry's rate (steps a minute, its scale applied), or 0 when it has none that makes sense. */
 static double entry_rate(const cJSON *e) {
     double steps = gt_ablate_number_(e, "timing_steps"), seconds = gt_ablate_number_(e, "timing_seconds");
     if (!(steps >= 1) || !(seconds > 0) || !isfinite(steps / seconds)) return 0;
-    return steps * 60 / seconds;
+    return steps * 60 / seconds * scale_of(e);
 }
 
 int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, double *per_minute,
@@ -123,9 +139,10 @@ int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, doub
     return 1;
 }
 
-/* One timing: what was timed, how, and (when it was read from a --reuse folder) where from. */
+/* One timing: what was timed, how, the calibration's scale it takes (1: none), and (when it was
+ * read from a --reuse folder) where from. */
 typedef struct {
-    double seconds, steps;
+    double seconds, steps, scale;
     int threads;
     const char *from; /* NULL: timed here */
 } timing;
@@ -148,7 +165,8 @@ static int record_timing(const gt_ablate_spec *s, int c, const char *key, const 
     cJSON_AddNumberToObject(e, "timing_seconds", tm->seconds);
     cJSON_AddNumberToObject(e, "timing_steps", tm->steps);
     cJSON_AddNumberToObject(e, "threads", tm->threads);
-    cJSON_AddNumberToObject(e, "steps_per_minute", tm->steps * 60 / tm->seconds);
+    if (tm->scale != 1) cJSON_AddNumberToObject(e, "scale", tm->scale);
+    cJSON_AddNumberToObject(e, "steps_per_minute", tm->steps * 60 / tm->seconds * tm->scale);
     if (tm->from) cJSON_AddStringToObject(e, "from", tm->from);
     cJSON_AddItemToArray(list, e);
     char path[GT_PATH_MAX + 16];
@@ -166,7 +184,7 @@ int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt
         cJSON *j = load_timing(s->reuse[d], &ignored);
         const cJSON *e = find_entry(j, key);
         timing tm = {gt_ablate_number_(e, "timing_seconds"), gt_ablate_number_(e, "timing_steps"),
-                     gt_ablate_integer_(e, "threads"), s->reuse[d]};
+                     scale_of(e), gt_ablate_integer_(e, "threads"), s->reuse[d]};
         bool usable = entry_rate(e) > 0;
         cJSON_Delete(j);
         if (!usable) continue;
@@ -176,17 +194,20 @@ int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt
     return 0;
 }
 
-int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
-                               gt_error *err) {
-    char key[KEY_MAX], name[GT_ABLATE_RUN_NAME_MAX_ + 16], dir[GT_PATH_MAX], ckpt[GT_PATH_MAX + 32];
+/* Trains combination c (seed 0) for timing_seconds on timing_threads in DIR/timing/NAME+suffix,
+ * afresh: 1 with *steps set, 0 when stopped, -1 on error. Only the rate counts, so the
+ * checkpoint goes; the log, metrics and report stay. */
+static int timing_run(const gt_ablate_spec *s, int c, const char *suffix, const volatile sig_atomic_t *stop,
+                      double *steps, gt_error *err) {
+    char name[GT_ABLATE_RUN_NAME_MAX_ + 16], dir[GT_PATH_MAX], ckpt[GT_PATH_MAX + 32];
     gt_config cfg;
-    if (combo_key(s, c, key, err) < 0 || combo_config(s, c, &cfg, err) < 0) return -1;
+    if (combo_config(s, c, &cfg, err) < 0) return -1;
     cfg.train_seed = 0;
     cfg.train_steps = GT_ABLATE_STEPS_UNLIMITED_;
     cfg.train_max_minutes = s->timing_seconds / 60;
     cfg.train_threads = s->timing_threads;
     gt_ablate_combination_name(s, c, name, sizeof name);
-    snprintf(dir, sizeof dir, "%s/timing/%s", s->out, name);
+    snprintf(dir, sizeof dir, "%s/timing/%s%s", s->out, name, suffix);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
     /* an interrupted earlier timing's checkpoint and metrics: this one starts afresh */
     char metrics[GT_PATH_MAX + 32];
@@ -199,12 +220,94 @@ int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile si
     gt_train_request req = {.dir = dir, .cfg = &cfg, .quiet = true, .log = stderr, .stop = stop};
     gt_train_outcome trained;
     if (gt_train_run(&req, &trained, err) < 0) return -1;
-    if (!trained.finished) return 0; /* stopped: nothing recorded */
+    if (!trained.finished) return 0;
     if (trained.steps < 1)
         return gt_error_set(err, "%s: no step finished in the %g seconds of timing: give "
                                  "--budget-as-steps more seconds", name, s->timing_seconds);
-    timing tm = {s->timing_seconds, (double)trained.steps, s->timing_threads, NULL};
-    if (record_timing(s, c, key, &tm, err) < 0) return -1;
-    unlink(ckpt); /* only its rate counts; its log, metrics and report stay */
-    return 0;
+    unlink(ckpt);
+    *steps = (double)trained.steps;
+    return 1;
+}
+
+int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop,
+                               gt_error *err) {
+    char key[KEY_MAX];
+    double steps;
+    if (combo_key(s, c, key, err) < 0) return -1;
+    int ran = timing_run(s, c, "", stop, &steps, err);
+    if (ran <= 0) return ran; /* stopped: nothing recorded */
+    cJSON *j = load_timing(s->out, err);
+    if (!j) return -1;
+    timing tm = {s->timing_seconds, steps, scale_of(cJSON_GetObjectItemCaseSensitive(j, "calibration")),
+                 s->timing_threads, NULL};
+    cJSON_Delete(j);
+    return record_timing(s, c, key, &tm, err);
+}
+
+/* ---- --timing-calibrate ---- */
+
+int gt_ablate_calibration_needed(const gt_ablate_spec *s, int *c, gt_error *err) {
+    cJSON *j = load_timing(s->out, err);
+    if (!j) return -1;
+    bool done = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "calibration"));
+    /* a rate timed here before the calibration would stay in another machine's speed */
+    bool timed_here = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "combinations"))
+        timed_here |= !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "from"));
+    int n = gt_ablate_n_combos_(s), found = -1;
+    for (int i = 0; i < n && !done && found < 0; i++) {
+        char key[KEY_MAX];
+        if (combo_key(s, i, key, err) < 0) {
+            cJSON_Delete(j);
+            return -1;
+        }
+        e = find_entry(j, key);
+        if (entry_rate(e) > 0 && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "from"))) found = i;
+    }
+    cJSON_Delete(j);
+    if (done) return 0;
+    if (timed_here)
+        return gt_error_set(err, "--timing-calibrate: %s/timing.json already holds rates timed without "
+                                 "a calibration: remove it to time them again, calibrated", s->out);
+    if (found < 0)
+        return gt_error_set(err, "--timing-calibrate: no combination of %s has a rate from a --reuse "
+                                 "folder to time again (give --reuse the folder of an earlier stage "
+                                 "that holds one of these combinations)", s->out);
+    *c = found;
+    return 1;
+}
+
+int gt_ablate_calibrate(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop, gt_error *err) {
+    char key[KEY_MAX];
+    double steps;
+    if (combo_key(s, c, key, err) < 0) return -1;
+    int ran = timing_run(s, c, "-calibration", stop, &steps, err);
+    if (ran <= 0) return ran;
+    cJSON *j = load_timing(s->out, err);
+    if (!j) return -1;
+    const cJSON *e = find_entry(j, key);
+    double then = entry_rate(e), now = steps * 60 / s->timing_seconds;
+    if (!(then > 0)) {
+        cJSON_Delete(j);
+        return gt_error_set(err, "%s/timing.json lost the rate of the combination it calibrates by", s->out);
+    }
+    char name[GT_ABLATE_RUN_NAME_MAX_ + 16];
+    gt_ablate_combination_name(s, c, name, sizeof name);
+    cJSON *cal = cJSON_CreateObject();
+    cJSON_AddStringToObject(cal, "combination", name);
+    cJSON_AddStringToObject(cal, "key", key);
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(e, "from");
+    cJSON_AddStringToObject(cal, "from", cJSON_IsString(from) ? from->valuestring : "");
+    cJSON_AddNumberToObject(cal, "steps_per_minute_then", then);
+    cJSON_AddNumberToObject(cal, "timing_seconds", s->timing_seconds);
+    cJSON_AddNumberToObject(cal, "timing_steps", steps);
+    cJSON_AddNumberToObject(cal, "steps_per_minute_now", now);
+    cJSON_AddNumberToObject(cal, "scale", then / now);
+    cJSON_AddItemToObject(j, "calibration", cal);
+    char path[GT_PATH_MAX + 16];
+    timing_path(s->out, path, sizeof path);
+    int rc = gt_ablate_write_json_(path, j, err);
+    cJSON_Delete(j);
+    return rc;
 }
