@@ -7,7 +7,8 @@
 #   cp -R KEEP_DIR/. ABLATION_DIR                          put them back before rerunning
 #
 # Kept: plan.json, timing.json, results.json and results.md where present, and of each finished
-# run its ablate.json (signature, score) and metrics.jsonl (the curves).
+# run its ablate.json (signature, score), config.ini (what --reuse compares) and metrics.jsonl
+# (the curves).
 set -eu
 [ $# -eq 2 ] || { echo "usage: sh scripts/keep_ablation.sh ABLATION_DIR KEEP_DIR" >&2; exit 2; }
 src=$1 dst=$2
@@ -21,7 +22,8 @@ for run in "$src"/runs/*/; do
     grep -q '"trained":[[:space:]]*true' "$state" 2>/dev/null || continue
     name=$(basename "$run")
     mkdir -p "$dst/runs/$name"
-    cp "$state" "$dst/runs/$name/ablate.json"
-    [ -f "$run/metrics.jsonl" ] && cp "$run/metrics.jsonl" "$dst/runs/$name/metrics.jsonl"
+    for f in ablate.json config.ini metrics.jsonl; do
+        [ -f "$run/$f" ] && cp "$run/$f" "$dst/runs/$name/$f"
+    done
 done
 exit 0
