@@ -141,7 +141,8 @@ TEST(ring_checkpoint_mode_metrics_and_npy_agree) {
 }
 
 /* Stacked data built from the test split: random triples cover nearly all 1,000 modes; one
- * triple repeated covers one. */
+ * triple repeated covers one. Their channels, scored as images, read as the test split's own
+ * images (FID near 0) and as three images repeated (FID in the hundreds, recall 0). */
 TEST(stacked_modes_of_real_and_collapsed_triples) {
     if (!have_data()) return;
     char dir[64];
@@ -163,6 +164,14 @@ TEST(stacked_modes_of_real_and_collapsed_triples) {
          * error moves some triples but covers about as many */
         CHECK(json_num(a, "modes_covered") >= 950 && json_num(a, "reverse_kl") < 0.3);
         CHECK(json_num(b, "modes_covered") == 1 && json_num(b, "n_modes") == 1000);
+        /* their channels as images: the test split's own images score near 0, three images
+         * repeated score far off, each on the first 10,000 channels */
+        printf("  channel FID: %.3f (recall %.3f); one triple: %.1f (recall %.3f)\n",
+               json_num(a, "channel_fid"), json_num(a, "channel_recall"), json_num(b, "channel_fid"),
+               json_num(b, "channel_recall"));
+        CHECK(json_num(a, "channel_n") == 10000 && json_num(a, "n_ref") == 10000);
+        CHECK(json_num(a, "channel_fid") < 1 && json_num(a, "channel_recall") > 0.8);
+        CHECK(json_num(b, "channel_fid") > 100 && json_num(b, "channel_recall") < 0.01);
         cJSON_Delete(a);
         cJSON_Delete(b);
     }

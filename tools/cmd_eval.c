@@ -175,6 +175,11 @@ static void print_stacked(const gt_eval_result *r) {
            "protocol: 26,000)\n", (long long)r->n);
     printf("modes         %d of 1000 class triples covered\n", r->stacked.modes_covered);
     printf("reverse KL    %.4f (KL of the triple histogram to uniform)\n", r->stacked.kl);
+    const gt_image_scores *s = &r->images;
+    printf("channels      the first %lld channels as Fashion-MNIST images, against %s test split "
+           "(N = %lld):\n", (long long)s->n, r->ref_name, (long long)s->n_ref);
+    printf("              FID %.3f, KID %.5f +- %.5f, precision %.4f, recall %.4f\n", s->fid, s->kid,
+           s->kid_stderr, s->precision, s->recall);
 }
 
 /* A .npy of samples scored with the options' feature network, reference and mixture. */

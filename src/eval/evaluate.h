@@ -42,7 +42,10 @@ typedef struct gt_stacked_scores {
 } gt_stacked_scores;
 
 /* Stacked Fashion-MNIST (protocol: 26,000 samples): x [n, 3, 28, 28], each channel classified
- * by the shipped classifier. */
+ * by the shipped classifier. gt_eval_samples also scores the first GT_EVAL_CHANNEL_IMAGES of
+ * the channels as Fashion-MNIST images (FID, KID, precision and recall: channel_* in the JSON),
+ * as many as eval's default samples so that their FID reads like a Fashion-MNIST FID. */
+#define GT_EVAL_CHANNEL_IMAGES 10000
 int gt_eval_stacked(gt_classifier *c, const float *x, int64_t n, gt_stacked_scores *out,
                     gt_error *err);
 
@@ -111,7 +114,7 @@ typedef struct gt_eval_setup {
 typedef struct gt_eval_result {
     gt_eval_kind kind;
     int64_t n;                     /* samples scored */
-    gt_image_scores images;        /* kind images */
+    gt_image_scores images;        /* kind images; kind stacked: its channel images' scores */
     bool has_agreement;            /* images of a conditional G: agreement is set */
     gt_class_agreement agreement;
     char ref_name[256];            /* images: the reference split's name */

@@ -40,11 +40,21 @@ static int score_images(const float *x, int64_t n, const gt_eval_setup *s, gt_ev
     return rc;
 }
 
+/* Stacked samples: the modes of their class triples, and the quality of their channels as
+ * Fashion-MNIST images. x [n, 3, 28, 28] read as [3n, 1, 28, 28] is the channel images in sample
+ * order; the first GT_EVAL_CHANNEL_IMAGES of them are scored like eval's default 10,000
+ * samples (FID's bias depends on the count), against the reference's test split. */
 static int score_stacked(const float *x, int64_t n, const gt_eval_setup *s, gt_eval_result *out,
                          gt_error *err) {
     gt_classifier *c = gt_classifier_new();
+    gt_dataset *ref = NULL;
     int rc = gt_classifier_load(c, s->model, err);
     if (rc == 0) rc = gt_eval_stacked(c, x, n, &out->stacked, err);
+    if (rc == 0 && !(ref = gt_data_load_mnist_dir(s->ref, "test", err))) rc = -1;
+    int64_t channels = 3 * n < GT_EVAL_CHANNEL_IMAGES ? 3 * n : GT_EVAL_CHANNEL_IMAGES;
+    if (rc == 0) rc = gt_eval_images(c, ref, x, channels, &out->images, err);
+    if (rc == 0) snprintf(out->ref_name, sizeof out->ref_name, "%s", ref->name);
+    gt_dataset_free(ref);
     gt_classifier_free(c);
     return rc;
 }
@@ -109,9 +119,17 @@ cJSON *gt_eval_result_json(const gt_eval_result *r) {
                                                    ? cJSON_CreateNumber(s->reverse_kl)
                                                    : cJSON_CreateNull());
     } else if (r->kind == GT_EVAL_STACKED) {
+        const gt_image_scores *s = &r->images;
         cJSON_AddNumberToObject(j, "modes_covered", r->stacked.modes_covered);
         cJSON_AddNumberToObject(j, "n_modes", 1000);
         cJSON_AddNumberToObject(j, "reverse_kl", r->stacked.kl);
+        cJSON_AddNumberToObject(j, "channel_n", (double)s->n);
+        cJSON_AddNumberToObject(j, "n_ref", (double)s->n_ref);
+        cJSON_AddNumberToObject(j, "channel_fid", s->fid);
+        cJSON_AddNumberToObject(j, "channel_kid", s->kid);
+        cJSON_AddNumberToObject(j, "channel_kid_stderr", s->kid_stderr);
+        cJSON_AddNumberToObject(j, "channel_precision", s->precision);
+        cJSON_AddNumberToObject(j, "channel_recall", s->recall);
     } else {
         const gt_image_scores *s = &r->images;
         cJSON_AddNumberToObject(j, "n_ref", (double)s->n_ref);
@@ -171,6 +189,14 @@ static int stacked_from_json(const cJSON *j, gt_eval_result *r, gt_error *err) {
     r->kind = GT_EVAL_STACKED;
     r->stacked = (gt_stacked_scores){.n = r->n, .modes_covered = (int)covered,
                                      .kl = number(j, "reverse_kl")};
+    /* the channels' scores: NaN in results written before they were scored */
+    double channels = number(j, "channel_n"), n_ref = number(j, "n_ref");
+    r->images = (gt_image_scores){.n = isfinite(channels) ? (int64_t)channels : 0,
+                                  .n_ref = isfinite(n_ref) ? (int64_t)n_ref : 0,
+                                  .fid = number(j, "channel_fid"), .kid = number(j, "channel_kid"),
+                                  .kid_stderr = number(j, "channel_kid_stderr"),
+                                  .precision = number(j, "channel_precision"),
+                                  .recall = number(j, "channel_recall")};
     return 0;
 }
 

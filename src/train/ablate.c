@@ -639,7 +639,8 @@ int gt_ablate_record(gt_ablate *ab, int i, const gt_ablate_outcome *o, const cha
 /* A count from the JSON, 0 when it is missing. */
 
 static bool is_metric(const cJSON *item) {
-    static const char *const not_metrics[] = {"n", "n_ref", "n_modes", "kid_stderr"};
+    static const char *const not_metrics[] = {"n", "n_ref", "n_modes", "kid_stderr", "channel_n",
+                                              "channel_kid_stderr"};
     for (size_t i = 0; i < sizeof not_metrics / sizeof not_metrics[0]; i++)
         if (strcmp(item->string, not_metrics[i]) == 0) return false;
     return cJSON_IsNumber(item) || cJSON_IsNull(item);

@@ -62,6 +62,10 @@ const char *gt_ablate_metric_label(const char *metric) {
         {"modes_covered", "modes covered"},
         {"pct_high_quality", "% high quality"},
         {"reverse_kl", "reverse KL"},
+        {"channel_fid", "channel FID"},
+        {"channel_kid", "channel KID"},
+        {"channel_precision", "channel precision"},
+        {"channel_recall", "channel recall"},
     };
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(metric, labels[i][0]) == 0) return labels[i][1];
