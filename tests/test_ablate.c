@@ -588,6 +588,12 @@ TEST(choices_compare_settings_of_several_keys) {
         cli_args_add(&a, "--choose", bad[i][0], "--choose", bad[i][1], NULL);
         cli_run_fails_saying(&a, bad[i][2], NULL);
     }
+    /* a whole recipe fits in one alternative, up to 32 assignments */
+    char many[256] = "betas=many:";
+    for (int i = 0; i < 33; i++) strcat(many, i ? ";a.b=0" : "a.b=0");
+    ring_ablation(&a, cli_path(dir, "bad"), "1", LR);
+    cli_args_add(&a, "--choose", many, "--choose", "betas=base:", NULL);
+    cli_run_fails_saying(&a, "at most 32 section.key=value assignments", NULL);
     ring_ablation(&a, cli_path(dir, "bad"), "1", LR);
     cli_args_add(&a, "--choose", "betas=zero:optim.g.beta1=0", NULL);
     cli_run_fails_saying(&a, "--choose betas needs at least two alternatives", NULL);

@@ -22,7 +22,7 @@
 #define GT_ABLATE_MAX_SEEDS 1000
 #define GT_ABLATE_MAX_REUSE 16    /* --reuse folders */
 #define GT_ABLATE_CHOICE_MAX 512  /* one --choose alternative's assignments, NUL included */
-#define GT_ABLATE_CHOICE_KEYS 8   /* assignments of one alternative */
+#define GT_ABLATE_CHOICE_KEYS 32  /* assignments of one alternative (a whole recipe) */
 
 /* One --vary 'section.key=a,b,c'. */
 /* One varied axis: a key and its values (--vary), or a choice among labelled alternatives
