@@ -104,6 +104,20 @@ static cJSON *orientation_json(const gt_orientation_scores *o) {
     return j;
 }
 
+/* n_ref, then FID, KID, its standard error, precision and recall, their names prefixed (stacked
+ * samples' channels: "channel_"). */
+static void add_image_scores(cJSON *j, const gt_image_scores *s, const char *prefix) {
+    const struct { const char *name; double value; } fields[] = {
+        {"fid", s->fid}, {"kid", s->kid}, {"kid_stderr", s->kid_stderr},
+        {"precision", s->precision}, {"recall", s->recall}};
+    cJSON_AddNumberToObject(j, "n_ref", (double)s->n_ref);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%s", prefix, fields[i].name);
+        cJSON_AddNumberToObject(j, name, fields[i].value);
+    }
+}
+
 cJSON *gt_eval_result_json(const gt_eval_result *r) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "n", (double)r->n);
@@ -124,20 +138,10 @@ cJSON *gt_eval_result_json(const gt_eval_result *r) {
         cJSON_AddNumberToObject(j, "n_modes", 1000);
         cJSON_AddNumberToObject(j, "reverse_kl", r->stacked.kl);
         cJSON_AddNumberToObject(j, "channel_n", (double)s->n);
-        cJSON_AddNumberToObject(j, "n_ref", (double)s->n_ref);
-        cJSON_AddNumberToObject(j, "channel_fid", s->fid);
-        cJSON_AddNumberToObject(j, "channel_kid", s->kid);
-        cJSON_AddNumberToObject(j, "channel_kid_stderr", s->kid_stderr);
-        cJSON_AddNumberToObject(j, "channel_precision", s->precision);
-        cJSON_AddNumberToObject(j, "channel_recall", s->recall);
+        add_image_scores(j, s, "channel_");
     } else {
         const gt_image_scores *s = &r->images;
-        cJSON_AddNumberToObject(j, "n_ref", (double)s->n_ref);
-        cJSON_AddNumberToObject(j, "fid", s->fid);
-        cJSON_AddNumberToObject(j, "kid", s->kid);
-        cJSON_AddNumberToObject(j, "kid_stderr", s->kid_stderr);
-        cJSON_AddNumberToObject(j, "precision", s->precision);
-        cJSON_AddNumberToObject(j, "recall", s->recall);
+        add_image_scores(j, s, "");
         cJSON_AddNumberToObject(j, "classes_covered", s->classes_covered);
         cJSON_AddNumberToObject(j, "class_kl", s->class_kl);
         if (r->has_agreement) cJSON_AddNumberToObject(j, "class_accuracy", r->agreement.accuracy);
