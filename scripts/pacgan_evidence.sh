@@ -15,8 +15,8 @@
 #
 # Each setting has its own ablation folder under OUT (DATA-mM, stacked, combo-...). A pack of m
 # keeps the recipes' number of packs per batch, so train.batch is m times the recipe's. GANTRY
-# (default build/gantry) names the binary, THREADS (default 1) the threads of each run; the
-# numbers do not depend on either. scripts/keep_ablation.sh copies a folder's finished runs
+# (default build/gantry) names the binary, THREADS (default 1) the threads of each run, JOBS
+# (default 1) the stacked runs trained at a time; the numbers do not depend on any of them. scripts/keep_ablation.sh copies a folder's finished runs
 # without their checkpoints, to commit them or carry them to another machine.
 set -eu
 [ $# -ge 2 ] || { sed -n '5,13p' "$0" >&2; exit 2; }
@@ -48,7 +48,7 @@ full)
 stacked)
     # 64 packs a batch, as the recipe's batch of 64; scored on the protocol's 26,000 samples
     "$gantry" ablate --config configs/dcgan-stacked-fmnist.ini --seeds 3 --budget 2000 \
-        --eval-n 26000 --set "train.threads=$threads" --set train.eval_every=0 \
+        --eval-n 26000 --jobs "${JOBS:-1}" --set "train.threads=$threads" --set train.eval_every=0 \
         --set train.sample_every=0 --choose pack=1: \
         --choose 'pack=2:model.d.pack=2;train.batch=128' \
         --choose 'pack=3:model.d.pack=3;train.batch=192' \
