@@ -2,14 +2,18 @@
 """Modes covered and % high quality against steps, as Markdown tables, from the in-training
 evaluations (train.eval_every) of 2-D mixture runs: each run folder's metrics.jsonl.
 
-    python3 scripts/modes_over_steps.py [--every N] [--columns C] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+    python3 scripts/modes_over_steps.py [--every N] [--columns C] LABEL=DIR [LABEL=DIR ...]
 
-Steps across (the union of the runs' evaluations, every N steps; default: all of them), at most
-C columns a table (default 10), two rows a run: "LABEL: modes" and "LABEL: % high quality". Used for docs/results.md's issue 18
-curves (PacGAN's setup at 400,000 steps).
+DIR is one run's folder, or a gantry ablate folder, whose runs (DIR/runs/*) are averaged: the
+mean over the runs that evaluated each step. Steps across (the union of the evaluations, every N
+steps; default: all of them), at most C columns a table (default 10), two rows a label: "LABEL:
+modes" and "LABEL: % high quality". Used for docs/results.md's issue 18 curves (PacGAN's setup
+at 400,000 steps, and the mean of 10 seeds at 20,000).
 """
 import argparse
+import glob
 import json
+import os
 import sys
 
 
@@ -26,6 +30,24 @@ def evaluations(run_dir):
     return rows
 
 
+def mean_evaluations(dir_):
+    """{step: (modes, quality)} of one run, or the mean over an ablation folder's runs."""
+    runs = sorted(glob.glob(os.path.join(dir_, "runs", "*", "metrics.jsonl")))
+    if not runs:
+        return {s: (m, q) for s, m, q in evaluations(dir_)}
+    by_step = {}
+    for path in runs:
+        for s, m, q in evaluations(os.path.dirname(path)):
+            by_step.setdefault(s, []).append((m, q))
+    return {s: (sum(m for m, _ in v) / len(v), sum(q for _, q in v) / len(v))
+            for s, v in by_step.items()}
+
+
+def modes_cell(modes):
+    """A run's count as an integer, a mean over runs with one decimal."""
+    return "%d" % modes if isinstance(modes, int) else "%.1f" % modes
+
+
 def steps_label(step):
     return "%dk" % (step // 1000) if step % 1000 == 0 else "{:,}".format(step)
 
@@ -40,7 +62,7 @@ def tables(runs, columns):
         out.append("|---|" + "---:|" * len(part))
         for label, by_step in runs:
             cells = [by_step.get(s) for s in part]
-            out.append("| %s: modes | %s |" % (label, " | ".join("%d" % c[0] if c else "" for c in cells)))
+            out.append("| %s: modes | %s |" % (label, " | ".join(modes_cell(c[0]) if c else "" for c in cells)))
             out.append("| %s: %% high quality | %s |" %
                        (label, " | ".join("%.1f" % c[1] if c else "" for c in cells)))
         out.append("")
@@ -59,16 +81,17 @@ def main():
             sys.exit("modes_over_steps.py: '%s' is not LABEL=RUN_DIR" % spec)
         label, run_dir = spec.split("=", 1)
         try:
-            rows = evaluations(run_dir)
+            by_step = mean_evaluations(run_dir)
         except OSError as e:
             sys.exit("modes_over_steps.py: %s: %s" % (run_dir, e.strerror))
         if a.every > 0:
-            rows = [r for r in rows if r[0] % a.every == 0]
-        if not rows:
-            sys.exit("modes_over_steps.py: %s/metrics.jsonl has no mode evaluations "
+            by_step = {s: v for s, v in by_step.items() if s % a.every == 0}
+        if not by_step:
+            sys.exit("modes_over_steps.py: %s has no mode evaluations in its metrics.jsonl "
                      "(train.eval_every = 0?)" % run_dir)
-        runs.append((label, {s: (m, q) for s, m, q in rows}))
+        runs.append((label, by_step))
     print(tables(runs, a.columns))
+
 
 if __name__ == "__main__":
     main()
