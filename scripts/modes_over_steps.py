@@ -73,12 +73,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--every", type=int, default=0, help="keep evaluations at multiples of N steps")
     ap.add_argument("--columns", type=int, default=10, help="columns a table")
-    ap.add_argument("runs", nargs="+", metavar="LABEL=RUN_DIR")
+    ap.add_argument("runs", nargs="+", metavar="LABEL=DIR")
     a = ap.parse_args()
     runs = []
     for spec in a.runs:
         if "=" not in spec:
-            sys.exit("modes_over_steps.py: '%s' is not LABEL=RUN_DIR" % spec)
+            sys.exit("modes_over_steps.py: '%s' is not LABEL=DIR" % spec)
         label, run_dir = spec.split("=", 1)
         try:
             by_step = mean_evaluations(run_dir)

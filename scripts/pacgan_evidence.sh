@@ -16,8 +16,9 @@
 # Each setting has its own ablation folder under OUT (DATA-mM, stacked, combo-...). A pack of m
 # keeps the recipes' number of packs per batch, so train.batch is m times the recipe's. GANTRY
 # (default build/gantry) names the binary, THREADS (default 1) the threads of each run, JOBS
-# (default 1) the stacked runs trained at a time; the numbers do not depend on any of them. scripts/keep_ablation.sh copies a folder's finished runs
-# without their checkpoints, to commit them or carry them to another machine.
+# (default 1) the stacked runs trained at a time; the numbers do not depend on any of them.
+# scripts/keep_ablation.sh copies a folder's finished runs without their checkpoints, to commit
+# them or carry them to another machine.
 set -eu
 [ $# -ge 2 ] || { sed -n '5,13p' "$0" >&2; exit 2; }
 part=$1 out=$2
