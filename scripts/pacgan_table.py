@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Issue 18's table of PacGAN's setup (docs/results.md): GAN and PacGAN2-4 on the ring and the
-grid, mean +- standard error over the finished seeds of each setting, beside PacGAN's Table 1.
+"""Issue 18's tables of PacGAN's setup (docs/results.md), mean +- standard error over the
+finished seeds of each setting, beside the paper's.
 
-    python3 scripts/pacgan_table.py OUT
+    python3 scripts/pacgan_table.py OUT                GAN and PacGAN2-4 on the ring and the grid
+                                                       (PacGAN's Table 1)
+    python3 scripts/pacgan_table.py --stacked FOLDER   DCGAN and PacDCGAN2-4 on stacked
+                                                       Fashion-MNIST (PacGAN's Table 2)
 
-OUT holds the ablation folders of scripts/pacgan_evidence.sh short (ring-m1 ... grid-m4); each
-run's score is read from its ablate.json (gantry ablate's state file), so the table can be made
-while seeds are still running: a cell says (n=K) where fewer than the most seeds counted, and
-"-" where no seed has finished.
+OUT holds the ablation folders of scripts/pacgan_evidence.sh short (ring-m1 ... grid-m4), FOLDER
+is the ablation folder of its stacked part (OUT/stacked); each run's score is read from its
+ablate.json (gantry ablate's state file), so a table can be made while seeds are still running:
+a cell says (n=K) where fewer than the most seeds counted, and "-" where no seed has finished.
 """
 import glob
 import json
@@ -21,6 +24,13 @@ PUBLISHED = [
     ("published PacGAN4", {"ring": (7.8, 95.9, 0.07), "grid": (24.8, 93.6, 0.04)}),
 ]
 METRICS = ("modes_covered", "pct_high_quality", "reverse_kl")
+# PacGAN's Table 2 (stacked MNIST, VEEGAN's protocol, 10 trials): their DCGAN and PacDCGAN2
+PUBLISHED_STACKED = [
+    ("published DCGAN (PacGAN Table 2, stacked MNIST)", (78.9, 4.50)),
+    ("published PacDCGAN2", (1000.0, 0.06)),
+]
+STACKED_METRICS = ("modes_covered", "reverse_kl", "channel_fid", "channel_precision",
+                   "channel_recall")
 
 
 def scores(folder):
@@ -43,7 +53,8 @@ def mean_se(values):
     return mean, math.sqrt(var / n)
 
 
-DECIMALS = {"modes_covered": 1, "pct_high_quality": 1, "reverse_kl": 2}
+DECIMALS = {"modes_covered": 1, "pct_high_quality": 1, "reverse_kl": 2, "channel_fid": 1,
+            "channel_precision": 3, "channel_recall": 3}
 
 
 def cell(results, metric, most):
@@ -55,7 +66,33 @@ def cell(results, metric, most):
     return text + ("" if len(results) == most else " (n=%d)" % len(results))
 
 
+def stacked_table(folder):
+    """DCGAN and PacDCGAN2-4 (the ablation's pack=M runs) beside PacGAN's Table 2."""
+    runs = {m: [] for m in (1, 2, 3, 4)}
+    for state in sorted(glob.glob(os.path.join(folder, "runs", "pack=*-s*", "ablate.json"))):
+        m = int(os.path.basename(os.path.dirname(state))[len("pack="):].split("-")[0])
+        with open(state) as f:
+            j = json.load(f)
+        if m in runs and j.get("trained") and isinstance(j.get("result"), dict):
+            runs[m].append(j["result"])
+    most = max(len(r) for r in runs.values())
+    if most == 0:
+        sys.exit("%s: no finished pack=M run" % folder)
+    print("| | modes (of 1,000) | reverse KL | channel FID | channel precision "
+          "| channel recall |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for m in (1, 2, 3, 4):
+        name = "gantry DCGAN (m = 1)" if m == 1 else "gantry PacDCGAN%d" % m
+        cells = [cell(runs[m], metric, most) for metric in STACKED_METRICS]
+        print("| %s | %s |" % (name, " | ".join(cells)))
+    for name, (modes, kl) in PUBLISHED_STACKED:
+        print("| %s | %.1f | %.2f | | | |" % (name, modes, kl))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--stacked":
+        stacked_table(sys.argv[2])
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]
