@@ -33,10 +33,10 @@ STACKED_METRICS = ("modes_covered", "reverse_kl", "channel_fid", "channel_precis
                    "channel_recall")
 
 
-def scores(folder):
-    """The result of every finished run of one ablation folder."""
+def scores(folder, runs="*"):
+    """The result of every finished run of one ablation folder (of those named by the glob runs)."""
     out = []
-    for state in sorted(glob.glob(os.path.join(folder, "runs", "*", "ablate.json"))):
+    for state in sorted(glob.glob(os.path.join(folder, "runs", runs, "ablate.json"))):
         with open(state) as f:
             j = json.load(f)
         if j.get("trained") and isinstance(j.get("result"), dict):
@@ -68,25 +68,29 @@ def cell(results, metric, most):
 
 def stacked_table(folder):
     """DCGAN and PacDCGAN2-4 (the ablation's pack=M runs) beside PacGAN's Table 2."""
-    runs = {m: [] for m in (1, 2, 3, 4)}
-    for state in sorted(glob.glob(os.path.join(folder, "runs", "pack=*-s*", "ablate.json"))):
-        m = int(os.path.basename(os.path.dirname(state))[len("pack="):].split("-")[0])
-        with open(state) as f:
-            j = json.load(f)
-        if m in runs and j.get("trained") and isinstance(j.get("result"), dict):
-            runs[m].append(j["result"])
-    most = max(len(r) for r in runs.values())
+    runs = {m: scores(folder, "pack=%d-s*" % m) for m in (1, 2, 3, 4)}
+    header = ("| | modes (of 1,000) | reverse KL | channel FID | channel precision "
+              "| channel recall |")
+    names = ["gantry DCGAN (m = 1)"] + ["gantry PacDCGAN%d" % m for m in (2, 3, 4)]
+    rows = [(name, [(runs[m], metric) for metric in STACKED_METRICS])
+            for name, m in zip(names, (1, 2, 3, 4))]
+    published = [(name, ["%.1f" % modes, "%.2f" % kl, "", "", ""])
+                 for name, (modes, kl) in PUBLISHED_STACKED]
+    print_table(folder, header, rows, published)
+
+
+def print_table(where, header, rows, published):
+    """A markdown table: gantry's rows, each a name and its columns (runs, metric) shown as
+    mean +- SE, then the paper's rows (a name and its cells as text)."""
+    most = max(len(runs) for _, columns in rows for runs, _ in columns)
     if most == 0:
-        sys.exit("%s: no finished pack=M run" % folder)
-    print("| | modes (of 1,000) | reverse KL | channel FID | channel precision "
-          "| channel recall |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for m in (1, 2, 3, 4):
-        name = "gantry DCGAN (m = 1)" if m == 1 else "gantry PacDCGAN%d" % m
-        cells = [cell(runs[m], metric, most) for metric in STACKED_METRICS]
+        sys.exit("%s: no finished run" % where)
+    print(header)
+    print("|---" + "|---:" * (header.count("|") - 2) + "|")
+    for name, columns in rows:
+        print("| %s | %s |" % (name, " | ".join(cell(runs, metric, most) for runs, metric in columns)))
+    for name, cells in published:
         print("| %s | %s |" % (name, " | ".join(cells)))
-    for name, (modes, kl) in PUBLISHED_STACKED:
-        print("| %s | %.1f | %.2f | | | |" % (name, modes, kl))
 
 
 def main():
@@ -96,23 +100,17 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]
+    datas = ("ring", "grid")
     runs = {(data, m): scores(os.path.join(out, "%s-m%d" % (data, m)))
-            for data in ("ring", "grid") for m in (1, 2, 3, 4)}
-    most = max(len(r) for r in runs.values())
-    if most == 0:
-        sys.exit("%s: no finished run in ring-m1 ... grid-m4" % out)
-    print("| | ring: modes (of 8) | ring: % high quality | ring: reverse KL "
-          "| grid: modes (of 25) | grid: % high quality | grid: reverse KL |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for m in (1, 2, 3, 4):
-        name = "gantry GAN (m = 1)" if m == 1 else "gantry PacGAN%d" % m
-        cells = [cell(runs[(data, m)], metric, most) for data in ("ring", "grid") for metric in METRICS]
-        print("| %s | %s |" % (name, " | ".join(cells)))
-    for name, rows in PUBLISHED:
-        cells = ["%.*f" % (DECIMALS[metric], v) for data in ("ring", "grid")
-                 for metric, v in zip(METRICS, rows[data])]
-        print("| %s | %s |" % (name, " | ".join(cells)))
-
+            for data in datas for m in (1, 2, 3, 4)}
+    header = ("| | ring: modes (of 8) | ring: % high quality | ring: reverse KL "
+              "| grid: modes (of 25) | grid: % high quality | grid: reverse KL |")
+    names = ["gantry GAN (m = 1)"] + ["gantry PacGAN%d" % m for m in (2, 3, 4)]
+    rows = [(name, [(runs[(data, m)], metric) for data in datas for metric in METRICS])
+            for name, m in zip(names, (1, 2, 3, 4))]
+    published = [(name, ["%.*f" % (DECIMALS[metric], v) for data in datas
+                         for metric, v in zip(METRICS, paper[data])]) for name, paper in PUBLISHED]
+    print_table(out + " (ring-m1 ... grid-m4)", header, rows, published)
 
 if __name__ == "__main__":
     main()
