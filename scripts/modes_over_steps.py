@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Modes covered and % high quality against steps, as Markdown tables, from the in-training
-evaluations (train.eval_every) of 2-D mixture runs: each run folder's metrics.jsonl.
+"""Modes covered and % high quality (2-D mixtures) or reverse KL (stacked Fashion-MNIST) against
+steps, as Markdown tables, from the in-training evaluations (train.eval_every) of mode-counting
+runs: each run folder's metrics.jsonl.
 
     python3 scripts/modes_over_steps.py [--every N] [--columns C] LABEL=DIR [LABEL=DIR ...]
 
 DIR is one run's folder, or a gantry ablate folder, whose runs (DIR/runs/*) are averaged: the
 mean over the runs that evaluated each step. Steps across (the union of the evaluations, every N
 steps; default: all of them), at most C columns a table (default 10), two rows a label: "LABEL:
-modes" and "LABEL: % high quality". Used for docs/results.md's issue 18 curves (PacGAN's setup
-at 400,000 steps, and the mean of 10 seeds at 20,000).
+modes" and "LABEL: % high quality" (or "LABEL: reverse KL"). Used for docs/results.md's issue 18
+curves (PacGAN's setup at 400,000 steps, the mean of 10 seeds at 20,000, stacked at 10,000).
 """
 import argparse
 import glob
@@ -17,30 +18,44 @@ import os
 import sys
 
 
+# the second row of a label: the first of these an evaluation line has (name, label, format)
+SECOND = (("pct_high_quality", "% high quality", "%.1f"), ("reverse_kl", "reverse KL", "%.2f"))
+
+
+def second_metric(line):
+    return next((m for m in SECOND if line.get(m[0]) is not None), None)
+
+
 def evaluations(run_dir):
-    """(step, modes, % high quality) of each evaluation line of run_dir/metrics.jsonl."""
-    rows = []
+    """(step, modes, second metric) of each evaluation line of run_dir/metrics.jsonl, and which
+    second metric (an entry of SECOND; None without evaluations)."""
+    rows, metric = [], None
     with open(run_dir + "/metrics.jsonl") as f:
         for line in f:
             if not line.strip():
                 continue
             j = json.loads(line)
-            if "modes_covered" in j:
-                rows.append((j["step"], j["modes_covered"], j["pct_high_quality"]))
-    return rows
+            if "modes_covered" in j and second_metric(j):
+                metric = second_metric(j)
+                rows.append((j["step"], j["modes_covered"], j[metric[0]]))
+    return rows, metric
 
 
 def mean_evaluations(dir_):
-    """{step: (modes, quality)} of one run, or the mean over an ablation folder's runs."""
+    """{step: (modes, second)} of one run, or the mean over an ablation folder's runs, and the
+    second metric (SECOND's entry)."""
     runs = sorted(glob.glob(os.path.join(dir_, "runs", "*", "metrics.jsonl")))
     if not runs:
-        return {s: (m, q) for s, m, q in evaluations(dir_)}
-    by_step = {}
+        rows, metric = evaluations(dir_)
+        return {s: (m, q) for s, m, q in rows}, metric
+    by_step, metric = {}, None
     for path in runs:
-        for s, m, q in evaluations(os.path.dirname(path)):
+        rows, run_metric = evaluations(os.path.dirname(path))
+        metric = metric or run_metric
+        for s, m, q in rows:
             by_step.setdefault(s, []).append((m, q))
     return {s: (sum(m for m, _ in v) / len(v), sum(q for _, q in v) / len(v))
-            for s, v in by_step.items()}
+            for s, v in by_step.items()}, metric
 
 
 def modes_cell(modes):
@@ -53,18 +68,17 @@ def steps_label(step):
 
 
 def tables(runs, columns):
-    """runs: [(label, {step: (modes, quality)})]; the union of their steps across."""
-    steps = sorted({s for _, by_step in runs for s in by_step})
+    """runs: [(label, {step: (modes, second)}, second metric)]; the union of their steps across."""
+    steps = sorted({s for _, by_step, _ in runs for s in by_step})
     out = []
     for at in range(0, len(steps), columns):
         part = steps[at:at + columns]
         out.append("| steps | %s |" % " | ".join(steps_label(s) for s in part))
         out.append("|---|" + "---:|" * len(part))
-        for label, by_step in runs:
+        for label, by_step, (_, name, fmt) in runs:
             cells = [by_step.get(s) for s in part]
             out.append("| %s: modes | %s |" % (label, " | ".join(modes_cell(c[0]) if c else "" for c in cells)))
-            out.append("| %s: %% high quality | %s |" %
-                       (label, " | ".join("%.1f" % c[1] if c else "" for c in cells)))
+            out.append("| %s: %s | %s |" % (label, name, " | ".join(fmt % c[1] if c else "" for c in cells)))
         out.append("")
     return "\n".join(out)
 
@@ -81,7 +95,7 @@ def main():
             sys.exit("modes_over_steps.py: '%s' is not LABEL=DIR" % spec)
         label, run_dir = spec.split("=", 1)
         try:
-            by_step = mean_evaluations(run_dir)
+            by_step, metric = mean_evaluations(run_dir)
         except OSError as e:
             sys.exit("modes_over_steps.py: %s: %s" % (run_dir, e.strerror))
         if a.every > 0:
@@ -89,7 +103,7 @@ def main():
         if not by_step:
             sys.exit("modes_over_steps.py: %s has no mode evaluations in its metrics.jsonl "
                      "(train.eval_every = 0?)" % run_dir)
-        runs.append((label, by_step))
+        runs.append((label, by_step, metric))
     print(tables(runs, a.columns))
 
 
