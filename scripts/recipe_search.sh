@@ -78,13 +78,16 @@ stage() {
     reuse="$reuse --reuse $dir"
 }
 
-# Then losses, penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini, its
-# decay over each run's steps), then D's normalization (spectral: SNGAN's, without batch norm),
-# the optimizer, the batch, the widths, EMA, precision, augmentation.
 # The family first: a later stage may not choose a key an earlier winner sets, and resnet's D
 # needs model.d.norm = none (SNGAN's D: spectral norm, no batch norm), which d-norm varies.
+# Then precision: bf16 makes a step cheaper at the same quality (docs/results.md, issue 17), so
+# if it wins it gives every later stage more steps, and they are tuned in that regime. Then
+# losses, penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini, its decay
+# over each run's steps), D's normalization (spectral: SNGAN's, without batch norm), the
+# optimizer, the batch, the widths, EMA, augmentation.
 stage family --choose family=dcgan: \
     --choose 'family=resnet32:data.resolution=32;model.g.family=resnet;model.d.family=resnet;model.d.norm=none;model.d.spectral_norm=true'
+stage precision --vary train.precision=fp32,bf16
 stage loss --vary loss.type=bce,hinge,rpgan
 stage penalty --choose penalty=none: --choose 'penalty=r1:penalty.r1=0.1' \
     --choose 'penalty=r3gan:penalty.r1=0.1;penalty.r2=0.1;penalty.decay=cosine'
@@ -99,6 +102,5 @@ stage batch --vary train.batch=32,64,128
 stage width --choose width=base: --choose 'width=48:model.g.width=48;model.d.width=48' \
     --choose 'width=96:model.g.width=96;model.d.width=96'
 stage ema --vary train.ema_decay=0.999,0.9999
-stage precision --vary train.precision=fp32,bf16
 stage augment --choose augment=none: --choose augment=diffaugment:augment.policy=diffaugment
 echo "winners: $sets" >&2
