@@ -35,8 +35,9 @@ def evaluations(run_dir):
             if not line.strip():
                 continue
             j = json.loads(line)
-            if "modes_covered" in j and second_metric(j):
-                metric = second_metric(j)
+            line_metric = second_metric(j)
+            if "modes_covered" in j and line_metric:
+                metric = line_metric
                 rows.append((j["step"], j["modes_covered"], j[metric[0]]))
     return rows, metric
 

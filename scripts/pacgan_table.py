@@ -112,5 +112,6 @@ def main():
                          for metric, v in zip(METRICS, paper[data])]) for name, paper in PUBLISHED]
     print_table(out + " (ring-m1 ... grid-m4)", header, rows, published)
 
+
 if __name__ == "__main__":
     main()

@@ -7,15 +7,13 @@
 #   sh scripts/timed_ablate.sh ABLATE_OPTIONS...    (with --budget Nm --budget-as-steps S among them)
 set -eu
 gantry=${GANTRY:-build/gantry}
-# hook NAME: run the shell command in $NAME; a failing one stops the script, saying which
+# hook NAME COMMAND: run a shell command; a failing one stops the script, saying which
 hook() {
-    eval "cmd=\${$1:-:}"
-    # shellcheck disable=SC2154  # cmd is set by the eval above
-    sh -c "$cmd" || { echo "timed_ablate.sh: $1 ($cmd) failed; add '|| true' if that is expected" >&2; exit 1; }
+    sh -c "$2" || { echo "timed_ablate.sh: $1 ($2) failed; add '|| true' if that is expected" >&2; exit 1; }
 }
-hook BEFORE_TIMING
+hook BEFORE_TIMING "${BEFORE_TIMING:-:}"
 status=0
 "$gantry" ablate "$@" --time-only || status=$?
-hook AFTER_TIMING
+hook AFTER_TIMING "${AFTER_TIMING:-:}"
 [ "$status" -eq 0 ] || exit "$status"
 exec "$gantry" ablate "$@" --jobs "${JOBS:-2}"
