@@ -84,7 +84,10 @@ stage() {
 # if it wins it gives every later stage more steps, and they are tuned in that regime. Then
 # losses, penalties (R3GAN's gamma for 28x28 gray images, configs/r3gan-fmnist.ini, its decay
 # over each run's steps), D's normalization (spectral: SNGAN's, without batch norm), the
-# optimizer, the batch, the widths, EMA, augmentation.
+# optimizer, the batch, the widths, EMA, augmentation. The stages whose settings leave a step's
+# arithmetic as it is (learning rates, betas, EMA's decay) give every row the baseline's rate
+# (--equal-step-cost), not a timing of its own: two timings of the same arithmetic differ by the
+# machine's noise (7.6% between two learning rates here), which would buy one row free steps.
 stage family --choose family=dcgan: \
     --choose 'family=resnet32:data.resolution=32;model.g.family=resnet;model.d.family=resnet;model.d.norm=none;model.d.spectral_norm=true'
 stage precision --vary train.precision=fp32,bf16
@@ -94,13 +97,13 @@ stage penalty --choose penalty=none: --choose 'penalty=r1:penalty.r1=0.1' \
 stage d-norm --choose d-norm=batch: --choose d-norm=layer:model.d.norm=layer \
     --choose d-norm=none:model.d.norm=none \
     --choose 'd-norm=spectral:model.d.norm=none;model.d.spectral_norm=true'
-stage lr --choose lr=base: --choose 'lr=5e-4:optim.g.lr=5e-4;optim.d.lr=5e-4' \
+stage lr --equal-step-cost --choose lr=base: --choose 'lr=5e-4:optim.g.lr=5e-4;optim.d.lr=5e-4' \
     --choose 'lr=ttur:optim.g.lr=1e-4;optim.d.lr=4e-4'
-stage betas --choose betas=base: \
+stage betas --equal-step-cost --choose betas=base: \
     --choose 'betas=zero-beta1:optim.g.beta1=0;optim.g.beta2=0.99;optim.d.beta1=0;optim.d.beta2=0.99'
 stage batch --vary train.batch=32,64,128
 stage width --choose width=base: --choose 'width=48:model.g.width=48;model.d.width=48' \
     --choose 'width=96:model.g.width=96;model.d.width=96'
-stage ema --vary train.ema_decay=0.999,0.9999
+stage ema --equal-step-cost --vary train.ema_decay=0.999,0.9999
 stage augment --choose augment=none: --choose augment=diffaugment:augment.policy=diffaugment
 echo "winners: $sets" >&2

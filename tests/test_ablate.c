@@ -817,6 +817,76 @@ TEST(timing_calibrate_keeps_the_first_stage_speed) {
     cli_scratch_remove(dir);
 }
 
+/* The steps of every run in DIR/results.json, which must all be one number: that number, or -1. */
+static long long the_one_step_count(const char *out) {
+    char *text = cli_read_file(cli_path(out, "results.json"), NULL);
+    cJSON *r = cJSON_Parse(text ? text : "");
+    free(text);
+    long long steps = 0;
+    int n = 0;
+    const cJSON *run;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r, "runs")) {
+        long long s = (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(run, "steps"));
+        steps = n++ == 0 ? s : s == steps ? steps : -1;
+    }
+    cJSON_Delete(r);
+    return n == 4 && steps >= 1 ? steps : -1;
+}
+
+/* --equal-step-cost: learning rates are timed once, as the first combination, and every run
+ * trains that rate's steps; a next stage adopts the rate from its --reuse folder and times
+ * nothing; a combination that may change a step's cost (the batch) is refused, naming it. */
+TEST(equal_step_cost_gives_every_combination_one_rate) {
+    char dir[64];
+    if (!cli_scratch_new(dir)) return;
+    char first[256], second[256];
+    snprintf(first, sizeof first, "%s", cli_path(dir, "first"));
+    snprintf(second, sizeof second, "%s", cli_path(dir, "second"));
+    cli_args a;
+    timed_ablation(&a, first, "optim.g.lr=1e-3,2e-3");
+    cli_args_add(&a, "--equal-step-cost", NULL);
+    cli_result r;
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 1 &&
+                          cli_says(&r, "timing optim.g.lr=1e-3 ") &&
+                          count_substrings(r.text, "trained and scored") == 4);
+    cli_result_free(&r);
+    long long steps = the_one_step_count(first);
+    CHECK(steps >= 1);
+    char *text = cli_read_file(cli_path(first, "timing.json"), NULL);
+    cJSON *timing = cJSON_Parse(text ? text : "");
+    free(text);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(timing, "combinations")) == 1 &&
+          timing_entry(timing, "optim.g.lr=1e-3") != NULL);
+    cJSON_Delete(timing);
+    /* --merge reads the option back from plan.json: the same table */
+    char *md = cli_read_file(cli_path(first, "results.md"), NULL);
+    cli_args merge;
+    cli_args_init(&merge);
+    cli_args_add(&merge, "ablate", "--merge", first, NULL);
+    CHECK(cli_run_ok(&merge) && md && cli_has_bytes(cli_path(first, "results.md"), md, strlen(md)));
+    free(md);
+    /* the next stage: lr 1e-3 again (its runs linked) beside 5e-3, no timing at all */
+    timed_ablation(&a, second, "optim.g.lr=1e-3,5e-3");
+    cli_args_add(&a, "--equal-step-cost", "--reuse", first, NULL);
+    cli_run(&a, &r);
+    CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 0 &&
+                          cli_says(&r, "optim.g.lr=1e-3: the rate timed in ") &&
+                          count_substrings(r.text, ": reused") == 2);
+    cli_result_free(&r);
+    CHECK(the_one_step_count(second) == steps);
+    /* refused: keys that change the arithmetic; the option without a timed budget */
+    timed_ablation(&a, cli_path(dir, "third"), "train.batch=16,128");
+    cli_args_add(&a, "--equal-step-cost", NULL);
+    cli_run_fails_saying(&a, "--equal-step-cost: combination train.batch=128 sets train.batch",
+                         "'batch = 128' where the first combination has 'batch = 16'", NULL);
+    ring_ablation(&a, cli_path(dir, "third"), "1", LR);
+    cli_args_add(&a, "--equal-step-cost", NULL);
+    cli_run_fails_saying(&a, "--equal-step-cost needs --budget-as-steps S", NULL);
+    CHECK(!cli_exists(cli_path(dir, "third")));
+    cli_scratch_remove(dir);
+}
+
 int main(void) {
     RUN_TESTS(T(ablation_on_the_ring), T(interrupted_ablation_resumes_to_the_same_numbers),
               T(sharded_ablation_merges_to_the_same_results), T(shard_and_merge_errors_name_the_flag),
@@ -828,5 +898,6 @@ int main(void) {
               T(reuse_links_runs_of_the_same_configuration),
               T(choices_compare_settings_of_several_keys),
               T(budget_as_steps_times_each_combination_once),
-              T(timing_calibrate_keeps_the_first_stage_speed));
+              T(timing_calibrate_keeps_the_first_stage_speed),
+              T(equal_step_cost_gives_every_combination_one_rate));
 }

@@ -37,7 +37,7 @@ static void help(void *ctx) {
            "                     [--jobs J] [--eval-n N] [--mode-metric D] [--shard I/N]\n"
            "                     [--reuse DIR ...]\n"
            "                     [--budget-as-steps S [--time-only] [--timing-threads T]\n"
-           "                      [--timing-calibrate]]\n"
+           "                      [--timing-calibrate] [--equal-step-cost]]\n"
            "       gantry ablate --merge DIR\n\n"
            "  --config FILE     the base configuration every run starts from (required)\n"
            "  --vary K=A,B,...  values of one key to compare; every combination of all --vary\n"
@@ -71,7 +71,12 @@ static void help(void *ctx) {
            "                    time again the first combination whose rate a --reuse folder\n"
            "                    holds, and scale every rate timed here by its rate there over\n"
            "                    its rate now, so that a staged search timed over several days\n"
-           "                    or machines keeps its first stage's speed (in timing.json)\n",
+           "                    or machines keeps its first stage's speed (in timing.json)\n"
+           "  --equal-step-cost  with --budget-as-steps: the combinations differ only in keys that\n"
+           "                    leave a step's cost as it is (learning rates, betas, EMA's decay,\n"
+           "                    initialization; checked), so every one takes the first one's\n"
+           "                    rate and the same steps, not its own timing's noise (off by\n"
+           "                    default)\n",
            GT_ABLATE_MAX_SEEDS, cores, cores);
     printf("  --out DIR         the ablation folder: runs/<combination>-s<seed>/, results.md and\n"
            "                    results.json (required)\n"
@@ -168,7 +173,7 @@ static int take_budget(const gt_opt *o, const char *v) {
 /* --merge DIR stands alone: the plan comes from DIR/plan.json. */
 static int check_merge_alone(const gt_ablate_spec *s) {
     if (s->config || s->out || s->n_vary || s->n_sets || s->n_reuse || s->shards || s->budget_steps ||
-        s->budget_minutes > 0 || s->timing_seconds > 0 || s->timing_calibrate)
+        s->budget_minutes > 0 || s->timing_seconds > 0 || s->timing_calibrate || s->equal_step_cost)
         return gt_cli_usage("ablate", "--merge DIR takes no other option: the ablation's settings "
                                       "come from DIR/plan.json");
     return 0;
@@ -198,6 +203,7 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
         GT_OPT_FLAG_("--time-only", time_only),
         GT_OPT_INT_("--timing-threads", &timing_threads, 1, 1024, NULL),
         GT_OPT_FLAG_("--timing-calibrate", &s->timing_calibrate),
+        GT_OPT_FLAG_("--equal-step-cost", &s->equal_step_cost),
         GT_OPT_END,
     };
     gt_opts p = {"ablate", opts, help, NULL, &cores};
@@ -212,6 +218,8 @@ static int parse_args(int argc, char **argv, gt_ablate_spec *s, const char **mer
     if (*time_only && !timing) return gt_cli_usage("ablate", "--time-only needs --budget-as-steps S");
     if (timing_threads != cores && !timing)
         return gt_cli_usage("ablate", "--timing-threads needs --budget-as-steps S");
+    if (s->equal_step_cost && !timing)
+        return gt_cli_usage("ablate", "--equal-step-cost needs --budget-as-steps S");
     if (s->timing_calibrate && (!timing || !s->n_reuse))
         return gt_cli_usage("ablate", "--timing-calibrate needs --budget-as-steps S and a --reuse "
                                       "folder whose timing.json holds one of the combinations");

@@ -284,6 +284,7 @@ static cJSON *plan_json(const gt_ablate_spec *s, bool without_threads) {
     if (s->timing_seconds > 0) { /* absent: a budget in steps or on the clock */
         cJSON_AddNumberToObject(j, "budget_as_steps_seconds", s->timing_seconds);
         cJSON_AddNumberToObject(j, "budget_as_steps_threads", s->timing_threads);
+        if (s->equal_step_cost) cJSON_AddTrueToObject(j, "equal_step_cost"); /* absent: false */
     }
     if (s->mode_metric != GT_MODE_METRIC_GANTRY) /* absent: gantry's, as plans before the choice */
         cJSON_AddStringToObject(j, "mode_metric", gt_mode_metric_name(s->mode_metric));
@@ -357,6 +358,7 @@ static bool parse_plan(const cJSON *j, const char *dir, gt_ablate_saved_plan *p)
     s->eval_n = (long long)finite_or_zero(gt_ablate_number_(j, "eval_n"));
     s->timing_seconds = finite_or_zero(gt_ablate_number_(j, "budget_as_steps_seconds"));
     s->timing_threads = gt_ablate_integer_(j, "budget_as_steps_threads");
+    s->equal_step_cost = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "equal_step_cost"));
     s->jobs = s->threads = 1;
     const cJSON *metric = cJSON_GetObjectItemCaseSensitive(j, "mode_metric");
     if (metric && (!cJSON_IsString(metric) || gt_mode_metric_parse(metric->valuestring, &s->mode_metric) < 0))

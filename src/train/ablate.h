@@ -62,6 +62,8 @@ typedef struct gt_ablate_spec {
     double timing_seconds; /* --budget-as-steps: each combination timed this long (0: off) */
     int timing_threads;    /* train.threads of a timing run: the whole machine's cores */
     bool timing_calibrate; /* --timing-calibrate: rates in the speed of the --reuse folder's timing */
+    bool equal_step_cost;  /* --equal-step-cost: the combinations differ only in keys that leave a
+                            * step's arithmetic as it is, so all take the first one's rate */
 } gt_ablate_spec;
 
 /* Parses 'section.key=a,b[,c]' (at least two distinct values); the key and values are checked
@@ -110,6 +112,10 @@ int gt_ablate_calibration_needed(const gt_ablate_spec *s, int *c, gt_error *err)
  * scale = then / now, which every rate timed afterwards in DIR takes. Stops early, recording
  * nothing, when *stop becomes non-zero. */
 int gt_ablate_calibrate(const gt_ablate_spec *s, int c, const volatile sig_atomic_t *stop, gt_error *err);
+/* --equal-step-cost: 0 when every combination's configuration differs from the first one's only
+ * in keys that leave a step's cost as it is (the optimizers' learning rates, betas, eps and
+ * momentum, EMA's decay, the initialization); -1 (err naming the combination and key) otherwise. */
+int gt_ablate_check_equal_step_cost(const gt_ablate_spec *s, gt_error *err);
 
 /* ---- the table ---- */
 

@@ -28,7 +28,13 @@
  *     scale = that combination's rate in the --reuse folder / its rate now
  *
  * (timing.json's "calibration" holds both; each entry timed under it keeps its raw steps and
- * its "scale"). */
+ * its "scale").
+ *
+ * Two timings of the same arithmetic differ by the machine's noise (5-8% on a shared machine,
+ * two minutes each), which would hand one of two learning rates more steps than the other.
+ * --equal-step-cost says the combinations differ only in keys that leave a step's cost as it is
+ * (checked: learning rates, betas, EMA's decay, the initialization), and every combination then
+ * takes the first one's rate: its key stands for them all. */
 #include "train/ablate_internal.h"
 
 #include <cjson/cJSON.h>
@@ -64,6 +70,7 @@ static int combo_config(const gt_ablate_spec *s, int c, gt_config *cfg, gt_error
 #define KEY_MAX 32
 static int combo_key(const gt_ablate_spec *s, int c, char key[KEY_MAX], gt_error *err) {
     gt_config cfg;
+    if (s->equal_step_cost) c = 0; /* one rate for every combination */
     if (combo_config(s, c, &cfg, err) < 0) return -1;
     cfg.train_seed = 0;
     cfg.train_steps = 0;
@@ -309,5 +316,92 @@ int gt_ablate_calibrate(const gt_ablate_spec *s, int c, const volatile sig_atomi
     timing_path(s->out, path, sizeof path);
     int rc = gt_ablate_write_json_(path, j, err);
     cJSON_Delete(j);
+    return rc;
+}
+
+/* ---- --equal-step-cost ---- */
+
+/* Whether section.key leaves a training step's arithmetic as it is: an optimizer's constants,
+ * EMA's decay, how the weights start. */
+static bool costs_nothing(const char *section, const char *key) {
+    static const char *const optimizer[] = {"lr", "beta1", "beta2", "eps", "momentum"};
+    static const char *const model[] = {"init", "init_std"};
+    if (strncmp(section, "optim.", 6) == 0) {
+        for (size_t i = 0; i < sizeof optimizer / sizeof optimizer[0]; i++)
+            if (strcmp(key, optimizer[i]) == 0) return true;
+        return false;
+    }
+    if (strncmp(section, "model.", 6) == 0) {
+        for (size_t i = 0; i < sizeof model / sizeof model[0]; i++)
+            if (strcmp(key, model[i]) == 0) return true;
+        return false;
+    }
+    return strcmp(section, "train") == 0 && strcmp(key, "ema_decay") == 0;
+}
+
+/* One line of a configuration's text, without its newline. */
+typedef struct {
+    const char *p;
+    int n;
+} line_span;
+
+/* The next line of *text, *text moved past it: false at the end. */
+static bool next_line(const char **text, line_span *line) {
+    if (!**text) return false;
+    line->p = *text;
+    line->n = (int)strcspn(*text, "\n");
+    *text += line->n;
+    if (**text == '\n') (*text)++;
+    return true;
+}
+
+/* The length of "key" in the line "key = value" (the whole line when it has no " = "). */
+static int key_length(line_span line) {
+    const char *eq = memchr(line.p, '=', (size_t)line.n);
+    int n = eq ? (int)(eq - line.p) : line.n;
+    while (n > 0 && line.p[n - 1] == ' ') n--;
+    return n;
+}
+
+/* Combination c's configuration text (the runner's keys aside) into *text (the caller frees it). */
+static int combo_text(const gt_ablate_spec *s, int c, char **text, gt_error *err) {
+    gt_config cfg;
+    if (combo_config(s, c, &cfg, err) < 0) return -1;
+    return gt_ablate_config_text_(&cfg, text, err);
+}
+
+/* Combination c's text against the first combination's: 0 when every line that differs holds a
+ * key that costs nothing, -1 (err set) at the first that may cost something. */
+static int check_lines(const gt_ablate_spec *s, int c, const char *first, const char *text, gt_error *err) {
+    char section[64] = "";
+    line_span a, b;
+    while (next_line(&first, &a) && next_line(&text, &b)) {
+        if (b.n > 1 && b.p[0] == '[')
+            snprintf(section, sizeof section, "%.*s", (int)strcspn(b.p + 1, "]\n"), b.p + 1);
+        if (a.n == b.n && memcmp(a.p, b.p, (size_t)a.n) == 0) continue;
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", key_length(b), b.p);
+        if (b.p[0] != '[' && costs_nothing(section, key)) continue;
+        char name[GT_ABLATE_RUN_NAME_MAX_ + 16];
+        gt_ablate_combination_name(s, c, name, sizeof name);
+        return gt_error_set(err, "--equal-step-cost: combination %s sets %s.%s, which can change a "
+                                 "step's cost ('%.*s' where the first combination has '%.*s'); only "
+                                 "the optimizers' lr, beta1, beta2, eps and momentum, train.ema_decay "
+                                 "and the models' init and init_std may differ",
+                            name, section, key, b.n, b.p, a.n, a.p);
+    }
+    return 0;
+}
+
+int gt_ablate_check_equal_step_cost(const gt_ablate_spec *s, gt_error *err) {
+    char *first = NULL;
+    int rc = combo_text(s, 0, &first, err);
+    for (int c = 1; rc == 0 && c < gt_ablate_n_combos_(s); c++) {
+        char *text = NULL;
+        rc = combo_text(s, c, &text, err);
+        if (rc == 0) rc = check_lines(s, c, first, text, err);
+        free(text);
+    }
+    free(first);
     return rc;
 }
