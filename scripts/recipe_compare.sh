@@ -11,6 +11,9 @@
 # reproducible to the bit (scripts/timed_ablate.sh: BEFORE_TIMING and AFTER_TIMING, shell
 # commands, run around each timing, to pause other work). GANTRY, BUDGET (default 10m), SEEDS (default 5) and EVAL_N
 # override; BUDGET=0.05m TIMING=2 SEEDS=1 EVAL_N=200 is a dry run. Rerunning continues.
+# REUSE, a space-separated list of ablation folders (a staged search's stages), is passed on as
+# --reuse: a recipe whose resolved configuration a search already timed and trained takes that
+# rate (no timing: the search's speed) and links those seeds' runs instead of training them.
 set -eu
 [ $# -ge 2 ] || { echo "usage: sh scripts/recipe_compare.sh OUT NAME=CONFIG [NAME=CONFIG ...]" >&2; exit 2; }
 out=$1
@@ -18,16 +21,21 @@ shift
 gantry=${GANTRY:-build/gantry} budget=${BUDGET:-10m} seeds=${SEEDS:-5}
 timing=${TIMING:-120} jobs=${JOBS:-2} python=${PYTHON:-python3}
 eval_n=${EVAL_N:+--eval-n $EVAL_N}
+reuse=""
+for dir in ${REUSE:-}; do
+    [ -d "$dir" ] || { echo "recipe_compare.sh: REUSE names '$dir', which is not a folder" >&2; exit 2; }
+    reuse="$reuse --reuse $dir"
+done
 mkdir -p "$out"
 
 # one recipe at one budget: CONFIG DIR [extra ablate options]
 compare() {
     config=$1 dir=$2
     shift 2
-    # shellcheck disable=SC2086  # eval_n is a list of options
+    # shellcheck disable=SC2086  # eval_n and reuse are lists of options
     GANTRY=$gantry JOBS=$jobs sh "$(dirname "$0")/timed_ablate.sh" --config "$config" \
         --seeds "$seeds" --budget "$budget" --budget-as-steps "$timing" \
-        --set train.eval_every=0 --set train.sample_every=0 $eval_n --out "$dir" "$@"
+        --set train.eval_every=0 --set train.sample_every=0 $eval_n $reuse --out "$dir" "$@"
 }
 
 tables=""
