@@ -757,16 +757,22 @@ static void scale_recorded_rate(const char *dir, const char *combination, double
     free(out), cJSON_Delete(timing);
 }
 
+/* A new scratch folder DIR and two stage folders in it, DIR/first and DIR/second: false when
+ * no scratch folder could be made. */
+static bool two_stages(char dir[64], char first[256], char second[256]) {
+    if (!cli_scratch_new(dir)) return false;
+    snprintf(first, 256, "%s", cli_path(dir, "first"));
+    snprintf(second, 256, "%s", cli_path(dir, "second"));
+    return true;
+}
+
 /* --timing-calibrate: the next stage of a search, timed on a machine half as fast as the first
  * stage's (simulated by doubling the first stage's recorded rate), times the reused
  * combination again, and its new combination's rate is scaled by then / now; its runs train
  * the scaled steps. A rerun makes no second calibration; its errors. */
 TEST(timing_calibrate_keeps_the_first_stage_speed) {
-    char dir[64];
-    if (!cli_scratch_new(dir)) return;
-    char first[256], second[256];
-    snprintf(first, sizeof first, "%s", cli_path(dir, "first"));
-    snprintf(second, sizeof second, "%s", cli_path(dir, "second"));
+    char dir[64], first[256], second[256];
+    if (!two_stages(dir, first, second)) return;
     cli_args a;
     timed_ablation(&a, first, "train.batch=16,128");
     CHECK(cli_run_ok(&a));
@@ -837,11 +843,8 @@ static long long the_one_step_count(const char *out) {
  * trains that rate's steps; a next stage adopts the rate from its --reuse folder and times
  * nothing; a combination that may change a step's cost (the batch) is refused, naming it. */
 TEST(equal_step_cost_gives_every_combination_one_rate) {
-    char dir[64];
-    if (!cli_scratch_new(dir)) return;
-    char first[256], second[256];
-    snprintf(first, sizeof first, "%s", cli_path(dir, "first"));
-    snprintf(second, sizeof second, "%s", cli_path(dir, "second"));
+    char dir[64], first[256], second[256];
+    if (!two_stages(dir, first, second)) return;
     cli_args a;
     timed_ablation(&a, first, "optim.g.lr=1e-3,2e-3");
     cli_args_add(&a, "--equal-step-cost", NULL);

@@ -279,6 +279,20 @@ static void format_value(const gt_cfg_key *k, const gt_config *c, char *buf, siz
     }
 }
 
+int gt_config_next_difference(const gt_config *a, const gt_config *b, int *from, gt_config_difference *d) {
+    for (int i = *from; i < GT_CFG_N_KEYS; i++) {
+        format_value(&gt_cfg_keys[i], a, d->a, sizeof d->a);
+        format_value(&gt_cfg_keys[i], b, d->b, sizeof d->b);
+        if (strcmp(d->a, d->b) == 0) continue;
+        d->section = gt_cfg_keys[i].section;
+        d->key = gt_cfg_keys[i].key;
+        *from = i + 1;
+        return 1;
+    }
+    *from = GT_CFG_N_KEYS;
+    return 0;
+}
+
 /* "; text" word-wrapped at about 96 columns: libinih rejects lines of 200 characters or more,
  * comments included, so a long key description must not make the file unreadable. */
 static void emit_comment(FILE *out, const char *text) {

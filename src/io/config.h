@@ -52,4 +52,13 @@ int gt_config_to_string(const gt_config *c, char *buf, size_t cap);
 /* Sets the keys present in INI text; origin names it in errors ("checkpoint x: config"). */
 int gt_config_from_string(gt_config *c, const char *ini_text, const char *origin, gt_error *err);
 
+/* One key whose value differs between two configurations, the values as INI writes them. */
+typedef struct gt_config_difference {
+    const char *section, *key;
+    char a[GT_CFG_STR_MAX], b[GT_CFG_STR_MAX];
+} gt_config_difference;
+/* The next key, from key number *from on, whose value differs between a and b: 1 with d filled
+ * and *from moved past it, 0 when none is left. Start with *from = 0. */
+int gt_config_next_difference(const gt_config *a, const gt_config *b, int *from, gt_config_difference *d);
+
 #endif

@@ -392,9 +392,6 @@ int gt_ablate_validate(const gt_ablate_spec *s, gt_error *err) {
     /* timed steps are a step count again, which schedules can span */
     if (s->budget_minutes > 0 && !(s->timing_seconds > 0) && check_minute_budget(s, &base, err) < 0)
         return -1;
-    if (s->equal_step_cost && !(s->timing_seconds > 0))
-        return gt_error_set(err, "--equal-step-cost gives every combination the first one's timed "
-                                 "rate: it needs --budget-as-steps S");
     if (s->equal_step_cost && gt_ablate_check_equal_step_cost(s, err) < 0) return -1;
     if (check_reuse(s, err) < 0) return -1;
     if (run_name_length(s) > GT_ABLATE_RUN_NAME_MAX_)

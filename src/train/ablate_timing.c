@@ -321,87 +321,46 @@ int gt_ablate_calibrate(const gt_ablate_spec *s, int c, const volatile sig_atomi
 
 /* ---- --equal-step-cost ---- */
 
+/* Whether key is one of the NULL-terminated list's. */
+static bool listed(const char *key, const char *const *list) {
+    for (; *list; list++)
+        if (strcmp(key, *list) == 0) return true;
+    return false;
+}
+
 /* Whether section.key leaves a training step's arithmetic as it is: an optimizer's constants,
  * EMA's decay, how the weights start. */
 static bool costs_nothing(const char *section, const char *key) {
-    static const char *const optimizer[] = {"lr", "beta1", "beta2", "eps", "momentum"};
-    static const char *const model[] = {"init", "init_std"};
-    if (strncmp(section, "optim.", 6) == 0) {
-        for (size_t i = 0; i < sizeof optimizer / sizeof optimizer[0]; i++)
-            if (strcmp(key, optimizer[i]) == 0) return true;
-        return false;
-    }
-    if (strncmp(section, "model.", 6) == 0) {
-        for (size_t i = 0; i < sizeof model / sizeof model[0]; i++)
-            if (strcmp(key, model[i]) == 0) return true;
-        return false;
-    }
+    static const char *const optimizer[] = {"lr", "beta1", "beta2", "eps", "momentum", NULL};
+    static const char *const model[] = {"init", "init_std", NULL};
+    if (strncmp(section, "optim.", 6) == 0) return listed(key, optimizer);
+    if (strncmp(section, "model.", 6) == 0) return listed(key, model);
     return strcmp(section, "train") == 0 && strcmp(key, "ema_decay") == 0;
 }
 
-/* One line of a configuration's text, without its newline. */
-typedef struct {
-    const char *p;
-    int n;
-} line_span;
-
-/* The next line of *text, *text moved past it: false at the end. */
-static bool next_line(const char **text, line_span *line) {
-    if (!**text) return false;
-    line->p = *text;
-    line->n = (int)strcspn(*text, "\n");
-    *text += line->n;
-    if (**text == '\n') (*text)++;
-    return true;
-}
-
-/* The length of "key" in the line "key = value" (the whole line when it has no " = "). */
-static int key_length(line_span line) {
-    const char *eq = memchr(line.p, '=', (size_t)line.n);
-    int n = eq ? (int)(eq - line.p) : line.n;
-    while (n > 0 && line.p[n - 1] == ' ') n--;
-    return n;
-}
-
-/* Combination c's configuration text (the runner's keys aside) into *text (the caller frees it). */
-static int combo_text(const gt_ablate_spec *s, int c, char **text, gt_error *err) {
+/* Combination c's configuration against the first one's: 0 when every key that differs costs
+ * nothing, -1 (err set) at the first that may cost something. */
+static int check_costs(const gt_ablate_spec *s, int c, const gt_config *first, gt_error *err) {
     gt_config cfg;
     if (combo_config(s, c, &cfg, err) < 0) return -1;
-    return gt_ablate_config_text_(&cfg, text, err);
-}
-
-/* Combination c's text against the first combination's: 0 when every line that differs holds a
- * key that costs nothing, -1 (err set) at the first that may cost something. */
-static int check_lines(const gt_ablate_spec *s, int c, const char *first, const char *text, gt_error *err) {
-    char section[64] = "";
-    line_span a, b;
-    while (next_line(&first, &a) && next_line(&text, &b)) {
-        if (b.n > 1 && b.p[0] == '[')
-            snprintf(section, sizeof section, "%.*s", (int)strcspn(b.p + 1, "]\n"), b.p + 1);
-        if (a.n == b.n && memcmp(a.p, b.p, (size_t)a.n) == 0) continue;
-        char key[64];
-        snprintf(key, sizeof key, "%.*s", key_length(b), b.p);
-        if (b.p[0] != '[' && costs_nothing(section, key)) continue;
+    gt_config_difference d;
+    for (int from = 0; gt_config_next_difference(first, &cfg, &from, &d);) {
+        if (costs_nothing(d.section, d.key)) continue;
         char name[GT_ABLATE_RUN_NAME_MAX_ + 16];
         gt_ablate_combination_name(s, c, name, sizeof name);
         return gt_error_set(err, "--equal-step-cost: combination %s sets %s.%s, which can change a "
-                                 "step's cost ('%.*s' where the first combination has '%.*s'); only "
-                                 "the optimizers' lr, beta1, beta2, eps and momentum, train.ema_decay "
-                                 "and the models' init and init_std may differ",
-                            name, section, key, b.n, b.p, a.n, a.p);
+                                 "step's cost ('%s = %s' where the first combination has '%s = %s'); "
+                                 "only the optimizers' lr, beta1, beta2, eps and momentum, "
+                                 "train.ema_decay and the models' init and init_std may differ",
+                            name, d.section, d.key, d.key, d.b, d.key, d.a);
     }
     return 0;
 }
 
 int gt_ablate_check_equal_step_cost(const gt_ablate_spec *s, gt_error *err) {
-    char *first = NULL;
-    int rc = combo_text(s, 0, &first, err);
-    for (int c = 1; rc == 0 && c < gt_ablate_n_combos_(s); c++) {
-        char *text = NULL;
-        rc = combo_text(s, c, &text, err);
-        if (rc == 0) rc = check_lines(s, c, first, text, err);
-        free(text);
-    }
-    free(first);
-    return rc;
+    gt_config first;
+    if (combo_config(s, 0, &first, err) < 0) return -1;
+    for (int c = 1; c < gt_ablate_n_combos_(s); c++)
+        if (check_costs(s, c, &first, err) < 0) return -1;
+    return 0;
 }
