@@ -859,8 +859,13 @@ TEST(equal_step_cost_gives_every_combination_one_rate) {
     char *text = cli_read_file(cli_path(first, "timing.json"), NULL);
     cJSON *timing = cJSON_Parse(text ? text : "");
     free(text);
-    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(timing, "combinations")) == 1 &&
-          timing_entry(timing, "optim.g.lr=1e-3") != NULL);
+    /* one timing; the second combination's own key holds the same rate, for the next stage */
+    const cJSON *timed = timing_entry(timing, "optim.g.lr=1e-3"), *shared = timing_entry(timing, "optim.g.lr=2e-3");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(timing, "combinations")) == 2 && timed && shared);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(timed, "steps_per_minute")) ==
+          cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(shared, "steps_per_minute")));
+    const char *same = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(shared, "same_cost_as"));
+    CHECK(same && strcmp(same, "optim.g.lr=1e-3") == 0);
     cJSON_Delete(timing);
     /* --merge reads the option back from plan.json: the same table */
     char *md = cli_read_file(cli_path(first, "results.md"), NULL);
@@ -869,12 +874,13 @@ TEST(equal_step_cost_gives_every_combination_one_rate) {
     cli_args_add(&merge, "ablate", "--merge", first, NULL);
     CHECK(cli_run_ok(&merge) && md && cli_has_bytes(cli_path(first, "results.md"), md, strlen(md)));
     free(md);
-    /* the next stage: lr 1e-3 again (its runs linked) beside 5e-3, no timing at all */
-    timed_ablation(&a, second, "optim.g.lr=1e-3,5e-3");
+    /* the next stage starts from the winner, lr 2e-3, not the first combination: its runs are
+     * linked beside 5e-3's, and it times nothing */
+    timed_ablation(&a, second, "optim.g.lr=2e-3,5e-3");
     cli_args_add(&a, "--equal-step-cost", "--reuse", first, NULL);
     cli_run(&a, &r);
     CHECK_RUN(&a, &r, r.code == 0 && count_substrings(r.text, "gantry ablate: timing ") == 0 &&
-                          cli_says(&r, "optim.g.lr=1e-3: the rate timed in ") &&
+                          cli_says(&r, "optim.g.lr=2e-3: the rate timed in ") &&
                           count_substrings(r.text, ": reused") == 2);
     cli_result_free(&r);
     CHECK(the_one_step_count(second) == steps);

@@ -488,7 +488,7 @@ static int time_combinations(const gt_ablate_spec *spec, gt_error *err) {
         fprintf(stderr, "gantry ablate: %s: %.1f steps a minute, %lld steps in %g minutes\n", name,
                 per_minute, steps, spec->budget_minutes);
     }
-    return 0;
+    return gt_ablate_record_shared_rates(spec, err);
 }
 
 /* Under --shard or mpirun every combination must have a rate in DIR/timing.json already: parts

@@ -116,6 +116,11 @@ int gt_ablate_calibrate(const gt_ablate_spec *s, int c, const volatile sig_atomi
  * in keys that leave a step's cost as it is (the optimizers' learning rates, betas, eps and
  * momentum, EMA's decay, the initialization); -1 (err naming the combination and key) otherwise. */
 int gt_ablate_check_equal_step_cost(const gt_ablate_spec *s, gt_error *err);
+/* --equal-step-cost: records the first combination's rate in DIR/timing.json under every other
+ * combination's own key too (with "same_cost_as"), so that a later ablation's --reuse of DIR
+ * finds the rate of whichever combination it starts from. Nothing when the first has no rate
+ * yet or without the option; -1 on error. */
+int gt_ablate_record_shared_rates(const gt_ablate_spec *s, gt_error *err);
 
 /* ---- the table ---- */
 

@@ -34,7 +34,9 @@
  * two minutes each), which would hand one of two learning rates more steps than the other.
  * --equal-step-cost says the combinations differ only in keys that leave a step's cost as it is
  * (checked: learning rates, betas, EMA's decay, the initialization), and every combination then
- * takes the first one's rate: its key stands for them all. */
+ * takes the first one's rate: its key stands for them all. The others' own keys get that rate
+ * too (gt_ablate_record_shared_rates), for the next stage of a search, which starts from
+ * whichever of them won. */
 #include "train/ablate_internal.h"
 
 #include <cjson/cJSON.h>
@@ -65,12 +67,11 @@ static int combo_config(const gt_ablate_spec *s, int c, gt_config *cfg, gt_error
     return 0;
 }
 
-/* Combination c's key in timing.json: its configuration, without what leaves a step's cost as
- * it is, hashed to 16 hex digits, then the timing's thread count ("0123456789abcdef-t2"). */
+/* Combination c's own key in timing.json: its configuration, without what leaves a step's cost
+ * as it is, hashed to 16 hex digits, then the timing's thread count ("0123456789abcdef-t2"). */
 #define KEY_MAX 32
-static int combo_key(const gt_ablate_spec *s, int c, char key[KEY_MAX], gt_error *err) {
+static int own_key(const gt_ablate_spec *s, int c, char key[KEY_MAX], gt_error *err) {
     gt_config cfg;
-    if (s->equal_step_cost) c = 0; /* one rate for every combination */
     if (combo_config(s, c, &cfg, err) < 0) return -1;
     cfg.train_seed = 0;
     cfg.train_steps = 0;
@@ -80,6 +81,12 @@ static int combo_key(const gt_ablate_spec *s, int c, char key[KEY_MAX], gt_error
     snprintf(key, KEY_MAX, "%016llx-t%d", (unsigned long long)gt_fnv1a64(text), s->timing_threads);
     free(text);
     return 0;
+}
+
+/* The key combination c's rate is read under: its own, or under --equal-step-cost the first
+ * combination's, which stands for them all. */
+static int combo_key(const gt_ablate_spec *s, int c, char key[KEY_MAX], gt_error *err) {
+    return own_key(s, s->equal_step_cost ? 0 : c, key, err);
 }
 
 static void timing_path(const char *dir, char *path, size_t cap) {
@@ -146,12 +153,14 @@ int gt_ablate_timed_steps(const gt_ablate_spec *s, int c, long long *steps, doub
     return 1;
 }
 
-/* One timing: what was timed, how, the calibration's scale it takes (1: none), and (when it was
- * read from a --reuse folder) where from. */
+/* One timing: what was timed, how, the calibration's scale it takes (1: none), (when it was
+ * read from a --reuse folder) where from, and (under --equal-step-cost, for a combination other
+ * than the first) whose rate it is. */
 typedef struct {
     double seconds, steps, scale;
     int threads;
-    const char *from; /* NULL: timed here */
+    const char *from;         /* NULL: timed here */
+    const char *same_cost_as; /* NULL: its own */
 } timing;
 
 /* Adds (or replaces) combination c's entry in DIR/timing.json, atomically. */
@@ -175,6 +184,7 @@ static int record_timing(const gt_ablate_spec *s, int c, const char *key, const 
     if (tm->scale != 1) cJSON_AddNumberToObject(e, "scale", tm->scale);
     cJSON_AddNumberToObject(e, "steps_per_minute", tm->steps * 60 / tm->seconds * tm->scale);
     if (tm->from) cJSON_AddStringToObject(e, "from", tm->from);
+    if (tm->same_cost_as) cJSON_AddStringToObject(e, "same_cost_as", tm->same_cost_as);
     cJSON_AddItemToArray(list, e);
     char path[GT_PATH_MAX + 16];
     timing_path(s->out, path, sizeof path);
@@ -191,7 +201,7 @@ int gt_ablate_adopt_timing(const gt_ablate_spec *s, int c, const char **from, gt
         cJSON *j = load_timing(s->reuse[d], &ignored);
         const cJSON *e = find_entry(j, key);
         timing tm = {gt_ablate_number_(e, "timing_seconds"), gt_ablate_number_(e, "timing_steps"),
-                     scale_of(e), gt_ablate_integer_(e, "threads"), s->reuse[d]};
+                     scale_of(e), gt_ablate_integer_(e, "threads"), s->reuse[d], NULL};
         bool usable = entry_rate(e) > 0;
         cJSON_Delete(j);
         if (!usable) continue;
@@ -246,9 +256,34 @@ int gt_ablate_time_combination(const gt_ablate_spec *s, int c, const volatile si
     cJSON *j = load_timing(s->out, err);
     if (!j) return -1;
     timing tm = {s->timing_seconds, steps, scale_of(cJSON_GetObjectItemCaseSensitive(j, "calibration")),
-                 s->timing_threads, NULL};
+                 s->timing_threads, NULL, NULL};
     cJSON_Delete(j);
     return record_timing(s, c, key, &tm, err);
+}
+
+/* A staged search's next stage starts from this one's winner, which may be any combination: its
+ * --reuse of this folder looks for the winner's own key. So under --equal-step-cost each
+ * combination's own key gets an entry too, the first combination's rate with "same_cost_as"
+ * naming it. */
+int gt_ablate_record_shared_rates(const gt_ablate_spec *s, gt_error *err) {
+    char first_key[KEY_MAX], key[KEY_MAX], first[GT_ABLATE_RUN_NAME_MAX_ + 16];
+    if (!s->equal_step_cost) return 0;
+    if (own_key(s, 0, first_key, err) < 0) return -1;
+    gt_ablate_combination_name(s, 0, first, sizeof first);
+    for (int c = 1; c < gt_ablate_n_combos_(s); c++) {
+        if (own_key(s, c, key, err) < 0) return -1;
+        cJSON *j = load_timing(s->out, err);
+        if (!j) return -1;
+        const cJSON *e = find_entry(j, first_key), *from = cJSON_GetObjectItemCaseSensitive(e, "from");
+        timing tm = {gt_ablate_number_(e, "timing_seconds"), gt_ablate_number_(e, "timing_steps"),
+                     scale_of(e), gt_ablate_integer_(e, "threads"),
+                     cJSON_IsString(from) ? from->valuestring : NULL, first};
+        bool needed = entry_rate(e) > 0 && !find_entry(j, key);
+        int rc = needed ? record_timing(s, c, key, &tm, err) : 0;
+        cJSON_Delete(j);
+        if (rc < 0) return -1;
+    }
+    return 0;
 }
 
 /* ---- --timing-calibrate ---- */
