@@ -270,20 +270,19 @@ int gt_ablate_record_shared_rates(const gt_ablate_spec *s, gt_error *err) {
     if (!s->equal_step_cost) return 0;
     if (own_key(s, 0, first_key, err) < 0) return -1;
     gt_ablate_combination_name(s, 0, first, sizeof first);
-    for (int c = 1; c < gt_ablate_n_combos_(s); c++) {
-        if (own_key(s, c, key, err) < 0) return -1;
-        cJSON *j = load_timing(s->out, err);
-        if (!j) return -1;
-        const cJSON *e = find_entry(j, first_key), *from = cJSON_GetObjectItemCaseSensitive(e, "from");
-        timing tm = {gt_ablate_number_(e, "timing_seconds"), gt_ablate_number_(e, "timing_steps"),
-                     scale_of(e), gt_ablate_integer_(e, "threads"),
-                     cJSON_IsString(from) ? from->valuestring : NULL, first};
-        bool needed = entry_rate(e) > 0 && !find_entry(j, key);
-        int rc = needed ? record_timing(s, c, key, &tm, err) : 0;
-        cJSON_Delete(j);
-        if (rc < 0) return -1;
+    cJSON *j = load_timing(s->out, err); /* the rates as they were: each c adds its own key only */
+    if (!j) return -1;
+    const cJSON *e = find_entry(j, first_key), *from = cJSON_GetObjectItemCaseSensitive(e, "from");
+    timing tm = {gt_ablate_number_(e, "timing_seconds"), gt_ablate_number_(e, "timing_steps"),
+                 scale_of(e), gt_ablate_integer_(e, "threads"),
+                 cJSON_IsString(from) ? from->valuestring : NULL, first};
+    int rc = 0;
+    for (int c = 1; rc == 0 && entry_rate(e) > 0 && c < gt_ablate_n_combos_(s); c++) {
+        rc = own_key(s, c, key, err);
+        if (rc == 0 && !find_entry(j, key)) rc = record_timing(s, c, key, &tm, err);
     }
-    return 0;
+    cJSON_Delete(j);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- --timing-calibrate ---- */
